@@ -1,0 +1,123 @@
+package balance
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Account is an account record as the store holds it (see keys.go for the hash fields).
+// It is plain data: the rules about who may change what live in package policy.
+type Account struct {
+	ID, Parent, Root string
+	Depth            int      // 0 for a main account
+	Chain            []string // ancestors from the parent up to the root; empty for a main
+	Name             string
+	Desc, Email      *string // nil = null
+	BusinessType     *string
+	Status           string // StatusActive, StatusSuspended or StatusClosed
+	Perms            Perms
+	RateLimit        int // requests per second
+	KYCMode          string
+	KYCStatus        string
+	Own              bool   // has its own balance
+	Balance          Amount // own balance; meaningful when Own
+	CreditLimit      Amount
+	Currency         string
+	MaxSub           int
+	Kids             int   // children that are not closed
+	Created, Updated int64 // Unix µs
+	LastUsed, Closed int64 // Unix µs; 0 = never
+	Tok, TokPrev     string
+	TokPrevExp       int64 // Unix µs
+}
+
+// Perms are the permission flags of an account.
+type Perms struct{ Calls, SMS, CDR, Sub bool }
+
+// Statuses.
+const (
+	StatusActive    = "active"
+	StatusSuspended = "suspended"
+	StatusClosed    = "closed"
+)
+
+// KYC modes and states.
+const (
+	KYCPersonal    = "personal_use"
+	KYCCustomer    = "customer_use"
+	KYCNotRequired = "not_required"
+	KYCPending     = "pending"
+	KYCVerified    = "verified"
+	KYCFailed      = "failed"
+)
+
+// IsMain reports whether a is a main account.
+func (a *Account) IsMain() bool { return a.Parent == "" }
+
+func b01(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// fields returns the hash fields of a for HSET, absent optional fields omitted.
+func (a *Account) fields() []interface{} {
+	f := []interface{}{
+		"id", a.ID, "parent", a.Parent, "root", a.Root, "depth", itoa(int64(a.Depth)),
+		"chain", strings.Join(a.Chain, ","), "name", a.Name, "status", a.Status,
+		"p_calls", b01(a.Perms.Calls), "p_sms", b01(a.Perms.SMS), "p_cdr", b01(a.Perms.CDR), "p_sub", b01(a.Perms.Sub),
+		"rate", itoa(int64(a.RateLimit)), "kyc_mode", a.KYCMode, "kyc_status", a.KYCStatus,
+		"own", b01(a.Own), "bal", itoa(int64(a.Balance)), "credit", itoa(int64(a.CreditLimit)),
+		"currency", a.Currency, "max_sub", itoa(int64(a.MaxSub)), "kids", itoa(int64(a.Kids)),
+		"created", itoa(a.Created), "updated", itoa(a.Updated), "tok", a.Tok,
+	}
+	for _, o := range []struct {
+		k string
+		v *string
+	}{{"desc", a.Desc}, {"email", a.Email}, {"btype", a.BusinessType}} {
+		if o.v != nil {
+			f = append(f, o.k, *o.v)
+		}
+	}
+	if a.TokPrev != "" {
+		f = append(f, "tok_prev", a.TokPrev, "tok_prev_exp", itoa(a.TokPrevExp))
+	}
+	return f
+}
+
+func optional(m map[string]string, k string) *string {
+	if v, ok := m[k]; ok {
+		return &v
+	}
+	return nil
+}
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// accountFromHash decodes a hash read with HGETALL; nil when the hash is empty.
+func accountFromHash(m map[string]string) *Account {
+	if len(m) == 0 || m["id"] == "" {
+		return nil
+	}
+	a := &Account{
+		ID: m["id"], Parent: m["parent"], Root: m["root"], Depth: int(atoi(m["depth"])),
+		Name: m["name"], Desc: optional(m, "desc"), Email: optional(m, "email"), BusinessType: optional(m, "btype"),
+		Status:    m["status"],
+		Perms:     Perms{Calls: m["p_calls"] == "1", SMS: m["p_sms"] == "1", CDR: m["p_cdr"] == "1", Sub: m["p_sub"] == "1"},
+		RateLimit: int(atoi(m["rate"])), KYCMode: m["kyc_mode"], KYCStatus: m["kyc_status"],
+		Own: m["own"] == "1", Balance: Amount(atoi(m["bal"])), CreditLimit: Amount(atoi(m["credit"])),
+		Currency: m["currency"], MaxSub: int(atoi(m["max_sub"])), Kids: int(atoi(m["kids"])),
+		Created: atoi(m["created"]), Updated: atoi(m["updated"]), LastUsed: atoi(m["last_used"]), Closed: atoi(m["closed"]),
+		Tok: m["tok"], TokPrev: m["tok_prev"], TokPrevExp: atoi(m["tok_prev_exp"]),
+	}
+	if c := m["chain"]; c != "" {
+		a.Chain = strings.Split(c, ",")
+	}
+	return a
+}

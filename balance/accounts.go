@@ -1,0 +1,247 @@
+package balance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Tag returns the key prefix "{ROOT}:" of a tree.
+func Tag(root string) string { return "{" + root + "}:" }
+
+func chainKeys(root string, chain []string) []string {
+	keys := make([]string, 0, len(chain))
+	for _, id := range chain {
+		keys = append(keys, AccountKey(root, id))
+	}
+	return keys
+}
+
+// result reads a script's answer: a status word and its details.
+func result(v interface{}, err error) ([]string, error) {
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	raw, ok := v.([]interface{})
+	if !ok || len(raw) == 0 {
+		return nil, fmt.Errorf("store script: unexpected answer %v", v)
+	}
+	out := make([]string, len(raw))
+	for i, x := range raw {
+		switch t := x.(type) {
+		case string:
+			out[i] = t
+		case int64:
+			out[i] = strconv.FormatInt(t, 10)
+		}
+	}
+	return out, scriptError(out[0])
+}
+
+// CreateAccount writes a new account. For a subaccount a.Chain must hold its ancestors
+// (parent first). It checks atomically that the parent exists, is not closed, that no
+// ancestor is suspended, and that the parent has room (max_subaccounts). a.Created and
+// a.Updated are set from the store's clock.
+func (s *Store) CreateAccount(ctx context.Context, a *Account) error {
+	// The index is written first: an index entry without its account is harmless (ids are
+	// random), an account without its index would be unreachable.
+	ok, err := s.rdb.SetNX(ctx, IndexKey(a.ID), a.Root, 0).Result()
+	if err != nil {
+		return storeErr(err)
+	}
+	if !ok {
+		return ErrExists
+	}
+	keys := []string{AccountKey(a.Root, a.ID)}
+	if !a.IsMain() {
+		keys = append(keys, KidsKey(a.Root, a.Parent))
+		keys = append(keys, chainKeys(a.Root, a.Chain)...)
+	}
+	out, err := result(createScript.Run(ctx, s.rdb, keys, a.fields()...).Result())
+	if err != nil {
+		s.rdb.Del(context.WithoutCancel(ctx), IndexKey(a.ID))
+		if errors.Is(err, ErrParentSuspended) && len(out) > 1 {
+			return &SuspendedError{AuthID: out[1]}
+		}
+		return err
+	}
+	a.Created = atoi(out[1])
+	a.Updated = a.Created
+	if a.IsMain() {
+		if err := s.rdb.ZAdd(ctx, MainsKey, redis.Z{Score: float64(a.Created), Member: a.ID}).Err(); err != nil {
+			return storeErr(err)
+		}
+	}
+	return nil
+}
+
+// SuspendedError names the suspended ancestor behind ErrParentSuspended.
+type SuspendedError struct{ AuthID string }
+
+func (e *SuspendedError) Error() string { return "account " + e.AuthID + " is suspended" }
+func (e *SuspendedError) Unwrap() error { return ErrParentSuspended }
+
+// RootOf returns the root of an account id, or ErrNotFound.
+func (s *Store) RootOf(ctx context.Context, id string) (string, error) {
+	root, err := s.rdb.Get(ctx, IndexKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", ErrNotFound
+	}
+	return root, storeErr(err)
+}
+
+// Account reads an account by id, or ErrNotFound (also for a closed account whose retention
+// ended, and for a deleted one).
+func (s *Store) Account(ctx context.Context, id string) (*Account, error) {
+	root, err := s.RootOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.AccountIn(ctx, root, id)
+}
+
+// AccountIn reads an account of a known tree.
+func (s *Store) AccountIn(ctx context.Context, root, id string) (*Account, error) {
+	m, err := s.rdb.HGetAll(ctx, AccountKey(root, id)).Result()
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	a := accountFromHash(m)
+	if a == nil {
+		return nil, ErrNotFound
+	}
+	return a, nil
+}
+
+// Accounts reads several accounts of one tree in one round trip, in order; missing ones are
+// left out.
+func (s *Store) Accounts(ctx context.Context, root string, ids []string) ([]*Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, AccountKey(root, id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]*Account, 0, len(ids))
+	for _, c := range cmds {
+		if a := accountFromHash(c.Val()); a != nil {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Children returns the ids of the direct children of id, newest first (closed ones whose
+// retention ended are dropped from the set as they are met).
+func (s *Store) Children(ctx context.Context, root, id string) ([]string, error) {
+	ids, err := s.rdb.ZRevRange(ctx, KidsKey(root, id), 0, -1).Result()
+	return ids, storeErr(err)
+}
+
+// Mains returns the ids of every main account, newest first.
+func (s *Store) Mains(ctx context.Context) ([]string, error) {
+	ids, err := s.rdb.ZRevRange(ctx, MainsKey, 0, -1).Result()
+	return ids, storeErr(err)
+}
+
+// Change is a partial update of an account. Nil fields are left alone.
+type Change struct {
+	Set       map[string]string // hash fields to set (see keys.go), already validated
+	Delete    []string          // hash fields to delete (optional fields set to null)
+	Status    string            // new status, or ""
+	WantOwn   *bool             // use_parent_balance false (true) or true (false)
+	Retention time.Duration     // how long a closed record stays readable
+	CloseTrID string            // ledger id for the balance returned on close
+}
+
+// UpdateAccount applies ch to a atomically: a closed account refuses every change; a status
+// change under a suspended ancestor is refused; closing an account with open children is
+// refused; the balance mode switches only from shared to own (starting at zero). Closing
+// returns the own balance to the parent's billing account as a ledger record of kind close.
+func (s *Store) UpdateAccount(ctx context.Context, a *Account, ch Change) error {
+	keys := append([]string{AccountKey(a.Root, a.ID)}, chainKeys(a.Root, a.Chain)...)
+	want := ""
+	if ch.WantOwn != nil {
+		want = b01(*ch.WantOwn)
+	}
+	del := ""
+	for i, f := range ch.Delete {
+		if i > 0 {
+			del += ","
+		}
+		del += f
+	}
+	args := []interface{}{ch.Status, want, ch.CloseTrID, ch.Retention.Milliseconds(), Tag(a.Root), del}
+	for k, v := range ch.Set {
+		args = append(args, k, v)
+	}
+	out, err := result(updateScript.Run(ctx, s.rdb, keys, args...).Result())
+	if err != nil {
+		if errors.Is(err, ErrParentSuspended) && len(out) > 1 {
+			return &SuspendedError{AuthID: out[1]}
+		}
+		return err
+	}
+	if ch.Status == StatusClosed && ch.Retention > 0 {
+		s.rdb.PExpire(ctx, IndexKey(a.ID), ch.Retention)
+	}
+	return nil
+}
+
+// RotateToken makes newHash the account's token; the current one stays valid for grace
+// (0 revokes it now). It returns when the previous token expires (zero time if revoked).
+func (s *Store) RotateToken(ctx context.Context, a *Account, newHash string, grace time.Duration) (time.Time, error) {
+	out, err := result(rotateScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID)}, newHash, grace.Milliseconds()).Result())
+	if err != nil {
+		return time.Time{}, err
+	}
+	if us := atoi(out[1]); us > 0 {
+		return time.UnixMicro(us).UTC(), nil
+	}
+	return time.Time{}, nil
+}
+
+// DeleteAccount deletes a (a direct child of parent) and, with cascade, its subtree. Own
+// balances in what is deleted move to parent's billing account. It returns every deleted id.
+func (s *Store) DeleteAccount(ctx context.Context, parent, a *Account, cascade bool, trPrefix string) ([]string, error) {
+	keys := []string{AccountKey(a.Root, a.ID), AccountKey(a.Root, parent.ID), KidsKey(a.Root, parent.ID)}
+	keys = append(keys, chainKeys(a.Root, parent.Chain)...)
+	out, err := result(deleteScript.Run(ctx, s.rdb, keys, b01(cascade), trPrefix, Tag(a.Root)).Result())
+	if err != nil {
+		return nil, err
+	}
+	ids := out[1:]
+	idx := make([]string, len(ids))
+	for i, id := range ids {
+		idx[i] = IndexKey(id)
+	}
+	// Index entries live in other slots: delete them one by one (no cross-slot DEL).
+	for _, k := range idx {
+		s.rdb.Del(ctx, k)
+	}
+	return ids, nil
+}
+
+// Credit adds amount (negative takes away, never below -credit_limit) to a's own balance
+// and records it in the ledger. It returns the balance after and the record's time.
+func (s *Store) Credit(ctx context.Context, a *Account, amount Amount, trID, reference string) (Amount, time.Time, error) {
+	out, err := result(creditScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID)}, int64(amount), trID, reference, Tag(a.Root)).Result())
+	if err != nil {
+		if errors.Is(err, ErrInsufficientBalance) && len(out) >= 3 {
+			return 0, time.Time{}, &InsufficientError{AuthID: a.ID, Required: Amount(atoi(out[1])), Available: Amount(atoi(out[2]))}
+		}
+		return 0, time.Time{}, err
+	}
+	return Amount(atoi(out[1])), time.UnixMicro(atoi(out[2])).UTC(), nil
+}

@@ -1,0 +1,56 @@
+package balance
+
+import "errors"
+
+// Decisions of the store's scripts. Callers map them to HTTP in one place (policy.ErrorFor).
+var (
+	ErrNotFound            = errors.New("account not found")
+	ErrExists              = errors.New("account id already exists")
+	ErrAccountClosed       = errors.New("account is closed")
+	ErrParentSuspended     = errors.New("an ancestor is suspended")
+	ErrHasSubaccounts      = errors.New("account has subaccounts")
+	ErrSubaccountLimit     = errors.New("subaccount limit reached")
+	ErrSharedBalance       = errors.New("account has no own balance")
+	ErrInsufficientBalance = errors.New("balance too low")
+	ErrBalanceRange        = errors.New("balance would exceed the largest amount the store holds")
+)
+
+// InsufficientError is returned (wrapping ErrInsufficientBalance) when an account cannot pay.
+type InsufficientError struct {
+	AuthID    string // the account whose balance is too low
+	Required  Amount // what the operation needed
+	Available Amount // balance + credit_limit at the time
+}
+
+func (e *InsufficientError) Error() string {
+	return "balance too low: " + e.AuthID + " needs " + e.Required.String() + ", has " + e.Available.String()
+}
+
+func (e *InsufficientError) Unwrap() error { return ErrInsufficientBalance }
+
+// scriptError maps the status word a script returns to a sentinel error.
+func scriptError(word string) error {
+	switch word {
+	case "OK":
+		return nil
+	case "NOT_FOUND":
+		return ErrNotFound
+	case "EXISTS":
+		return ErrExists
+	case "CLOSED":
+		return ErrAccountClosed
+	case "PARENT_SUSPENDED":
+		return ErrParentSuspended
+	case "HAS_SUB":
+		return ErrHasSubaccounts
+	case "SUB_LIMIT":
+		return ErrSubaccountLimit
+	case "SHARED":
+		return ErrSharedBalance
+	case "INSUFFICIENT":
+		return ErrInsufficientBalance
+	case "RANGE":
+		return ErrBalanceRange
+	}
+	return errors.New("store script answered " + word)
+}

@@ -1,0 +1,64 @@
+package balance
+
+// Key layout. Every key of one account tree carries the root's id as its Redis Cluster hash
+// tag, so that every multi-key script touches one slot:
+//
+//	{ROOT}:acct:ID    hash   the account record (fields below)
+//	{ROOT}:kids:ID    zset   direct children of ID; member = child id, score = created_at (µs)
+//	{ROOT}:usage:ID   hash   usage of ID: field "YYYY-MM-DD|route|n" = count, "…|c" = charged µ
+//	{ROOT}:rf:REQID   string refund / settlement marker of one proxied request (expires)
+//	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
+//	{ROOT}:tr:TRID    hash   one ledger record
+//	{ROOT}:idem:K     string idempotency record (expires)
+//	id:ID             string ID → ROOT; never changes once written (its own slot)
+//	mains             zset   every main account; member = id, score = created_at (µs)
+//
+// Fields of an account hash. Integers are decimal strings; times are Unix microseconds;
+// money is micro-units; a field that is absent reads as JSON null where the API allows null.
+//
+//	id, parent ("" for a main account), root, depth (0 = main),
+//	chain           ancestors from the parent up to the root, comma-separated ("" for a main)
+//	name, desc, email, btype (business_type)
+//	status          active | suspended | closed
+//	p_calls, p_sms, p_cdr, p_sub   permission flags, "1" or "0"
+//	rate            rate_limit, requests per second (burst: one second's worth)
+//	kyc_mode        personal_use | customer_use
+//	kyc_status      not_required | pending | verified | failed
+//	own             "1" when the account has its own balance, "0" when it spends its parent's
+//	bal             own balance (µ); only meaningful when own = "1"
+//	credit          credit_limit (µ), how far below zero bal may go
+//	currency        ISO 4217 code, the root's
+//	max_sub         max_subaccounts
+//	kids            number of children that are not closed
+//	created, updated, last_used, closed   (µs; last_used and closed absent until set)
+//	tok             SHA-256 hex of the current auth_token
+//	tok_prev        SHA-256 hex of the previous token during a rotation grace period
+//	tok_prev_exp    when tok_prev stops working (µs)
+//	tat             GCRA theoretical arrival time of the account's rate limit (µs)
+
+// AccountKey returns the key of an account's hash.
+func AccountKey(root, id string) string { return "{" + root + "}:acct:" + id }
+
+// KidsKey returns the key of an account's children set.
+func KidsKey(root, id string) string { return "{" + root + "}:kids:" + id }
+
+// UsageKey returns the key of an account's usage counters.
+func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
+
+// RefundKey returns the key that marks a proxied request's refund or settlement as done.
+func RefundKey(root, requestID string) string { return "{" + root + "}:rf:" + requestID }
+
+// LedgerKey returns the key of the index of ledger records where id is a side.
+func LedgerKey(root, id string) string { return "{" + root + "}:ledger:" + id }
+
+// TransferKey returns the key of one ledger record.
+func TransferKey(root, transferID string) string { return "{" + root + "}:tr:" + transferID }
+
+// IdemKey returns the key of an idempotency record.
+func IdemKey(root, key string) string { return "{" + root + "}:idem:" + key }
+
+// IndexKey returns the key of the id → root index entry.
+func IndexKey(id string) string { return "id:" + id }
+
+// MainsKey is the set of every main account.
+const MainsKey = "mains"

@@ -1,0 +1,18 @@
+-- credit: KEYS[1] = account. ARGV[1] amount (µ, may be negative), ARGV[2] transfer id,
+-- ARGV[3] reference, ARGV[4] key prefix '{ROOT}:'.
+-- Adds money to an own balance; a negative amount never takes it below -credit_limit.
+-- Answers {'OK', balance_after, created_us} or {word, ...}.
+local v = redis.call('HMGET', KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id')
+if not v[1] then return {'NOT_FOUND'} end
+if v[1] == 'closed' then return {'CLOSED'} end
+if v[2] ~= '1' then return {'SHARED'} end
+local amt = tonumber(ARGV[1])
+local bal = tonumber(v[3])
+local credit = tonumber(v[4])
+local after = bal + amt
+if amt < 0 and after < -credit then return {'INSUFFICIENT', tostring(-amt), tostring(bal + credit)} end
+if after > MAX_AMOUNT then return {'RANGE'} end
+local now = now_us()
+redis.call('HINCRBY', KEYS[1], 'bal', amt)
+ledger(ARGV[4], ARGV[2], '', v[6], amt, v[5], ARGV[3], 'credit', now, 0, after)
+return {'OK', tostring(after), tostring(now)}

@@ -1,0 +1,21 @@
+-- prelude: shared by every script of the gateway (prepended when the script is built).
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local MAX_AMOUNT = 9007199254740991
+-- ledger writes one ledger record and indexes it under each side that is an account.
+local function ledger(prefix, trid, from, to, amount, currency, ref, kind, now, from_after, to_after)
+  local k = prefix .. 'tr:' .. trid
+  redis.call('HSET', k, 'id', trid, 'from', from, 'to', to, 'amount', amount, 'currency', currency,
+    'reference', ref, 'kind', kind, 'created', now, 'from_after', from_after, 'to_after', to_after)
+  if from ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. from, now, trid) end
+  if to ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. to, now, trid) end
+end
+-- billing returns the first key in keys[from..] whose account has its own balance.
+local function billing(keys, from)
+  for i = from, #keys do
+    if redis.call('HGET', keys[i], 'own') == '1' then return keys[i] end
+  end
+  return nil
+end

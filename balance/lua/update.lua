@@ -1,0 +1,45 @@
+-- update: KEYS[1] = account, KEYS[2..] = its ancestors, parent first, root last.
+-- ARGV[1] new status or '', ARGV[2] own balance wanted '1' / '0' / '', ARGV[3] transfer id
+-- for the balance returned on close, ARGV[4] closed retention (ms), ARGV[5] key prefix
+-- '{ROOT}:', ARGV[6] comma-separated fields to delete, ARGV[7..] field, value, ... to set.
+-- Answers {'OK'} or {word, detail}.
+local a = KEYS[1]
+local cur = redis.call('HMGET', a, 'status', 'own', 'kids', 'bal', 'currency', 'id', 'parent')
+if not cur[1] then return {'NOT_FOUND'} end
+if cur[1] == 'closed' then return {'CLOSED'} end
+local now = now_us()
+local newst = ARGV[1]
+if newst ~= '' and newst ~= cur[1] then
+  for i = 2, #KEYS do
+    if redis.call('HGET', KEYS[i], 'status') ~= 'active' then return {'PARENT_SUSPENDED', redis.call('HGET', KEYS[i], 'id')} end
+  end
+end
+if ARGV[2] == '0' and cur[2] == '1' then return {'SHARED'} end
+if newst == 'closed' and cur[1] ~= 'closed' and tonumber(cur[3]) > 0 then return {'HAS_SUB'} end
+-- every check passed: write.
+if ARGV[2] == '1' and cur[2] ~= '1' then
+  redis.call('HSET', a, 'own', '1', 'bal', '0')
+  cur[2] = '1'
+  cur[4] = '0'
+end
+if #ARGV >= 7 then redis.call('HSET', a, unpack(ARGV, 7)) end
+if ARGV[6] ~= '' then
+  for f in string.gmatch(ARGV[6], '[^,]+') do redis.call('HDEL', a, f) end
+end
+if newst ~= '' then redis.call('HSET', a, 'status', newst) end
+redis.call('HSET', a, 'updated', now)
+if newst == 'closed' and cur[1] ~= 'closed' then
+  local bal = tonumber(cur[4] or '0')
+  if cur[2] == '1' and bal ~= 0 then
+    local b = billing(KEYS, 2)
+    if b then
+      local to_after = redis.call('HINCRBY', b, 'bal', bal)
+      redis.call('HSET', a, 'bal', '0')
+      ledger(ARGV[5], ARGV[3], cur[6], redis.call('HGET', b, 'id'), bal, cur[5], '', 'close', now, 0, to_after)
+    end
+  end
+  if #KEYS >= 2 then redis.call('HINCRBY', KEYS[2], 'kids', -1) end
+  redis.call('HSET', a, 'closed', now)
+  redis.call('PEXPIRE', a, tonumber(ARGV[4]))
+end
+return {'OK'}

@@ -1,0 +1,33 @@
+package balance
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/prelude.lua
+var prelude string
+
+// newScript prepends the shared prelude to body. Scripts are loaded once and called with
+// EVALSHA, falling back to EVAL on NOSCRIPT (go-redis Script.Run).
+func newScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+
+var (
+	//go:embed lua/create.lua
+	createLua string
+	//go:embed lua/update.lua
+	updateLua string
+	//go:embed lua/rotate.lua
+	rotateLua string
+	//go:embed lua/credit.lua
+	creditLua string
+	//go:embed lua/delete.lua
+	deleteLua string
+
+	createScript = newScript(createLua)
+	updateScript = newScript(updateLua)
+	rotateScript = newScript(rotateLua)
+	creditScript = newScript(creditLua)
+	deleteScript = newScript(deleteLua)
+)

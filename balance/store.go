@@ -1,0 +1,177 @@
+// Package balance holds money and the store: Amount (exact int64 micro-units), the Redis key
+// layout, the Lua scripts that move money and admit requests, the account records they act
+// on, and the embedded store used when no Redis is configured.
+//
+// Contracts:
+//   - Every multi-key script touches the keys of one account tree only, all under the root's
+//     hash tag (see keys.go), so it runs in one Redis Cluster slot.
+//   - Money never exists outside an integer in the store; every script checks its bounds
+//     (MaxAmount, the account's credit floor) before it writes, and writes nothing on refusal.
+//   - A *Store is safe for concurrent use; Close releases the client and, for the embedded
+//     store, persists its data.
+//   - Errors of decisions are the sentinel errors in errors.go; anything else is a store
+//     failure (wrapped, test with IsUnavailable).
+//
+// The import direction is policy → balance → (nothing of ours); config is mapped to Options
+// by main.
+package balance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options selects and tunes the store. Exactly one of Redis, Cluster or SentinelMaster may be
+// set; none of them selects the embedded store persisted under DataDir.
+type Options struct {
+	Redis          string   // "redis://host:port/db"; "" = not a single Redis
+	Cluster        []string // seed nodes "host:port" of a Redis Cluster
+	SentinelMaster string   // master name for Sentinel
+	SentinelAddrs  []string // sentinel "host:port" addresses
+	DataDir        string   // where the embedded store persists; "" = memory only
+
+	DialTimeout  time.Duration // default 2s
+	ReadTimeout  time.Duration // default 1s: a store that does not answer is unavailable quickly
+	WriteTimeout time.Duration // default 1s
+	PoolSize     int           // default 0 = go-redis default (10 per CPU)
+}
+
+// Store is the gateway's handle on Redis (or the embedded store).
+type Store struct {
+	rdb redis.UniversalClient
+	emb *embedded // nil unless embedded
+}
+
+// Open connects to the store the options select. For the embedded store it loads the last
+// snapshot from DataDir and starts it on a loopback port.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 2 * time.Second
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = time.Second
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = time.Second
+	}
+	s := &Store{}
+	uo := &redis.UniversalOptions{
+		DialTimeout:  o.DialTimeout,
+		ReadTimeout:  o.ReadTimeout,
+		WriteTimeout: o.WriteTimeout,
+		PoolSize:     o.PoolSize,
+		MaxRetries:   1,
+	}
+	switch {
+	case len(o.Cluster) > 0:
+		uo.Addrs = o.Cluster
+		uo.IsClusterMode = true
+	case o.SentinelMaster != "":
+		uo.MasterName = o.SentinelMaster
+		uo.Addrs = o.SentinelAddrs
+	case o.Redis != "":
+		ro, err := redis.ParseURL(o.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("store.redis: %w", err)
+		}
+		uo.Addrs = []string{ro.Addr}
+		uo.DB = ro.DB
+		uo.Username, uo.Password = ro.Username, ro.Password
+		uo.TLSConfig = ro.TLSConfig
+	default:
+		emb, err := startEmbedded(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.emb = emb
+		uo.Addrs = []string{emb.addr()}
+		uo.Protocol = 2
+	}
+	s.rdb = redis.NewUniversalClient(uo)
+	if err := s.Ping(ctx); err != nil && s.emb != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewFromClient wraps an existing client (tests, tools). The caller keeps ownership of
+// nothing: Close closes rdb.
+func NewFromClient(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+
+// Client returns the underlying client.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Embedded reports whether this is the embedded store.
+func (s *Store) Embedded() bool { return s.emb != nil }
+
+// Ping checks that the store answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Snapshot persists the embedded store now; it is a no-op for Redis.
+func (s *Store) Snapshot() error {
+	if s.emb == nil {
+		return nil
+	}
+	return s.emb.snapshot()
+}
+
+// Close closes the client and, for the embedded store, writes a final snapshot and stops it.
+// Call it after the listeners have stopped, so the snapshot holds every completed request.
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	if s.emb != nil {
+		if e := s.emb.close(); e != nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// ErrUnavailable wraps every failure to reach the store (connection refused, timeout, no
+// primary). Callers answer 503 STORE_UNAVAILABLE; nothing was charged.
+var ErrUnavailable = errors.New("store unavailable")
+
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// storeErr classifies an error from go-redis: network errors, timeouts, cluster-down and
+// no-primary replies become ErrUnavailable; redis.Nil and script errors pass through.
+func storeErr(err error) error {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, redis.ErrClosed) || isDownReply(err.Error()) {
+		return unavailable(err)
+	}
+	if _, ok := err.(redis.Error); !ok {
+		// io.EOF, connection reset, pool timeouts and the like.
+		return unavailable(err)
+	}
+	return err
+}
+
+func isDownReply(msg string) bool {
+	for _, p := range []string{"CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "NOREPLICAS"} {
+		if len(msg) >= len(p) && msg[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
