@@ -14,8 +14,8 @@ if #KEYS >= 3 then
   redis.call('HINCRBY', KEYS[3], 'kids', 1)
 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
-redis.call('HSET', KEYS[1], 'created', now, 'updated', now)
+redis.call('HSET', KEYS[1], 'created', istr(now), 'updated', istr(now))
 if #KEYS >= 3 then
-  redis.call('ZADD', KEYS[2], now, redis.call('HGET', KEYS[1], 'id'))
+  redis.call('ZADD', KEYS[2], istr(now), redis.call('HGET', KEYS[1], 'id'))
 end
-return {'OK', tostring(now)}
+return {'OK', istr(now)}

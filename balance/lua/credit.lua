@@ -10,9 +10,9 @@ local amt = tonumber(ARGV[1])
 local bal = tonumber(v[3])
 local credit = tonumber(v[4])
 local after = bal + amt
-if amt < 0 and after < -credit then return {'INSUFFICIENT', tostring(-amt), tostring(bal + credit)} end
+if amt < 0 and after < -credit then return {'INSUFFICIENT', istr(-amt), istr(bal + credit)} end
 if after > MAX_AMOUNT then return {'RANGE'} end
 local now = now_us()
-redis.call('HINCRBY', KEYS[1], 'bal', amt)
+redis.call('HINCRBY', KEYS[1], 'bal', istr(amt))
 ledger(ARGV[4], ARGV[2], '', v[6], amt, v[5], ARGV[3], 'credit', now, 0, after)
-return {'OK', tostring(after), tostring(now)}
+return {'OK', istr(after), istr(now)}

@@ -41,7 +41,7 @@ for j = #ids, 1, -1 do
   local bal = tonumber(v[2] or '0')
   if v[1] == '1' and bal ~= 0 and b then
     n = n + 1
-    local after = redis.call('HINCRBY', b, 'bal', bal)
+    local after = redis.call('HINCRBY', b, 'bal', istr(bal))
     ledger(P, ARGV[2] .. n, ids[j], bid, bal, v[3], '', 'delete', now, 0, after)
   end
   redis.call('DEL', k, P .. 'kids:' .. ids[j], P .. 'usage:' .. ids[j], P .. 'ledger:' .. ids[j])

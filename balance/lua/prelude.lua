@@ -3,14 +3,17 @@ local function now_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+-- istr formats an integer-valued number exactly (tostring would use %.14g and lose digits);
+-- every number a script writes or returns goes through it.
+local function istr(x) return string.format('%.0f', x) end
 local MAX_AMOUNT = 9007199254740991
 -- ledger writes one ledger record and indexes it under each side that is an account.
 local function ledger(prefix, trid, from, to, amount, currency, ref, kind, now, from_after, to_after)
   local k = prefix .. 'tr:' .. trid
-  redis.call('HSET', k, 'id', trid, 'from', from, 'to', to, 'amount', amount, 'currency', currency,
-    'reference', ref, 'kind', kind, 'created', now, 'from_after', from_after, 'to_after', to_after)
-  if from ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. from, now, trid) end
-  if to ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. to, now, trid) end
+  redis.call('HSET', k, 'id', trid, 'from', from, 'to', to, 'amount', istr(amount), 'currency', currency,
+    'reference', ref, 'kind', kind, 'created', istr(now), 'from_after', istr(from_after), 'to_after', istr(to_after))
+  if from ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. from, istr(now), trid) end
+  if to ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. to, istr(now), trid) end
 end
 -- billing returns the first key in keys[from..] whose account has its own balance.
 local function billing(keys, from)

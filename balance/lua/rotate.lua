@@ -9,9 +9,9 @@ local grace = tonumber(ARGV[2])
 local exp = 0
 if grace > 0 then
   exp = now + grace * 1000
-  redis.call('HSET', KEYS[1], 'tok_prev', redis.call('HGET', KEYS[1], 'tok'), 'tok_prev_exp', exp)
+  redis.call('HSET', KEYS[1], 'tok_prev', redis.call('HGET', KEYS[1], 'tok'), 'tok_prev_exp', istr(exp))
 else
   redis.call('HDEL', KEYS[1], 'tok_prev', 'tok_prev_exp')
 end
-redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'updated', now)
-return {'OK', tostring(exp)}
+redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'updated', istr(now))
+return {'OK', istr(exp)}

@@ -27,19 +27,19 @@ if ARGV[6] ~= '' then
   for f in string.gmatch(ARGV[6], '[^,]+') do redis.call('HDEL', a, f) end
 end
 if newst ~= '' then redis.call('HSET', a, 'status', newst) end
-redis.call('HSET', a, 'updated', now)
+redis.call('HSET', a, 'updated', istr(now))
 if newst == 'closed' and cur[1] ~= 'closed' then
   local bal = tonumber(cur[4] or '0')
   if cur[2] == '1' and bal ~= 0 then
     local b = billing(KEYS, 2)
     if b then
-      local to_after = redis.call('HINCRBY', b, 'bal', bal)
+      local to_after = redis.call('HINCRBY', b, 'bal', istr(bal))
       redis.call('HSET', a, 'bal', '0')
       ledger(ARGV[5], ARGV[3], cur[6], redis.call('HGET', b, 'id'), bal, cur[5], '', 'close', now, 0, to_after)
     end
   end
   if #KEYS >= 2 then redis.call('HINCRBY', KEYS[2], 'kids', -1) end
-  redis.call('HSET', a, 'closed', now)
-  redis.call('PEXPIRE', a, tonumber(ARGV[4]))
+  redis.call('HSET', a, 'closed', istr(now))
+  redis.call('PEXPIRE', a, ARGV[4])
 end
 return {'OK'}

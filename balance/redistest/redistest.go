@@ -258,11 +258,18 @@ func poll(timeout time.Duration, s *server, check func(ctx context.Context) erro
 	}
 }
 
-// waitPing waits until s answers PING.
+// waitPing waits until s answers PING. It probes the port with a plain dial first, so the
+// client's pool never records dial failures (which would make it back off and log).
 func waitPing(s *server, timeout time.Duration) error {
 	c := newClient(s.addr)
 	defer c.Close()
+	var d net.Dialer
 	return poll(timeout, s, func(ctx context.Context) error {
+		conn, err := d.DialContext(ctx, "tcp", s.addr)
+		if err != nil {
+			return err
+		}
+		_ = conn.Close()
 		return c.Ping(ctx).Err()
 	})
 }
@@ -430,9 +437,9 @@ func StartSentinel(t testing.TB) (master string, primary string, replica string,
 				conf := filepath.Join(dir, "sentinel.conf")
 				text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %q\nlogfile \"\"\n"+
 					"sentinel monitor %s 127.0.0.1 %s 2\n"+
-					"sentinel down-after-milliseconds %[4]s 1000\n"+
-					"sentinel failover-timeout %[4]s 3000\n"+
-					"sentinel parallel-syncs %[4]s 1\n",
+					"sentinel down-after-milliseconds %[3]s 1000\n"+
+					"sentinel failover-timeout %[3]s 3000\n"+
+					"sentinel parallel-syncs %[3]s 1\n",
 					port, dir, MasterName, pport)
 				if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 					return nil, err
