@@ -236,12 +236,9 @@ func (s *Store) DeleteAccount(ctx context.Context, parent, a *Account, cascade b
 // Credit adds amount (negative takes away, never below -credit_limit) to a's own balance
 // and records it in the ledger. It returns the balance after and the record's time.
 func (s *Store) Credit(ctx context.Context, a *Account, amount Amount, trID, reference string) (Amount, time.Time, error) {
-	out, err := result(creditScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID)}, int64(amount), trID, reference, Tag(a.Root)).Result())
+	tr, _, err := s.CreditIdem(ctx, a, amount, trID, reference, Idempotency{})
 	if err != nil {
-		if errors.Is(err, ErrInsufficientBalance) && len(out) >= 3 {
-			return 0, time.Time{}, &InsufficientError{AuthID: a.ID, Required: Amount(atoi(out[1])), Available: Amount(atoi(out[2]))}
-		}
 		return 0, time.Time{}, err
 	}
-	return Amount(atoi(out[1])), time.UnixMicro(atoi(out[2])).UTC(), nil
+	return tr.ToAfter, tr.Created, nil
 }

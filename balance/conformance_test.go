@@ -3,6 +3,7 @@ package balance_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,12 +33,11 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *balance.Store)) {
 	})
 }
 
-var seq int
+var seq atomic.Int64
 
 func newID(prefix string) string {
-	seq++
 	id := prefix + "_"
-	n := seq
+	n := int(seq.Add(1))
 	digits := []byte("00000000000000000000")
 	for i := len(digits) - 1; n > 0; i-- {
 		digits[i] = byte('0' + n%10)

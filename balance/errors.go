@@ -13,6 +13,7 @@ var (
 	ErrSharedBalance       = errors.New("account has no own balance")
 	ErrInsufficientBalance = errors.New("balance too low")
 	ErrBalanceRange        = errors.New("balance would exceed the largest amount the store holds")
+	ErrIdempotencyReused   = errors.New("idempotency key reused with a different request")
 )
 
 // InsufficientError is returned (wrapping ErrInsufficientBalance) when an account cannot pay.
@@ -31,7 +32,7 @@ func (e *InsufficientError) Unwrap() error { return ErrInsufficientBalance }
 // scriptError maps the status word a script returns to a sentinel error.
 func scriptError(word string) error {
 	switch word {
-	case "OK":
+	case "OK", "IDEM":
 		return nil
 	case "NOT_FOUND":
 		return ErrNotFound
@@ -49,6 +50,8 @@ func scriptError(word string) error {
 		return ErrSharedBalance
 	case "INSUFFICIENT":
 		return ErrInsufficientBalance
+	case "IDEM_REUSED":
+		return ErrIdempotencyReused
 	case "RANGE":
 		return ErrBalanceRange
 	}

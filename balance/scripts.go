@@ -24,10 +24,13 @@ var (
 	creditLua string
 	//go:embed lua/delete.lua
 	deleteLua string
+	//go:embed lua/transfer.lua
+	transferLua string
 
-	createScript = newScript(createLua)
-	updateScript = newScript(updateLua)
-	rotateScript = newScript(rotateLua)
-	creditScript = newScript(creditLua)
-	deleteScript = newScript(deleteLua)
+	createScript   = newScript(createLua)
+	updateScript   = newScript(updateLua)
+	rotateScript   = newScript(rotateLua)
+	creditScript   = newScript(creditLua)
+	deleteScript   = newScript(deleteLua)
+	transferScript = newScript(transferLua)
 )

@@ -1,7 +1,10 @@
--- credit: KEYS[1] = account. ARGV[1] amount (µ, may be negative), ARGV[2] transfer id,
--- ARGV[3] reference, ARGV[4] key prefix '{ROOT}:'.
+-- credit: KEYS[1] = account, KEYS[2] = idempotency key. ARGV[1] amount (µ, may be
+-- negative), ARGV[2] transfer id, ARGV[3] reference, ARGV[4] key prefix '{ROOT}:',
+-- ARGV[5] request hash for the idempotency key ('' = no key).
 -- Adds money to an own balance; a negative amount never takes it below -credit_limit.
--- Answers {'OK', balance_after, created_us} or {word, ...}.
+-- Answers {'OK', transfer_id} / {'IDEM', transfer_id} or {word, ...}.
+local replay = idem_check(KEYS[2], ARGV[5])
+if replay then return replay end
 local v = redis.call('HMGET', KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id')
 if not v[1] then return {'NOT_FOUND'} end
 if v[1] == 'closed' then return {'CLOSED'} end
@@ -15,4 +18,5 @@ if after > MAX_AMOUNT then return {'RANGE'} end
 local now = now_us()
 redis.call('HINCRBY', KEYS[1], 'bal', istr(amt))
 ledger(ARGV[4], ARGV[2], '', v[6], amt, v[5], ARGV[3], 'credit', now, 0, after)
-return {'OK', istr(after), istr(now)}
+idem_store(KEYS[2], ARGV[5], ARGV[2])
+return {'OK', ARGV[2]}

@@ -22,3 +22,17 @@ local function billing(keys, from)
   end
   return nil
 end
+-- idem_check answers a replay: nil when the key is new, {'IDEM', transfer_id} when the same
+-- request was done before, {'IDEM_REUSED'} when the key was used for a different request.
+local function idem_check(key, reqhash)
+  if reqhash == '' then return nil end
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local sep = string.find(v, '|', 1, true)
+  if string.sub(v, 1, sep - 1) ~= reqhash then return {'IDEM_REUSED'} end
+  return {'IDEM', string.sub(v, sep + 1)}
+end
+local IDEM_TTL_MS = 172800000 -- 48 hours: keys live at least 24 hours
+local function idem_store(key, reqhash, trid)
+  if reqhash ~= '' then redis.call('SET', key, reqhash .. '|' .. trid, 'PX', IDEM_TTL_MS) end
+end

@@ -1,0 +1,157 @@
+package balance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Transfer is one ledger record: a transfer between a parent and a child, an operator
+// credit (From empty), or a balance returned to the parent on close or delete. Amount is
+// positive for transfers and returns (the record shows the real direction) and signed for
+// credits (negative takes money away).
+type Transfer struct {
+	ID, From, To, Currency, Reference, Kind string
+	Amount                                  Amount
+	Created                                 time.Time
+	FromAfter, ToAfter                      Amount // balances right after the movement
+}
+
+// Ledger record kinds.
+const (
+	KindTransfer = "transfer"
+	KindCredit   = "credit"
+	KindClose    = "close"
+	KindDelete   = "delete"
+)
+
+// Idempotency names a client's Idempotency-Key within a scope (the path account and the
+// operation) and the request it came with. The zero value means "no key".
+type Idempotency struct {
+	Scope, Key string // e.g. "MA_X:transfer", the header's value
+	Body       []byte // the request as the client sent it (method, path and body)
+}
+
+func (i Idempotency) args(root string) (key, hash string) {
+	if i.Key == "" {
+		return IdemKey(root, "-"), ""
+	}
+	h := sha256.Sum256(i.Body)
+	return IdemKey(root, i.Scope+":"+i.Key), hex.EncodeToString(h[:])
+}
+
+func transferFromHash(m map[string]string) *Transfer {
+	if m["id"] == "" {
+		return nil
+	}
+	return &Transfer{ID: m["id"], From: m["from"], To: m["to"], Currency: m["currency"], Reference: m["reference"],
+		Kind: m["kind"], Amount: Amount(atoi(m["amount"])), Created: time.UnixMicro(atoi(m["created"])).UTC(),
+		FromAfter: Amount(atoi(m["from_after"])), ToAfter: Amount(atoi(m["to_after"]))}
+}
+
+// TransferRecord reads one ledger record of a tree.
+func (s *Store) TransferRecord(ctx context.Context, root, id string) (*Transfer, error) {
+	m, err := s.rdb.HGetAll(ctx, TransferKey(root, id)).Result()
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	tr := transferFromHash(m)
+	if tr == nil {
+		return nil, ErrNotFound
+	}
+	return tr, nil
+}
+
+// moneyResult turns a money script's answer into its record; replay is true when the
+// answer is the first answer of an earlier request with the same idempotency key.
+func (s *Store) moneyResult(ctx context.Context, root string, out []string, err error, payer string) (*Transfer, bool, error) {
+	if err != nil {
+		if errors.Is(err, ErrInsufficientBalance) && len(out) >= 3 {
+			if len(out) >= 4 {
+				payer = out[3]
+			}
+			return nil, false, &InsufficientError{AuthID: payer, Required: Amount(atoi(out[1])), Available: Amount(atoi(out[2]))}
+		}
+		if errors.Is(err, ErrSharedBalance) && len(out) >= 2 {
+			return nil, false, &SharedError{AuthID: out[1]}
+		}
+		return nil, false, err
+	}
+	tr, err := s.TransferRecord(ctx, root, out[1])
+	return tr, out[0] == "IDEM", err
+}
+
+// SharedError names the account without an own balance behind ErrSharedBalance.
+type SharedError struct{ AuthID string }
+
+func (e *SharedError) Error() string { return "account " + e.AuthID + " has no own balance" }
+func (e *SharedError) Unwrap() error { return ErrSharedBalance }
+
+// CreditIdem is Credit with an optional idempotency key: the same key with the same request
+// returns the first record (replay true) and moves nothing; with a different request it is
+// ErrIdempotencyReused.
+func (s *Store) CreditIdem(ctx context.Context, a *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+	ik, ih := idem.args(a.Root)
+	out, err := result(creditScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID), ik}, int64(amount), trID, reference, Tag(a.Root), ih).Result())
+	return s.moneyResult(ctx, a.Root, out, err, a.ID)
+}
+
+// Transfer moves amount from parent to its direct child (a negative amount pulls from the
+// child), all or nothing, recorded in the ledger. Both need their own balance.
+func (s *Store) Transfer(ctx context.Context, parent, child *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+	ik, ih := idem.args(parent.Root)
+	keys := []string{AccountKey(parent.Root, parent.ID), AccountKey(parent.Root, child.ID), ik}
+	out, err := result(transferScript.Run(ctx, s.rdb, keys, int64(amount), trID, reference, Tag(parent.Root), ih).Result())
+	return s.moneyResult(ctx, parent.Root, out, err, parent.ID)
+}
+
+// LedgerQuery selects ledger records where ID is a side.
+type LedgerQuery struct {
+	Root, ID   string
+	Start, End time.Time // start inclusive, end exclusive; zero = unbounded
+	Other      string    // only records whose other side is this account; "" = all
+}
+
+// Ledger returns the matching records, newest first. Records with the same time are in a
+// fixed order, so paging over the result has no gaps or duplicates.
+func (s *Store) Ledger(ctx context.Context, q LedgerQuery) ([]*Transfer, error) {
+	min, max := "-inf", "+inf"
+	if !q.Start.IsZero() {
+		min = itoa(q.Start.UnixMicro())
+	}
+	if !q.End.IsZero() {
+		max = "(" + itoa(q.End.UnixMicro())
+	}
+	ids, err := s.rdb.ZRevRangeByScore(ctx, LedgerKey(q.Root, q.ID), &redis.ZRangeBy{Min: min, Max: max}).Result()
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, TransferKey(q.Root, id))
+		}
+		return nil
+	}); err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]*Transfer, 0, len(ids))
+	for _, c := range cmds {
+		tr := transferFromHash(c.Val())
+		if tr == nil {
+			continue
+		}
+		if q.Other != "" && tr.From != q.Other && tr.To != q.Other {
+			continue
+		}
+		out = append(out, tr)
+	}
+	return out, nil
+}
