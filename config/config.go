@@ -1,0 +1,190 @@
+// Package config is the gateway's typed configuration (API.md §7): the
+// documented defaults, the YAML file, the GATEWAY_* environment overrides
+// and a validation that names the setting at fault.
+//
+// Contract:
+//
+//   - Load builds a Config in this order: defaults, then the YAML file (if
+//     any), then the environment, then what is implied when something is left
+//     out (sandbox upstreams, the default routes, derived route names), then
+//     Validate. A Config returned by Load without error is valid.
+//   - Every setting has a default. The comment on each field gives its YAML
+//     key, its unit and its default; Default returns them all.
+//   - Errors name the setting by its path, such as "routes[2].price" or
+//     "upstreams.voice.timeout", and say why. Each problem is an *Error;
+//     several are joined with errors.Join. Errors from Load also say where
+//     the value came from: "file:line" or the environment variable.
+//   - Money is checked for syntax only; the exact conversion to micro-units
+//     belongs to package balance.
+//   - A Config is a plain value: Load and Default return values that share
+//     nothing with each other. Fill in what start-up needs (the sandbox URLs),
+//     then treat it as read-only; any number of goroutines may read it.
+//   - The package reads nothing by itself: no environment, and no file but
+//     the one passed to Load. It imports none of the gateway's packages.
+package config
+
+import "log/slog"
+
+// Config is the whole configuration of one gateway process.
+type Config struct {
+	// Listen is the public listener's address, host:port (API.md §2).
+	// YAML "listen"; default ":8080".
+	Listen string `yaml:"listen"`
+	// OperatorListen is the operator listener's address, host:port.
+	// YAML "operator_listen"; default "127.0.0.1:8081".
+	OperatorListen string `yaml:"operator_listen"`
+	// OperatorTokenFile is a file holding the operator token, read when the
+	// environment variable GATEWAY_OPERATOR_TOKEN is unset.
+	// YAML "operator_token_file"; default "" (none: a token is generated).
+	OperatorTokenFile string `yaml:"operator_token_file"`
+
+	Store     Store               `yaml:"store"`     // where accounts and money live; YAML "store"
+	Defaults  Defaults            `yaml:"defaults"`  // defaults of new accounts; YAML "defaults"
+	Limits    Limits              `yaml:"limits"`    // protective limits; YAML "limits"
+	Upstreams map[string]Upstream `yaml:"upstreams"` // backends by name; YAML "upstreams"; default: the sandbox
+	Routes    []Route             `yaml:"routes"`    // proxied routes; YAML "routes"; default: DefaultRoutes
+	Log       Log                 `yaml:"log"`       // logging; YAML "log"
+
+	// Sandbox is not a setting: Load sets it when no upstreams are
+	// configured. Upstreams then holds "voice" and "sms" with empty URLs,
+	// which main fills in after it starts the built-in sandbox backends.
+	Sandbox bool `yaml:"-"`
+}
+
+// Store selects the store. At most one of Redis, Cluster and Sentinel.Master
+// is set; with none, the gateway runs the embedded store under DataDir.
+type Store struct {
+	// Redis is the URL of a standalone Redis server, "redis://host:port/db"
+	// or "rediss://…" for TLS. YAML "redis"; default "".
+	Redis string `yaml:"redis"`
+	// Cluster lists host:port seed nodes of a Redis Cluster.
+	// YAML "cluster"; default none.
+	Cluster []string `yaml:"cluster"`
+	// Sentinel names a Redis master watched by Sentinels. YAML "sentinel".
+	Sentinel Sentinel `yaml:"sentinel"`
+	// DataDir is the directory where the embedded store persists; unused
+	// with Redis. YAML "data_dir"; default "./data".
+	DataDir string `yaml:"data_dir"`
+	// DialTimeout bounds connecting to Redis. YAML "dial_timeout"; default 2s.
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// ReadTimeout bounds reading one Redis reply. YAML "read_timeout"; default 1s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one Redis command. YAML "write_timeout"; default 1s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// PoolSize is the number of connections per Redis node.
+	// YAML "pool_size"; default 0, the client library's default.
+	PoolSize int `yaml:"pool_size"`
+}
+
+// Embedded reports whether the store is the embedded one (no Redis configured).
+func (s Store) Embedded() bool {
+	return s.Redis == "" && len(s.Cluster) == 0 && s.Sentinel.Master == ""
+}
+
+// Sentinel names a Redis master and the Sentinels that watch it.
+type Sentinel struct {
+	// Master is the master's name. YAML "master"; default "" (no Sentinel).
+	Master string `yaml:"master"`
+	// Addrs lists the Sentinels, host:port. YAML "addrs"; default none.
+	Addrs []string `yaml:"addrs"`
+}
+
+// Defaults are the values a new account gets unless its creator says otherwise.
+type Defaults struct {
+	// RateLimit is an account's rate limit in requests per second (burst of
+	// one second's worth), 1 to 1,000,000. YAML "rate_limit"; default 1000.
+	RateLimit int `yaml:"rate_limit"`
+	// MaxSubaccounts is how many direct children an account may have, at
+	// least 1. YAML "max_subaccounts"; default 1000.
+	MaxSubaccounts int `yaml:"max_subaccounts"`
+	// MaxDepth bounds the account tree, 1 to 10. YAML "max_depth"; default 3
+	// (main → reseller → customer).
+	MaxDepth int `yaml:"max_depth"`
+	// TokenGrace is how long a rotated-out auth_token keeps working when the
+	// rotation does not say; 0 revokes it at once. YAML "token_grace"; default 24h.
+	TokenGrace Duration `yaml:"token_grace"`
+	// ClosedRetention is how long a closed account stays readable.
+	// YAML "closed_retention"; default 720h (30 days).
+	ClosedRetention Duration `yaml:"closed_retention"`
+}
+
+// Limits protect the gateway from large or abusive clients.
+type Limits struct {
+	// MaxBodyBytes is the largest request body accepted on the public
+	// listener, in bytes. YAML "max_body_bytes"; default 1048576 (1 MiB).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// AuthFailuresPerMinute is how many failed authentications one client
+	// address may make per minute before it gets 429.
+	// YAML "auth_failures_per_minute"; default 30.
+	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute"`
+	// CacheBytes is the byte budget of the account cache.
+	// YAML "cache_bytes"; default 67108864 (64 MiB).
+	CacheBytes int `yaml:"cache_bytes"`
+	// NegativeCacheTTL is how long an unknown auth_id is remembered as
+	// unknown. YAML "negative_cache_ttl"; default 5s.
+	NegativeCacheTTL Duration `yaml:"negative_cache_ttl"`
+}
+
+// Upstream is one backend that routes forward to. Fields the file leaves
+// out take the defaults of DefaultUpstream.
+type Upstream struct {
+	// URL is the backend's base URL, http:// or https:// with a host.
+	// YAML "url"; required, except in the sandbox where main fills it in.
+	URL string `yaml:"url"`
+	// Timeout bounds the whole exchange, until the last byte of the
+	// response. YAML "timeout"; default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// ConnectTimeout bounds opening a connection. YAML "connect_timeout"; default 2s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// MaxConns is the most connections open to this backend at once.
+	// YAML "max_conns"; default 512.
+	MaxConns int `yaml:"max_conns"`
+	// MaxResponseBytes is the largest response body accepted from the
+	// backend, in bytes. YAML "max_response_bytes"; default 10485760 (10 MiB).
+	MaxResponseBytes int `yaml:"max_response_bytes"`
+}
+
+// Route is one proxied telephony route (API.md §5).
+type Route struct {
+	// Name identifies the route in metrics and usage. YAML "name"; optional,
+	// default Method + " " + Path, e.g. "POST /v1/Account/{auth_id}/Call/".
+	Name string `yaml:"name"`
+	// Method is the HTTP method, upper-cased by Load. YAML "method"; required.
+	Method string `yaml:"method"`
+	// Path is the path template: it starts with "/" and holds {auth_id} as
+	// one whole segment, e.g. "/v1/Account/{auth_id}/Call/". YAML "path"; required.
+	Path string `yaml:"path"`
+	// Upstream names the entry of Config.Upstreams to forward to.
+	// YAML "upstream"; required.
+	Upstream string `yaml:"upstream"`
+	// Permission is the account flag the route needs: "calls", "sms" or
+	// "cdr". YAML "permission"; required.
+	Permission string `yaml:"permission"`
+	// KYC gates the route on the chain's KYC block. YAML "kyc"; default false.
+	KYC bool `yaml:"kyc"`
+	// Price is debited per request, in the root account's currency, e.g.
+	// "0.0100". YAML "price"; required ("0" for a free route).
+	Price Money `yaml:"price"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Format is "text" or "json". YAML "format"; default "text".
+	Format string `yaml:"format"`
+	// Level is "debug", "info", "warn" or "error". YAML "level"; default "info".
+	Level string `yaml:"level"`
+}
+
+// SlogLevel returns Level as a log/slog level; a level Validate would
+// reject reads as info.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
