@@ -142,8 +142,8 @@ func (s *Store) Accounts(ctx context.Context, root string, ids []string) ([]*Acc
 	return out, nil
 }
 
-// Children returns the ids of the direct children of id, newest first (closed ones whose
-// retention ended are dropped from the set as they are met).
+// Children returns the ids of the direct children of id, newest first. Ids of closed
+// children whose retention ended stay in the set until ForgetChildren drops them.
 func (s *Store) Children(ctx context.Context, root, id string) ([]string, error) {
 	ids, err := s.rdb.ZRevRange(ctx, KidsKey(root, id), 0, -1).Result()
 	return ids, storeErr(err)

@@ -1,0 +1,154 @@
+// Package admin serves the account management API of API.md §4 (public listener, under
+// /v1/Account/{auth_id}/…) and the operator API of §6 (operator listener, under /admin/v1/…)
+// as fasthttp handlers.
+//
+// Contract:
+//   - (*API).Public and (*API).Operator are fasthttp.RequestHandlers, safe for concurrent use.
+//     They keep nothing of the *fasthttp.RequestCtx after they return. The gateway calls Public
+//     as its fallback for every path that is not a proxied route; Operator serves the operator
+//     listener's /admin/v1/ paths. Paths either does not know get 404 NOT_FOUND; a known path
+//     with a method it does not serve gets 405 METHOD_NOT_ALLOWED with Allow. The paths are
+//     listed in router.go; POST /admin/v1/Account/{id}/Token/ (rotate any account's token,
+//     main accounts included) extends API.md §6.
+//   - Every answer carries X-Request-ID (the caller's when policy.SaneRequestID holds, else a
+//     new one) and Cache-Control: no-store; every error has the body of API.md §3, built by
+//     policy.AppendErrorBody from policy.ErrorFor.
+//   - Public credentials (X-Auth-ID/X-Auth-Token or HTTP Basic) are verified against the
+//     store's record on every request; no cache. Unknown, wrong, expired, closed or deleted →
+//     401 INVALID_CREDENTIALS with WWW-Authenticate: Basic realm="gateway". Accepted
+//     credentials stamp last_used. Operator requests need Authorization: Bearer
+//     <Options.OperatorToken>, compared in constant time (401 with WWW-Authenticate: Bearer
+//     realm="gateway" otherwise); an empty OperatorToken refuses every operator request.
+//   - Access: the path's {auth_id} must be the caller or below it; one that does not exist or
+//     is out of reach gets the same 403 FORBIDDEN. A {sub_auth_id} that does not exist or is
+//     out of the caller's reach is 403 FORBIDDEN as well; one the caller reaches but that is
+//     not a direct child of {auth_id} is 404 NOT_FOUND.
+//   - A caller that is not active (itself or an ancestor suspended) may read but not write:
+//     writes get 403 ACCOUNT_SUSPENDED naming the suspended account.
+//   - Bodies: JSON objects or application/x-www-form-urlencoded, at most Options.MaxBodyBytes
+//     (413 beyond). Unknown and duplicate fields, wrong types and bad values are 400 naming
+//     the field. Booleans and integers are also accepted as strings ("true", "1000"); money is
+//     read exactly by balance.Amount. An empty string for description, email or business_type
+//     sets it to null.
+//   - auth_token is in clear only in the answers that create or rotate it.
+//   - The operator's KYC decision (/Kyc/) applies to customer_use accounts only; for a
+//     personal_use account it is 400 (field status).
+//
+// Rules: depth (a main account is depth 0; a new account at depth ≥ MaxDepth is 409
+// max_depth) and the subaccounts permission (effective over the parent's chain, 403
+// PERMISSION_DENIED naming the account with it off) are checked here; KYC (customer_use needs
+// an email and starts pending; personal_use is not_required) and the enabled alias are read
+// here. The store's scripts decide atomically what can race: closed is final (409
+// account_closed), closing an account with open children (409 has_subaccounts), a status
+// change or a create under a suspended ancestor (409 parent_suspended), max_subaccounts (409
+// subaccount_limit), the one-way balance switch (409 shared_balance) and credit floors (402).
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/balance"
+)
+
+// Options configure the API. Zero values take the defaults of API.md §7.
+type Options struct {
+	Store         *balance.Store
+	OperatorToken string // Bearer token for /admin/v1/; "" refuses every operator request
+
+	RateLimit      int // rate_limit of new accounts, requests per second; default 1000
+	MaxSubaccounts int // max_subaccounts of new accounts; default 1000
+	MaxDepth       int // depth bound of a tree (main = depth 0); default 3
+
+	TokenGrace      time.Duration // default grace of a rotated token; default 24h
+	ClosedRetention time.Duration // how long a closed record stays readable; default 720h
+
+	MaxBodyBytes int // request body limit in bytes; default 1 MiB
+
+	// Invalidate is called with an account's id after its token was rotated, its status
+	// changed, or it was deleted, so that credential caches drop it. May be nil.
+	Invalidate func(authID string)
+	Logger     *slog.Logger     // may be nil (logs nothing)
+	Now        func() time.Time // clock used to check token expiry; nil = time.Now
+
+	// StoreTimeout bounds each request's store calls; default 5s.
+	StoreTimeout time.Duration
+}
+
+// API serves the management and operator endpoints. Create it with New.
+type API struct {
+	o        Options
+	st       *balance.Store
+	log      *slog.Logger
+	now      func() time.Time
+	opHash   [32]byte
+	opTokSet bool
+}
+
+// New returns an API for o, with defaults filled in.
+func New(o Options) *API {
+	if o.RateLimit <= 0 {
+		o.RateLimit = 1000
+	}
+	if o.MaxSubaccounts <= 0 {
+		o.MaxSubaccounts = 1000
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 3
+	}
+	if o.TokenGrace <= 0 {
+		o.TokenGrace = 24 * time.Hour
+	}
+	if o.ClosedRetention <= 0 {
+		o.ClosedRetention = 720 * time.Hour
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = 5 * time.Second
+	}
+	a := &API{o: o, st: o.Store, log: o.Logger, now: o.Now}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if o.OperatorToken != "" {
+		a.opHash = sha256Sum(o.OperatorToken)
+		a.opTokSet = true
+	}
+	return a
+}
+
+// call is the state of one request.
+type call struct {
+	api    *API
+	rc     *fasthttp.RequestCtx
+	ctx    context.Context
+	rid    []byte
+	caller *balance.Account // nil on the operator listener
+	// operator is set on the operator listener (401s then ask for Bearer, not Basic).
+	operator bool
+}
+
+func (a *API) begin(rc *fasthttp.RequestCtx, operator bool) (*call, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.o.StoreTimeout)
+	c := &call{api: a, rc: rc, ctx: ctx, rid: requestID(rc), operator: operator}
+	rc.Response.Header.Set("X-Request-ID", string(c.rid))
+	rc.Response.Header.Set("Cache-Control", "no-store")
+	return c, cancel
+}
+
+func (a *API) invalidate(ids ...string) {
+	if a.o.Invalidate == nil {
+		return
+	}
+	for _, id := range ids {
+		a.o.Invalidate(id)
+	}
+}

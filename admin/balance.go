@@ -1,0 +1,110 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// maxReference bounds the reference of a credit or transfer, in characters.
+const maxReference = 255
+
+type balanceJSON struct {
+	AuthID           string         `json:"auth_id"`
+	BillingAuthID    string         `json:"billing_auth_id"`
+	Balance          balance.Amount `json:"balance"`
+	CreditLimit      balance.Amount `json:"credit_limit"`
+	Available        balance.Amount `json:"available"`
+	Currency         string         `json:"currency"`
+	UseParentBalance bool           `json:"use_parent_balance"`
+}
+
+// readBalance answers the balance of the account that pays for a: a itself when it has an
+// own balance, else the nearest ancestor that has one.
+func (c *call) readBalance(a *balance.Account) {
+	bill := a
+	if !a.Own {
+		anc, err := c.ancestors(a)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		for _, p := range anc {
+			if p.Own {
+				bill = p
+				break
+			}
+		}
+	}
+	out := balanceJSON{AuthID: a.ID, BillingAuthID: bill.ID, Currency: a.Currency, UseParentBalance: !a.Own}
+	if bill.Own {
+		out.Balance, out.CreditLimit = bill.Balance, bill.CreditLimit
+		out.Available = bill.Balance + bill.CreditLimit
+	}
+	c.reply(http.StatusOK, out)
+}
+
+// transferJSON is the transfer object of API.md §4. For a credit, from and
+// from_balance_after are null (the money comes from the operator).
+type transferJSON struct {
+	TransferID       string          `json:"transfer_id"`
+	From             *string         `json:"from"`
+	To               string          `json:"to"`
+	Amount           balance.Amount  `json:"amount"`
+	Currency         string          `json:"currency"`
+	Reference        *string         `json:"reference"`
+	Kind             string          `json:"kind"`
+	CreatedAt        string          `json:"created_at"`
+	FromBalanceAfter *balance.Amount `json:"from_balance_after"`
+	ToBalanceAfter   balance.Amount  `json:"to_balance_after"`
+}
+
+// credit adds money to a's own balance (negative takes it away, never below
+// -credit_limit): 201 with the transfer of kind credit; 402 and nothing moved otherwise.
+func (c *call) credit(a *balance.Account) {
+	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
+	if err == nil {
+		err = b.only("amount", "reference")
+	}
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	raw, ok := b.m["amount"]
+	if !ok {
+		c.fail(policy.Invalid("amount", "required"))
+		return
+	}
+	amt, err := parseAmount("amount", raw)
+	if err == nil && amt == 0 {
+		err = policy.Invalid("amount", "must not be zero")
+	}
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	ref, err := nullableText(b, "reference", textRule{max: maxReference})
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	reference := ""
+	if ref.v != nil {
+		reference = *ref.v
+	}
+	trID := policy.NewTransferID()
+	after, at, err := c.api.st.Credit(c.ctx, a, amt, trID, reference)
+	if err != nil {
+		e := policy.ErrorFor(err)
+		if e.Code == "INSUFFICIENT_BALANCE" && e.Details != nil {
+			e.Details["currency"] = a.Currency
+		}
+		c.fail(e)
+		return
+	}
+	c.reply(http.StatusCreated, transferJSON{
+		TransferID: trID, To: a.ID, Amount: amt, Currency: a.Currency, Reference: ref.v,
+		Kind: "credit", CreatedAt: at.UTC().Format(timeLayout), ToBalanceAfter: after,
+	})
+}

@@ -1,0 +1,82 @@
+package admin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/policy"
+)
+
+// Errors of this package that policy.ErrorFor has no sentinel for.
+
+// suspendedError is 403 ACCOUNT_SUSPENDED: the caller (or an ancestor of it) is suspended.
+func suspendedError(id string) error {
+	return &policy.APIError{Status: http.StatusForbidden, Code: "ACCOUNT_SUSPENDED",
+		Message: "the account or an ancestor is suspended", Details: map[string]any{"auth_id": id}}
+}
+
+// methodNotAllowed answers 405 METHOD_NOT_ALLOWED for a known path, with Allow.
+func (c *call) methodNotAllowed(allow string) {
+	c.rc.Response.Header.Set("Allow", allow)
+	c.fail(&policy.APIError{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED",
+		Message: "method not allowed on this path"})
+}
+
+func notFound() error {
+	return &policy.APIError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no such resource"}
+}
+
+func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// requestID returns the caller's X-Request-ID if it is sane, else a new one.
+func requestID(rc *fasthttp.RequestCtx) []byte {
+	if h := rc.Request.Header.Peek("X-Request-ID"); policy.SaneRequestID(h) {
+		return append([]byte(nil), h...)
+	}
+	return policy.AppendRequestID(make([]byte, 0, 32))
+}
+
+// fail writes the error body for err.
+func (c *call) fail(err error) {
+	e := policy.ErrorFor(err)
+	if e.Status >= 500 && e.Code == "INTERNAL_ERROR" {
+		c.api.log.Error("admin request failed", "request_id", string(c.rid),
+			"method", string(c.rc.Method()), "path", string(c.rc.Path()), "err", err)
+	}
+	if e.Status == http.StatusUnauthorized {
+		if c.operator {
+			c.rc.Response.Header.Set("WWW-Authenticate", `Bearer realm="gateway"`)
+		} else {
+			c.rc.Response.Header.Set("WWW-Authenticate", `Basic realm="gateway"`)
+		}
+	}
+	c.rc.SetStatusCode(e.Status)
+	c.rc.SetContentType("application/json")
+	c.rc.SetBody(policy.AppendErrorBody(make([]byte, 0, 256), e, c.rid))
+}
+
+// reply writes v as JSON with status.
+func (c *call) reply(status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		c.fail(err)
+		return
+	}
+	b := buf.Bytes()
+	b = b[:len(b)-1] // Encode appends a newline
+	c.rc.SetStatusCode(status)
+	c.rc.SetContentType("application/json")
+	c.rc.SetBody(b)
+}
+
+// noContent writes a 204.
+func (c *call) noContent() {
+	c.rc.SetStatusCode(http.StatusNoContent)
+	c.rc.ResetBody()
+}

@@ -1,0 +1,212 @@
+package admin
+
+import (
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Paths, with or without the trailing slash:
+//
+//	public:   /v1/Account/{id}/                              GET
+//	          /v1/Account/{id}/Balance/                      GET
+//	          /v1/Account/{id}/Subaccount/                   GET, POST
+//	          /v1/Account/{id}/Subaccount/{sub}/             GET, POST, PATCH, DELETE
+//	          /v1/Account/{id}/Subaccount/{sub}/Token/       POST
+//	operator: /admin/v1/Account/                             GET, POST
+//	          /admin/v1/Account/{id}/                        GET, POST, PATCH
+//	          /admin/v1/Account/{id}/Credit/                 POST
+//	          /admin/v1/Account/{id}/Kyc/                    POST
+//	          /admin/v1/Account/{id}/Token/                  POST (rotate any account's token)
+
+type routeKind int
+
+const (
+	rNone routeKind = iota
+	rSelf
+	rBalance
+	rSubs
+	rSub
+	rToken
+	// operator
+	rMains
+	rAny
+	rCredit
+	rKyc
+	rAnyToken
+)
+
+// allowed lists the methods of each kind, as the Allow header says them.
+var allowed = map[routeKind]string{
+	rSelf: "GET", rBalance: "GET", rSubs: "GET, POST", rSub: "GET, POST, PATCH, DELETE", rToken: "POST",
+	rMains: "GET, POST", rAny: "GET, POST, PATCH", rCredit: "POST", rKyc: "POST", rAnyToken: "POST",
+}
+
+type route struct {
+	kind    routeKind
+	id, sub string
+}
+
+// segments splits a path below prefix into its segments, dropping one trailing slash.
+func segments(path, prefix string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(path, prefix)
+	if !ok {
+		return nil, false
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" {
+		return nil, true
+	}
+	return strings.Split(rest, "/"), true
+}
+
+func parsePublic(path string) route {
+	s, ok := segments(path, "/v1/Account/")
+	if !ok || len(s) == 0 || s[0] == "" {
+		return route{}
+	}
+	switch {
+	case len(s) == 1:
+		return route{kind: rSelf, id: s[0]}
+	case len(s) == 2 && s[1] == "Balance":
+		return route{kind: rBalance, id: s[0]}
+	case len(s) == 2 && s[1] == "Subaccount":
+		return route{kind: rSubs, id: s[0]}
+	case len(s) == 3 && s[1] == "Subaccount" && s[2] != "":
+		return route{kind: rSub, id: s[0], sub: s[2]}
+	case len(s) == 4 && s[1] == "Subaccount" && s[2] != "" && s[3] == "Token":
+		return route{kind: rToken, id: s[0], sub: s[2]}
+	}
+	return route{}
+}
+
+func parseOperator(path string) route {
+	if path == "/admin/v1/Account" {
+		return route{kind: rMains}
+	}
+	s, ok := segments(path, "/admin/v1/Account/")
+	if !ok || len(s) > 0 && s[0] == "" {
+		return route{}
+	}
+	switch {
+	case len(s) == 0:
+		return route{kind: rMains}
+	case len(s) == 1:
+		return route{kind: rAny, id: s[0]}
+	case len(s) == 2 && s[1] == "Credit":
+		return route{kind: rCredit, id: s[0]}
+	case len(s) == 2 && s[1] == "Kyc":
+		return route{kind: rKyc, id: s[0]}
+	case len(s) == 2 && s[1] == "Token":
+		return route{kind: rAnyToken, id: s[0]}
+	}
+	return route{}
+}
+
+// methodOK reports whether the request's method is one the route serves; HEAD is not.
+func methodOK(r route, method []byte) bool {
+	for _, m := range strings.Split(allowed[r.kind], ", ") {
+		if m == string(method) {
+			return true
+		}
+	}
+	return false
+}
+
+// Public serves the management API of API.md §4 on the public listener. Anything it does
+// not know is 404 NOT_FOUND.
+func (a *API) Public(rc *fasthttp.RequestCtx) {
+	c, cancel := a.begin(rc, false)
+	defer cancel()
+	r := parsePublic(string(rc.Path()))
+	if r.kind == rNone {
+		c.fail(notFound())
+		return
+	}
+	if !methodOK(r, rc.Method()) {
+		c.methodNotAllowed(allowed[r.kind])
+		return
+	}
+	if err := c.authenticate(); err != nil {
+		c.fail(err)
+		return
+	}
+	target, err := c.pathAccount(r.id)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	switch r.kind {
+	case rSelf:
+		c.readAccount(target)
+	case rBalance:
+		c.readBalance(target)
+	case rSubs:
+		if rc.IsGet() {
+			c.listChildren(target)
+		} else {
+			c.createChild(target)
+		}
+	case rSub, rToken:
+		sub, err := c.childAccount(target, r.sub)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		switch {
+		case r.kind == rToken:
+			c.rotate(sub)
+		case rc.IsGet():
+			c.readAccount(sub)
+		case rc.IsDelete():
+			c.deleteChild(target, sub)
+		default:
+			c.updateAccount(sub, publicFields)
+		}
+	}
+}
+
+// Operator serves the operator API of API.md §6 under /admin/v1/. Anything it does not know
+// is 404 NOT_FOUND.
+func (a *API) Operator(rc *fasthttp.RequestCtx) {
+	c, cancel := a.begin(rc, true)
+	defer cancel()
+	r := parseOperator(string(rc.Path()))
+	if r.kind == rNone {
+		c.fail(notFound())
+		return
+	}
+	if !methodOK(r, rc.Method()) {
+		c.methodNotAllowed(allowed[r.kind])
+		return
+	}
+	if err := c.authenticateOperator(); err != nil {
+		c.fail(err)
+		return
+	}
+	if r.kind == rMains {
+		if rc.IsGet() {
+			c.listMains()
+		} else {
+			c.createMain()
+		}
+		return
+	}
+	target, err := c.anyAccount(r.id)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	switch {
+	case r.kind == rCredit:
+		c.credit(target)
+	case r.kind == rKyc:
+		c.setKYC(target)
+	case r.kind == rAnyToken:
+		c.rotate(target)
+	case rc.IsGet():
+		c.readAccount(target)
+	default:
+		c.updateAccount(target, operatorUpdateFields)
+	}
+}

@@ -1,0 +1,78 @@
+package balance
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Store methods used by the management API (package admin) beyond the account scripts.
+
+// touchScript stamps last_used with the store's clock, only if the account still exists
+// (an HSET on a deleted account would bring back a stub record).
+var touchScript = newScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOT_FOUND'} end
+local now = istr(now_us())
+redis.call('HSET', KEYS[1], 'last_used', now)
+return {'OK', now}`)
+
+// TouchLastUsed records that a's credentials were just accepted (store clock) and sets
+// a.LastUsed. ErrNotFound if a is gone.
+func (s *Store) TouchLastUsed(ctx context.Context, a *Account) error {
+	out, err := result(touchScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID)}).Result())
+	if err != nil {
+		return err
+	}
+	a.LastUsed = atoi(out[1])
+	return nil
+}
+
+// MainAccounts reads several main accounts (each the root of its own tree) in one round trip,
+// in order; missing ones (a closed main whose retention ended) are left out.
+func (s *Store) MainAccounts(ctx context.Context, ids []string) ([]*Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, AccountKey(id, id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]*Account, 0, len(ids))
+	for _, c := range cmds {
+		if a := accountFromHash(c.Val()); a != nil {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// ForgetChildren removes ids from parent's children set: closed children whose record has
+// expired. Best effort; the record is already gone.
+func (s *Store) ForgetChildren(ctx context.Context, root, parent string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	m := make([]interface{}, len(ids))
+	for i, id := range ids {
+		m[i] = id
+	}
+	return storeErr(s.rdb.ZRem(ctx, KidsKey(root, parent), m...).Err())
+}
+
+// ForgetMains removes ids from the set of main accounts: closed mains whose record expired.
+func (s *Store) ForgetMains(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	m := make([]interface{}, len(ids))
+	for i, id := range ids {
+		m[i] = id
+	}
+	return storeErr(s.rdb.ZRem(ctx, MainsKey, m...).Err())
+}

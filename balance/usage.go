@@ -1,0 +1,83 @@
+package balance
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Usage is what one account (or a subtree, summed) used of one route on one day (UTC).
+// The admit script counts it; refunds net it out; settlement adjusts Charged.
+type Usage struct {
+	Date    string // YYYY-MM-DD
+	Route   string
+	Count   int64
+	Charged Amount
+}
+
+// Subtree returns id and every descendant of id that still has a record (breadth-first).
+func (s *Store) Subtree(ctx context.Context, root, id string) ([]string, error) {
+	out := []string{id}
+	for i := 0; i < len(out); i++ {
+		kids, err := s.Children(ctx, root, out[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kids...)
+	}
+	return out, nil
+}
+
+// UsageOf sums the usage counters of ids (one tree) per day and route, for days in
+// [startDay, endDay] (inclusive, "YYYY-MM-DD"; "" = unbounded), ordered by day then route.
+func (s *Store) UsageOf(ctx context.Context, root string, ids []string, startDay, endDay string) ([]Usage, error) {
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, UsageKey(root, id))
+		}
+		return nil
+	}); err != nil {
+		return nil, storeErr(err)
+	}
+	type key struct{ day, route string }
+	sum := map[key]*Usage{}
+	for _, c := range cmds {
+		for f, v := range c.Val() {
+			// field: day|route|n or day|route|c; route names never hold '|'.
+			first := strings.IndexByte(f, '|')
+			last := strings.LastIndexByte(f, '|')
+			if first < 0 || last <= first {
+				continue
+			}
+			day, route, kind := f[:first], f[first+1:last], f[last+1:]
+			if (startDay != "" && day < startDay) || (endDay != "" && day > endDay) {
+				continue
+			}
+			u := sum[key{day, route}]
+			if u == nil {
+				u = &Usage{Date: day, Route: route}
+				sum[key{day, route}] = u
+			}
+			switch kind {
+			case "n":
+				u.Count += atoi(v)
+			case "c":
+				u.Charged += Amount(atoi(v))
+			}
+		}
+	}
+	out := make([]Usage, 0, len(sum))
+	for _, u := range sum {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Date != out[j].Date {
+			return out[i].Date < out[j].Date
+		}
+		return out[i].Route < out[j].Route
+	})
+	return out, nil
+}
