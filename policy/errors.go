@@ -16,7 +16,7 @@ var (
 	ErrResourceNotFound   = errors.New("not found")
 	ErrTooLarge           = errors.New("body too large")
 	ErrKYCRequired        = errors.New("KYC verification required")
-	ErrIdempotencyReused  = errors.New("idempotency key reused with a different request")
+	ErrIdempotencyReused  = balance.ErrIdempotencyReused
 )
 
 // InvalidError is a 400 naming the field at fault.

@@ -1,0 +1,238 @@
+package balance
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/admit.lua
+	admitLua string
+	//go:embed lua/refund.lua
+	refundLua string
+
+	admitScript  = newScript(admitLua)
+	refundScript = newScript(refundLua)
+)
+
+// MarkerTTL is how long the refund marker of an admitted request lives: a refund (or, later,
+// a settlement) must come within this time.
+const MarkerTTL = 24 * time.Hour
+
+// Reason says why the admit script refused a request.
+type Reason uint8
+
+// Reasons, as the admit script answers them (its first element).
+const (
+	Admitted           Reason = iota
+	ReasonCredentials         // the caller is unknown, closed, or the token is not live (401)
+	ReasonGone                // an account of the chain does not exist or is closed (403 FORBIDDEN)
+	ReasonSuspended           // an account of the chain is not active; AuthID names the topmost
+	ReasonPermission          // the route's permission flag is off; AuthID names the topmost
+	ReasonKYC                 // KYC-gated route while a customer_use account is not verified
+	ReasonRateLimited         // a rate limit of the chain is exhausted; AuthID, Limit, RetryAfter
+	ReasonInsufficient        // the billing account cannot pay; AuthID, Available
+	reasonCount
+)
+
+var reasonNames = [...]string{"admitted", "invalid_credentials", "forbidden", "suspended",
+	"permission_denied", "kyc_required", "rate_limited", "insufficient_balance"}
+
+// String returns a short snake_case name, fit for a metric label.
+func (r Reason) String() string {
+	if r < reasonCount {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Permission field names of the account hash, as routes name them.
+const (
+	PermCalls = "p_calls"
+	PermSMS   = "p_sms"
+	PermCDR   = "p_cdr"
+)
+
+// AdmitRequest is one proxied request as the admit script sees it. The gateway keeps one per
+// in-flight request and reuses it; Store.Admit neither retains it nor its slices.
+type AdmitRequest struct {
+	// Keys are AdmitKeys(root, pathID, pathChain): the account keys of the path account's
+	// chain (path account first, root last) and then its usage key. Immutable per account,
+	// so callers cache them.
+	Keys []string
+	// CallerPos is the caller's index in the chain (0 = the path account itself).
+	CallerPos int
+	// TokenHash is the hex SHA-256 of the token the caller presented (64 bytes); the script
+	// checks it against the account's live tokens, so a rotation or close made through any
+	// instance is honoured even when a cache is stale.
+	TokenHash []byte
+	// Permission is the hash field of the flag the route needs (PermCalls…), "" for none.
+	Permission string
+	// KYC is true for a KYC-gated route.
+	KYC bool
+	// Price is debited from the billing account (µ, >= 0).
+	Price Amount
+	// Route is the route's name, used in the usage counters (must not contain '|').
+	Route string
+	// RequestID keys the refund marker; unique per request within the tree.
+	RequestID []byte
+}
+
+// Decision is the admit script's answer, a value type the caller owns and may reuse.
+type Decision struct {
+	Admitted bool
+	Reason   Reason
+	// AuthID is the account that caused a refusal ("" when admitted).
+	AuthID string
+	// Charge is what was debited (the route's price when admitted, else 0).
+	Charge Amount
+	// BillingID is the account that paid (admitted) or could not pay (ReasonInsufficient).
+	BillingID string
+	// Limit is the rate limit (requests per second) of the tightest account of the chain when
+	// admitted, or of the account that refused (ReasonRateLimited); 0 when none applies.
+	Limit int
+	// Remaining is what is left of Limit after this request.
+	Remaining int
+	// Reset is how long until the tightest limit is full again (admitted), or the wait until a
+	// retry can succeed (ReasonRateLimited, i.e. Retry-After).
+	Reset time.Duration
+	// Available is balance + credit_limit of the billing account (ReasonInsufficient).
+	Available Amount
+	// Price echoes the price asked for (for ReasonInsufficient's "required").
+	Price Amount
+}
+
+// Admitter is the seam of the admit call: one request in, one decision out. Batching or
+// pipelining many admits into one round trip can be built behind it.
+type Admitter interface {
+	Admit(ctx context.Context, req *AdmitRequest, dec *Decision) error
+}
+
+var _ Admitter = (*Store)(nil)
+
+// AdmitKeys returns the keys of an AdmitRequest for the account id of tree root whose
+// ancestors (parent first, root last) are chain.
+func AdmitKeys(root, id string, chain []string) []string {
+	keys := make([]string, 0, len(chain)+2)
+	keys = append(keys, AccountKey(root, id))
+	for _, a := range chain {
+		keys = append(keys, AccountKey(root, a))
+	}
+	return append(keys, UsageKey(root, id))
+}
+
+// Admit runs the admit script for req in one round trip and fills dec. A refusal is not an
+// error: dec.Admitted is false and dec.Reason says why. The error is a store failure
+// (ErrUnavailable when the store cannot be reached: nothing was charged) or a malformed
+// answer.
+func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) error {
+	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 {
+		return fmt.Errorf("admit: bad request (keys %d, caller %d)", len(req.Keys), req.CallerPos)
+	}
+	kyc := "0"
+	if req.KYC {
+		kyc = "1"
+	}
+	v, err := admitScript.Run(ctx, s.rdb, req.Keys, req.CallerPos+1, req.TokenHash, req.Permission, kyc,
+		int64(req.Price), req.Route, req.RequestID, MarkerTTL.Milliseconds()).Result()
+	if err != nil {
+		return fmt.Errorf("admit: %w", storeErr(err))
+	}
+	return decodeDecision(v, req.Price, dec)
+}
+
+func decodeDecision(v interface{}, price Amount, dec *Decision) error {
+	raw, ok := v.([]interface{})
+	if !ok || len(raw) < 8 {
+		return fmt.Errorf("admit: unexpected answer %v", v)
+	}
+	code := asInt(raw[0])
+	if code < 0 || code >= int64(reasonCount) {
+		return fmt.Errorf("admit: unexpected code %d", code)
+	}
+	*dec = Decision{
+		Admitted:  code == 0,
+		Reason:    Reason(code),
+		AuthID:    asString(raw[1]),
+		Charge:    Amount(asInt(raw[2])),
+		BillingID: asString(raw[3]),
+		Limit:     int(asInt(raw[4])),
+		Remaining: int(asInt(raw[5])),
+		Reset:     time.Duration(asInt(raw[6])) * time.Millisecond,
+		Available: Amount(asInt(raw[7])),
+		Price:     price,
+	}
+	return nil
+}
+
+func asInt(x interface{}) int64 {
+	switch t := x.(type) {
+	case int64:
+		return t
+	case string:
+		n, _ := strconv.ParseInt(t, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func asString(x interface{}) string {
+	switch t := x.(type) {
+	case string:
+		return t
+	case int64:
+		return strconv.FormatInt(t, 10)
+	}
+	return ""
+}
+
+// Refund returns the charge of the admitted request req.RequestID to the account that paid,
+// exactly once: a second call (from any instance) finds the marker spent and answers
+// refunded = false. req needs Keys and RequestID only. It returns what was refunded.
+func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount Amount, refunded bool, err error) {
+	if len(req.Keys) < 2 {
+		return 0, false, fmt.Errorf("refund: bad request (keys %d)", len(req.Keys))
+	}
+	v, err := refundScript.Run(ctx, s.rdb, req.Keys, req.RequestID).Result()
+	if err != nil {
+		return 0, false, fmt.Errorf("refund: %w", storeErr(err))
+	}
+	raw, ok := v.([]interface{})
+	if !ok || len(raw) < 2 {
+		return 0, false, fmt.Errorf("refund: unexpected answer %v", v)
+	}
+	return Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
+}
+
+// Marker is the refund/settlement marker of one admitted request, as stored under
+// RefundKey: "<state>|<billing id>|<price µ>|<day>|<route>", state 'a' (admitted, open) or
+// 'r' (refunded). Later states and fields are appended, never reordered.
+type Marker struct {
+	State     byte
+	BillingID string
+	Price     Amount
+	Day       string
+	Route     string
+}
+
+// RefundMarker reads the marker of a request (tests and tools); ErrNotFound when absent.
+func (s *Store) RefundMarker(ctx context.Context, root string, requestID string) (*Marker, error) {
+	v, err := s.rdb.Get(ctx, RefundKey(root, requestID)).Result()
+	if err == redis.Nil {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	parts := strings.Split(v, "|")
+	if len(parts) < 5 || len(parts[0]) != 1 {
+		return nil, fmt.Errorf("refund marker %q is malformed", v)
+	}
+	return &Marker{State: parts[0][0], BillingID: parts[1], Price: Amount(atoi(parts[2])), Day: parts[3], Route: parts[4]}, nil
+}

@@ -1,0 +1,71 @@
+//go:build !race
+
+package gateway
+
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/balance"
+)
+
+// TestCacheHitPathAllocs: the gateway's own code on the cache-hit path — credential
+// parsing, route match, cache lookup and token verification, the access rule, the
+// upstream request's headers and the answer's headers — allocates nothing. (The store
+// call and fasthttp's forwarding are measured by the benchmarks.)
+func TestCacheHitPathAllocs(t *testing.T) {
+	f := newFixture(t, nil)
+	m := f.mk(nil, "1")
+	r := f.mk(m, "")
+	k := f.mk(r, "")
+	// Warm the cache through a real request.
+	if a := f.do(call{path: callPath(k), as: r}); a.status != 200 {
+		t.Fatal(a.status)
+	}
+	g := f.gw
+	g.cache.c.Wait()
+
+	for _, basic := range []bool{false, true} {
+		var tmpl fasthttp.Request
+		tmpl.Header.SetMethod("POST")
+		tmpl.SetRequestURI(callPath(k) + "?a=b")
+		if basic {
+			tmpl.Header.Set("Authorization", basicHeader(r.ID, r.tok))
+		} else {
+			tmpl.Header.Set("X-Auth-ID", r.ID)
+			tmpl.Header.Set("X-Auth-Token", r.tok)
+		}
+		tmpl.Header.Set("X-Request-ID", "abc-123")
+		tmpl.Header.Set("X-Account-ID", "spoofed")
+		tmpl.SetBodyString(`{"to":"1"}`)
+		var ctx fasthttp.RequestCtx
+		st := newReqState()
+		dec := balance.Decision{Admitted: true, Charge: 10000, BillingID: m.ID, Limit: 1000, Remaining: 998, Reset: 2}
+		up := g.ups[0]
+		run := func() {
+			tmpl.CopyTo(&ctx.Request)
+			ctx.Response.Reset()
+			idx, pathID, ok := g.routes.Match(ctx.Method(), ctx.Path())
+			if !ok || idx != 0 {
+				t.Fatal("no match")
+			}
+			g.requestID(&ctx, st)
+			caller, path, pos, _, apiErr := g.resolve(&ctx, st, pathID)
+			if apiErr != nil || caller.id != r.ID || path.id != k.ID || pos != 1 {
+				t.Fatalf("resolve: %v", apiErr)
+			}
+			st.hex = st.hash.AppendHex(st.hex[:0])
+			g.prepareUpstream(&ctx.Request, st, up, caller.id, path.id, dec.BillingID, dec.Charge)
+			stripResponse(&ctx.Response.Header)
+			g.responseHeaders(&ctx.Response.Header, st, dec.Charge, &dec)
+		}
+		run()
+		if n := testing.AllocsPerRun(200, run); n != 0 {
+			t.Errorf("basic=%v: cache-hit path allocates %v per request", basic, n)
+		}
+		if got := string(ctx.Request.Header.Peek("X-Account-ID")); got != k.ID {
+			t.Errorf("X-Account-ID %q", got)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/balance"
+)
+
+func basicHeader(id, tok string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+tok))
+}
+
+// BenchmarkAdmitPath: credentials, route match, cache hit, access rule and the admit script
+// on a real redis-server (one round trip per op).
+func BenchmarkAdmitPath(b *testing.B) {
+	f := newFixture(b, nil)
+	m := f.mk(nil, "1000000", withRate(1000000))
+	r := f.mk(m, "", withRate(1000000))
+	k := f.mk(r, "", withRate(1000000))
+	g := f.gw
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI(callPath(k))
+	ctx.Request.Header.Set("X-Auth-ID", r.ID)
+	ctx.Request.Header.Set("X-Auth-Token", r.tok)
+	st := newReqState()
+	once := func() {
+		idx, pathID, ok := g.routes.Match(ctx.Method(), ctx.Path())
+		if !ok {
+			b.Fatal("no match")
+		}
+		route := g.routes.Route(idx)
+		g.requestID(&ctx, st)
+		_, path, pos, _, apiErr := g.resolve(&ctx, st, pathID)
+		if apiErr != nil {
+			b.Fatal(apiErr)
+		}
+		st.hex = st.hash.AppendHex(st.hex[:0])
+		st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
+			Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
+		if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil || !st.dec.Admitted {
+			b.Fatalf("%v %+v", err, st.dec)
+		}
+	}
+	once()
+	g.cache.c.Wait()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		once()
+	}
+}
+
+// BenchmarkServe: the whole handler (admit + forward to a loopback upstream), cache hit.
+// The upstream is the sandbox (cheap), so the figures are the gateway's plus one upstream
+// round trip.
+func BenchmarkServe(b *testing.B) {
+	voice, sms, stop, err := StartSandbox()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	f := newFixture(b, func(o *Options) {
+		o.Upstreams = map[string]Upstream{"voice": {URL: voice}, "sms": {URL: sms}}
+	})
+	m := f.mk(nil, "1000000", withRate(1000000))
+	k := f.mk(m, "", withRate(1000000))
+	g := f.gw
+	var tmpl fasthttp.Request
+	tmpl.Header.SetMethod("POST")
+	tmpl.SetRequestURI(smsPath(k))
+	tmpl.Header.Set("X-Auth-ID", k.ID)
+	tmpl.Header.Set("X-Auth-Token", k.tok)
+	tmpl.SetBodyString(`{"src":"1","dst":"2","text":"hi"}`)
+	var ctx fasthttp.RequestCtx
+	once := func() {
+		tmpl.CopyTo(&ctx.Request)
+		ctx.Response.Reset()
+		g.ServeFastHTTP(&ctx)
+		if ctx.Response.StatusCode() != 202 {
+			b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+	once()
+	g.cache.c.Wait()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		once()
+	}
+}
+
+func FuzzCredentials(f *testing.F) {
+	f.Add("SA_ABCDEFGHIJ0123456789", strings.Repeat("a", 40), "")
+	f.Add("", "", basicHeader("SA_ABCDEFGHIJ0123456789", strings.Repeat("a", 40)))
+	f.Add("", "tok", "Basic Og==")
+	f.Add("MA_X", "", "basic !!")
+	f.Fuzz(func(t *testing.T, id, tok, authz string) {
+		var h fasthttp.RequestHeader
+		if id != "" {
+			h.Set(hAuthID, id)
+		}
+		if tok != "" {
+			h.Set(hAuthToken, tok)
+		}
+		if authz != "" {
+			h.Set(hAuthz, authz)
+		}
+		st := newReqState()
+		gid, gtok, ok := st.credentials(&h)
+		if ok && (len(gid) != 23 || len(gtok) != 40) {
+			t.Fatalf("credentials(%q, %q, %q) = %q %q", id, tok, authz, gid, gtok)
+		}
+	})
+}

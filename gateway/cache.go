@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/dgraph-io/ristretto/v2/z"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// facts are what the gateway caches about an account: only what never changes (id, root,
+// chain, currency) and the token hashes, which change only by rotation (and then the
+// account is invalidated). Status, permissions, limits and money are never cached: the admit
+// script reads them, so the cache cannot admit what the store would refuse.
+type facts struct {
+	id       string
+	root     string
+	chain    []string // ancestors, parent first, root last
+	keys     []string // balance.AdmitKeys(root, id, chain)
+	currency string
+	creds    policy.Credentials
+	loaded   int64 // Unix ns when read from the store
+	missing  bool  // negative entry: no such (live) account
+}
+
+// cost approximates the bytes an entry holds, for the cache's byte budget.
+func (f *facts) cost() int64 {
+	n := int64(200 + len(f.id) + len(f.root) + len(f.currency))
+	for _, s := range f.chain {
+		n += 16 + int64(len(s))
+	}
+	for _, s := range f.keys {
+		n += 16 + int64(len(s))
+	}
+	return n
+}
+
+// position returns the index of id in the account's chain counted from the account itself
+// (0 = the account, 1 = its parent, …), or -1.
+func (f *facts) position(id string) int {
+	if f.id == id {
+		return 0
+	}
+	for i, a := range f.chain {
+		if a == id {
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// verify checks a token hash against the live tokens in constant time.
+func (f *facts) verify(h policy.TokenHash, nowUs int64) bool {
+	c := &f.creds
+	cur := c.CurrentSet && h.Equal(c.Current)
+	prev := c.HasPrev && h.Equal(c.Previous) && nowUs < c.PrevExpUs
+	return cur || prev
+}
+
+func factsOf(a *balance.Account, now time.Time) *facts {
+	f := &facts{id: a.ID, root: a.Root, chain: a.Chain, keys: balance.AdmitKeys(a.Root, a.ID, a.Chain),
+		currency: a.Currency, loaded: now.UnixNano()}
+	if h, ok := policy.ParseTokenHash(a.Tok); ok {
+		f.creds.Current, f.creds.CurrentSet = h, true
+	}
+	if h, ok := policy.ParseTokenHash(a.TokPrev); ok && a.TokPrevExp > 0 {
+		f.creds.Previous, f.creds.HasPrev, f.creds.PrevExpUs = h, true, a.TokPrevExp
+	}
+	return f
+}
+
+// factsCache is a ristretto cache of facts bounded by a byte budget, keyed by auth_id.
+type factsCache struct {
+	c      *ristretto.Cache[[]byte, *facts]
+	negTTL time.Duration
+	gen    atomic.Uint64 // bumped by every invalidation; a load that raced one is not cached
+	load   func(ctx context.Context, id string) (*balance.Account, error)
+	now    func() time.Time
+}
+
+func newFactsCache(budget int64, negTTL time.Duration, load func(context.Context, string) (*balance.Account, error), now func() time.Time) (*factsCache, error) {
+	items := budget / 400
+	if items < 100 {
+		items = 100
+	}
+	c, err := ristretto.NewCache(&ristretto.Config[[]byte, *facts]{
+		NumCounters: items * 10,
+		MaxCost:     budget,
+		BufferItems: 64,
+		KeyToHash:   func(k []byte) (uint64, uint64) { return z.MemHash(k), xxhash.Sum64(k) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &factsCache{c: c, negTTL: negTTL, load: load, now: now}, nil
+}
+
+// get returns the facts of id: from the cache, else from the store (and then cached). An
+// unknown, deleted or closed account gives (nil, nil) and is cached negatively for negTTL.
+// With fresh set, the cache is bypassed (and refilled).
+func (fc *factsCache) get(ctx context.Context, id []byte, fresh bool) (*facts, error) {
+	if !fresh {
+		if f, ok := fc.c.Get(id); ok && f.id == string(id) {
+			if f.missing {
+				return nil, nil
+			}
+			return f, nil
+		}
+	}
+	gen := fc.gen.Load()
+	sid := string(id)
+	a, err := fc.load(ctx, sid)
+	now := fc.now()
+	var f *facts
+	switch {
+	case errors.Is(err, balance.ErrNotFound):
+		f = &facts{id: sid, missing: true}
+	case err != nil:
+		return nil, err
+	case a.Status == balance.StatusClosed:
+		f = &facts{id: sid, missing: true}
+	default:
+		f = factsOf(a, now)
+	}
+	if fc.gen.Load() == gen {
+		if f.missing {
+			if fc.negTTL > 0 {
+				fc.c.SetWithTTL([]byte(sid), f, f.cost(), fc.negTTL)
+			}
+		} else {
+			fc.c.Set([]byte(sid), f, f.cost())
+		}
+	}
+	if f.missing {
+		return nil, nil
+	}
+	return f, nil
+}
+
+func (fc *factsCache) invalidate(id string) {
+	fc.gen.Add(1)
+	fc.c.Del([]byte(id))
+}
+
+func (fc *factsCache) close() { fc.c.Close() }

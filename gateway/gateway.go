@@ -1,0 +1,345 @@
+// Package gateway is the enforcing proxy of the public listener (API.md §5): for every
+// request that matches a configured route it authenticates the caller, applies the access
+// rule, admits the request in one atomic store call (status, permissions, KYC, rate limits
+// and the debit of the whole chain), forwards it to the route's upstream with trusted
+// headers, refunds exactly once when the upstream fails, and answers with X-Request-ID,
+// X-Charge and the RateLimit headers. Requests that match no route go to Options.Fallback
+// (the management API) or get 404 ROUTE_NOT_FOUND.
+//
+// Contracts:
+//   - A *Gateway is safe for concurrent use. Its handler never keeps a *fasthttp.RequestCtx
+//     or its slices after it returns.
+//   - Exactly one store round trip per admitted or refused request whose accounts are
+//     cached; none for a request refused before the store (malformed or wrong credentials on
+//     a cached account, foreign account, unknown route).
+//   - The account cache holds only immutable facts and token hashes, bounded by
+//     Options.CacheBytes. Status, permissions, limits and money are read by the admit script,
+//     so a suspension takes effect on the very next request on every instance. Rotation,
+//     close and delete must call Invalidate; even without it the admit script re-checks the
+//     token, so a stale cache never admits a revoked token.
+//   - Money: a refused request is charged nothing; an admitted one is debited once and, on
+//     upstream failure (connect error, timeout, 5xx), refunded once (keyed by an internal
+//     request id, so a retried refund cannot pay twice).
+//   - Shutdown stops accepting, lets in-flight requests finish (their refunds included) and
+//     then returns; Close releases the cache and idle upstream connections.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// Store is what the gateway needs of the store; *balance.Store implements it.
+type Store interface {
+	balance.Admitter
+	// Refund returns an admitted request's charge, exactly once.
+	Refund(ctx context.Context, req *balance.AdmitRequest) (balance.Amount, bool, error)
+	// Account reads an account by id (balance.ErrNotFound when there is none).
+	Account(ctx context.Context, id string) (*balance.Account, error)
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+}
+
+var _ Store = (*balance.Store)(nil)
+
+// Upstream is one backend the routes forward to.
+type Upstream struct {
+	// URL is "http://host:port" or "https://host:port" (no path).
+	URL string
+	// Timeout bounds the whole exchange with the upstream (write request, read answer);
+	// default 10s. Exceeding it answers 504 UPSTREAM_TIMEOUT and refunds.
+	Timeout time.Duration
+	// ConnectTimeout bounds establishing a connection; default 2s. Failing answers 502.
+	ConnectTimeout time.Duration
+	// MaxConns bounds the open connections to the upstream; default 512.
+	MaxConns int
+	// MaxResponseBytes bounds the upstream's answer body; default 10 MiB. A larger answer
+	// is treated as garbage: 502 and a refund.
+	MaxResponseBytes int
+}
+
+// Options configure a Gateway. Zero values take the documented defaults.
+type Options struct {
+	// Store is the store the gateway admits and refunds in. Required.
+	Store Store
+	// Routes are the configured proxied routes. Every route's Upstream must be a key of
+	// Upstreams.
+	Routes []policy.RouteSpec
+	// Upstreams by name.
+	Upstreams map[string]Upstream
+	// MaxBodyBytes bounds a request body; default 1 MiB. Larger: 413 PAYLOAD_TOO_LARGE. It
+	// applies to the server made by Server/Serve/ListenAndServe.
+	MaxBodyBytes int
+	// AuthFailuresPerMinute is how many authentication failures a client address may have
+	// per minute before it gets 429 TOO_MANY_AUTH_FAILURES; default 30, negative = no limit.
+	AuthFailuresPerMinute int
+	// AuthLimiterEntries bounds the client addresses tracked; default 100,000.
+	AuthLimiterEntries int
+	// CacheBytes is the byte budget of the account cache; default 64 MiB.
+	CacheBytes int64
+	// NegativeCacheTTL is how long an unknown auth_id is remembered as unknown; default 5s,
+	// negative = not at all.
+	NegativeCacheTTL time.Duration
+	// RefreshAfter: a token that does not match a cached account that was read longer ago
+	// than this makes the gateway re-read the account once (a rotation made through another
+	// instance); default 2s. Bad tokens therefore cost at most one store read per account
+	// per RefreshAfter.
+	RefreshAfter time.Duration
+	// RefundTimeout bounds a refund call; default 5s. Refunds run even while shutting down.
+	RefundTimeout time.Duration
+	// Fallback serves every request that matches no route (main wires the management API
+	// here). Nil: 404 ROUTE_NOT_FOUND.
+	Fallback fasthttp.RequestHandler
+	// Logger receives errors that are not the client's fault; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock (tests); nil: time.Now. The store's clock decides rate limits.
+	Now func() time.Time
+	// ReadTimeout, WriteTimeout and IdleTimeout of the server made by Server; defaults 30s,
+	// 30s and 120s.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// Gateway is the enforcing proxy. Create it with New.
+type Gateway struct {
+	store    Store
+	routes   *policy.Routes
+	ups      []*upstream // by route index
+	upByName map[string]*upstream
+	cache    *factsCache
+	auth     *authLimiter // nil = no limit
+	fallback fasthttp.RequestHandler
+	log      *slog.Logger
+	now      func() time.Time
+	metrics  *metrics
+	opts     Options
+
+	pool     sync.Pool
+	inflight atomic.Int64
+	srvOnce  sync.Once
+	srv      *fasthttp.Server
+}
+
+type upstream struct {
+	name    string
+	scheme  string
+	host    string
+	hc      *fasthttp.HostClient
+	timeout time.Duration
+}
+
+// New builds a Gateway: it compiles the routes, creates one pooled client per upstream
+// and the account cache. Errors name the setting at fault.
+func New(o Options) (*Gateway, error) {
+	if o.Store == nil {
+		return nil, errors.New("gateway: Options.Store is required")
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.AuthFailuresPerMinute == 0 {
+		o.AuthFailuresPerMinute = 30
+	}
+	if o.AuthLimiterEntries <= 0 {
+		o.AuthLimiterEntries = 100_000
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.NegativeCacheTTL == 0 {
+		o.NegativeCacheTTL = 5 * time.Second
+	}
+	if o.RefreshAfter <= 0 {
+		o.RefreshAfter = 2 * time.Second
+	}
+	if o.RefundTimeout <= 0 {
+		o.RefundTimeout = 5 * time.Second
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 30 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	routes, err := policy.CompileRoutes(o.Routes)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{store: o.Store, routes: routes, fallback: o.Fallback, log: o.Logger, now: o.Now,
+		opts: o, upByName: map[string]*upstream{}}
+	names := make([]string, 0, len(o.Upstreams))
+	for name := range o.Upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		u, err := newUpstream(name, o.Upstreams[name])
+		if err != nil {
+			return nil, err
+		}
+		g.upByName[name] = u
+	}
+	g.ups = make([]*upstream, routes.Len())
+	for i := range routes.Len() {
+		r := routes.Route(i)
+		u := g.upByName[r.Upstream]
+		if u == nil {
+			return nil, fmt.Errorf("routes[%d].upstream: unknown upstream %q", i, r.Upstream)
+		}
+		g.ups[i] = u
+	}
+	neg := o.NegativeCacheTTL
+	if neg < 0 {
+		neg = 0
+	}
+	g.cache, err = newFactsCache(o.CacheBytes, neg, o.Store.Account, o.Now)
+	if err != nil {
+		return nil, fmt.Errorf("limits.cache_bytes: %w", err)
+	}
+	if o.AuthFailuresPerMinute > 0 {
+		g.auth = newAuthLimiter(o.AuthFailuresPerMinute, o.AuthLimiterEntries, o.Now())
+	}
+	g.metrics = newMetrics(routes)
+	g.pool.New = func() any { return newReqState() }
+	return g, nil
+}
+
+func newUpstream(name string, u Upstream) (*upstream, error) {
+	field := "upstreams." + name
+	p, err := url.Parse(u.URL)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return nil, fmt.Errorf("%s.url: %q is not an http(s)://host:port URL", field, u.URL)
+	}
+	if (p.Path != "" && p.Path != "/") || p.RawQuery != "" || p.User != nil {
+		return nil, fmt.Errorf("%s.url: %q must not have a path, query or user", field, u.URL)
+	}
+	if u.Timeout <= 0 {
+		u.Timeout = 10 * time.Second
+	}
+	if u.ConnectTimeout <= 0 {
+		u.ConnectTimeout = 2 * time.Second
+	}
+	if u.MaxConns <= 0 {
+		u.MaxConns = 512
+	}
+	if u.MaxResponseBytes <= 0 {
+		u.MaxResponseBytes = 10 << 20
+	}
+	tls := p.Scheme == "https"
+	addr := p.Host
+	if p.Port() == "" {
+		if tls {
+			addr += ":443"
+		} else {
+			addr += ":80"
+		}
+	}
+	ct := u.ConnectTimeout
+	d := &net.Dialer{Timeout: ct}
+	hc := &fasthttp.HostClient{
+		Addr:  addr,
+		Name:  "tenant-gateway",
+		IsTLS: tls,
+		Dial: func(a string) (net.Conn, error) {
+			return d.Dial("tcp", a)
+		},
+		MaxConns:                  u.MaxConns,
+		ReadTimeout:               u.Timeout,
+		WriteTimeout:              u.Timeout,
+		MaxResponseBodySize:       u.MaxResponseBytes,
+		MaxIdleConnDuration:       30 * time.Second,
+		MaxConnWaitTimeout:        u.ConnectTimeout,
+		MaxIdemponentCallAttempts: 1, // a charged request is sent once; its refund depends on it
+		DisablePathNormalizing:    true,
+		NoDefaultUserAgentHeader:  true,
+	}
+	return &upstream{name: name, scheme: p.Scheme, host: p.Host, hc: hc, timeout: u.Timeout}, nil
+}
+
+// Handler returns the request handler, for a server the caller runs.
+func (g *Gateway) Handler() fasthttp.RequestHandler { return g.ServeFastHTTP }
+
+// Routes returns the compiled route table.
+func (g *Gateway) Routes() *policy.Routes { return g.routes }
+
+// Server returns the gateway's fasthttp server (made once): the handler, the body limit
+// and its timeouts, and error answers in the API's error body.
+func (g *Gateway) Server() *fasthttp.Server {
+	g.srvOnce.Do(func() {
+		g.srv = &fasthttp.Server{
+			Handler:               g.ServeFastHTTP,
+			ErrorHandler:          g.serverError,
+			Name:                  "tenant-gateway",
+			MaxRequestBodySize:    g.opts.MaxBodyBytes,
+			ReadTimeout:           g.opts.ReadTimeout,
+			WriteTimeout:          g.opts.WriteTimeout,
+			IdleTimeout:           g.opts.IdleTimeout,
+			NoDefaultServerHeader: true,
+			NoDefaultContentType:  true,
+			CloseOnShutdown:       true,
+		}
+	})
+	return g.srv
+}
+
+// Serve serves the public listener on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error { return g.Server().Serve(ln) }
+
+// ListenAndServe listens on addr and serves until Shutdown.
+func (g *Gateway) ListenAndServe(addr string) error { return g.Server().ListenAndServe(addr) }
+
+// Shutdown stops accepting connections and waits until every in-flight request has
+// finished (charges and refunds included) or ctx ends.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	var err error
+	if g.srv != nil {
+		err = g.srv.ShutdownWithContext(ctx)
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for g.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return err
+}
+
+// Close releases the cache and idle upstream connections. Call it after Shutdown.
+func (g *Gateway) Close() error {
+	g.cache.close()
+	for _, u := range g.upByName {
+		u.hc.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Invalidate drops what this instance caches about an account. The management API calls it
+// (through main) after a token rotation, a close or a delete of id.
+func (g *Gateway) Invalidate(id string) { g.cache.invalidate(id) }
+
+// Ready reports whether the store answers (for /readyz).
+func (g *Gateway) Ready(ctx context.Context) error { return g.store.Ping(ctx) }

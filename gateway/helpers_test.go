@@ -1,0 +1,306 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// recorded is what an upstream received.
+type recorded struct {
+	method, uri string
+	header      map[string][]string // lower-case names
+	body        []byte
+}
+
+func (r recorded) get(name string) string {
+	v := r.header[strings.ToLower(name)]
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// recorder is a real upstream on loopback that records every request and answers as told.
+type recorder struct {
+	mu     sync.Mutex
+	reqs   []recorded
+	status atomic.Int32 // answer status; default 200
+	delay  atomic.Int64 // ns to wait before answering
+	url    string
+	gate   chan struct{} // when non-nil, answers wait for it
+}
+
+func startRecorder(t testing.TB) *recorder {
+	t.Helper()
+	r := &recorder{}
+	r.status.Store(200)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: r.serve}
+	go srv.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { srv.Shutdown() })
+	r.url = "http://" + ln.Addr().String()
+	return r
+}
+
+func (r *recorder) serve(ctx *fasthttp.RequestCtx) {
+	rec := recorded{method: string(ctx.Method()), uri: string(ctx.RequestURI()), header: map[string][]string{},
+		body: append([]byte(nil), ctx.PostBody()...)}
+	for k, v := range ctx.Request.Header.All() {
+		n := strings.ToLower(string(k))
+		rec.header[n] = append(rec.header[n], string(v))
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, rec)
+	gate := r.gate
+	r.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if d := r.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+	ctx.SetStatusCode(int(r.status.Load()))
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set("X-Upstream", "yes")
+	ctx.Response.Header.Set("X-Charge", "999")
+	ctx.SetBodyString(`{"api_id":"x"}`)
+}
+
+func (r *recorder) requests() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]recorded(nil), r.reqs...)
+}
+
+func (r *recorder) count() int { return len(r.requests()) }
+
+// acct is a test account with its clear token.
+type acct struct {
+	*balance.Account
+	tok string
+}
+
+type acctOpt func(*balance.Account)
+
+func withRate(n int) acctOpt            { return func(a *balance.Account) { a.RateLimit = n } }
+func withPerms(p balance.Perms) acctOpt { return func(a *balance.Account) { a.Perms = p } }
+func withOwn() acctOpt                  { return func(a *balance.Account) { a.Own = true } }
+func withCredit(s string) acctOpt       { return func(a *balance.Account) { a.CreditLimit = amt(s) } }
+func withKYC(mode, status string) acctOpt {
+	return func(a *balance.Account) { a.KYCMode, a.KYCStatus = mode, status }
+}
+
+func amt(s string) balance.Amount {
+	v, err := balance.ParseAmount(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// fixture: a real redis-server, a gateway on loopback, two recording upstreams.
+type fixture struct {
+	t     testing.TB
+	store *balance.Store
+	gw    *Gateway
+	addr  string
+	voice *recorder
+	sms   *recorder
+	hc    *fasthttp.HostClient
+}
+
+var testRoutes = []policy.RouteSpec{
+	{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100"},
+	{Name: "voice.cdr", Method: "GET", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "cdr", Price: "0"},
+	{Name: "sms.send", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050"},
+}
+
+func openRedis(t testing.TB) *balance.Store {
+	t.Helper()
+	addr := redistest.Start(t)
+	s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newFixture(t testing.TB, edit func(o *Options)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, store: openRedis(t), voice: startRecorder(t), sms: startRecorder(t)}
+	o := Options{
+		Store:  f.store,
+		Routes: testRoutes,
+		Upstreams: map[string]Upstream{
+			"voice": {URL: f.voice.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second},
+			"sms":   {URL: f.sms.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second},
+		},
+		AuthFailuresPerMinute: -1,
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	o.Store = storeOr(o.Store, f.store)
+	gw, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.gw = gw
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); gw.Serve(ln) }() //nolint:errcheck
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		gw.Shutdown(ctx)
+		<-done
+		gw.Close()
+	})
+	f.addr = ln.Addr().String()
+	f.hc = &fasthttp.HostClient{Addr: f.addr, MaxConns: 1024, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	return f
+}
+
+func storeOr(s Store, def *balance.Store) Store {
+	if s == nil {
+		return def
+	}
+	return s
+}
+
+var idSeq atomic.Int64
+
+// mk creates an account under parent (nil = main) and credits it (own balance) with credit.
+func (f *fixture) mk(parent *acct, credit string, opts ...acctOpt) *acct {
+	f.t.Helper()
+	tok := policy.NewToken()
+	a := &balance.Account{Name: "t", Status: balance.StatusActive,
+		Perms: balance.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 1000,
+		KYCMode: balance.KYCPersonal, KYCStatus: balance.KYCNotRequired, Currency: "USD",
+		MaxSub: 1000, Tok: policy.HashToken([]byte(tok)).Hex()}
+	if parent == nil {
+		a.ID = fmt.Sprintf("MA_G%019d", idSeq.Add(1))
+		a.Root, a.Own = a.ID, true
+	} else {
+		a.ID = fmt.Sprintf("SA_G%019d", idSeq.Add(1))
+		a.Parent, a.Root, a.Depth = parent.ID, parent.Root, parent.Depth+1
+		a.Chain = append([]string{parent.ID}, parent.Chain...)
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	ctx := context.Background()
+	if err := f.store.CreateAccount(ctx, a); err != nil {
+		f.t.Fatal(err)
+	}
+	if credit != "" {
+		if _, _, err := f.store.Credit(ctx, a, amt(credit), policy.NewTransferID(), "test"); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return &acct{Account: a, tok: tok}
+}
+
+func (f *fixture) bal(a *acct) balance.Amount {
+	f.t.Helper()
+	x, err := f.store.AccountIn(context.Background(), a.Root, a.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return x.Balance
+}
+
+// call is one request to the gateway.
+type call struct {
+	method, path string
+	as           *acct  // credentials (headers); nil = none
+	basic        bool   // send them as Basic instead
+	tok          string // overrides as.tok
+	header       map[string]string
+	body         string
+}
+
+type answer struct {
+	status int
+	header map[string]string
+	body   []byte
+	err    struct {
+		Status string `json:"status"`
+		Error  struct {
+			Code    string         `json:"code"`
+			Message string         `json:"message"`
+			Details map[string]any `json:"details"`
+		} `json:"error"`
+		RequestID string `json:"request_id"`
+	}
+}
+
+func (f *fixture) do(c call) answer {
+	f.t.Helper()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	if c.method == "" {
+		c.method = "POST"
+	}
+	req.Header.SetMethod(c.method)
+	req.SetRequestURI("http://" + f.addr + c.path)
+	if c.as != nil {
+		tok := c.as.tok
+		if c.tok != "" {
+			tok = c.tok
+		}
+		if c.basic {
+			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.as.ID+":"+tok)))
+		} else {
+			req.Header.Set("X-Auth-ID", c.as.ID)
+			req.Header.Set("X-Auth-Token", tok)
+		}
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
+	}
+	if c.body != "" {
+		req.SetBodyString(c.body)
+	}
+	if err := f.hc.Do(req, resp); err != nil {
+		f.t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	a := answer{status: resp.StatusCode(), header: map[string]string{}, body: append([]byte(nil), resp.Body()...)}
+	for k, v := range resp.Header.All() {
+		a.header[string(k)] = string(v)
+	}
+	if a.status >= 400 && strings.HasPrefix(a.header["Content-Type"], "application/json") {
+		_ = json.Unmarshal(a.body, &a.err)
+	}
+	return a
+}
+
+func callPath(a *acct) string { return "/v1/Account/" + a.ID + "/Call/" }
+func smsPath(a *acct) string  { return "/v1/Account/" + a.ID + "/Message/" }
+
+type policyRouteSpec = policy.RouteSpec
+
+func hashHex(tok string) string { return policy.HashToken([]byte(tok)).Hex() }

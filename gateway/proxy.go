@@ -1,0 +1,418 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// Header names.
+const (
+	hAuthID       = "X-Auth-ID"
+	hAuthToken    = "X-Auth-Token"
+	hAuthz        = "Authorization"
+	hRequestID    = "X-Request-ID"
+	hAccountID    = "X-Account-ID"
+	hCallerID     = "X-Caller-ID"
+	hBillingID    = "X-Billing-Account-ID"
+	hCharge       = "X-Charge"
+	hRLPolicy     = "RateLimit-Policy"
+	hRL           = "RateLimit"
+	hRetryAfter   = "Retry-After"
+	hWWWAuth      = "WWW-Authenticate"
+	wwwAuthValue  = `Basic realm="gateway"`
+	jsonType      = "application/json"
+	rlPolicyStart = `"acct";q=`
+)
+
+// requestStrip are removed from the request before it is forwarded: credentials,
+// hop-by-hop headers (RFC 9110 §7.6.1) and the trusted headers a client may not set.
+var requestStrip = []string{hAuthToken, hAuthz, hAuthID,
+	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
+	"TE", "Trailer", "Transfer-Encoding", "Upgrade",
+	hAccountID, hCallerID, hBillingID, hCharge, hRequestID}
+
+// responseStrip are removed from the upstream's answer.
+var responseStrip = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
+	"Trailer", "Transfer-Encoding", "Upgrade", hRLPolicy, hRL, hCharge, hRequestID}
+
+// reqState is the per-request scratch space, pooled; nothing in it outlives the handler.
+type reqState struct {
+	req   balance.AdmitRequest
+	dec   balance.Decision
+	basic []byte // Basic credentials, decoded
+	hash  policy.TokenHash
+	hex   []byte // the token hash in hex, for the admit script
+	rid   []byte // X-Request-ID answered and forwarded
+	mid   []byte // internal request id: the refund marker's key
+	num   []byte // formatting scratch
+	body  []byte // error body scratch
+}
+
+func newReqState() *reqState {
+	return &reqState{basic: make([]byte, 0, 128), hex: make([]byte, 0, 64), rid: make([]byte, 0, 64),
+		mid: make([]byte, 0, 32), num: make([]byte, 0, 64), body: make([]byte, 0, 512)}
+}
+
+func (g *Gateway) acquire() *reqState { return g.pool.Get().(*reqState) }
+
+func (g *Gateway) release(st *reqState) {
+	st.req = balance.AdmitRequest{}
+	st.dec = balance.Decision{}
+	g.pool.Put(st)
+}
+
+// ServeFastHTTP is the handler of the public listener.
+func (g *Gateway) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	idx, pathID, ok := g.routes.Match(ctx.Method(), ctx.Path())
+	if !ok {
+		if g.fallback != nil {
+			g.fallback(ctx)
+			return
+		}
+		st := g.acquire()
+		g.requestID(ctx, st)
+		g.writeError(ctx, st, errRouteNotFound)
+		g.release(st)
+		return
+	}
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	start := g.now()
+	st := g.acquire()
+	out := g.proxy(ctx, st, idx, pathID)
+	g.release(st)
+	g.metrics.observe(idx, out, g.now().Sub(start))
+}
+
+// requestID picks the request's X-Request-ID (the client's if sane, else a new one) and
+// the internal id that keys the refund marker (always new, so a client reusing ids cannot
+// make two requests share a refund).
+func (g *Gateway) requestID(ctx *fasthttp.RequestCtx, st *reqState) {
+	st.mid = policy.AppendRequestID(st.mid[:0])
+	if rid := ctx.Request.Header.Peek(hRequestID); policy.SaneRequestID(rid) {
+		st.rid = append(st.rid[:0], rid...)
+	} else {
+		st.rid = append(st.rid[:0], st.mid...)
+	}
+	ctx.Response.Header.SetBytesV(hRequestID, st.rid)
+}
+
+// credentials reads the caller's credentials: X-Auth-ID with X-Auth-Token when X-Auth-ID
+// is present, else HTTP Basic. ok is false when they are missing or cannot be an id and a
+// token (no store lookup is made for those). The slices alias the request or st.basic.
+func (st *reqState) credentials(h *fasthttp.RequestHeader) (id, tok []byte, ok bool) {
+	if id = h.Peek(hAuthID); len(id) > 0 {
+		tok = h.Peek(hAuthToken)
+	} else {
+		a := h.Peek(hAuthz)
+		if len(a) == 0 {
+			return nil, nil, false
+		}
+		if id, tok, st.basic, ok = policy.ParseBasic(a, st.basic); !ok {
+			return nil, nil, false
+		}
+	}
+	return id, tok, policy.ValidID(id) && policy.ValidToken(tok)
+}
+
+func clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// authenticate finds the caller and verifies its token: from the cache when it can. It
+// answers (nil, nil) for credentials that are wrong.
+func (g *Gateway) authenticate(ctx context.Context, st *reqState, id, tok []byte) (*facts, error) {
+	st.hash = policy.HashToken(tok)
+	f, err := g.cache.get(ctx, id, false)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	now := g.now()
+	if f.verify(st.hash, now.UnixMicro()) {
+		return f, nil
+	}
+	// Perhaps rotated through another instance: re-read at most once per RefreshAfter.
+	if now.UnixNano()-f.loaded < int64(g.opts.RefreshAfter) {
+		return nil, nil
+	}
+	if f, err = g.cache.get(ctx, id, true); err != nil || f == nil {
+		return nil, err
+	}
+	if f.verify(st.hash, now.UnixMicro()) {
+		return f, nil
+	}
+	return nil, nil
+}
+
+// resolve authenticates the caller and applies the access rule; it answers the caller's and
+// the path account's facts and the caller's position in the path account's chain, or the
+// error to answer with.
+func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte) (caller, path *facts, pos int, out Outcome, apiErr *policy.APIError) {
+	addr := clientAddr(ctx)
+	if g.auth != nil {
+		if wait := g.auth.blocked(addr, g.now()); wait > 0 {
+			return nil, nil, 0, OutcomeAuthThrottled, g.throttled(ctx, wait)
+		}
+	}
+	id, tok, ok := st.credentials(&ctx.Request.Header)
+	bg := context.Background()
+	if ok {
+		var err error
+		caller, err = g.authenticate(bg, st, id, tok)
+		if err != nil {
+			out, apiErr = g.storeFailure(err)
+			return nil, nil, 0, out, apiErr
+		}
+	}
+	if caller == nil {
+		out, apiErr = g.authFailed(ctx, addr)
+		return nil, nil, 0, out, apiErr
+	}
+	path = caller
+	if !bytes.Equal(pathID, id) {
+		var err error
+		path, err = g.cache.get(bg, pathID, false)
+		if err != nil {
+			out, apiErr = g.storeFailure(err)
+			return nil, nil, 0, out, apiErr
+		}
+	}
+	if path == nil || path.root != caller.root {
+		return nil, nil, 0, OutcomeForbidden, errForbidden
+	}
+	if pos = path.position(caller.id); pos < 0 {
+		return nil, nil, 0, OutcomeForbidden, errForbidden
+	}
+	return caller, path, pos, OutcomeOK, nil
+}
+
+func (g *Gateway) storeFailure(err error) (Outcome, *policy.APIError) {
+	if errors.Is(err, balance.ErrUnavailable) {
+		return OutcomeStoreUnavailable, errStoreUnavailable
+	}
+	g.log.Error("store", "err", err)
+	return OutcomeError, errInternal
+}
+
+func (g *Gateway) authFailed(ctx *fasthttp.RequestCtx, addr netip.Addr) (Outcome, *policy.APIError) {
+	if g.auth != nil {
+		if wait := g.auth.fail(addr, g.now()); wait > 0 {
+			return OutcomeAuthThrottled, g.throttled(ctx, wait)
+		}
+	}
+	return OutcomeInvalidCredentials, errInvalidCredentials
+}
+
+func (g *Gateway) throttled(ctx *fasthttp.RequestCtx, wait time.Duration) *policy.APIError {
+	setRetryAfter(ctx, wait)
+	return errAuthThrottled
+}
+
+func setRetryAfter(ctx *fasthttp.RequestCtx, wait time.Duration) {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	var b [20]byte
+	ctx.Response.Header.SetBytesV(hRetryAfter, strconv.AppendInt(b[:0], secs, 10))
+}
+
+// proxy runs one matched request to its end and reports the outcome.
+func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID []byte) Outcome {
+	g.requestID(ctx, st)
+	route := g.routes.Route(idx)
+	caller, path, pos, out, apiErr := g.resolve(ctx, st, pathID)
+	if apiErr != nil {
+		g.refuse(ctx, st, apiErr)
+		return out
+	}
+	// Admit: one round trip.
+	st.hex = st.hash.AppendHex(st.hex[:0])
+	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
+		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
+	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
+		out, apiErr = g.storeFailure(err)
+		g.refuse(ctx, st, apiErr)
+		return out
+	}
+	d := &st.dec
+	if !d.Admitted {
+		out, apiErr = g.refusal(ctx, route, caller, path, d)
+		g.refuse(ctx, st, apiErr)
+		return out
+	}
+	// Forward.
+	up := g.ups[idx]
+	g.prepareUpstream(&ctx.Request, st, up, caller.id, path.id, d.BillingID, d.Charge)
+	err := up.hc.DoTimeout(&ctx.Request, &ctx.Response, up.timeout)
+	charge := d.Charge
+	out = OutcomeOK
+	switch {
+	case err != nil:
+		out, apiErr = upstreamFailure(err)
+		g.log.Warn("upstream", "upstream", up.name, "route", route.Name, "err", err)
+	case ctx.Response.StatusCode() >= 500:
+		out = OutcomeUpstream5xx
+	}
+	if out != OutcomeOK {
+		if g.refund(st, idx) {
+			charge = 0
+		}
+	}
+	if apiErr != nil {
+		ctx.Response.Reset()
+		ctx.Response.Header.SetBytesV(hRequestID, st.rid)
+		g.writeError(ctx, st, apiErr)
+	} else {
+		stripResponse(&ctx.Response.Header)
+		ctx.Response.Header.SetBytesV(hRequestID, st.rid)
+	}
+	g.responseHeaders(&ctx.Response.Header, st, charge, d)
+	return out
+}
+
+// refuse answers a matched request that was not forwarded: nothing was charged.
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, st *reqState, e *policy.APIError) {
+	g.writeError(ctx, st, e)
+	ctx.Response.Header.Set(hCharge, "0.00")
+}
+
+// refund returns the request's charge exactly once; it reports whether it did. It runs
+// with its own deadline, so neither the client going away nor a shutdown cuts it short.
+func (g *Gateway) refund(st *reqState, idx int) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), g.opts.RefundTimeout)
+	defer cancel()
+	_, ok, err := g.store.Refund(ctx, &st.req)
+	if err != nil {
+		g.log.Error("refund failed; the charge stands", "request_id", string(st.mid), "err", err)
+		return false
+	}
+	if ok {
+		g.metrics.refunds[idx].Add(1)
+	}
+	return ok
+}
+
+func upstreamFailure(err error) (Outcome, *policy.APIError) {
+	var ne net.Error
+	var op *net.OpError
+	isDial := errors.As(err, &op) && op.Op == "dial"
+	if !isDial && (errors.Is(err, fasthttp.ErrTimeout) || (errors.As(err, &ne) && ne.Timeout())) {
+		return OutcomeUpstreamTimeout, errUpstreamTimeout
+	}
+	return OutcomeUpstreamUnavailable, errUpstreamUnavailable
+}
+
+// prepareUpstream turns the client's request into the upstream's, in place: credentials,
+// hop-by-hop and client-sent trusted headers go, the trusted headers are set. Path, query
+// and body stay as they are.
+func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstream, callerID, pathID, billingID string, charge balance.Amount) {
+	h := &req.Header
+	// Headers named in Connection are hop-by-hop too.
+	if c := h.Peek("Connection"); len(c) > 0 {
+		for len(c) > 0 {
+			var tok []byte
+			if i := bytes.IndexByte(c, ','); i >= 0 {
+				tok, c = c[:i], c[i+1:]
+			} else {
+				tok, c = c, nil
+			}
+			tok = bytes.TrimSpace(tok)
+			if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
+				h.DelBytes(tok)
+			}
+		}
+	}
+	for _, k := range requestStrip {
+		h.Del(k)
+	}
+	h.Set(hAccountID, pathID)
+	h.Set(hCallerID, callerID)
+	h.Set(hBillingID, billingID)
+	st.num = charge.AppendTo(st.num[:0])
+	h.SetBytesV(hCharge, st.num)
+	h.SetBytesV(hRequestID, st.rid)
+	h.SetHost(up.host)
+	u := req.URI()
+	u.SetScheme(up.scheme)
+	u.SetHost(up.host)
+}
+
+func stripResponse(h *fasthttp.ResponseHeader) {
+	for _, k := range responseStrip {
+		h.Del(k)
+	}
+	h.ResetConnectionClose()
+}
+
+// responseHeaders sets X-Charge and the RateLimit headers of the tightest limit.
+func (g *Gateway) responseHeaders(h *fasthttp.ResponseHeader, st *reqState, charge balance.Amount, d *balance.Decision) {
+	st.num = charge.AppendTo(st.num[:0])
+	h.SetBytesV(hCharge, st.num)
+	if d.Limit > 0 {
+		setRateLimit(h, st, d.Limit, d.Remaining, d.Reset)
+	}
+}
+
+func setRateLimit(h *fasthttp.ResponseHeader, st *reqState, limit, remaining int, reset time.Duration) {
+	b := append(st.num[:0], rlPolicyStart...)
+	b = strconv.AppendInt(b, int64(limit), 10)
+	b = append(b, ";w=1"...)
+	h.SetBytesV(hRLPolicy, b)
+	b = append(b[:0], `"acct";r=`...)
+	b = strconv.AppendInt(b, int64(remaining), 10)
+	b = append(b, ";t="...)
+	secs := int64((reset + time.Second - 1) / time.Second)
+	b = strconv.AppendInt(b, secs, 10)
+	h.SetBytesV(hRL, b)
+	st.num = b
+}
+
+// writeError answers with the API's error body.
+func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, st *reqState, e *policy.APIError) {
+	ctx.SetStatusCode(e.Status)
+	ctx.Response.Header.SetContentType(jsonType)
+	if e.Status == http.StatusUnauthorized {
+		ctx.Response.Header.Set(hWWWAuth, wwwAuthValue)
+	}
+	st.body = policy.AppendErrorBody(st.body[:0], e, st.rid)
+	ctx.Response.SetBody(st.body)
+}
+
+// serverError answers errors fasthttp meets before the handler (body too large, bad
+// request line) with the API's error body.
+func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
+	st := g.acquire()
+	defer g.release(st)
+	g.requestID(ctx, st)
+	var tooLarge bool
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		tooLarge = true
+	}
+	if tooLarge {
+		g.writeError(ctx, st, errTooLarge)
+		return
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		g.writeError(ctx, st, &policy.APIError{Status: http.StatusRequestTimeout, Code: "INVALID_REQUEST", Message: "request not received in time"})
+		return
+	}
+	g.writeError(ctx, st, &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Message: "malformed HTTP request"})
+}

@@ -1,0 +1,142 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tenantgw/gateway/balance"
+)
+
+// RouteSpec is one configured route as the configuration file states it (API.md §7).
+type RouteSpec struct {
+	Name       string // used in usage counters and metrics; default "METHOD path"
+	Method     string // GET, POST, …
+	Path       string // template holding "{auth_id}" once, e.g. "/v1/Account/{auth_id}/Call/"
+	Upstream   string // name of an upstream
+	Permission string // "calls", "sms", "cdr", or "" for none
+	KYC        bool   // gated by kyc_calls_blocked
+	Price      string // decimal money, e.g. "0.0100"; "" = 0
+}
+
+// Route is a compiled route. Its fields are read-only after CompileRoutes.
+type Route struct {
+	Name       string
+	Method     string
+	Path       string
+	Upstream   string
+	Permission string         // "calls", "sms", "cdr" or ""
+	PermField  string         // the account hash field of Permission (balance.PermCalls…), or ""
+	KYC        bool           // KYC-gated
+	Price      balance.Amount // µ, >= 0
+
+	method, prefix, suffix []byte
+}
+
+// Routes is the route table, built once at start-up; Match is safe for concurrent use and
+// allocates nothing.
+type Routes struct {
+	routes []Route
+}
+
+// ErrBadRoute is wrapped by every CompileRoutes error.
+var ErrBadRoute = errors.New("invalid route")
+
+const authIDParam = "{auth_id}"
+
+var permFields = map[string]string{"calls": balance.PermCalls, "sms": balance.PermSMS, "cdr": balance.PermCDR, "": ""}
+
+// CompileRoutes checks and compiles the configured routes. Errors name the setting, e.g.
+// "routes[2].price: …".
+func CompileRoutes(specs []RouteSpec) (*Routes, error) {
+	rs := &Routes{routes: make([]Route, 0, len(specs))}
+	seen := map[string]int{}
+	for i, s := range specs {
+		bad := func(field, format string, a ...any) error {
+			return fmt.Errorf("routes[%d].%s: %s: %w", i, field, fmt.Sprintf(format, a...), ErrBadRoute)
+		}
+		m := strings.ToUpper(strings.TrimSpace(s.Method))
+		if m == "" || strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+			return nil, bad("method", "%q is not an HTTP method", s.Method)
+		}
+		if !strings.HasPrefix(s.Path, "/") {
+			return nil, bad("path", "%q must start with /", s.Path)
+		}
+		if strings.Count(s.Path, authIDParam) != 1 {
+			return nil, bad("path", "%q must hold %s exactly once", s.Path, authIDParam)
+		}
+		if strings.ContainsAny(s.Path, "?# ") {
+			return nil, bad("path", "%q must be a plain path", s.Path)
+		}
+		pre, suf, _ := strings.Cut(s.Path, authIDParam)
+		if strings.ContainsAny(pre+suf, "{}") {
+			return nil, bad("path", "%q: only %s may be a parameter", s.Path, authIDParam)
+		}
+		field, ok := permFields[s.Permission]
+		if !ok {
+			return nil, bad("permission", "%q is not one of calls, sms, cdr", s.Permission)
+		}
+		var price balance.Amount
+		if s.Price != "" {
+			p, err := balance.ParseAmount(s.Price)
+			if err != nil {
+				return nil, bad("price", "%q: %v", s.Price, err)
+			}
+			if p < 0 {
+				return nil, bad("price", "%q is negative", s.Price)
+			}
+			price = p
+		}
+		if s.Upstream == "" {
+			return nil, bad("upstream", "missing")
+		}
+		name := s.Name
+		if name == "" {
+			name = m + " " + s.Path
+		}
+		if strings.ContainsAny(name, "|\n\r") {
+			return nil, bad("name", "%q must not contain '|' or line breaks", name)
+		}
+		key := m + " " + s.Path
+		if j, dup := seen[key]; dup {
+			return nil, bad("path", "%s duplicates routes[%d]", key, j)
+		}
+		seen[key] = i
+		rs.routes = append(rs.routes, Route{
+			Name: name, Method: m, Path: s.Path, Upstream: s.Upstream, Permission: s.Permission,
+			PermField: field, KYC: s.KYC, Price: price,
+			method: []byte(m), prefix: []byte(pre), suffix: []byte(suf),
+		})
+	}
+	return rs, nil
+}
+
+// Len returns the number of routes.
+func (rs *Routes) Len() int { return len(rs.routes) }
+
+// Route returns route i (0 <= i < Len). The pointer is shared and read-only.
+func (rs *Routes) Route(i int) *Route { return &rs.routes[i] }
+
+// Match finds the route for method and path (the request's path, without the query). It
+// returns the route's index and the auth_id in the path, which aliases path and has the
+// shape of an id (ValidID). A template ending in "/" also matches the path without that
+// final slash. ok is false when no route matches. It allocates nothing.
+func (rs *Routes) Match(method, path []byte) (idx int, authID []byte, ok bool) {
+	for i := range rs.routes {
+		r := &rs.routes[i]
+		if !bytes.Equal(r.method, method) || !bytes.HasPrefix(path, r.prefix) {
+			continue
+		}
+		rest := path[len(r.prefix):]
+		if len(rest) < IDLen || !ValidID(rest[:IDLen]) {
+			continue
+		}
+		tail := rest[IDLen:]
+		if bytes.Equal(tail, r.suffix) ||
+			(len(r.suffix) > 0 && r.suffix[len(r.suffix)-1] == '/' && bytes.Equal(tail, r.suffix[:len(r.suffix)-1])) {
+			return i, rest[:IDLen], true
+		}
+	}
+	return -1, nil, false
+}

@@ -1,0 +1,148 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+var defaultSpecs = []RouteSpec{
+	{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100"},
+	{Name: "voice.cdr", Method: "GET", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "cdr", Price: "0"},
+	{Name: "sms.send", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050"},
+}
+
+const sa = "SA_ABCDEFGHIJ0123456789"
+
+func TestCompileRoutes(t *testing.T) {
+	rs, err := CompileRoutes(defaultSpecs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Len() != 3 {
+		t.Fatalf("len %d", rs.Len())
+	}
+	r := rs.Route(0)
+	if r.Price != 10_000 || r.PermField != "p_calls" || !r.KYC || r.Upstream != "voice" || r.Name != "voice.call" {
+		t.Errorf("route 0 = %+v", r)
+	}
+	if rs.Route(2).Price != 5_000 || rs.Route(1).Price != 0 {
+		t.Error("prices")
+	}
+	noName, err := CompileRoutes([]RouteSpec{{Method: "post", Path: "/a/{auth_id}", Upstream: "u"}})
+	if err != nil || noName.Route(0).Name != "POST /a/{auth_id}" || noName.Route(0).Method != "POST" {
+		t.Errorf("default name/method: %+v %v", noName, err)
+	}
+}
+
+func TestCompileRoutesErrors(t *testing.T) {
+	ok := RouteSpec{Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", Price: "0.01"}
+	cases := []struct {
+		name  string
+		edit  func(*RouteSpec)
+		field string
+	}{
+		{"bad price", func(s *RouteSpec) { s.Price = "1.1234567" }, "routes[1].price"},
+		{"price syntax", func(s *RouteSpec) { s.Price = "abc" }, "routes[1].price"},
+		{"negative price", func(s *RouteSpec) { s.Price = "-1" }, "routes[1].price"},
+		{"no param", func(s *RouteSpec) { s.Path = "/v1/Call/" }, "routes[1].path"},
+		{"two params", func(s *RouteSpec) { s.Path = "/v1/{auth_id}/{auth_id}/" }, "routes[1].path"},
+		{"other param", func(s *RouteSpec) { s.Path = "/v1/{auth_id}/{x}/" }, "routes[1].path"},
+		{"relative", func(s *RouteSpec) { s.Path = "v1/{auth_id}/" }, "routes[1].path"},
+		{"query", func(s *RouteSpec) { s.Path = "/v1/{auth_id}/?a=b" }, "routes[1].path"},
+		{"method", func(s *RouteSpec) { s.Method = "PO ST" }, "routes[1].method"},
+		{"empty method", func(s *RouteSpec) { s.Method = "" }, "routes[1].method"},
+		{"permission", func(s *RouteSpec) { s.Permission = "fax" }, "routes[1].permission"},
+		{"upstream", func(s *RouteSpec) { s.Upstream = "" }, "routes[1].upstream"},
+		{"name", func(s *RouteSpec) { s.Name = "a|b" }, "routes[1].name"},
+		{"duplicate", func(s *RouteSpec) { s.Path = "/v1/Account/{auth_id}/Message/" }, "routes[1].path"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			first := RouteSpec{Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms"}
+			s := ok
+			c.edit(&s)
+			_, err := CompileRoutes([]RouteSpec{first, s})
+			if err == nil || !errors.Is(err, ErrBadRoute) || !strings.HasPrefix(err.Error(), c.field+":") {
+				t.Fatalf("err = %v, want one naming %s", err, c.field)
+			}
+		})
+	}
+}
+
+func TestMatch(t *testing.T) {
+	rs, err := CompileRoutes(defaultSpecs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method, path string
+		idx          int
+		id           string
+	}{
+		{"POST", "/v1/Account/" + sa + "/Call/", 0, sa},
+		{"GET", "/v1/Account/" + sa + "/Call/", 1, sa},
+		{"POST", "/v1/Account/" + sa + "/Message/", 2, sa},
+		{"POST", "/v1/Account/" + sa + "/Message", 2, sa},
+		{"POST", "/v1/Account/MA_ABCDEFGHIJ0123456789/Call/", 0, "MA_ABCDEFGHIJ0123456789"},
+		{"DELETE", "/v1/Account/" + sa + "/Call/", -1, ""},
+		{"POST", "/v1/Account/" + sa + "/Call/x", -1, ""},
+		{"POST", "/v1/Account/" + sa + "/Call//", -1, ""},
+		{"POST", "/v1/Account/SA_abcdefghij0123456789/Call/", -1, ""},
+		{"POST", "/v1/Account/SA_ABCDEFGHIJ012345678/Call/", -1, ""},
+		{"POST", "/v1/Account/XA_ABCDEFGHIJ0123456789/Call/", -1, ""},
+		{"POST", "/v1/Account/" + sa + "X/Call/", -1, ""},
+		{"POST", "/v1/Account/", -1, ""},
+		{"POST", "", -1, ""},
+		{"post", "/v1/Account/" + sa + "/Call/", -1, ""},
+		{"POST", "/v1/Account/" + sa + "/Subaccount/", -1, ""},
+	}
+	for _, c := range cases {
+		idx, id, ok := rs.Match([]byte(c.method), []byte(c.path))
+		if idx != c.idx || string(id) != c.id || ok != (c.idx >= 0) {
+			t.Errorf("Match(%s %s) = %d %q %v, want %d %q", c.method, c.path, idx, id, ok, c.idx, c.id)
+		}
+	}
+}
+
+func TestMatchAllocs(t *testing.T) {
+	rs, _ := CompileRoutes(defaultSpecs)
+	m, p := []byte("POST"), []byte("/v1/Account/"+sa+"/Message/")
+	if n := testing.AllocsPerRun(100, func() { rs.Match(m, p) }); n != 0 {
+		t.Errorf("Match allocates %v", n)
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	rs, err := CompileRoutes(defaultSpecs)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("POST", "/v1/Account/"+sa+"/Call/")
+	f.Add("GET", "/v1/Account/"+sa+"/Call")
+	f.Add("POST", "/v1/Account/"+sa+"/Message/")
+	f.Add("POST", "/v1/Account//Call/")
+	f.Add("PUT", "/")
+	f.Fuzz(func(t *testing.T, method, path string) {
+		idx, id, ok := rs.Match([]byte(method), []byte(path))
+		if !ok {
+			if idx != -1 || id != nil {
+				t.Fatalf("no match but %d %q", idx, id)
+			}
+			return
+		}
+		r := rs.Route(idx)
+		if !ValidID(id) || r.Method != method {
+			t.Fatalf("match %d with id %q for %s %s", idx, id, method, path)
+		}
+		// The path is the template with the id filled in (maybe without the final slash).
+		want := strings.Replace(r.Path, authIDParam, string(id), 1)
+		if path != want && path+"/" != want {
+			t.Fatalf("%s matched %s", path, r.Path)
+		}
+		if !bytes.Contains([]byte(path), id) {
+			t.Fatal("id not from the path")
+		}
+	})
+}
