@@ -93,18 +93,15 @@ func (c *call) credit(a *balance.Account) {
 	if ref.v != nil {
 		reference = *ref.v
 	}
-	trID := policy.NewTransferID()
-	after, at, err := c.api.st.Credit(c.ctx, a, amt, trID, reference)
+	idem, err := c.idempotency("credit:" + a.ID)
 	if err != nil {
-		e := policy.ErrorFor(err)
-		if e.Code == "INSUFFICIENT_BALANCE" && e.Details != nil {
-			e.Details["currency"] = a.Currency
-		}
-		c.fail(e)
+		c.fail(err)
 		return
 	}
-	c.reply(http.StatusCreated, transferJSON{
-		TransferID: trID, To: a.ID, Amount: amt, Currency: a.Currency, Reference: ref.v,
-		Kind: "credit", CreatedAt: at.UTC().Format(timeLayout), ToBalanceAfter: after,
-	})
+	tr, replay, err := c.api.st.CreditIdem(c.ctx, a, amt, policy.NewTransferID(), reference, idem)
+	if err != nil {
+		c.failMoney(err, a.Currency)
+		return
+	}
+	c.replied(tr, replay)
 }

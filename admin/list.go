@@ -24,6 +24,7 @@ type page struct {
 	status, name  string
 	hasStatus     bool
 	hasName       bool
+	extra         url.Values // other query parameters the page links keep
 }
 
 type listMeta struct {
@@ -125,6 +126,9 @@ func (p page) uri(base string, offset int) string {
 	}
 	if p.hasName {
 		q.Set("name", p.name)
+	}
+	for k, v := range p.extra {
+		q[k] = v
 	}
 	return base + "?" + q.Encode()
 }

@@ -10,6 +10,8 @@ import (
 //
 //	public:   /v1/Account/{id}/                              GET
 //	          /v1/Account/{id}/Balance/                      GET
+//	          /v1/Account/{id}/Transfer/                     GET, POST
+//	          /v1/Account/{id}/Usage/                        GET
 //	          /v1/Account/{id}/Subaccount/                   GET, POST
 //	          /v1/Account/{id}/Subaccount/{sub}/             GET, POST, PATCH, DELETE
 //	          /v1/Account/{id}/Subaccount/{sub}/Token/       POST
@@ -28,6 +30,8 @@ const (
 	rSubs
 	rSub
 	rToken
+	rTransfer
+	rUsage
 	// operator
 	rMains
 	rAny
@@ -39,6 +43,7 @@ const (
 // allowed lists the methods of each kind, as the Allow header says them.
 var allowed = map[routeKind]string{
 	rSelf: "GET", rBalance: "GET", rSubs: "GET, POST", rSub: "GET, POST, PATCH, DELETE", rToken: "POST",
+	rTransfer: "GET, POST", rUsage: "GET",
 	rMains: "GET, POST", rAny: "GET, POST, PATCH", rCredit: "POST", rKyc: "POST", rAnyToken: "POST",
 }
 
@@ -72,6 +77,10 @@ func parsePublic(path string) route {
 		return route{kind: rBalance, id: s[0]}
 	case len(s) == 2 && s[1] == "Subaccount":
 		return route{kind: rSubs, id: s[0]}
+	case len(s) == 2 && s[1] == "Transfer":
+		return route{kind: rTransfer, id: s[0]}
+	case len(s) == 2 && s[1] == "Usage":
+		return route{kind: rUsage, id: s[0]}
 	case len(s) == 3 && s[1] == "Subaccount" && s[2] != "":
 		return route{kind: rSub, id: s[0], sub: s[2]}
 	case len(s) == 4 && s[1] == "Subaccount" && s[2] != "" && s[3] == "Token":
@@ -141,6 +150,14 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 		c.readAccount(target)
 	case rBalance:
 		c.readBalance(target)
+	case rTransfer:
+		if rc.IsGet() {
+			c.listTransfers(target)
+		} else {
+			c.transfer(target)
+		}
+	case rUsage:
+		c.usage(target)
 	case rSubs:
 		if rc.IsGet() {
 			c.listChildren(target)
