@@ -1,0 +1,237 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report is the outcome of Run. Its JSON form (encoding/json) is the `--json` output; field
+// names are stable. Latencies are in milliseconds, durations in seconds, money as the API's
+// decimal strings.
+type Report struct {
+	Target        string   `json:"target"`           // gateway base URL
+	Method        string   `json:"method"`           //
+	Path          string   `json:"path"`             // with the auth_id filled in
+	AuthID        string   `json:"auth_id"`          // the account the load ran as
+	Concurrency   int      `json:"concurrency"`      // workers = connections
+	DurationLimit float64  `json:"duration_limit_s"` // time bound per phase, 0: none
+	RequestLimit  int64    `json:"request_limit"`    // count bound per phase, 0: none
+	Seeded        *Seeded  `json:"seeded,omitempty"` // the accounts Run created, if any
+	Gateway       Phase    `json:"gateway"`          //
+	Money         *Money   `json:"money,omitempty"`  // nil when the balance could not be read
+	Direct        *Phase   `json:"direct,omitempty"` // with Options.Direct
+	Ratio         *Ratio   `json:"ratio,omitempty"`  // gateway ÷ direct, with Options.Direct
+	Notes         []string `json:"notes,omitempty"`  // anything the reader should know
+}
+
+// Phase is the measurement of one target.
+type Phase struct {
+	Name       string           `json:"name"`                  // "gateway" or "direct"
+	URL        string           `json:"url"`                   // full request URL
+	Requests   int64            `json:"requests"`              // completed: responses + errors
+	Success    int64            `json:"success"`               // 2xx responses (admitted, for the gateway)
+	Errors     int64            `json:"errors"`                // transport errors (no response)
+	Duration   float64          `json:"duration_s"`            // wall time of the phase
+	Throughput float64          `json:"throughput_rps"`        // Requests ÷ Duration
+	Latency    Latency          `json:"latency_ms"`            // of responses, any status
+	Status     map[int]int64    `json:"status"`                // responses by status code
+	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"` // timeout, dial, connection_closed, no_free_conns, other
+	FirstError string           `json:"first_error,omitempty"` // an example
+	Hist       *Histogram       `json:"-"`                     // all response latencies
+}
+
+// Latency summarises a phase's latency histogram, in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Ratio compares the gateway with the direct upstream; 0 when the direct figure is 0.
+type Ratio struct {
+	Throughput float64 `json:"throughput"` // gateway req/s ÷ direct req/s (higher is better)
+	P99        float64 `json:"p99"`        // gateway p99 ÷ direct p99 (lower is better)
+}
+
+// Money is the check of what the gateway phase cost.
+type Money struct {
+	BillingAuthID string `json:"billing_auth_id"` // whose balance paid
+	Currency      string `json:"currency"`
+	BalanceBefore string `json:"balance_before"`
+	BalanceAfter  string `json:"balance_after"`
+	Charged       string `json:"charged"`        // before − after
+	Admitted      int64  `json:"admitted"`       // 2xx responses of the gateway phase
+	Price         string `json:"price"`          // given, or charged ÷ admitted ("" if nothing admitted)
+	PriceInferred bool   `json:"price_inferred"` // Price was inferred, not given
+	Expected      string `json:"expected,omitempty"`
+	Exact         *bool  `json:"exact,omitempty"` // charged == admitted × price, when the price was given
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// finish fills the derived figures.
+func (p *Phase) finish(elapsed time.Duration) {
+	p.Duration = elapsed.Seconds()
+	if p.Duration > 0 {
+		p.Throughput = float64(p.Requests) / p.Duration
+	}
+	h := p.Hist
+	p.Latency = Latency{
+		P50: ms(h.Percentile(50)), P90: ms(h.Percentile(90)), P99: ms(h.Percentile(99)),
+		P999: ms(h.Percentile(99.9)), Max: ms(h.Max()), Mean: ms(h.Mean()),
+	}
+}
+
+// moneyCheck compares the balances read around the gateway phase with what was admitted.
+func moneyCheck(before, after *balanceRead, admitted int64, price string) (*Money, string) {
+	charged := before.Balance - after.Balance
+	m := &Money{
+		BillingAuthID: after.BillingAuthID, Currency: after.Currency,
+		BalanceBefore: before.Balance.String(), BalanceAfter: after.Balance.String(),
+		Charged: charged.String(), Admitted: admitted,
+	}
+	var note string
+	if before.BillingAuthID != after.BillingAuthID {
+		note = "the billing account changed during the run: " + before.BillingAuthID + " → " + after.BillingAuthID
+	}
+	if price != "" {
+		p, _ := parseMicros(price) // validated by setDefaults
+		want := p * micros(admitted)
+		exact := want == charged
+		m.Price, m.Expected, m.Exact = p.String(), want.String(), &exact
+		return m, note
+	}
+	m.PriceInferred = true
+	if admitted > 0 {
+		m.Price = (charged / micros(admitted)).String()
+		if charged%micros(admitted) != 0 && note == "" {
+			note = "charged is not a whole multiple of admitted: charges varied (settlement, refunds or other traffic)"
+		}
+	}
+	return m, note
+}
+
+// WriteText writes the report for people: aligned columns, gateway and (if run) direct side by side.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "gateway bench: %s %s%s as %s, concurrency %d, ", r.Method, r.Target, r.Path, r.AuthID, r.Concurrency)
+	switch {
+	case r.RequestLimit > 0 && r.DurationLimit > 0:
+		fmt.Fprintf(&b, "%d requests or %s per phase\n", r.RequestLimit, secs(r.DurationLimit))
+	case r.RequestLimit > 0:
+		fmt.Fprintf(&b, "%d requests per phase\n", r.RequestLimit)
+	default:
+		fmt.Fprintf(&b, "%s per phase\n", secs(r.DurationLimit))
+	}
+	if s := r.Seeded; s != nil {
+		fmt.Fprintf(&b, "seeded: main account %s (credited %s), subaccount %s, rate_limit %d/s each\n",
+			s.Main.AuthID, s.Credited, s.Sub.AuthID, s.RateLimit)
+	}
+	b.WriteString("\n")
+
+	phases := []*Phase{&r.Gateway}
+	if r.Direct != nil {
+		phases = append(phases, r.Direct)
+	}
+	row := func(label string, cell func(p *Phase) string) {
+		fmt.Fprintf(&b, "  %-16s", label)
+		for _, p := range phases {
+			fmt.Fprintf(&b, " %16s", cell(p))
+		}
+		b.WriteString("\n")
+	}
+	row("", func(p *Phase) string { return p.Name })
+	row("requests", func(p *Phase) string { return strconv.FormatInt(p.Requests, 10) })
+	row("2xx", func(p *Phase) string { return strconv.FormatInt(p.Success, 10) })
+	row("errors", func(p *Phase) string { return strconv.FormatInt(p.Errors, 10) })
+	row("duration", func(p *Phase) string { return secs(p.Duration) })
+	row("throughput", func(p *Phase) string { return strconv.FormatFloat(p.Throughput, 'f', 1, 64) + " req/s" })
+	lat := []struct {
+		label string
+		v     func(l Latency) float64
+	}{
+		{"latency p50", func(l Latency) float64 { return l.P50 }},
+		{"latency p90", func(l Latency) float64 { return l.P90 }},
+		{"latency p99", func(l Latency) float64 { return l.P99 }},
+		{"latency p99.9", func(l Latency) float64 { return l.P999 }},
+		{"latency max", func(l Latency) float64 { return l.Max }},
+		{"latency mean", func(l Latency) float64 { return l.Mean }},
+	}
+	for _, l := range lat {
+		row(l.label, func(p *Phase) string { return strconv.FormatFloat(l.v(p.Latency), 'f', 3, 64) + " ms" })
+	}
+	var codes []int
+	var kinds []string
+	for _, p := range phases {
+		for c := range p.Status {
+			if !slices.Contains(codes, c) {
+				codes = append(codes, c)
+			}
+		}
+		for k := range p.ErrorKinds {
+			if !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	slices.Sort(codes)
+	slices.Sort(kinds)
+	for _, c := range codes {
+		label := "status " + strconv.Itoa(c)
+		if c == 0 {
+			label = "status invalid"
+		}
+		row(label, func(p *Phase) string { return strconv.FormatInt(p.Status[c], 10) })
+	}
+	for _, k := range kinds {
+		row("error "+k, func(p *Phase) string { return strconv.FormatInt(p.ErrorKinds[k], 10) })
+	}
+	for _, p := range phases {
+		if p.FirstError != "" {
+			fmt.Fprintf(&b, "  first %s error: %s\n", p.Name, p.FirstError)
+		}
+	}
+	if r.Ratio != nil {
+		fmt.Fprintf(&b, "\n  gateway/direct   throughput %.3f×   p99 latency %.3f×\n", r.Ratio.Throughput, r.Ratio.P99)
+	}
+
+	if m := r.Money; m != nil {
+		fmt.Fprintf(&b, "\nmoney (billing account %s, %s)\n", m.BillingAuthID, m.Currency)
+		mrow := func(label, v string) { fmt.Fprintf(&b, "  %-16s %16s\n", label, v) }
+		mrow("balance before", m.BalanceBefore)
+		mrow("balance after", m.BalanceAfter)
+		mrow("charged", m.Charged)
+		mrow("admitted (2xx)", strconv.FormatInt(m.Admitted, 10))
+		switch {
+		case m.PriceInferred && m.Price == "":
+			mrow("price", "n/a (nothing admitted)")
+		case m.PriceInferred:
+			fmt.Fprintf(&b, "  %-16s %16s  (inferred: charged ÷ admitted; pass --price to check)\n", "price", m.Price)
+		default:
+			mrow("price", m.Price)
+			mrow("expected", m.Expected)
+			verdict := "EXACT: charged = admitted × price"
+			if m.Exact != nil && !*m.Exact {
+				verdict = "MISMATCH: charged ≠ admitted × price"
+			}
+			fmt.Fprintf(&b, "  %-16s %s\n", "check", verdict)
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\nnotes:\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func secs(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) + "s" }
