@@ -1,0 +1,249 @@
+// Command gateway is the tenant gateway: an enforcing reverse proxy in front of voice and SMS
+// backends, with the subaccount management, money and operator APIs.
+//
+// main wires: config → store → policy, balance → gateway, admin → listeners. Nothing else.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tenantgw/gateway/admin"
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench"
+	"github.com/tenantgw/gateway/config"
+	"github.com/tenantgw/gateway/gateway"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+const usage = `gateway — a tenant gateway for telephony platforms
+
+Usage:
+  gateway serve [--config FILE]   run the gateway: the public listener (proxied routes and
+                                  account management) and the operator listener (operator
+                                  API, /metrics, /healthz, /readyz, /debug/pprof/).
+                                  With no file every setting takes its default: the embedded
+                                  store under ./data and built-in sandbox upstreams, so it
+                                  works end to end at once. GATEWAY_<SETTING> environment
+                                  variables override the file (e.g. GATEWAY_LISTEN,
+                                  GATEWAY_STORE_REDIS); GATEWAY_OPERATOR_TOKEN sets the
+                                  operator token.
+  gateway bench [flags]           drive a running gateway with load and report throughput,
+                                  latency percentiles and the money charged; --direct URL
+                                  measures an upstream in the same run (gateway bench -h)
+  gateway version                 print the version
+  gateway help                    this text (also --help, -h)
+
+Run "gateway serve --help" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		file := fs.String("config", "", "YAML configuration `file` (default: none, every setting at its default)")
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "Usage: gateway serve [--config FILE]\n\nRuns the gateway until SIGINT or SIGTERM, then stops gracefully:\nno new connections, in-flight requests finish (their charges and refunds complete),\nthe store is flushed.")
+			fs.PrintDefaults()
+		}
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if err := serve(*file, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "gateway:", err)
+			return 1
+		}
+		return 0
+	case "bench":
+		return bench.Main(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "gateway", version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "gateway: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	o := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+func serve(file string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(file, os.Environ())
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, err := balance.Open(ctx, balance.Options{
+		Redis: cfg.Store.Redis, Cluster: cfg.Store.Cluster,
+		SentinelMaster: cfg.Store.Sentinel.Master, SentinelAddrs: cfg.Store.Sentinel.Addrs,
+		DataDir:     cfg.Store.DataDir,
+		DialTimeout: cfg.Store.DialTimeout.Std(), ReadTimeout: cfg.Store.ReadTimeout.Std(), WriteTimeout: cfg.Store.WriteTimeout.Std(),
+		PoolSize: cfg.Store.PoolSize,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close() // last: after the listeners stopped, so the final snapshot is complete
+
+	opToken, err := operatorToken(cfg, stdout)
+	if err != nil {
+		return err
+	}
+
+	if cfg.Sandbox {
+		voice, sms, stopSandbox, err := gateway.StartSandbox()
+		if err != nil {
+			return err
+		}
+		defer stopSandbox()
+		setURL(&cfg, "voice", voice)
+		setURL(&cfg, "sms", sms)
+		log.Info("sandbox upstreams started", "voice", voice, "sms", sms)
+	}
+
+	var gw *gateway.Gateway
+	api := admin.New(admin.Options{
+		Store: store, OperatorToken: opToken,
+		RateLimit: cfg.Defaults.RateLimit, MaxSubaccounts: cfg.Defaults.MaxSubaccounts, MaxDepth: cfg.Defaults.MaxDepth,
+		TokenGrace: cfg.Defaults.TokenGrace.Std(), ClosedRetention: cfg.Defaults.ClosedRetention.Std(),
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		Invalidate:   func(id string) { gw.Invalidate(id) },
+		Logger:       log,
+	})
+	routes := make([]policy.RouteSpec, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		routes[i] = policy.RouteSpec{Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream,
+			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price)}
+	}
+	ups := make(map[string]gateway.Upstream, len(cfg.Upstreams))
+	for name, u := range cfg.Upstreams {
+		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
+			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes}
+	}
+	gw, err = gateway.New(gateway.Options{
+		Store: store, Routes: routes, Upstreams: ups,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes, AuthFailuresPerMinute: cfg.Limits.AuthFailuresPerMinute,
+		CacheBytes: int64(cfg.Limits.CacheBytes), NegativeCacheTTL: cfg.Limits.NegativeCacheTTL.Std(),
+		Fallback: api.Public, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+
+	ops := newOperatorServer(api, store, log)
+
+	pub, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	opl, err := net.Listen("tcp", cfg.OperatorListen)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("operator_listen: %w", err)
+	}
+	storeKind := "redis"
+	if store.Embedded() {
+		storeKind = "embedded (" + cfg.Store.DataDir + ")"
+	}
+	log.Info("gateway serving", "version", version, "public", pub.Addr().String(), "operator", opl.Addr().String(), "store", storeKind)
+
+	errc := make(chan error, 2)
+	go func() { errc <- gw.Serve(pub) }()
+	go func() { errc <- ops.Serve(opl) }()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests")
+	case err = <-errc:
+		log.Error("listener failed", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if e := gw.Shutdown(sctx); e != nil {
+		log.Warn("public listener shutdown", "err", e)
+	}
+	if e := ops.ShutdownWithContext(sctx); e != nil {
+		log.Warn("operator listener shutdown", "err", e)
+	}
+	return err
+}
+
+func setURL(cfg *config.Config, name, url string) {
+	u := cfg.Upstreams[name]
+	u.URL = url
+	cfg.Upstreams[name] = u
+}
+
+// operatorToken: GATEWAY_OPERATOR_TOKEN, else operator_token_file, else one is generated and
+// printed once. With the embedded store a generated token is kept in data_dir/operator_token
+// so that it stays the same across restarts on a laptop.
+func operatorToken(cfg config.Config, stdout io.Writer) (string, error) {
+	if t := strings.TrimSpace(os.Getenv("GATEWAY_OPERATOR_TOKEN")); t != "" {
+		return t, nil
+	}
+	if cfg.OperatorTokenFile != "" {
+		b, err := os.ReadFile(cfg.OperatorTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("operator_token_file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", fmt.Errorf("operator_token_file: %s is empty", cfg.OperatorTokenFile)
+		}
+		return t, nil
+	}
+	var keep string
+	if cfg.Store.Embedded() && cfg.Store.DataDir != "" {
+		keep = filepath.Join(cfg.Store.DataDir, "operator_token")
+		if b, err := os.ReadFile(keep); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	t := policy.NewToken()
+	if keep != "" {
+		if err := os.WriteFile(keep, []byte(t+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("store.data_dir: keeping the operator token: %w", err)
+		}
+		fmt.Fprintf(stdout, "operator token (kept in %s): %s\n", keep, t)
+	} else {
+		fmt.Fprintf(stdout, "operator token (generated for this run): %s\n", t)
+	}
+	return t, nil
+}
