@@ -16,9 +16,12 @@ var (
 	admitLua string
 	//go:embed lua/refund.lua
 	refundLua string
+	//go:embed lua/settle.lua
+	settleLua string
 
 	admitScript  = newScript(admitLua)
 	refundScript = newScript(refundLua)
+	settleScript = newScript(settleLua)
 )
 
 // MarkerTTL is how long the refund marker of an admitted request lives: a refund (or, later,
@@ -210,9 +213,29 @@ func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount Amount, r
 	return Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
 }
 
+// Settle makes the charge of an admitted request cost (what the upstream reported), exactly
+// once and never after a refund: the difference is debited from or returned to the billing
+// account atomically, without a floor check (the request was already admitted). It returns
+// the final charge and whether it settled; when it did not (refunded, settled before, or the
+// marker expired) the charge is unchanged.
+func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost Amount) (Amount, bool, error) {
+	if len(req.Keys) < 2 || cost < 0 || cost > MaxAmount {
+		return 0, false, fmt.Errorf("settle: bad request (keys %d, cost %d)", len(req.Keys), cost)
+	}
+	v, err := settleScript.Run(ctx, s.rdb, req.Keys, req.RequestID, int64(cost)).Result()
+	if err != nil {
+		return 0, false, fmt.Errorf("settle: %w", storeErr(err))
+	}
+	raw, ok := v.([]interface{})
+	if !ok || len(raw) < 2 {
+		return 0, false, fmt.Errorf("settle: unexpected answer %v", v)
+	}
+	return Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
+}
+
 // Marker is the refund/settlement marker of one admitted request, as stored under
 // RefundKey: "<state>|<billing id>|<price µ>|<day>|<route>", state 'a' (admitted, open) or
-// 'r' (refunded). Later states and fields are appended, never reordered.
+// 'r' (refunded), or 's' (settled, with the settled cost appended as a sixth field). Later states and fields are appended, never reordered.
 type Marker struct {
 	State     byte
 	BillingID string

@@ -571,3 +571,48 @@ func TestRefundAfterBillingClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestSettleOnce: a settlement happens at most once, never after a refund, and a refund
+// after a settlement does nothing.
+func TestSettleOnce(t *testing.T) {
+	admStores(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		m := admMk(t, s, nil, "1.00")
+		k := admMk(t, s, m, "")
+		req := admReq(k, k, "p_calls", false, "0.01")
+		d := admDo(t, s, req)
+		if !d.Admitted {
+			t.Fatalf("admit: %+v", d)
+		}
+		before := admBal(t, s, m)
+		charge, ok, err := s.Settle(ctx, req, d.Charge+5_000)
+		if err != nil || !ok || charge != d.Charge+5_000 {
+			t.Fatalf("settle: %v %v %v", charge, ok, err)
+		}
+		if got := admBal(t, s, m); got != before-5_000 {
+			t.Fatalf("balance after settle %v, want %v", got, before-5_000)
+		}
+		if _, ok, _ := s.Settle(ctx, req, 1); ok {
+			t.Fatal("settled twice")
+		}
+		if _, ok, _ := s.Refund(ctx, req); ok {
+			t.Fatal("refunded after settlement")
+		}
+		if got := admBal(t, s, m); got != before-5_000 {
+			t.Fatalf("balance moved again: %v", got)
+		}
+		if u := admUsage(t, s, k); u[admToday()+"|voice.call|c"] != "15000" || u[admToday()+"|voice.call|s"] != "1" {
+			t.Fatalf("usage %v", u)
+		}
+		req2 := admReq(k, k, "p_calls", false, "0.01")
+		if d := admDo(t, s, req2); !d.Admitted {
+			t.Fatalf("admit: %+v", d)
+		}
+		if _, ok, _ := s.Refund(ctx, req2); !ok {
+			t.Fatal("refund")
+		}
+		if _, ok, _ := s.Settle(ctx, req2, 1); ok {
+			t.Fatal("settled after refund")
+		}
+	})
+}

@@ -47,6 +47,8 @@ type Store interface {
 	balance.Admitter
 	// Refund returns an admitted request's charge, exactly once.
 	Refund(ctx context.Context, req *balance.AdmitRequest) (balance.Amount, bool, error)
+	// Settle makes an admitted request's charge what the upstream reported, exactly once.
+	Settle(ctx context.Context, req *balance.AdmitRequest, cost balance.Amount) (balance.Amount, bool, error)
 	// Account reads an account by id (balance.ErrNotFound when there is none).
 	Account(ctx context.Context, id string) (*balance.Account, error)
 	// Ping reports whether the store answers.

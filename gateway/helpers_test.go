@@ -42,6 +42,7 @@ type recorder struct {
 	delay  atomic.Int64 // ns to wait before answering
 	url    string
 	gate   chan struct{} // when non-nil, answers wait for it
+	cost   atomic.Pointer[string] // when set, answers carry X-Usage-Cost: *cost
 }
 
 func startRecorder(t testing.TB) *recorder {
@@ -80,6 +81,9 @@ func (r *recorder) serve(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.Response.Header.Set("X-Upstream", "yes")
 	ctx.Response.Header.Set("X-Charge", "999")
+	if c := r.cost.Load(); c != nil {
+		ctx.Response.Header.Set("X-Usage-Cost", *c)
+	}
 	ctx.SetBodyString(`{"api_id":"x"}`)
 }
 

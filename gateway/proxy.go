@@ -26,6 +26,7 @@ const (
 	hCallerID     = "X-Caller-ID"
 	hBillingID    = "X-Billing-Account-ID"
 	hCharge       = "X-Charge"
+	hUsageCost    = "X-Usage-Cost" // from the upstream: what the request really cost (settlement)
 	hRLPolicy     = "RateLimit-Policy"
 	hRL           = "RateLimit"
 	hRetryAfter   = "Retry-After"
@@ -44,7 +45,7 @@ var requestStrip = []string{hAuthToken, hAuthz, hAuthID,
 
 // responseStrip are removed from the upstream's answer.
 var responseStrip = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
-	"Trailer", "Transfer-Encoding", "Upgrade", hRLPolicy, hRL, hCharge, hRequestID}
+	"Trailer", "Transfer-Encoding", "Upgrade", hRLPolicy, hRL, hCharge, hRequestID, hUsageCost}
 
 // reqState is the per-request scratch space, pooled; nothing in it outlives the handler.
 type reqState struct {
@@ -274,6 +275,8 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 		if g.refund(st, idx) {
 			charge = 0
 		}
+	} else if cost := ctx.Response.Header.Peek(hUsageCost); cost != nil {
+		charge = g.settle(st, route.Name, cost, charge)
 	}
 	if apiErr != nil {
 		ctx.Response.Reset()
@@ -307,6 +310,30 @@ func (g *Gateway) refund(st *reqState, idx int) bool {
 		g.metrics.refunds[idx].Add(1)
 	}
 	return ok
+}
+
+// settle makes the request's charge the cost the upstream reported in X-Usage-Cost,
+// exactly once, and returns the final charge. A cost that is not a valid non-negative
+// amount is ignored (the admitted charge stands) and logged: it is the upstream's bug, not
+// the client's.
+func (g *Gateway) settle(st *reqState, route string, raw []byte, charge balance.Amount) balance.Amount {
+	cost, err := balance.ParseAmountBytes(raw)
+	if err != nil || cost < 0 {
+		g.log.Warn("upstream sent a bad X-Usage-Cost; the admitted charge stands", "route", route,
+			"request_id", string(st.rid), "value", string(raw))
+		return charge
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.opts.RefundTimeout)
+	defer cancel()
+	final, ok, err := g.store.Settle(ctx, &st.req, cost)
+	if err != nil {
+		g.log.Error("settlement failed; the admitted charge stands", "request_id", string(st.rid), "err", err)
+		return charge
+	}
+	if !ok {
+		return charge
+	}
+	return final
 }
 
 func upstreamFailure(err error) (Outcome, *policy.APIError) {
