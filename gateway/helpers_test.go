@@ -41,7 +41,7 @@ type recorder struct {
 	status atomic.Int32 // answer status; default 200
 	delay  atomic.Int64 // ns to wait before answering
 	url    string
-	gate   chan struct{} // when non-nil, answers wait for it
+	gate   chan struct{}          // when non-nil, answers wait for it
 	cost   atomic.Pointer[string] // when set, answers carry X-Usage-Cost: *cost
 }
 
