@@ -138,17 +138,32 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 {
 		return fmt.Errorf("admit: bad request (keys %d, caller %d)", len(req.Keys), req.CallerPos)
 	}
+	if s.batch != nil {
+		return s.batch.admit(req, dec)
+	}
+	return admitOne(ctx, s.rdb, req, dec)
+}
+
+// admitArgs are the admit script's ARGV for req.
+func admitArgs(req *AdmitRequest) []interface{} {
 	kyc := "0"
 	if req.KYC {
 		kyc = "1"
 	}
-	v, err := admitScript.Run(ctx, s.rdb, req.Keys, req.CallerPos+1, req.TokenHash, req.Permission, kyc,
-		int64(req.Price), req.Route, req.RequestID, MarkerTTL.Milliseconds()).Result()
+	return []interface{}{req.CallerPos + 1, req.TokenHash, req.Permission, kyc,
+		int64(req.Price), req.Route, req.RequestID, MarkerTTL.Milliseconds()}
+}
+
+// admitOne runs the admit script for one request (EVALSHA, EVAL on NOSCRIPT).
+func admitOne(ctx context.Context, rdb redis.Scripter, req *AdmitRequest, dec *Decision) error {
+	v, err := admitScript.Run(ctx, rdb, req.Keys, admitArgs(req)...).Result()
 	if err != nil {
-		return fmt.Errorf("admit: %w", storeErr(err))
+		return admitErr(err)
 	}
 	return decodeDecision(v, req.Price, dec)
 }
+
+func admitErr(err error) error { return fmt.Errorf("admit: %w", storeErr(err)) }
 
 func decodeDecision(v interface{}, price Amount, dec *Decision) error {
 	raw, ok := v.([]interface{})

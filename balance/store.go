@@ -39,12 +39,17 @@ type Options struct {
 	ReadTimeout  time.Duration // default 1s: a store that does not answer is unavailable quickly
 	WriteTimeout time.Duration // default 1s
 	PoolSize     int           // default 0 = go-redis default (10 per CPU)
+
+	// NoAdmitBatching sends every admit as its own round trip instead of pipelining the
+	// admits that are in flight together (see batch.go). Default false: batching on.
+	NoAdmitBatching bool
 }
 
 // Store is the gateway's handle on Redis (or the embedded store).
 type Store struct {
-	rdb redis.UniversalClient
-	emb *embedded // nil unless embedded
+	rdb   redis.UniversalClient
+	emb   *embedded     // nil unless embedded
+	batch *admitBatcher // nil when admit batching is off
 }
 
 // Open connects to the store the options select. For the embedded store it loads the last
@@ -97,6 +102,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if !o.NoAdmitBatching {
+		s.batch = newAdmitBatcher(s.rdb, o.ReadTimeout+o.WriteTimeout)
+	}
 	return s, nil
 }
 
@@ -129,6 +137,9 @@ func (s *Store) Snapshot() error {
 // Close closes the client and, for the embedded store, writes a final snapshot and stops it.
 // Call it after the listeners have stopped, so the snapshot holds every completed request.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
 	err := s.rdb.Close()
 	if s.emb != nil {
 		if e := s.emb.close(); e != nil {

@@ -11,7 +11,7 @@ if grace > 0 then
   exp = now + grace * 1000
   redis.call('HSET', KEYS[1], 'tok_prev', redis.call('HGET', KEYS[1], 'tok'), 'tok_prev_exp', istr(exp))
 else
-  redis.call('HDEL', KEYS[1], 'tok_prev', 'tok_prev_exp')
+  redis.call('HSET', KEYS[1], 'tok_prev', '', 'tok_prev_exp', '0') -- kept in place: see account.go fields()
 end
 redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'updated', istr(now))
 return {'OK', istr(exp)}
