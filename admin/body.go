@@ -34,7 +34,10 @@ func readBody(rc *fasthttp.RequestCtx, max int) (*body, error) {
 	if len(raw) > max || rc.Request.Header.ContentLength() > max {
 		return nil, policy.ErrTooLarge
 	}
-	if bytes.HasPrefix(bytes.ToLower(bytes.TrimSpace(rc.Request.Header.ContentType())), []byte("application/x-www-form-urlencoded")) {
+	// A form content type with a body that is a JSON object is JSON: that is what
+	// `curl -d '{…}'` sends (it labels every -d body as a form).
+	isForm := bytes.HasPrefix(bytes.ToLower(bytes.TrimSpace(rc.Request.Header.ContentType())), []byte("application/x-www-form-urlencoded"))
+	if isForm && !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
 		return formBody(raw)
 	}
 	return jsonBody(raw)

@@ -126,3 +126,22 @@ func TestSDKCompatibility(t *testing.T) {
 		e.must(200, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", cred: &mc})
 	})
 }
+
+// TestCurlStyleJSON: curl -d '{…}' labels a JSON body as a form; it is read as JSON.
+func TestCurlStyleJSON(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, st *balance.Store) {
+		e := newEnv(t, st, nil)
+		r := e.do(req{method: "POST", path: "/admin/v1/Account/", bearer: testOperatorToken,
+			ctype: "application/x-www-form-urlencoded", body: `{"name": "Acme Telecom", "currency": "EUR"}`})
+		if r.status != 201 || r.json(t)["currency"] != "EUR" || r.json(t)["name"] != "Acme Telecom" {
+			t.Fatalf("curl-style JSON: %d %s", r.status, r.body)
+		}
+		// A real form still works.
+		r = e.do(req{method: "POST", path: "/admin/v1/Account/", bearer: testOperatorToken,
+			ctype: "application/x-www-form-urlencoded", body: "name=Form+Co&currency=GBP"})
+		if r.status != 201 || r.json(t)["currency"] != "GBP" || r.json(t)["name"] != "Form Co" {
+			t.Fatalf("form: %d %s", r.status, r.body)
+		}
+	})
+}
