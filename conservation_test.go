@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/admin"
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/gateway"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// TestConservation: many concurrent clients move money every way the gateway knows —
+// transfers both ways, operator credits and debits, proxied charges, refunds (upstream 5xx),
+// settlements (X-Usage-Cost) and closures — across a tree of accounts on real Redis.
+// Afterwards the books balance to the micro-unit: the sum of every own balance plus
+// everything charged equals everything credited, what the clients were told they paid
+// (X-Charge) equals what usage says was charged, and no balance is below its floor.
+func TestConservation(t *testing.T) {
+	addr := redistest.Start(t)
+	ctx := context.Background()
+	st, err := balance.Open(ctx, balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	// An upstream that fails one request in five (a refund) and reports a cost below the
+	// price for one in three (a settlement; below the price so that no balance may end under
+	// its floor and the floor check below stays strict).
+	var upCalls atomic.Int64
+	up := &fasthttp.Server{Handler: func(rc *fasthttp.RequestCtx) {
+		n := upCalls.Add(1)
+		switch {
+		case n%5 == 0:
+			rc.SetStatusCode(503)
+		case n%3 == 0:
+			rc.Response.Header.Set("X-Usage-Cost", "0.0037")
+			rc.SetStatusCode(201)
+		default:
+			rc.SetStatusCode(201)
+		}
+	}}
+	upLn, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up.Serve(upLn) //nolint:errcheck
+	defer up.Shutdown()
+
+	const opToken = "conservation-operator-token"
+	var gw *gateway.Gateway
+	api := admin.New(admin.Options{Store: st, OperatorToken: opToken, Invalidate: func(id string) { gw.Invalidate(id) }})
+	gw, err = gateway.New(gateway.Options{
+		Store: st, Fallback: api.Public, AuthFailuresPerMinute: -1,
+		Routes:    []policy.RouteSpec{{Name: "call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", Price: "0.0100"}},
+		Upstreams: map[string]gateway.Upstream{"voice": {URL: "http://" + upLn.Addr().String(), Timeout: 5 * time.Second}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	pubLn, _ := net.Listen("tcp4", "127.0.0.1:0")
+	opLn, _ := net.Listen("tcp4", "127.0.0.1:0")
+	go gw.Serve(pubLn) //nolint:errcheck
+	ops := &fasthttp.Server{Handler: api.Operator}
+	go ops.Serve(opLn) //nolint:errcheck
+	defer ops.Shutdown()
+	pub := &fasthttp.HostClient{Addr: pubLn.Addr().String(), MaxConns: 256}
+	op := &fasthttp.HostClient{Addr: opLn.Addr().String(), MaxConns: 64}
+
+	do := func(hc *fasthttp.HostClient, method, path, auth, body string) (int, map[string]any, string) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.Header.SetMethod(method)
+		req.SetRequestURI("http://x" + path)
+		req.Header.Set("Authorization", auth)
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(body)
+		if err := hc.DoTimeout(req, resp, 10*time.Second); err != nil {
+			t.Errorf("%s %s: %v", method, path, err)
+			return 0, nil, ""
+		}
+		var m map[string]any
+		_ = json.Unmarshal(resp.Body(), &m)
+		return resp.StatusCode(), m, string(resp.Header.Peek("X-Charge"))
+	}
+	bearer := "Bearer " + opToken
+	basic := func(id, tok string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+tok))
+	}
+	type acct struct{ id, tok, parent, ptok string }
+
+	// The tree: two mains; each has 3 resellers with own balances (credit limit 1.00) that
+	// each have 3 customers, half with own balances, half spending their reseller's.
+	var accounts []acct
+	var mains []acct
+	for m := 0; m < 2; m++ {
+		s, mo, _ := do(op, "POST", "/admin/v1/Account/", bearer, `{"name":"main","credit_limit":"2.00"}`)
+		if s != 201 {
+			t.Fatalf("create main: %d %v", s, mo)
+		}
+		ma := acct{id: mo["auth_id"].(string), tok: mo["auth_token"].(string)}
+		mains = append(mains, ma)
+		accounts = append(accounts, ma)
+		for r := 0; r < 3; r++ {
+			s, ro, _ := do(pub, "POST", "/v1/Account/"+ma.id+"/Subaccount/", basic(ma.id, ma.tok),
+				`{"name":"reseller","use_parent_balance":false,"credit_limit":"1.00","permissions":{"subaccounts":true}}`)
+			if s != 201 {
+				t.Fatalf("create reseller: %d %v", s, ro)
+			}
+			ra := acct{id: ro["auth_id"].(string), tok: ro["auth_token"].(string), parent: ma.id, ptok: ma.tok}
+			accounts = append(accounts, ra)
+			for c := 0; c < 3; c++ {
+				body := `{"name":"customer"}`
+				if c%2 == 0 {
+					body = `{"name":"customer","use_parent_balance":false}`
+				}
+				s, co, _ := do(pub, "POST", "/v1/Account/"+ra.id+"/Subaccount/", basic(ma.id, ma.tok), body)
+				if s != 201 {
+					t.Fatalf("create customer: %d %v", s, co)
+				}
+				accounts = append(accounts, acct{id: co["auth_id"].(string), tok: co["auth_token"].(string), parent: ra.id, ptok: ra.tok})
+			}
+		}
+	}
+
+	var credited, told atomic.Int64 // µ credited by the operator; µ of X-Charge on 2xx
+	parse := func(s string) int64 {
+		a, err := balance.ParseAmount(s)
+		if err != nil {
+			t.Errorf("amount %q: %v", s, err)
+		}
+		return int64(a)
+	}
+	credit := func(id, amount string) {
+		s, m, _ := do(op, "POST", "/admin/v1/Account/"+id+"/Credit/", bearer, `{"amount":"`+amount+`"}`)
+		if s == 201 {
+			credited.Add(parse(m["amount"].(string)))
+		} else if s != 402 && s != 409 {
+			t.Errorf("credit %s %s: %d %v", id, amount, s, m)
+		}
+	}
+	for _, m := range mains {
+		credit(m.id, "50.00")
+	}
+
+	var wg sync.WaitGroup
+	var closed sync.Map
+	deadline := time.Now().Add(3 * time.Second)
+	for w := 0; w < 24; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := 0; i < 400 && time.Now().Before(deadline); i++ {
+				a := accounts[rng.IntN(len(accounts))]
+				switch k := rng.IntN(10); {
+				case k < 6: // a proxied call, as the account itself
+					s, _, charge := do(pub, "POST", "/v1/Account/"+a.id+"/Call/", basic(a.id, a.tok), `{}`)
+					if s >= 200 && s < 300 {
+						told.Add(parse(charge))
+					} else if charge != "" && charge != "0.00" {
+						t.Errorf("status %d charged %s", s, charge)
+					}
+				case k < 8 && a.parent != "": // a transfer between a parent and this child, either way
+					amt := fmt.Sprintf("%d.%02d", rng.IntN(2), rng.IntN(100))
+					if rng.IntN(2) == 0 {
+						amt = "-" + amt
+					}
+					if amt == "0.00" || amt == "-0.00" {
+						amt = "0.01"
+					}
+					s, m, _ := do(pub, "POST", "/v1/Account/"+a.parent+"/Transfer/", basic(a.parent, a.ptok),
+						`{"to":"`+a.id+`","amount":"`+amt+`"}`)
+					if s != 201 && s != 402 && s != 409 && s != 401 && s != 403 {
+						t.Errorf("transfer: %d %v", s, m)
+					}
+				case k < 9: // an operator credit or debit
+					amt := fmt.Sprintf("%d.%06d", rng.IntN(3), rng.IntN(1_000_000))
+					if rng.IntN(3) == 0 {
+						amt = "-" + amt
+					}
+					if parse(amt) != 0 {
+						credit(a.id, amt)
+					}
+				default: // close a customer now and then
+					if a.parent != "" && rng.IntN(8) == 0 {
+						if _, done := closed.LoadOrStore(a.id, true); !done {
+							s, m, _ := do(pub, "POST", "/v1/Account/"+a.parent+"/Subaccount/"+a.id+"/", basic(a.parent, a.ptok), `{"status":"closed"}`)
+							if s != 200 && s != 409 {
+								t.Errorf("close: %d %v", s, m)
+							}
+						}
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	ctxShut, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := gw.Shutdown(ctxShut); err != nil {
+		t.Fatal(err)
+	}
+
+	// The books.
+	var sumOwn, charged int64
+	nClosed := 0
+	for _, m := range mains {
+		ids, err := st.Subtree(ctx, m.id, m.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := st.Accounts(ctx, m.id, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 13 {
+			t.Fatalf("tree of %s has %d records, want 13", m.id, len(recs))
+		}
+		for _, a := range recs {
+			if a.Own {
+				sumOwn += int64(a.Balance)
+				if a.Balance < -a.CreditLimit {
+					t.Errorf("%s: balance %v below its floor -%v", a.ID, a.Balance, a.CreditLimit)
+				}
+			}
+			if a.Status == balance.StatusClosed {
+				nClosed++
+			}
+			if a.Status == balance.StatusClosed && a.Balance != 0 {
+				t.Errorf("closed %s still holds %v", a.ID, a.Balance)
+			}
+		}
+		usage, err := st.UsageOf(ctx, m.id, ids, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range usage {
+			charged += int64(u.Charged)
+		}
+	}
+	t.Logf("credited %v, own balances %v, charged %v, upstream calls %d, closed %d",
+		balance.Amount(credited.Load()), balance.Amount(sumOwn), balance.Amount(charged), upCalls.Load(), nClosed)
+	if charged != told.Load() {
+		t.Errorf("usage says %v was charged, clients were told %v", balance.Amount(charged), balance.Amount(told.Load()))
+	}
+	if sumOwn+charged != credited.Load() {
+		t.Errorf("books do not balance: own %v + charged %v != credited %v (off by %v)",
+			balance.Amount(sumOwn), balance.Amount(charged), balance.Amount(credited.Load()),
+			balance.Amount(sumOwn+charged-credited.Load()))
+	}
+	if upCalls.Load() < 100 || charged == 0 || nClosed == 0 {
+		t.Errorf("too little traffic to mean anything: %d upstream calls", upCalls.Load())
+	}
+}
