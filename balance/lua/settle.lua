@@ -18,12 +18,24 @@ local cost = tonumber(ARGV[2])
 local diff = cost - tonumber(price)
 local n = #KEYS - 1
 local target = prefix .. 'acct:' .. bid
+local st = redis.call('HGET', target, 'status')
+if not st or st == 'closed' then
+  -- the billing account was closed since (its balance went to its parent): settle against
+  -- the nearest open own balance above it in the chain, as refund does
+  target = nil
+  local above = false
+  for i = 1, n do
+    local r = redis.call('HMGET', KEYS[i], 'id', 'own', 'status')
+    if above and r[2] == '1' and r[3] and r[3] ~= 'closed' then target = KEYS[i] break end
+    if r[1] == bid then above = true end
+  end
+end
 local after = 0
-if diff ~= 0 and redis.call('EXISTS', target) == 1 then
+if diff ~= 0 and target then
   after = redis.call('HINCRBY', target, 'bal', istr(-diff))
   redis.call('HINCRBY', KEYS[n + 1], day .. '|' .. route .. '|c', istr(diff))
 elseif diff ~= 0 then
-  -- the billing account is gone: nothing to settle against; keep the admitted charge
+  -- no open billing account left: nothing to settle against; keep the admitted charge
   cost = tonumber(price)
 end
 redis.call('HINCRBY', KEYS[n + 1], day .. '|' .. route .. '|s', 1)
