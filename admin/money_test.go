@@ -1,11 +1,14 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
 )
 
 // balanceOf reads the balance field of GET …/Balance/ as the account itself sees it.
@@ -210,6 +213,94 @@ func TestTransferLedger(t *testing.T) {
 		}
 		if e.balanceOf(m) != "100.00" {
 			t.Fatalf("main after close and delete %s", e.balanceOf(m))
+		}
+	})
+}
+
+// TestUsageAndCascadeReturns: usage per route and day, for one account and summed over its
+// subtree; and a cascade delete returns every own balance of the subtree to the parent, one
+// ledger record each.
+func TestUsageAndCascadeReturns(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, st *balance.Store) {
+		e := newEnv(t, st, nil)
+		ctx := context.Background()
+		m := e.main("")
+		e.must(201, req{method: "POST", path: "/admin/v1/Account/" + m.id + "/Credit/", bearer: testOperatorToken, body: `{"amount":"10"}`})
+		r := e.child(m, `{"name":"reseller","use_parent_balance":false,"permissions":{"subaccounts":true}}`)
+		c := e.child(r, `{"name":"customer","use_parent_balance":false}`)
+		c2 := e.child(r, `{"name":"shared customer"}`)
+		mc := m.cred()
+		e.must(201, req{method: "POST", path: "/v1/Account/" + m.id + "/Transfer/", cred: &mc, body: `{"to":"` + r.id + `","amount":"3"}`})
+		rc := r.cred()
+		e.must(201, req{method: "POST", path: "/v1/Account/" + r.id + "/Transfer/", cred: &rc, body: `{"to":"` + c.id + `","amount":"1.25"}`})
+
+		// Admit a few requests straight through the store's admit script.
+		admit := func(a account, route string, price balance.Amount) {
+			rec, err := st.Account(ctx, a.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d balance.Decision
+			req := &balance.AdmitRequest{Keys: balance.AdmitKeys(rec.Root, rec.ID, rec.Chain), CallerPos: 0,
+				TokenHash: []byte(policy.HashToken([]byte(a.tok)).Hex()), Price: price, Route: route,
+				RequestID: []byte(policy.NewTransferID())}
+			if err := st.Admit(ctx, req, &d); err != nil || !d.Admitted {
+				t.Fatalf("admit %s: %v %+v", a.id, err, d)
+			}
+		}
+		admit(c, "call", 10_000)
+		admit(c, "call", 10_000)
+		admit(c, "sms", 5_000)
+		admit(c2, "call", 10_000)
+		admit(r, "call", 10_000)
+
+		today := time.Now().UTC().Format(time.DateOnly)
+		cc := c.cred()
+		out := e.must(200, req{method: "GET", path: "/v1/Account/" + c.id + "/Usage/", cred: &cc}).json(t)
+		rows := out["objects"].([]any)
+		if len(rows) != 2 {
+			t.Fatalf("customer usage %v", out)
+		}
+		call := rows[0].(map[string]any)
+		if call["date"] != today || call["route"] != "call" || call["count"] != 2.0 || call["charged"] != "0.02" {
+			t.Fatalf("customer call usage %v", call)
+		}
+		out = e.must(200, req{method: "GET", path: "/v1/Account/" + r.id + "/Usage/?include_subaccounts=true&start=" + today + "&end=" + today, cred: &rc}).json(t)
+		rows = out["objects"].([]any)
+		if len(rows) != 2 || rows[0].(map[string]any)["count"] != 4.0 || rows[0].(map[string]any)["charged"] != "0.04" || rows[1].(map[string]any)["count"] != 1.0 {
+			t.Fatalf("subtree usage %v", out)
+		}
+		out = e.must(200, req{method: "GET", path: "/v1/Account/" + r.id + "/Usage/", cred: &rc}).json(t)
+		if rows = out["objects"].([]any); len(rows) != 1 || rows[0].(map[string]any)["count"] != 1.0 {
+			t.Fatalf("reseller's own usage %v", out)
+		}
+		out = e.must(200, req{method: "GET", path: "/v1/Account/" + r.id + "/Usage/?include_subaccounts=true&start=2000-01-01&end=2000-01-31", cred: &rc}).json(t)
+		if rows = out["objects"].([]any); len(rows) != 0 {
+			t.Fatalf("usage outside the window %v", out)
+		}
+		for _, bad := range []string{"start=22-11-2026", "end=tomorrow", "include_subaccounts=maybe"} {
+			if r := e.do(req{method: "GET", path: "/v1/Account/" + r.id + "/Usage/?" + bad, cred: &rc}); r.status != 400 {
+				t.Fatalf("%s: %d", bad, r.status)
+			}
+		}
+
+		// Cascade: reseller (1.75 - two calls = 1.73) and customer (1.25 - 0.025 = 1.225) go back to the main.
+		e.must(204, req{method: "DELETE", path: "/v1/Account/" + m.id + "/Subaccount/" + r.id + "/?cascade=true", cred: &mc})
+		out = e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Transfer/?limit=2", cred: &mc}).json(t)
+		got := map[string]string{}
+		for _, o := range out["objects"].([]any) {
+			tr := o.(map[string]any)
+			if tr["kind"] != "delete" || tr["to"] != m.id {
+				t.Fatalf("cascade record %v", tr)
+			}
+			got[tr["from"].(string)] = tr["amount"].(string)
+		}
+		if got[r.id] != "1.73" || got[c.id] != "1.225" {
+			t.Fatalf("cascade returns %v", got)
+		}
+		if b := e.balanceOf(m); b != "9.955" { // 7 + 1.73 + 1.225
+			t.Fatalf("main after cascade %s", b)
 		}
 	})
 }
