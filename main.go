@@ -121,6 +121,11 @@ func serve(file string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close() // last: after the listeners stopped, so the final snapshot is complete
+	// The only Prometheus registry; the operator listener serves it on /metrics.
+	reg := newRegistry()
+	if err := store.Instrument(reg); err != nil {
+		return err
+	}
 
 	opToken, err := operatorToken(cfg, stdout)
 	if err != nil {
@@ -144,8 +149,13 @@ func serve(file string, stdout, stderr io.Writer) error {
 		RateLimit: cfg.Defaults.RateLimit, MaxSubaccounts: cfg.Defaults.MaxSubaccounts, MaxDepth: cfg.Defaults.MaxDepth,
 		TokenGrace: cfg.Defaults.TokenGrace.Std(), ClosedRetention: cfg.Defaults.ClosedRetention.Std(),
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
-		Invalidate:   func(id string) { gw.Invalidate(id) },
-		Logger:       log,
+		Invalidate: func(id string) { // this instance at once, the others through the store
+			gw.Invalidate(id)
+			if err := store.PublishInvalidation(context.Background(), id); err != nil {
+				log.Warn("publishing a cache invalidation", "auth_id", id, "err", err)
+			}
+		},
+		Logger: log,
 	})
 	routes := make([]policy.RouteSpec, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -157,18 +167,24 @@ func serve(file string, stdout, stderr io.Writer) error {
 		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
 			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes}
 	}
+	gwMetrics, err := gateway.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 	gw, err = gateway.New(gateway.Options{
 		Store: store, Routes: routes, Upstreams: ups,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes, AuthFailuresPerMinute: cfg.Limits.AuthFailuresPerMinute,
 		CacheBytes: int64(cfg.Limits.CacheBytes), NegativeCacheTTL: cfg.Limits.NegativeCacheTTL.Std(),
-		Fallback: api.Public, Logger: log,
+		Fallback: api.Public, Logger: log, Metrics: gwMetrics,
 	})
 	if err != nil {
 		return err
 	}
 	defer gw.Close()
+	sub := store.SubscribeInvalidations(ctx, gw.ApplyInvalidation) // changes made by other instances
+	defer sub.Close()
 
-	ops := newOperatorServer(api, store, log)
+	ops := newOperatorServer(api, store, reg, log)
 
 	pub, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

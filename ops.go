@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -15,14 +18,24 @@ import (
 
 	"github.com/tenantgw/gateway/admin"
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/gateway"
 )
 
-// newOperatorServer serves the operator listener: /healthz, /readyz, /metrics,
-// /debug/pprof/ and the operator API under /admin/.
-func newOperatorServer(api *admin.API, store *balance.Store, log *slog.Logger) *fasthttp.Server {
+// newRegistry is the one Prometheus registry of the process (no global one): the Go and
+// process collectors here; main passes it to the store (balance.Store.Instrument) and the
+// gateway (gateway.NewMetrics), and the operator listener exports it on /metrics.
+func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return reg
+}
+
+// newOperatorServer serves the operator listener: /healthz, /readyz, /metrics (reg, in the
+// Prometheus text format), /debug/pprof/ and the operator API under /admin/. None of these
+// but the management API is on the public listener.
+func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Registry, log *slog.Logger) *fasthttp.Server {
+	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry: reg, ErrorLog: promErrorLog{log}, MaxRequestsInFlight: 4}))
 	h := func(rc *fasthttp.RequestCtx) {
 		path := string(rc.Path())
 		switch {
@@ -34,6 +47,7 @@ func newOperatorServer(api *admin.API, store *balance.Store, log *slog.Logger) *
 			defer cancel()
 			rc.SetContentType("text/plain; charset=utf-8")
 			if err := store.Ping(ctx); err != nil {
+				log.Warn("readyz: store unavailable", "err", err)
 				rc.SetStatusCode(fasthttp.StatusServiceUnavailable)
 				rc.SetBodyString("store unavailable\n")
 				return
@@ -41,12 +55,27 @@ func newOperatorServer(api *admin.API, store *balance.Store, log *slog.Logger) *
 			rc.SetBodyString("ready\n")
 		case path == "/metrics":
 			metrics(rc)
-		case strings.HasPrefix(path, "/debug/pprof"):
+		case path == "/debug/pprof/" || path == "/debug/pprof":
+			// fasthttp's pprofhandler answers 404 to a path ending in '/', the index included.
+			pprofIndex(rc)
+		case strings.HasPrefix(path, "/debug/pprof/"):
 			pprofhandler.PprofHandler(rc)
 		default:
 			api.Operator(rc)
 		}
 	}
 	return &fasthttp.Server{Handler: h, Name: "gateway-operator", ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, NoDefaultServerHeader: true}
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, NoDefaultServerHeader: true,
+		Logger: gateway.ServerLogger{L: log}}
 }
+
+// pprofIndex is net/http/pprof's index page (the list of profiles) at /debug/pprof/.
+var pprofIndex = fasthttpadaptor.NewFastHTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	r.URL.Path = "/debug/pprof/"
+	pprof.Index(w, r)
+})
+
+// promErrorLog sends promhttp's errors (a collector failing during a scrape) to the log.
+type promErrorLog struct{ l *slog.Logger }
+
+func (p promErrorLog) Println(v ...any) { p.l.Error("metrics scrape", "err", fmt.Sprint(v...)) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -43,9 +44,19 @@ func requestID(rc *fasthttp.RequestCtx) []byte {
 // fail writes the error body for err.
 func (c *call) fail(err error) {
 	e := policy.ErrorFor(err)
-	if e.Status >= 500 && e.Code == "INTERNAL_ERROR" {
+	switch {
+	case e.Status >= 500 && e.Code == "INTERNAL_ERROR":
 		c.api.log.Error("admin request failed", "request_id", string(c.rid),
 			"method", string(c.rc.Method()), "path", string(c.rc.Path()), "err", err)
+	case e.Status >= 500:
+		c.api.log.Warn("admin request failed", "request_id", string(c.rid), "status", e.Status,
+			"code", e.Code, "method", string(c.rc.Method()), "path", string(c.rc.Path()), "err", err)
+	default: // refusals: DEBUG, never the credentials
+		if c.api.log.Enabled(c.ctx, slog.LevelDebug) {
+			c.api.log.LogAttrs(c.ctx, slog.LevelDebug, "admin request refused", slog.String("request_id", string(c.rid)),
+				slog.Int("status", e.Status), slog.String("code", e.Code),
+				slog.String("method", string(c.rc.Method())), slog.String("path", string(c.rc.Path())))
+		}
 	}
 	if e.Status == http.StatusUnauthorized {
 		if c.operator {

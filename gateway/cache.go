@@ -9,6 +9,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/dgraph-io/ristretto/v2/z"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
@@ -82,6 +83,8 @@ type factsCache struct {
 	gen    atomic.Uint64 // bumped by every invalidation; a load that raced one is not cached
 	load   func(ctx context.Context, id string) (*balance.Account, error)
 	now    func() time.Time
+	hits   prometheus.Counter // lookups answered here (set by New; nil = not counted)
+	misses prometheus.Counter // lookups that read the store
 }
 
 func newFactsCache(budget int64, negTTL time.Duration, load func(context.Context, string) (*balance.Account, error), now func() time.Time) (*factsCache, error) {
@@ -107,11 +110,17 @@ func newFactsCache(budget int64, negTTL time.Duration, load func(context.Context
 func (fc *factsCache) get(ctx context.Context, id []byte, fresh bool) (*facts, error) {
 	if !fresh {
 		if f, ok := fc.c.Get(id); ok && f.id == string(id) {
+			if fc.hits != nil {
+				fc.hits.Inc()
+			}
 			if f.missing {
 				return nil, nil
 			}
 			return f, nil
 		}
+	}
+	if fc.misses != nil {
+		fc.misses.Inc()
 	}
 	gen := fc.gen.Load()
 	sid := string(id)

@@ -105,8 +105,12 @@ type Options struct {
 	// Fallback serves every request that matches no route (main wires the management API
 	// here). Nil: 404 ROUTE_NOT_FOUND.
 	Fallback fasthttp.RequestHandler
-	// Logger receives errors that are not the client's fault; nil discards them.
+	// Logger receives errors that are not the client's fault (WARN/ERROR) and one DEBUG
+	// line per refusal; nil discards them. Never a token.
 	Logger *slog.Logger
+	// Metrics the gateway counts into (made by NewMetrics on the operator listener's
+	// registry); nil: counted but not exported (Stats still reads them).
+	Metrics *Metrics
 	// Now is the clock (tests); nil: time.Now. The store's clock decides rate limits.
 	Now func() time.Time
 	// ReadTimeout, WriteTimeout and IdleTimeout of the server made by Server; defaults 30s,
@@ -140,6 +144,7 @@ type upstream struct {
 	host    string
 	hc      *fasthttp.HostClient
 	timeout time.Duration
+	m       upstreamMetrics
 }
 
 // New builds a Gateway: it compiles the routes, creates one pooled client per upstream
@@ -190,6 +195,12 @@ func New(o Options) (*Gateway, error) {
 	}
 	g := &Gateway{store: o.Store, routes: routes, fallback: o.Fallback, log: o.Logger, now: o.Now,
 		opts: o, upByName: map[string]*upstream{}}
+	if o.Metrics == nil {
+		if o.Metrics, err = NewMetrics(nil); err != nil {
+			return nil, err
+		}
+	}
+	g.metrics = newMetrics(o.Metrics, routes)
 	names := make([]string, 0, len(o.Upstreams))
 	for name := range o.Upstreams {
 		names = append(names, name)
@@ -200,6 +211,7 @@ func New(o Options) (*Gateway, error) {
 		if err != nil {
 			return nil, err
 		}
+		u.m = g.metrics.upstream(name)
 		g.upByName[name] = u
 	}
 	g.ups = make([]*upstream, routes.Len())
@@ -219,10 +231,10 @@ func New(o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limits.cache_bytes: %w", err)
 	}
+	g.cache.hits, g.cache.misses = g.metrics.hits, g.metrics.misses
 	if o.AuthFailuresPerMinute > 0 {
 		g.auth = newAuthLimiter(o.AuthFailuresPerMinute, o.AuthLimiterEntries, o.Now())
 	}
-	g.metrics = newMetrics(routes)
 	g.pool.New = func() any { return newReqState() }
 	return g, nil
 }
@@ -300,6 +312,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 			NoDefaultServerHeader: true,
 			NoDefaultContentType:  true,
 			CloseOnShutdown:       true,
+			Logger:                ServerLogger{g.log},
 		}
 	})
 	return g.srv
@@ -314,10 +327,8 @@ func (g *Gateway) ListenAndServe(addr string) error { return g.Server().ListenAn
 // Shutdown stops accepting connections and waits until every in-flight request has
 // finished (charges and refunds included) or ctx ends.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	var err error
-	if g.srv != nil {
-		err = g.srv.ShutdownWithContext(ctx)
-	}
+	// g.Server(), not g.srv: the Once orders this with a Serve running in another goroutine.
+	err := g.Server().ShutdownWithContext(ctx)
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for g.inflight.Load() > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -84,16 +85,36 @@ func (g *Gateway) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		st := g.acquire()
 		g.requestID(ctx, st)
 		g.writeError(ctx, st, errRouteNotFound)
+		g.metrics.refused(refusalRouteNotFound)
+		g.logRefusal(ctx, st, "", ReasonRouteNotFound)
 		g.release(st)
 		return
 	}
 	g.inflight.Add(1)
-	defer g.inflight.Add(-1)
+	g.metrics.inflight.Inc()
+	defer func() {
+		g.metrics.inflight.Dec()
+		g.inflight.Add(-1)
+	}()
 	start := g.now()
 	st := g.acquire()
 	out := g.proxy(ctx, st, idx, pathID)
+	if r := refusalReason[out]; r != "" {
+		g.logRefusal(ctx, st, g.metrics.routes[idx].name, r)
+	}
 	g.release(st)
 	g.metrics.observe(idx, out, g.now().Sub(start))
+}
+
+// logRefusal writes the DEBUG line of a refusal: request id, route, reason and status;
+// never credentials. Nothing is formatted unless DEBUG is enabled.
+func (g *Gateway) logRefusal(ctx *fasthttp.RequestCtx, st *reqState, route, reason string) {
+	if !g.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	g.log.LogAttrs(context.Background(), slog.LevelDebug, "request refused",
+		slog.String("request_id", string(st.rid)), slog.String("route", route),
+		slog.String("reason", reason), slog.Int("status", ctx.Response.StatusCode()))
 }
 
 // requestID picks the request's X-Request-ID (the client's if sane, else a new one) and
@@ -177,7 +198,7 @@ func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte)
 		var err error
 		caller, err = g.authenticate(bg, st, id, tok)
 		if err != nil {
-			out, apiErr = g.storeFailure(err)
+			out, apiErr = g.storeFailure(st, err)
 			return nil, nil, 0, out, apiErr
 		}
 	}
@@ -190,7 +211,7 @@ func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte)
 		var err error
 		path, err = g.cache.get(bg, pathID, false)
 		if err != nil {
-			out, apiErr = g.storeFailure(err)
+			out, apiErr = g.storeFailure(st, err)
 			return nil, nil, 0, out, apiErr
 		}
 	}
@@ -203,11 +224,12 @@ func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte)
 	return caller, path, pos, OutcomeOK, nil
 }
 
-func (g *Gateway) storeFailure(err error) (Outcome, *policy.APIError) {
+func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *policy.APIError) {
 	if errors.Is(err, balance.ErrUnavailable) {
+		g.log.Warn("store unavailable; request refused, nothing charged", "request_id", string(st.rid), "err", err)
 		return OutcomeStoreUnavailable, errStoreUnavailable
 	}
-	g.log.Error("store", "err", err)
+	g.log.Error("store", "request_id", string(st.rid), "err", err)
 	return OutcomeError, errInternal
 }
 
@@ -248,7 +270,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
 		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
 	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
-		out, apiErr = g.storeFailure(err)
+		out, apiErr = g.storeFailure(st, err)
 		g.refuse(ctx, st, apiErr)
 		return out
 	}
@@ -258,25 +280,35 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 		g.refuse(ctx, st, apiErr)
 		return out
 	}
+	g.metrics.admitted(idx, d.Charge)
 	// Forward.
 	up := g.ups[idx]
 	g.prepareUpstream(&ctx.Request, st, up, caller.id, path.id, d.BillingID, d.Charge)
+	upStart := g.now()
 	err := up.hc.DoTimeout(&ctx.Request, &ctx.Response, up.timeout)
+	up.m.duration.Observe(g.now().Sub(upStart).Seconds())
 	charge := d.Charge
 	out = OutcomeOK
 	switch {
 	case err != nil:
 		out, apiErr = upstreamFailure(err)
-		g.log.Warn("upstream", "upstream", up.name, "route", route.Name, "err", err)
+		if out == OutcomeUpstreamTimeout {
+			up.m.errors[upErrTimeout].Inc()
+		} else {
+			up.m.errors[upErrUnavailable].Inc()
+		}
+		g.log.Warn("upstream failed; refunding", "request_id", string(st.rid), "upstream", up.name,
+			"route", route.Name, "outcome", out.String(), "err", err)
 	case ctx.Response.StatusCode() >= 500:
 		out = OutcomeUpstream5xx
+		up.m.errors[upErr5xx].Inc()
 	}
 	if out != OutcomeOK {
 		if g.refund(st, idx) {
 			charge = 0
 		}
 	} else if cost := ctx.Response.Header.Peek(hUsageCost); cost != nil {
-		charge = g.settle(st, route.Name, cost, charge)
+		charge = g.settle(st, idx, cost, charge)
 	}
 	if apiErr != nil {
 		ctx.Response.Reset()
@@ -301,13 +333,14 @@ func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, st *reqState, e *policy.APIEr
 func (g *Gateway) refund(st *reqState, idx int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), g.opts.RefundTimeout)
 	defer cancel()
-	_, ok, err := g.store.Refund(ctx, &st.req)
+	amount, ok, err := g.store.Refund(ctx, &st.req)
 	if err != nil {
-		g.log.Error("refund failed; the charge stands", "request_id", string(st.mid), "err", err)
+		g.log.Error("refund failed; the charge stands", "request_id", string(st.rid),
+			"refund_key", string(st.mid), "route", g.metrics.routes[idx].name, "err", err)
 		return false
 	}
 	if ok {
-		g.metrics.refunds[idx].Add(1)
+		g.metrics.refundedCharge(idx, amount)
 	}
 	return ok
 }
@@ -316,7 +349,8 @@ func (g *Gateway) refund(st *reqState, idx int) bool {
 // exactly once, and returns the final charge. A cost that is not a valid non-negative
 // amount is ignored (the admitted charge stands) and logged: it is the upstream's bug, not
 // the client's.
-func (g *Gateway) settle(st *reqState, route string, raw []byte, charge balance.Amount) balance.Amount {
+func (g *Gateway) settle(st *reqState, idx int, raw []byte, charge balance.Amount) balance.Amount {
+	route := g.metrics.routes[idx].name
 	cost, err := balance.ParseAmountBytes(raw)
 	if err != nil || cost < 0 {
 		g.log.Warn("upstream sent a bad X-Usage-Cost; the admitted charge stands", "route", route,
@@ -327,12 +361,14 @@ func (g *Gateway) settle(st *reqState, route string, raw []byte, charge balance.
 	defer cancel()
 	final, ok, err := g.store.Settle(ctx, &st.req, cost)
 	if err != nil {
-		g.log.Error("settlement failed; the admitted charge stands", "request_id", string(st.rid), "err", err)
+		g.log.Error("settlement failed; the admitted charge stands", "request_id", string(st.rid),
+			"refund_key", string(st.mid), "route", route, "err", err)
 		return charge
 	}
 	if !ok {
 		return charge
 	}
+	g.metrics.settled(idx, charge, final)
 	return final
 }
 
@@ -434,12 +470,16 @@ func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	if tooLarge {
 		g.writeError(ctx, st, errTooLarge)
+		g.metrics.refused(refusalTooLarge)
+		g.logRefusal(ctx, st, "", ReasonPayloadTooLarge)
 		return
 	}
+	g.metrics.refused(refusalInvalidRequest)
 	var te interface{ Timeout() bool }
 	if errors.As(err, &te) && te.Timeout() {
 		g.writeError(ctx, st, &policy.APIError{Status: http.StatusRequestTimeout, Code: "INVALID_REQUEST", Message: "request not received in time"})
-		return
+	} else {
+		g.writeError(ctx, st, &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Message: "malformed HTTP request"})
 	}
-	g.writeError(ctx, st, &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Message: "malformed HTTP request"})
+	g.logRefusal(ctx, st, "", ReasonInvalidRequest)
 }

@@ -68,7 +68,7 @@ func TestCacheNegativeAndBudget(t *testing.T) {
 	f.gw.cache.c.Wait()
 	before := cs.loads.Load()
 	for range 3 {
-		if a := f.do(call{path: smsPath(m), as: m, tok: "x" + m.tok[1:]}); a.status != 401 {
+		if a := f.do(call{path: smsPath(m), as: m, tok: flipFirst(m.tok)}); a.status != 401 {
 			t.Fatal(a.status)
 		}
 	}
@@ -134,4 +134,12 @@ func TestSandboxThroughGateway(t *testing.T) {
 	if got := f.bal(m); got != amt("0.985") {
 		t.Errorf("balance %v, want 0.985", got)
 	}
+}
+
+// flipFirst returns tok with its first character changed: always a different, well-formed token.
+func flipFirst(tok string) string {
+	if tok[0] == 'x' {
+		return "y" + tok[1:]
+	}
+	return "x" + tok[1:]
 }

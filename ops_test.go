@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/admin"
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/gateway"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// serveOn serves h on a loopback port until the test ends and returns a client for it.
+func serveOn(t *testing.T, srv *fasthttp.Server) *fasthttp.HostClient {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }() //nolint:errcheck
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.ShutdownWithContext(ctx) //nolint:errcheck
+		<-done
+	})
+	return &fasthttp.HostClient{Addr: ln.Addr().String(), ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+}
+
+type reply struct {
+	status int
+	ctype  string
+	body   string
+}
+
+func get(t *testing.T, hc *fasthttp.HostClient, method, path, auth, body string) reply {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://" + hc.Addr + path)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if body != "" {
+		req.SetBodyString(body)
+	}
+	if err := hc.Do(req, resp); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return reply{resp.StatusCode(), string(resp.Header.ContentType()), string(resp.Body())}
+}
+
+// TestOperatorEndpointsOnlyOnOperatorListener wires the listeners as serve does (one
+// registry, instrumented store, gateway metrics, the management API as the public
+// fallback) and checks that /metrics, /healthz, /readyz and /debug/pprof/ answer on the
+// operator listener only, and that a proxied request shows up on /metrics next to the Go,
+// process and store metrics.
+func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
+	ctx := context.Background()
+	store, err := balance.Open(ctx, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	log := slog.New(slog.DiscardHandler)
+	reg := newRegistry()
+	if err := store.Instrument(reg); err != nil {
+		t.Fatal(err)
+	}
+	gm, err := gateway.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const opTok = "operator-token-for-tests"
+	api := admin.New(admin.Options{Store: store, OperatorToken: opTok, Logger: log})
+	voice, sms, stop, err := gateway.StartSandbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	gw, err := gateway.New(gateway.Options{Store: store, Fallback: api.Public, Logger: log, Metrics: gm,
+		Routes: []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
+			Upstream: "voice", Permission: "calls", Price: "0.0100"}},
+		Upstreams: map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	pub := serveOn(t, gw.Server())
+	op := serveOn(t, newOperatorServer(api, store, reg, log))
+
+	// A main account with money makes one paid call.
+	bearer := "Bearer " + opTok
+	r := get(t, op, "POST", "/admin/v1/Account/", bearer, `{"name": "Acme"}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var ma struct {
+		AuthID    string `json:"auth_id"`
+		AuthToken string `json:"auth_token"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &ma); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, op, "POST", "/admin/v1/Account/"+ma.AuthID+"/Credit/", bearer, `{"amount": "1.00"}`); r.status != 201 {
+		t.Fatalf("credit: %d %s", r.status, r.body)
+	}
+	basic := "Basic " + basicAuth(ma.AuthID, ma.AuthToken)
+	if r := get(t, pub, "POST", "/v1/Account/"+ma.AuthID+"/Call/", basic, `{"to": "+1"}`); r.status != 201 {
+		t.Fatalf("call: %d %s", r.status, r.body)
+	}
+
+	// The public listener: the management API's 404, with or without credentials.
+	for _, p := range []string{"/metrics", "/healthz", "/readyz", "/debug/pprof/", "/debug/pprof/goroutine?debug=1"} {
+		for _, auth := range []string{"", basic, bearer} {
+			r := get(t, pub, "GET", p, auth, "")
+			if r.status != 404 || !strings.Contains(r.body, `"NOT_FOUND"`) {
+				t.Errorf("public GET %s (auth %.6q): %d %s", p, auth, r.status, r.body)
+			}
+		}
+	}
+
+	// The operator listener serves them.
+	if r := get(t, op, "GET", "/healthz", "", ""); r.status != 200 {
+		t.Errorf("/healthz: %d", r.status)
+	}
+	if r := get(t, op, "GET", "/readyz", "", ""); r.status != 200 {
+		t.Errorf("/readyz: %d", r.status)
+	}
+	if r := get(t, op, "GET", "/debug/pprof/", "", ""); r.status != 200 || !strings.Contains(r.body, "goroutine") {
+		t.Errorf("/debug/pprof/: %d", r.status)
+	}
+	m := get(t, op, "GET", "/metrics", "", "")
+	if m.status != 200 || !strings.HasPrefix(m.ctype, "text/plain") {
+		t.Fatalf("/metrics: %d %q", m.status, m.ctype)
+	}
+	for _, want := range []string{
+		`gateway_requests_total{outcome="ok",route="voice.call"} 1`,
+		`gateway_admits_total{route="voice.call"} 1`,
+		`gateway_charged_micros_total{route="voice.call"} 10000`,
+		`gateway_upstream_duration_seconds_count{upstream="voice"} 1`,
+		`gateway_store_round_trip_seconds_count{operation="admit"}`,
+		`gateway_requests_in_flight 0`,
+		"go_goroutines ",
+		"go_memstats_heap_alloc_bytes ",
+		"process_resident_memory_bytes ",
+	} {
+		if !strings.Contains(m.body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(m.body, ma.AuthID) {
+		t.Error("/metrics names an account id")
+	}
+
+	// /readyz says 503 when the store does not answer.
+	dead, err := balance.Open(ctx, balance.Options{Redis: "redis://127.0.0.1:1/0", DialTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dead.Close() })
+	op2 := serveOn(t, newOperatorServer(api, dead, newRegistry(), log))
+	if r := get(t, op2, "GET", "/readyz", "", ""); r.status != 503 {
+		t.Errorf("/readyz with the store down: %d %s", r.status, r.body)
+	}
+	if r := get(t, op2, "GET", "/healthz", "", ""); r.status != 200 {
+		t.Errorf("/healthz with the store down: %d", r.status)
+	}
+}
+
+func basicAuth(id, tok string) string {
+	return base64.StdEncoding.EncodeToString([]byte(id + ":" + tok))
+}
