@@ -11,8 +11,9 @@ import (
 	"github.com/tenantgw/gateway/balance/redistest"
 )
 
-// forEachStore runs f against the embedded store and a real redis-server: the same cases,
-// the same scripts, so the embedded store cannot drift from production.
+// forEachStore runs f against the embedded store, a real redis-server and a real 3-master
+// Redis Cluster: the same cases, the same scripts, so the embedded store cannot drift from
+// production and every script is shown to keep its keys in one slot.
 func forEachStore(t *testing.T, f func(t *testing.T, s *balance.Store)) {
 	t.Run("embedded", func(t *testing.T) {
 		s, err := balance.Open(context.Background(), balance.Options{DataDir: t.TempDir()})
@@ -31,6 +32,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *balance.Store)) {
 		t.Cleanup(func() { s.Close() })
 		f(t, s)
 	})
+	t.Run("cluster", func(t *testing.T) { f(t, openClusterStore(t)) })
 }
 
 var seq atomic.Int64

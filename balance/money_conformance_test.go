@@ -133,3 +133,26 @@ func TestMoneyConformance(t *testing.T) {
 		})
 	})
 }
+
+// TestResentMoneyScriptMovesOnce: a credit or transfer script sent twice with the same
+// transfer id (a resend after a lost answer) moves money once.
+func TestResentMoneyScriptMovesOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		m := mainAcct(t, s)
+		c := subAcct(t, s, m, true)
+		tr1, r1, err1 := s.CreditIdem(ctx, m, 5_000_000, "TR_RESENT_CREDIT", "", balance.Idempotency{})
+		tr2, r2, err2 := s.CreditIdem(ctx, m, 5_000_000, "TR_RESENT_CREDIT", "", balance.Idempotency{})
+		if err1 != nil || err2 != nil || r1 || !r2 || tr1.ID != tr2.ID {
+			t.Fatalf("resent credit: %v %v %v %v", err1, err2, r1, r2)
+		}
+		for i := 0; i < 2; i++ {
+			if _, _, err := s.Transfer(ctx, m, c, 1_000_000, "TR_RESENT_TRANSFER", "", balance.Idempotency{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a, b := get(t, s, m.ID).Balance, get(t, s, c.ID).Balance; a != 4_000_000 || b != 1_000_000 {
+			t.Fatalf("balances after resends: %d %d", a, b)
+		}
+	})
+}

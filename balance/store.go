@@ -70,7 +70,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		ReadTimeout:  o.ReadTimeout,
 		WriteTimeout: o.WriteTimeout,
 		PoolSize:     o.PoolSize,
-		MaxRetries:   1,
+		// No retries: go-redis would resend a script whose answer was lost (a read timeout,
+		// a reset), and a script that ran twice moves money twice. A failed call is an
+		// error for the caller, who knows what is safe to do (see gateway's compensate).
+		MaxRetries: -1,
 	}
 	switch {
 	case len(o.Cluster) > 0:
@@ -179,7 +182,7 @@ func storeErr(err error) error {
 }
 
 func isDownReply(msg string) bool {
-	for _, p := range []string{"CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "NOREPLICAS"} {
+	for _, p := range []string{"CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "NOREPLICAS", "OOM"} {
 		if len(msg) >= len(p) && msg[:len(p)] == p {
 			return true
 		}

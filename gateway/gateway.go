@@ -97,8 +97,9 @@ type Options struct {
 	NegativeCacheTTL time.Duration
 	// RefreshAfter: a token that does not match a cached account that was read longer ago
 	// than this makes the gateway re-read the account once (a rotation made through another
-	// instance); default 2s. Bad tokens therefore cost at most one store read per account
-	// per RefreshAfter.
+	// instance); default 1s, so that a new token works everywhere within a second even when
+	// pub/sub invalidation is down. Bad tokens therefore cost at most one store read per
+	// account per RefreshAfter.
 	RefreshAfter time.Duration
 	// RefundTimeout bounds a refund call; default 5s. Refunds run even while shutting down.
 	RefundTimeout time.Duration
@@ -134,6 +135,7 @@ type Gateway struct {
 
 	pool     sync.Pool
 	inflight atomic.Int64
+	bg       sync.WaitGroup // compensating refunds still running (see compensate)
 	srvOnce  sync.Once
 	srv      *fasthttp.Server
 }
@@ -169,7 +171,7 @@ func New(o Options) (*Gateway, error) {
 		o.NegativeCacheTTL = 5 * time.Second
 	}
 	if o.RefreshAfter <= 0 {
-		o.RefreshAfter = 2 * time.Second
+		o.RefreshAfter = time.Second
 	}
 	if o.RefundTimeout <= 0 {
 		o.RefundTimeout = 5 * time.Second
@@ -343,6 +345,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 // Close releases the cache and idle upstream connections. Call it after Shutdown.
 func (g *Gateway) Close() error {
+	g.bg.Wait()
 	g.cache.close()
 	for _, u := range g.upByName {
 		u.hc.CloseIdleConnections()

@@ -233,6 +233,33 @@ func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *policy.APIErr
 	return OutcomeError, errInternal
 }
 
+// compensate makes "503 STORE_UNAVAILABLE: nothing was charged" true when the admit call
+// failed after it was sent: the script may have run and debited even though its answer was
+// lost (a read timeout, a connection reset, a failover). The refund script is keyed by the
+// request id and returns a charge only if an admitted marker exists, so calling it when the
+// admit never ran is harmless. It runs in the background (the client is not kept waiting),
+// retries for a while, and Close waits for it.
+func (g *Gateway) compensate(req *balance.AdmitRequest) {
+	r := balance.AdmitRequest{Keys: req.Keys, RequestID: append([]byte(nil), req.RequestID...), Route: req.Route}
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		wait := 100 * time.Millisecond
+		for try := 0; try < 8; try++ {
+			ctx, cancel := context.WithTimeout(context.Background(), g.opts.RefundTimeout)
+			_, _, err := g.store.Refund(ctx, &r)
+			cancel()
+			if err == nil {
+				return
+			}
+			time.Sleep(wait)
+			wait *= 2
+		}
+		g.log.Error("could not check a failed admit for a charge; reconcile this request id by hand",
+			"request_id", string(r.RequestID), "route", r.Route)
+	}()
+}
+
 func (g *Gateway) authFailed(ctx *fasthttp.RequestCtx, addr netip.Addr) (Outcome, *policy.APIError) {
 	if g.auth != nil {
 		if wait := g.auth.fail(addr, g.now()); wait > 0 {
@@ -271,6 +298,9 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
 	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
 		out, apiErr = g.storeFailure(st, err)
+		if out == OutcomeStoreUnavailable {
+			g.compensate(&st.req)
+		}
 		g.refuse(ctx, st, apiErr)
 		return out
 	}

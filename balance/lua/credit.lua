@@ -3,6 +3,9 @@
 -- ARGV[5] request hash for the idempotency key ('' = no key).
 -- Adds money to an own balance; a negative amount never takes it below -credit_limit.
 -- Answers {'OK', transfer_id} / {'IDEM', transfer_id} or {word, ...}.
+-- A record with this transfer id already exists: this very call ran before (a resend after a
+-- lost answer); answer it again and move nothing.
+if redis.call('EXISTS', ARGV[4] .. 'tr:' .. ARGV[2]) == 1 then return {'IDEM', ARGV[2]} end
 local replay = idem_check(KEYS[2], ARGV[5])
 if replay then return replay end
 local v = redis.call('HMGET', KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id')

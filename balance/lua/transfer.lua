@@ -4,6 +4,9 @@
 -- All or nothing: the payer never goes below -credit_limit, the payee never above MAX.
 -- The record shows the real direction with a positive amount.
 -- Answers {'OK', transfer_id} / {'IDEM', transfer_id} or {word, ...}.
+-- A record with this transfer id already exists: this very call ran before (a resend after a
+-- lost answer); answer it again and move nothing.
+if redis.call('EXISTS', ARGV[4] .. 'tr:' .. ARGV[2]) == 1 then return {'IDEM', ARGV[2]} end
 local replay = idem_check(KEYS[3], ARGV[5])
 if replay then return replay end
 local p = redis.call('HMGET', KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id')
