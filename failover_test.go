@@ -28,7 +28,7 @@ import (
 // WRITE; the requests in flight hang there and die with the primary, uncharged) and waits
 // until the replica has every acknowledged write. What is tested is the gateway's part:
 // refuse with 503 while there is no primary, never admit without a charge, follow the
-// failover. SCALING.md tells users how to bound the replication loss (min-replicas-to-write,
+// failover. The README ("Scaling out") tells users how to bound the replication loss (min-replicas-to-write,
 // min-replicas-max-lag) and that it cannot be made zero with Redis replication alone.
 func TestSentinelFailover(t *testing.T) {
 	if testing.Short() {
@@ -41,7 +41,7 @@ func TestSentinelFailover(t *testing.T) {
 	defer pc.Close()
 	rc := redis.NewClient(&redis.Options{Addr: replica})
 	defer rc.Close()
-	// What SCALING.md recommends: refuse writes when the replica lags (bounds the loss).
+	// What the README recommends: refuse writes when the replica lags (bounds the loss).
 	for _, kv := range [][2]string{{"min-replicas-to-write", "1"}, {"min-replicas-max-lag", "10"}} {
 		if err := pc.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
 			t.Fatal(err)
