@@ -2,16 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net"
 	"testing"
 
-	"github.com/valyala/fasthttp"
-
-	"github.com/tenantgw/gateway/admin"
-	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/bench"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
@@ -22,43 +15,19 @@ import (
 // with --direct, and checks the report: every request answered, percentiles in order, the
 // money exact (charged = admitted × price), and the gateway/direct ratio present.
 func TestBenchAgainstRealGateway(t *testing.T) {
-	addr := redistest.Start(t)
-	ctx := context.Background()
-	st, err := balance.Open(ctx, balance.Options{Redis: "redis://" + addr + "/0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	voice, sms, stopSandbox, err := gateway.StartSandbox()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stopSandbox()
-	const opToken = "bench-e2e-operator"
-	var gw *gateway.Gateway
-	api := admin.New(admin.Options{Store: st, OperatorToken: opToken, Invalidate: func(id string) { gw.Invalidate(id) }})
-	gw, err = gateway.New(gateway.Options{
-		Store: st, Fallback: api.Public,
-		Routes: []policy.RouteSpec{
-			{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100"},
-			{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050"},
-		},
-		Upstreams: map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	pubLn, _ := net.Listen("tcp4", "127.0.0.1:0")
-	opLn, _ := net.Listen("tcp4", "127.0.0.1:0")
-	go gw.Serve(pubLn) //nolint:errcheck
-	ops := &fasthttp.Server{Handler: api.Operator}
-	go ops.Serve(opLn) //nolint:errcheck
-	defer ops.Shutdown()
+	stk := startStack(t, []policy.RouteSpec{
+		{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100"},
+		{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050"},
+	}, map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}})
 
 	var out bytes.Buffer
-	code := bench.Main([]string{"--target", "http://" + pubLn.Addr().String(), "--operator", "http://" + opLn.Addr().String(),
-		"--operator-token", opToken, "-c", "16", "-n", "300", "--timeout", "10s", "--price", "0.01",
+	code := bench.Main([]string{"--target", "http://" + stk.pub.Addr, "--operator", "http://" + stk.ops.Addr,
+		"--operator-token", stk.opToken, "-c", "16", "-n", "300", "--timeout", "10s", "--price", "0.01",
 		"--direct", voice, "--json", "--quiet"}, &out, &out)
 	if code != 0 {
 		t.Fatalf("bench exited %d:\n%s", code, out.String())

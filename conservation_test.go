@@ -14,9 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/admin"
 	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -28,14 +26,6 @@ import (
 // everything charged equals everything credited, what the clients were told they paid
 // (X-Charge) equals what usage says was charged, and no balance is below its floor.
 func TestConservation(t *testing.T) {
-	addr := redistest.Start(t)
-	ctx := context.Background()
-	st, err := balance.Open(ctx, balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 128})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-
 	// An upstream that fails one request in five (a refund) and reports a cost below the
 	// price for one in three (a settlement; below the price so that no balance may end under
 	// its floor and the floor check below stays strict).
@@ -59,26 +49,11 @@ func TestConservation(t *testing.T) {
 	go up.Serve(upLn) //nolint:errcheck
 	defer up.Shutdown()
 
-	const opToken = "conservation-operator-token"
-	var gw *gateway.Gateway
-	api := admin.New(admin.Options{Store: st, OperatorToken: opToken, Invalidate: func(id string) { gw.Invalidate(id) }})
-	gw, err = gateway.New(gateway.Options{
-		Store: st, Fallback: api.Public, AuthFailuresPerMinute: -1,
-		Routes:    []policy.RouteSpec{{Name: "call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", Price: "0.0100"}},
-		Upstreams: map[string]gateway.Upstream{"voice": {URL: "http://" + upLn.Addr().String(), Timeout: 5 * time.Second}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	pubLn, _ := net.Listen("tcp4", "127.0.0.1:0")
-	opLn, _ := net.Listen("tcp4", "127.0.0.1:0")
-	go gw.Serve(pubLn) //nolint:errcheck
-	ops := &fasthttp.Server{Handler: api.Operator}
-	go ops.Serve(opLn) //nolint:errcheck
-	defer ops.Shutdown()
-	pub := &fasthttp.HostClient{Addr: pubLn.Addr().String(), MaxConns: 256}
-	op := &fasthttp.HostClient{Addr: opLn.Addr().String(), MaxConns: 64}
+	stk := startStack(t,
+		[]policy.RouteSpec{{Name: "call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", Price: "0.0100"}},
+		map[string]gateway.Upstream{"voice": {URL: "http://" + upLn.Addr().String(), Timeout: 5 * time.Second}})
+	st, gw, pub, op, opToken := stk.store, stk.gw, stk.pub, stk.ops, stk.opToken
+	ctx := context.Background()
 
 	do := func(hc *fasthttp.HostClient, method, path, auth, body string) (int, map[string]any, string) {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()

@@ -12,9 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/admin"
 	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -69,37 +67,16 @@ func get(t *testing.T, hc *fasthttp.HostClient, method, path, auth, body string)
 // process and store metrics.
 func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 	ctx := context.Background()
-	store, err := balance.Open(ctx, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	log := slog.New(slog.DiscardHandler)
-	reg := newRegistry()
-	if err := store.Instrument(reg); err != nil {
-		t.Fatal(err)
-	}
-	gm, err := gateway.NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const opTok = "operator-token-for-tests"
-	api := admin.New(admin.Options{Store: store, OperatorToken: opTok, Logger: log})
 	voice, sms, stop, err := gateway.StartSandbox()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	gw, err := gateway.New(gateway.Options{Store: store, Fallback: api.Public, Logger: log, Metrics: gm,
-		Routes: []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
-			Upstream: "voice", Permission: "calls", Price: "0.0100"}},
-		Upstreams: map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close() })
-	pub := serveOn(t, gw.Server())
-	op := serveOn(t, newOperatorServer(api, store, reg, log))
+	stk := startStack(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
+		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
+		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}})
+	api, pub, op, opTok := stk.api, stk.pub, stk.ops, stk.opToken
 
 	// A main account with money makes one paid call.
 	bearer := "Bearer " + opTok

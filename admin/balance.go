@@ -71,15 +71,7 @@ func (c *call) credit(a *balance.Account) {
 		c.fail(err)
 		return
 	}
-	raw, ok := b.m["amount"]
-	if !ok {
-		c.fail(policy.Invalid("amount", "required"))
-		return
-	}
-	amt, err := parseAmount("amount", raw)
-	if err == nil && amt == 0 {
-		err = policy.Invalid("amount", "must not be zero")
-	}
+	amt, err := movementAmount(b)
 	if err != nil {
 		c.fail(err)
 		return

@@ -98,15 +98,7 @@ func (c *call) transfer(from *balance.Account) {
 		c.fail(policy.Invalid("to", "must be an auth_id"))
 		return
 	}
-	rawAmt, ok := b.m["amount"]
-	if !ok {
-		c.fail(policy.Invalid("amount", "required"))
-		return
-	}
-	amt, err := parseAmount("amount", rawAmt)
-	if err == nil && amt == 0 {
-		err = policy.Invalid("amount", "must not be zero")
-	}
+	amt, err := movementAmount(b)
 	if err != nil {
 		c.fail(err)
 		return
@@ -146,6 +138,19 @@ func (c *call) transfer(from *balance.Account) {
 		return
 	}
 	c.replied(tr, replay)
+}
+
+// movementAmount reads the required, non-zero "amount" of a credit or a transfer.
+func movementAmount(b *body) (balance.Amount, error) {
+	raw, ok := b.m["amount"]
+	if !ok {
+		return 0, policy.Invalid("amount", "required")
+	}
+	amt, err := parseAmount("amount", raw)
+	if err == nil && amt == 0 {
+		err = policy.Invalid("amount", "must not be zero")
+	}
+	return amt, err
 }
 
 // failMoney answers a refused money movement, adding the currency to a 402's details.

@@ -117,29 +117,48 @@ func (s *Store) AccountIn(ctx context.Context, root, id string) (*Account, error
 	return a, nil
 }
 
-// Accounts reads several accounts of one tree in one round trip, in order; missing ones are
-// left out.
-func (s *Store) Accounts(ctx context.Context, root string, ids []string) ([]*Account, error) {
-	if len(ids) == 0 {
+// hashes reads several hashes in one round trip (a pipeline; go-redis splits it per node
+// on a cluster), in order; a missing hash reads as an empty map.
+func (s *Store) hashes(ctx context.Context, keys []string) ([]map[string]string, error) {
+	if len(keys) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, AccountKey(root, id))
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HGetAll(ctx, k)
 		}
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, storeErr(err)
 	}
-	out := make([]*Account, 0, len(ids))
-	for _, c := range cmds {
-		if a := accountFromHash(c.Val()); a != nil {
+	out := make([]map[string]string, len(keys))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// accountsAt reads the accounts at keys in one round trip, in order; missing ones are left
+// out.
+func (s *Store) accountsAt(ctx context.Context, keys []string) ([]*Account, error) {
+	maps, err := s.hashes(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Account, 0, len(maps))
+	for _, m := range maps {
+		if a := accountFromHash(m); a != nil {
 			out = append(out, a)
 		}
 	}
 	return out, nil
+}
+
+// Accounts reads several accounts of one tree in one round trip, in order; missing ones are
+// left out.
+func (s *Store) Accounts(ctx context.Context, root string, ids []string) ([]*Account, error) {
+	return s.accountsAt(ctx, chainKeys(root, ids))
 }
 
 // Children returns the ids of the direct children of id, newest first. Ids of closed

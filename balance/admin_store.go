@@ -2,8 +2,6 @@ package balance
 
 import (
 	"context"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Store methods used by the management API (package admin) beyond the account scripts.
@@ -30,26 +28,11 @@ func (s *Store) TouchLastUsed(ctx context.Context, a *Account) error {
 // MainAccounts reads several main accounts (each the root of its own tree) in one round trip,
 // in order; missing ones (a closed main whose retention ended) are left out.
 func (s *Store) MainAccounts(ctx context.Context, ids []string) ([]*Account, error) {
-	if len(ids) == 0 {
-		return nil, nil
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = AccountKey(id, id)
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, AccountKey(id, id))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	out := make([]*Account, 0, len(ids))
-	for _, c := range cmds {
-		if a := accountFromHash(c.Val()); a != nil {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return s.accountsAt(ctx, keys)
 }
 
 // ForgetChildren removes ids from parent's children set: closed children whose record has

@@ -10,30 +10,12 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/policy"
 )
 
-// admStores runs f against the embedded store and a real redis-server.
-func admStores(t *testing.T, f func(t *testing.T, s *balance.Store)) {
-	t.Run("embedded", func(t *testing.T) {
-		s, err := balance.Open(context.Background(), balance.Options{DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		f(t, s)
-	})
-	t.Run("redis", func(t *testing.T) {
-		addr := redistest.Start(t)
-		s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		f(t, s)
-	})
-}
+// admStores runs f against the embedded store and a real redis-server (the cluster runs
+// the admit script in cluster_test.go).
+func admStores(t *testing.T, f func(t *testing.T, s *balance.Store)) { runOnStores(t, false, f) }
 
 var admSeq atomic.Int64
 

@@ -14,25 +14,24 @@ import (
 // forEachStore runs f against the embedded store, a real redis-server and a real 3-master
 // Redis Cluster: the same cases, the same scripts, so the embedded store cannot drift from
 // production and every script is shown to keep its keys in one slot.
-func forEachStore(t *testing.T, f func(t *testing.T, s *balance.Store)) {
-	t.Run("embedded", func(t *testing.T) {
-		s, err := balance.Open(context.Background(), balance.Options{DataDir: t.TempDir()})
+func forEachStore(t *testing.T, f func(t *testing.T, s *balance.Store)) { runOnStores(t, true, f) }
+
+// runOnStores runs f against the embedded store and a real redis-server, and with cluster
+// against a real Redis Cluster too.
+func runOnStores(t *testing.T, cluster bool, f func(t *testing.T, s *balance.Store)) {
+	open := func(t *testing.T, o balance.Options) *balance.Store {
+		s, err := balance.Open(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		f(t, s)
-	})
-	t.Run("redis", func(t *testing.T) {
-		addr := redistest.Start(t)
-		s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		f(t, s)
-	})
-	t.Run("cluster", func(t *testing.T) { f(t, openClusterStore(t)) })
+		return s
+	}
+	t.Run("embedded", func(t *testing.T) { f(t, open(t, balance.Options{DataDir: t.TempDir()})) })
+	t.Run("redis", func(t *testing.T) { f(t, open(t, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0"})) })
+	if cluster {
+		t.Run("cluster", func(t *testing.T) { f(t, openClusterStore(t)) })
+	}
 }
 
 var seq atomic.Int64

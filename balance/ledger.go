@@ -133,18 +133,17 @@ func (s *Store) Ledger(ctx context.Context, q LedgerQuery) ([]*Transfer, error) 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, TransferKey(q.Root, id))
-		}
-		return nil
-	}); err != nil {
-		return nil, storeErr(err)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = TransferKey(q.Root, id)
+	}
+	maps, err := s.hashes(ctx, keys)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*Transfer, 0, len(ids))
-	for _, c := range cmds {
-		tr := transferFromHash(c.Val())
+	for _, m := range maps {
+		tr := transferFromHash(m)
 		if tr == nil {
 			continue
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sort"
 	"strings"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Usage is what one account (or a subtree, summed) used of one route on one day (UTC).
@@ -33,19 +31,18 @@ func (s *Store) Subtree(ctx context.Context, root, id string) ([]string, error) 
 // UsageOf sums the usage counters of ids (one tree) per day and route, for days in
 // [startDay, endDay] (inclusive, "YYYY-MM-DD"; "" = unbounded), ordered by day then route.
 func (s *Store) UsageOf(ctx context.Context, root string, ids []string, startDay, endDay string) ([]Usage, error) {
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, UsageKey(root, id))
-		}
-		return nil
-	}); err != nil {
-		return nil, storeErr(err)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = UsageKey(root, id)
+	}
+	maps, err := s.hashes(ctx, keys)
+	if err != nil {
+		return nil, err
 	}
 	type key struct{ day, route string }
 	sum := map[key]*Usage{}
-	for _, c := range cmds {
-		for f, v := range c.Val() {
+	for _, m := range maps {
+		for f, v := range m {
 			// field: day|route|n or day|route|c; route names never hold '|'.
 			first := strings.IndexByte(f, '|')
 			last := strings.LastIndexByte(f, '|')

@@ -36,3 +36,18 @@ local IDEM_TTL_MS = 172800000 -- 48 hours: keys live at least 24 hours
 local function idem_store(key, reqhash, trid)
   if reqhash ~= '' then redis.call('SET', key, reqhash .. '|' .. trid, 'PX', IDEM_TTL_MS) end
 end
+-- payer_key returns the key of the account that pays back or settles a request billed to
+-- bid: bid itself while it is open, else (it was closed since, its balance went up the tree)
+-- the nearest open account with an own balance above it among keys[1..n]; nil if none.
+local function payer_key(prefix, bid, keys, n)
+  local target = prefix .. 'acct:' .. bid
+  local st = redis.call('HGET', target, 'status')
+  if st and st ~= 'closed' then return target end
+  local above = false
+  for i = 1, n do
+    local r = redis.call('HMGET', keys[i], 'id', 'own', 'status')
+    if above and r[2] == '1' and r[3] and r[3] ~= 'closed' then return keys[i] end
+    if r[1] == bid then above = true end
+  end
+  return nil
+end

@@ -14,17 +14,7 @@ if not m then return {0, 0, ''} end
 local state, bid, price, day, route = string.match(m, '^(%a)|([^|]*)|(%-?%d+)|([^|]*)|([^|]*)')
 if state ~= 'a' then return {0, 0, ''} end
 local n = #KEYS - 1
-local target = prefix .. 'acct:' .. bid
-local st = redis.call('HGET', target, 'status')
-if not st or st == 'closed' then
-  target = nil
-  local above = false
-  for i = 1, n do
-    local r = redis.call('HMGET', KEYS[i], 'id', 'own', 'status')
-    if above and r[2] == '1' and r[3] and r[3] ~= 'closed' then target = KEYS[i] break end
-    if r[1] == bid then above = true end
-  end
-end
+local target = payer_key(prefix, bid, KEYS, n)
 if target and tonumber(price) ~= 0 then redis.call('HINCRBY', target, 'bal', price) end
 redis.call('HINCRBY', KEYS[n + 1], day .. '|' .. route .. '|n', -1)
 redis.call('HINCRBY', KEYS[n + 1], day .. '|' .. route .. '|c', string.format('%.0f', -tonumber(price)))

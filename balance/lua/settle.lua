@@ -17,19 +17,7 @@ if state ~= 'a' then return {0, tonumber(price), 0} end
 local cost = tonumber(ARGV[2])
 local diff = cost - tonumber(price)
 local n = #KEYS - 1
-local target = prefix .. 'acct:' .. bid
-local st = redis.call('HGET', target, 'status')
-if not st or st == 'closed' then
-  -- the billing account was closed since (its balance went to its parent): settle against
-  -- the nearest open own balance above it in the chain, as refund does
-  target = nil
-  local above = false
-  for i = 1, n do
-    local r = redis.call('HMGET', KEYS[i], 'id', 'own', 'status')
-    if above and r[2] == '1' and r[3] and r[3] ~= 'closed' then target = KEYS[i] break end
-    if r[1] == bid then above = true end
-  end
-end
+local target = payer_key(prefix, bid, KEYS, n)
 local after = 0
 if diff ~= 0 and target then
   after = redis.call('HINCRBY', target, 'bal', istr(-diff))
