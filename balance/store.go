@@ -160,7 +160,27 @@ func unavailable(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// MaybeRan reports whether a failed store call may nevertheless have run in the store: the
+// command was (or may have been) sent and its answer was lost — a read timeout, a reset, a
+// connection closed under it. It is false when the call certainly did not run: a dial
+// error, no free connection, a closed client, or an error reply from Redis (a script that
+// answers an error has written nothing; the store refused or failed it).
+func MaybeRan(err error) bool {
+	if err == nil {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) || errors.Is(err, redis.ErrClosed) {
+		return false
+	}
+	var re redis.Error
+	return !errors.As(err, &re)
 }
 
 // storeErr classifies an error from go-redis: network errors, timeouts, cluster-down and

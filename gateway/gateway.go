@@ -119,6 +119,9 @@ type Options struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
+// maxCompensations bounds the compensating refunds (see compensate) running at once.
+const maxCompensations = 4096
+
 // Gateway is the enforcing proxy. Create it with New.
 type Gateway struct {
 	store    Store
@@ -133,11 +136,12 @@ type Gateway struct {
 	metrics  *metrics
 	opts     Options
 
-	pool     sync.Pool
-	inflight atomic.Int64
-	bg       sync.WaitGroup // compensating refunds still running (see compensate)
-	srvOnce  sync.Once
-	srv      *fasthttp.Server
+	pool      sync.Pool
+	inflight  atomic.Int64
+	bg        sync.WaitGroup // compensating refunds still running (see compensate)
+	compSlots chan struct{}  // bounds the compensating refunds running at once
+	srvOnce   sync.Once
+	srv       *fasthttp.Server
 }
 
 type upstream struct {
@@ -196,7 +200,8 @@ func New(o Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{store: o.Store, routes: routes, fallback: o.Fallback, log: o.Logger, now: o.Now,
-		opts: o, upByName: map[string]*upstream{}}
+		compSlots: make(chan struct{}, maxCompensations),
+		opts:      o, upByName: map[string]*upstream{}}
 	if o.Metrics == nil {
 		if o.Metrics, err = NewMetrics(nil); err != nil {
 			return nil, err

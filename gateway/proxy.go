@@ -238,12 +238,20 @@ func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *policy.APIErr
 // lost (a read timeout, a connection reset, a failover). The refund script is keyed by the
 // request id and returns a charge only if an admitted marker exists, so calling it when the
 // admit never ran is harmless. It runs in the background (the client is not kept waiting),
-// retries for a while, and Close waits for it.
+// retries for a while, and Close waits for it. At most maxCompensations run at once; beyond
+// that (a long outage under heavy load) the request id is logged for reconciliation instead.
 func (g *Gateway) compensate(req *balance.AdmitRequest) {
+	select {
+	case g.compSlots <- struct{}{}:
+	default:
+		g.log.Error("too many lost admit answers to check now; reconcile this request id by hand",
+			"request_id", string(req.RequestID), "route", req.Route)
+		return
+	}
 	r := balance.AdmitRequest{Keys: req.Keys, RequestID: append([]byte(nil), req.RequestID...), Route: req.Route}
 	g.bg.Add(1)
 	go func() {
-		defer g.bg.Done()
+		defer func() { <-g.compSlots; g.bg.Done() }()
 		wait := 100 * time.Millisecond
 		for try := 0; try < 8; try++ {
 			ctx, cancel := context.WithTimeout(context.Background(), g.opts.RefundTimeout)
@@ -298,7 +306,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
 	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
 		out, apiErr = g.storeFailure(st, err)
-		if out == OutcomeStoreUnavailable {
+		if out == OutcomeStoreUnavailable && balance.MaybeRan(err) {
 			g.compensate(&st.req)
 		}
 		g.refuse(ctx, st, apiErr)
