@@ -4,6 +4,8 @@ import (
 	"context"
 	"sort"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Usage is what one account (or a subtree, summed) used of one route on one day (UTC).
@@ -15,15 +17,25 @@ type Usage struct {
 	Charged Amount
 }
 
-// Subtree returns id and every descendant of id that still has a record (breadth-first).
+// Subtree returns id and every descendant of id that is still listed (breadth-first), with
+// one pipelined round trip per level of the tree.
 func (s *Store) Subtree(ctx context.Context, root, id string) ([]string, error) {
 	out := []string{id}
-	for i := 0; i < len(out); i++ {
-		kids, err := s.Children(ctx, root, out[i])
-		if err != nil {
-			return nil, err
+	for level := out; len(level) > 0; {
+		cmds := make([]*redis.StringSliceCmd, len(level))
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, a := range level {
+				cmds[i] = p.ZRevRange(ctx, KidsKey(root, a), 0, -1)
+			}
+			return nil
+		}); err != nil {
+			return nil, storeErr(err)
 		}
-		out = append(out, kids...)
+		start := len(out)
+		for _, c := range cmds {
+			out = append(out, c.Val()...)
+		}
+		level = out[start:]
 	}
 	return out, nil
 }
