@@ -40,12 +40,13 @@ type admitBatcher struct {
 	rdb     redis.UniversalClient
 	in      chan *admitCall
 	stop    chan struct{}
+	exited  chan struct{} // closed once every worker has returned
 	wg      sync.WaitGroup
 	timeout time.Duration
 }
 
 func newAdmitBatcher(rdb redis.UniversalClient, timeout time.Duration) *admitBatcher {
-	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), timeout: timeout}
+	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}), timeout: timeout}
 	for i := 0; i < batchWorkers; i++ {
 		b.wg.Add(1)
 		go b.loop()
@@ -63,7 +64,17 @@ func (b *admitBatcher) admit(req *AdmitRequest, dec *Decision) error {
 		admitCallPool.Put(c)
 		return unavailable(redis.ErrClosed)
 	}
-	<-c.done
+	select {
+	case <-c.done:
+	case <-b.exited:
+		select {
+		case <-c.done: // answered just before the workers left
+		default:
+			// Queued after the last worker drained the queue: it never ran. c stays out of
+			// the pool (the queue may still hold it).
+			return unavailable(redis.ErrClosed)
+		}
+	}
 	err := c.err
 	c.req, c.dec, c.err = nil, nil, nil
 	admitCallPool.Put(c)
@@ -73,6 +84,7 @@ func (b *admitBatcher) admit(req *AdmitRequest, dec *Decision) error {
 func (b *admitBatcher) close() {
 	close(b.stop)
 	b.wg.Wait()
+	close(b.exited)
 }
 
 func (b *admitBatcher) loop() {
