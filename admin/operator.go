@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/tenantgw/gateway/balance"
@@ -22,21 +21,13 @@ func (c *call) createMain() {
 		c.fail(err)
 		return
 	}
-	tok := policy.NewToken()
-	var a *balance.Account
-	for try := 0; ; try++ {
-		a = c.newAccount(policy.NewMainID(), in)
+	a, tok, err := c.insert(policy.NewMainID, in, func(a *balance.Account) {
 		a.Root, a.Own, a.Perms.Sub = a.ID, true, true
 		a.Currency = defaultCurrency
 		if in.currency != nil {
 			a.Currency = *in.currency
 		}
-		a.Tok = policy.HashToken([]byte(tok)).Hex()
-		err = c.api.st.CreateAccount(c.ctx, a)
-		if !errors.Is(err, balance.ErrExists) || try == 2 {
-			break
-		}
-	}
+	})
 	if err != nil {
 		c.fail(err)
 		return

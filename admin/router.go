@@ -122,22 +122,31 @@ func methodOK(r route, method []byte) bool {
 	return false
 }
 
+// accept answers what is wrong before any handler runs — an unknown path (404), a method
+// the path does not serve (405), failed authentication — and reports whether to go on.
+func (c *call) accept(r route, authenticate func() error) bool {
+	switch {
+	case r.kind == rNone:
+		c.fail(notFound())
+	case !methodOK(r, c.rc.Method()):
+		c.methodNotAllowed(allowed[r.kind])
+	default:
+		if err := authenticate(); err != nil {
+			c.fail(err)
+			return false
+		}
+		return true
+	}
+	return false
+}
+
 // Public serves the management API of API.md §4 on the public listener. Anything it does
 // not know is 404 NOT_FOUND.
 func (a *API) Public(rc *fasthttp.RequestCtx) {
 	c, cancel := a.begin(rc, false)
 	defer cancel()
 	r := parsePublic(string(rc.Path()))
-	if r.kind == rNone {
-		c.fail(notFound())
-		return
-	}
-	if !methodOK(r, rc.Method()) {
-		c.methodNotAllowed(allowed[r.kind])
-		return
-	}
-	if err := c.authenticate(); err != nil {
-		c.fail(err)
+	if !c.accept(r, c.authenticate) {
 		return
 	}
 	target, err := c.pathAccount(r.id)
@@ -189,16 +198,7 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 	c, cancel := a.begin(rc, true)
 	defer cancel()
 	r := parseOperator(string(rc.Path()))
-	if r.kind == rNone {
-		c.fail(notFound())
-		return
-	}
-	if !methodOK(r, rc.Method()) {
-		c.methodNotAllowed(allowed[r.kind])
-		return
-	}
-	if err := c.authenticateOperator(); err != nil {
-		c.fail(err)
+	if !c.accept(r, c.authenticateOperator) {
 		return
 	}
 	if r.kind == rMains {

@@ -95,25 +95,36 @@ func (c *call) createChild(parent *balance.Account) {
 		c.fail(policy.ErrMaxDepth)
 		return
 	}
-	tok := policy.NewToken()
-	var a *balance.Account
-	for try := 0; ; try++ {
-		a = c.newAccount(policy.NewSubID(), in)
+	a, tok, err := c.insert(policy.NewSubID, in, func(a *balance.Account) {
 		a.Parent, a.Root, a.Depth = parent.ID, parent.Root, parent.Depth+1
 		a.Chain = append([]string{parent.ID}, parent.Chain...)
 		a.Currency = parent.Currency
 		a.Own = in.useParent != nil && !*in.useParent
-		a.Tok = policy.HashToken([]byte(tok)).Hex()
-		err = c.api.st.CreateAccount(c.ctx, a)
-		if !errors.Is(err, balance.ErrExists) || try == 2 {
-			break
-		}
-	}
+	})
 	if err != nil {
 		c.fail(err)
 		return
 	}
 	c.reply(http.StatusCreated, accountView(a, chain, tok))
+}
+
+// insert creates an account from in with a fresh id, fill setting what depends on its place
+// in the tree, and retries with a new id should one be taken (twice at most: ids are 103
+// random bits). It returns the record and the auth_token in clear.
+func (c *call) insert(newID func() string, in *accountInput, fill func(*balance.Account)) (*balance.Account, string, error) {
+	tok := policy.NewToken()
+	for try := 0; ; try++ {
+		a := c.newAccount(newID(), in)
+		fill(a)
+		a.Tok = policy.HashToken([]byte(tok)).Hex()
+		err := c.api.st.CreateAccount(c.ctx, a)
+		if err == nil {
+			return a, tok, nil
+		}
+		if !errors.Is(err, balance.ErrExists) || try == 2 {
+			return nil, "", err
+		}
+	}
 }
 
 // accountBody reads a body of account fields.
