@@ -2,7 +2,6 @@ package balance
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,18 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var (
-	//go:embed lua/admit.lua
-	admitLua string
-	//go:embed lua/refund.lua
-	refundLua string
-	//go:embed lua/settle.lua
-	settleLua string
-
-	admitScript  = newScript(admitLua)
-	refundScript = newScript(refundLua)
-	settleScript = newScript(settleLua)
-)
 
 // MarkerTTL is how long the refund marker of an admitted request lives: a refund (or, later,
 // a settlement) must come within this time.

@@ -26,6 +26,12 @@ var (
 	deleteLua string
 	//go:embed lua/transfer.lua
 	transferLua string
+	//go:embed lua/admit.lua
+	admitLua string
+	//go:embed lua/refund.lua
+	refundLua string
+	//go:embed lua/settle.lua
+	settleLua string
 
 	createScript   = newScript(createLua)
 	updateScript   = newScript(updateLua)
@@ -33,4 +39,7 @@ var (
 	creditScript   = newScript(creditLua)
 	deleteScript   = newScript(deleteLua)
 	transferScript = newScript(transferLua)
+	admitScript    = newScript(admitLua)
+	refundScript   = newScript(refundLua)
+	settleScript   = newScript(settleLua)
 )
