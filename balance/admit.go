@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-
 // MarkerTTL is how long the refund marker of an admitted request lives: a refund (or, later,
 // a settlement) must come within this time.
 const MarkerTTL = 24 * time.Hour
