@@ -128,11 +128,22 @@ func TestStartSentinel(t *testing.T) {
 		}
 		<-tick.C
 	}
-	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinels[0]})
-	defer sc.Close()
-	got, err := sc.GetMasterAddrByName(ctx, master).Result()
-	if err != nil || len(got) != 2 || got[0]+":"+got[1] != replica {
-		t.Fatalf("master after failover = %v, %v; want %s", got, err, replica)
+	// Every Sentinel comes to name the replica as the master (the one the client asked may
+	// have learnt it a moment before the others: they gossip).
+	for _, addr := range sentinels {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+		for {
+			got, err := sc.GetMasterAddrByName(ctx, master).Result()
+			if err == nil && len(got) == 2 && got[0]+":"+got[1] == replica {
+				break
+			}
+			if time.Now().After(deadline.Add(10 * time.Second)) {
+				sc.Close()
+				t.Fatalf("sentinel %s: master after failover = %v, %v; want %s", addr, got, err, replica)
+			}
+			<-tick.C
+		}
+		sc.Close()
 	}
 	// The write landed on the promoted replica itself.
 	rc := redis.NewClient(&redis.Options{Addr: replica})
