@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +86,17 @@ type factsCache struct {
 	now    func() time.Time
 	hits   prometheus.Counter // lookups answered here (set by New; nil = not counted)
 	misses prometheus.Counter // lookups that read the store
+
+	mu      sync.Mutex
+	flights map[string]*flight // loads in progress, so concurrent misses of one id read once
+}
+
+// flight is one store read of an account that concurrent lookups of the same id share.
+type flight struct {
+	done    chan struct{}
+	waiters atomic.Int32 // lookups that joined it
+	f       *facts       // nil with err nil: unknown, deleted or closed
+	err     error
 }
 
 func newFactsCache(budget int64, negTTL time.Duration, load func(context.Context, string) (*balance.Account, error), now func() time.Time) (*factsCache, error) {
@@ -101,7 +113,7 @@ func newFactsCache(budget int64, negTTL time.Duration, load func(context.Context
 	if err != nil {
 		return nil, err
 	}
-	return &factsCache{c: c, negTTL: negTTL, load: load, now: now}, nil
+	return &factsCache{c: c, negTTL: negTTL, load: load, now: now, flights: map[string]*flight{}}, nil
 }
 
 // get returns the facts of id: from the cache, else from the store (and then cached). An
@@ -122,8 +134,39 @@ func (fc *factsCache) get(ctx context.Context, id []byte, fresh bool) (*facts, e
 	if fc.misses != nil {
 		fc.misses.Inc()
 	}
-	gen := fc.gen.Load()
 	sid := string(id)
+	// Concurrent misses of one id (a cold cache after a start, a burst from a new tenant)
+	// share one store read. A fresh read never joins one that may have started before the
+	// change it must see.
+	fc.mu.Lock()
+	if fl, ok := fc.flights[sid]; ok && !fresh {
+		fl.waiters.Add(1)
+		fc.mu.Unlock()
+		select {
+		case <-fl.done:
+			return fl.f, fl.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	fl := &flight{done: make(chan struct{})}
+	if _, busy := fc.flights[sid]; !busy {
+		fc.flights[sid] = fl
+	}
+	fc.mu.Unlock()
+	fl.f, fl.err = fc.read(ctx, sid)
+	close(fl.done)
+	fc.mu.Lock()
+	if fc.flights[sid] == fl {
+		delete(fc.flights, sid)
+	}
+	fc.mu.Unlock()
+	return fl.f, fl.err
+}
+
+// read loads id from the store and caches what it found.
+func (fc *factsCache) read(ctx context.Context, sid string) (*facts, error) {
+	gen := fc.gen.Load()
 	a, err := fc.load(ctx, sid)
 	now := fc.now()
 	var f *facts
