@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -168,6 +169,14 @@ func serve(file string, stdout, stderr io.Writer) error {
 		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
 			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes}
 	}
+	var trusted []netip.Prefix
+	for _, p := range cfg.Limits.TrustedProxies {
+		pfx, err := config.ParsePrefix(p) // validated by Load
+		if err != nil {
+			return fmt.Errorf("limits.trusted_proxies: %w", err)
+		}
+		trusted = append(trusted, pfx)
+	}
 	gwMetrics, err := gateway.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -176,7 +185,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 		Store: store, Routes: routes, Upstreams: ups,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes, AuthFailuresPerMinute: cfg.Limits.AuthFailuresPerMinute,
 		CacheBytes: int64(cfg.Limits.CacheBytes), NegativeCacheTTL: cfg.Limits.NegativeCacheTTL.Std(),
-		Fallback: api.Public, Logger: log, Metrics: gwMetrics,
+		TrustedProxies: trusted, Fallback: api.Public, Logger: log, Metrics: gwMetrics,
 	})
 	if err != nil {
 		return err

@@ -123,6 +123,13 @@ type Limits struct {
 	// NegativeCacheTTL is how long an unknown auth_id is remembered as
 	// unknown. YAML "negative_cache_ttl"; default 5s.
 	NegativeCacheTTL Duration `yaml:"negative_cache_ttl"`
+	// TrustedProxies are the addresses ("10.0.0.5") or networks
+	// ("10.0.0.0/8") of load balancers in front of the public listener. A
+	// request from one of them is attributed, for the authentication-failure
+	// limit, to the nearest untrusted address in its X-Forwarded-For header;
+	// from anyone else X-Forwarded-For is ignored (it could be forged).
+	// YAML "trusted_proxies"; default none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Upstream is one backend that routes forward to. Fields the file leaves

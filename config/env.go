@@ -46,6 +46,7 @@ var envSettings = []struct {
 	{"limits.auth_failures_per_minute", func(c *Config) any { return &c.Limits.AuthFailuresPerMinute }},
 	{"limits.cache_bytes", func(c *Config) any { return &c.Limits.CacheBytes }},
 	{"limits.negative_cache_ttl", func(c *Config) any { return &c.Limits.NegativeCacheTTL }},
+	{"limits.trusted_proxies", func(c *Config) any { return &c.Limits.TrustedProxies }},
 	{"log.format", func(c *Config) any { return &c.Log.Format }},
 	{"log.level", func(c *Config) any { return &c.Log.Level }},
 }

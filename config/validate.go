@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -135,6 +136,26 @@ func (v *validator) limits(l *Limits) {
 	v.positive("limits.auth_failures_per_minute", int64(l.AuthFailuresPerMinute))
 	v.positive("limits.cache_bytes", int64(l.CacheBytes))
 	v.positive("limits.negative_cache_ttl", int64(l.NegativeCacheTTL))
+	for i, p := range l.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			v.add(fmt.Sprintf("limits.trusted_proxies[%d]", i), "%q is not an IP address or a network such as 10.0.0.0/8", p)
+		}
+	}
+}
+
+// ParsePrefix reads a trusted proxy: an address ("10.0.0.5", a one-address network) or a
+// network in CIDR form ("10.0.0.0/8", "fd00::/8").
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 var upstreamName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

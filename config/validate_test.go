@@ -41,6 +41,8 @@ func TestValidate(t *testing.T) {
 			`store.sentinel.addrs[0]: "s:0" has no valid port`},
 		{"cluster without host", func(c *Config) { c.Store.Cluster = []string{":7000"} },
 			`store.cluster[0]: ":7000" has no host`},
+		{"trusted proxy", func(c *Config) { c.Limits.TrustedProxies = []string{"10.0.0.0/8", "lb.internal"} },
+			`limits.trusted_proxies[1]: "lb.internal" is not an IP address or a network such as 10.0.0.0/8`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

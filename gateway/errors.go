@@ -28,7 +28,7 @@ func (g *Gateway) refusal(ctx *fasthttp.RequestCtx, route *policy.Route, caller,
 	case balance.ReasonCredentials:
 		// The store knows better than the cache (rotated or closed elsewhere).
 		g.Invalidate(caller.id)
-		return g.authFailed(ctx, clientAddr(ctx))
+		return g.authFailed(ctx, g.client(ctx))
 	case balance.ReasonGone:
 		g.Invalidate(d.AuthID)
 		return OutcomeForbidden, errForbidden

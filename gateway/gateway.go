@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"sort"
 	"sync"
@@ -90,6 +91,10 @@ type Options struct {
 	AuthFailuresPerMinute int
 	// AuthLimiterEntries bounds the client addresses tracked; default 100,000.
 	AuthLimiterEntries int
+	// TrustedProxies are load balancers in front of the public listener: a request whose peer
+	// is one of them counts, for the auth-failure limit, against the nearest address in its
+	// X-Forwarded-For that is not a trusted proxy. Anyone else's X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 	// CacheBytes is the byte budget of the account cache; default 64 MiB.
 	CacheBytes int64
 	// NegativeCacheTTL is how long an unknown auth_id is remembered as unknown; default 5s,

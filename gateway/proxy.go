@@ -157,6 +157,40 @@ func clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 	return netip.Addr{}
 }
 
+// client is the address the auth-failure limit counts a request against: its peer, or, when
+// the peer is a trusted proxy, the nearest address in X-Forwarded-For (read from the right)
+// that is not one. A malformed entry ends the walk: the last trusted hop is used.
+func (g *Gateway) client(ctx *fasthttp.RequestCtx) netip.Addr {
+	a := clientAddr(ctx)
+	if len(g.opts.TrustedProxies) == 0 || !g.trusted(a) {
+		return a
+	}
+	xff := ctx.Request.Header.Peek("X-Forwarded-For")
+	for len(xff) > 0 {
+		i := bytes.LastIndexByte(xff, ',')
+		hop := bytes.TrimSpace(xff[i+1:])
+		xff = xff[:max(i, 0)]
+		h, err := netip.ParseAddr(string(hop))
+		if err != nil {
+			return a
+		}
+		a = h.Unmap()
+		if !g.trusted(a) {
+			return a
+		}
+	}
+	return a
+}
+
+func (g *Gateway) trusted(a netip.Addr) bool {
+	for _, p := range g.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // authenticate finds the caller and verifies its token: from the cache when it can. It
 // answers (nil, nil) for credentials that are wrong.
 func (g *Gateway) authenticate(ctx context.Context, st *reqState, id, tok []byte) (*facts, error) {
@@ -186,7 +220,7 @@ func (g *Gateway) authenticate(ctx context.Context, st *reqState, id, tok []byte
 // the path account's facts and the caller's position in the path account's chain, or the
 // error to answer with.
 func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte) (caller, path *facts, pos int, out Outcome, apiErr *policy.APIError) {
-	addr := clientAddr(ctx)
+	addr := g.client(ctx)
 	if g.auth != nil {
 		if wait := g.auth.blocked(addr, g.now()); wait > 0 {
 			return nil, nil, 0, OutcomeAuthThrottled, g.throttled(ctx, wait)
