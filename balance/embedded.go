@@ -1,6 +1,8 @@
 package balance
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +23,7 @@ import (
 const snapshotInterval = 2 * time.Second
 
 type embedded struct {
+	pw   string // random password: the loopback port is not open to other local users
 	m    *miniredis.Miniredis
 	dir  string
 	rdb  *redis.Client
@@ -56,10 +59,12 @@ type snapEntry struct {
 
 func startEmbedded(dir string) (*embedded, error) {
 	m := miniredis.NewMiniRedis()
+	pw := randomPassword()
+	m.RequireAuth(pw)
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
-	e := &embedded{m: m, dir: dir, stop: make(chan struct{}), done: make(chan struct{})}
+	e := &embedded{pw: pw, m: m, dir: dir, stop: make(chan struct{}), done: make(chan struct{})}
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			m.Close()
@@ -70,7 +75,7 @@ func startEmbedded(dir string) (*embedded, error) {
 			return nil, err
 		}
 	}
-	e.rdb = redis.NewClient(&redis.Options{Addr: m.Addr(), Protocol: 2})
+	e.rdb = redis.NewClient(&redis.Options{Addr: m.Addr(), Password: pw, Protocol: 2})
 	go e.loop()
 	return e, nil
 }
@@ -204,4 +209,12 @@ func (e *embedded) close() error {
 	e.rdb.Close()
 	e.m.Close()
 	return err
+}
+
+func randomPassword() string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // the OS RNG never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
 }

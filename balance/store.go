@@ -98,6 +98,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		s.emb = emb
 		uo.Addrs = []string{emb.addr()}
+		uo.Password = emb.pw
 		uo.Protocol = 2
 	}
 	s.rdb = redis.NewUniversalClient(uo)
