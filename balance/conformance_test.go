@@ -220,6 +220,25 @@ func TestStoreConformance(t *testing.T) {
 				t.Fatalf("rotate closed: %v", err)
 			}
 		})
+		t.Run("a main account closes only at zero", func(t *testing.T) {
+			m := mainAcct(t, s)
+			if _, _, err := s.Credit(ctx, m, 1_000_000, newID("TR"), ""); err != nil {
+				t.Fatal(err)
+			}
+			closeIt := balance.Change{Status: balance.StatusClosed, CloseTrID: newID("TR"), Retention: time.Hour}
+			if err := s.UpdateAccount(ctx, get(t, s, m.ID), closeIt); !errors.Is(err, balance.ErrBalanceNotZero) {
+				t.Fatalf("closing a main with money: %v", err)
+			}
+			if a := get(t, s, m.ID); a.Status != balance.StatusActive || a.Balance != 1_000_000 {
+				t.Fatalf("refused close changed the record: %+v", a)
+			}
+			if _, _, err := s.Credit(ctx, m, -1_000_000, newID("TR"), ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UpdateAccount(ctx, get(t, s, m.ID), closeIt); err != nil {
+				t.Fatalf("closing a main at zero: %v", err)
+			}
+		})
 		t.Run("rotate", func(t *testing.T) {
 			m := mainAcct(t, s)
 			exp, err := s.RotateToken(ctx, m, "h2", time.Hour)

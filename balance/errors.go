@@ -14,6 +14,7 @@ var (
 	ErrInsufficientBalance = errors.New("balance too low")
 	ErrBalanceRange        = errors.New("balance would exceed the largest amount the store holds")
 	ErrIdempotencyReused   = errors.New("idempotency key reused with a different request")
+	ErrBalanceNotZero      = errors.New("a main account closes only with a zero balance")
 )
 
 // InsufficientError is returned (wrapping ErrInsufficientBalance) when an account cannot pay.
@@ -52,6 +53,8 @@ func scriptError(word string) error {
 		return ErrInsufficientBalance
 	case "IDEM_REUSED":
 		return ErrIdempotencyReused
+	case "BALANCE":
+		return ErrBalanceNotZero
 	case "RANGE":
 		return ErrBalanceRange
 	}

@@ -106,6 +106,8 @@ func ErrorFor(err error) *APIError {
 		return conflict("subaccount_limit", "the parent has reached max_subaccounts", nil)
 	case errors.Is(err, balance.ErrParentSuspended):
 		return conflict("parent_suspended", "an ancestor is suspended", nil)
+	case errors.Is(err, balance.ErrBalanceNotZero):
+		return conflict("balance_not_zero", "a main account closes only with a zero balance: credit or debit it to 0.00 first", nil)
 	case errors.Is(err, balance.ErrSharedBalance):
 		return conflict("shared_balance", "the account has no own balance", nil)
 	case errors.Is(err, ErrIdempotencyReused):

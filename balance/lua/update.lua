@@ -16,6 +16,9 @@ if newst ~= '' and newst ~= cur[1] then
 end
 if ARGV[2] == '0' and cur[2] == '1' then return {'SHARED'} end
 if newst == 'closed' and cur[1] ~= 'closed' and tonumber(cur[3]) > 0 then return {'HAS_SUB'} end
+-- A main account has no parent to take its balance: it closes only at zero, so that closing
+-- never makes money disappear with the record.
+if newst == 'closed' and cur[1] ~= 'closed' and #KEYS == 1 and tonumber(cur[4] or '0') ~= 0 then return {'BALANCE'} end
 -- every check passed: write.
 if ARGV[2] == '1' and cur[2] ~= '1' then
   redis.call('HSET', a, 'own', '1', 'bal', '0')
