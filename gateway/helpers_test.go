@@ -149,7 +149,13 @@ func openRedis(t testing.TB) *balance.Store {
 
 func newFixture(t testing.TB, edit func(o *Options)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, store: openRedis(t), voice: startRecorder(t), sms: startRecorder(t)}
+	return newFixtureOn(t, openRedis(t), edit)
+}
+
+// newFixtureOn serves a gateway on store with recording upstreams, until the test ends.
+func newFixtureOn(t testing.TB, store *balance.Store, edit func(o *Options)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, store: store, voice: startRecorder(t), sms: startRecorder(t)}
 	o := Options{
 		Store:  f.store,
 		Routes: testRoutes,
@@ -172,6 +178,7 @@ func newFixture(t testing.TB, edit func(o *Options)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gw.Server() // made here, before Serve and Shutdown use it from two goroutines
 	done := make(chan struct{})
 	go func() { defer close(done); gw.Serve(ln) }() //nolint:errcheck
 	t.Cleanup(func() {

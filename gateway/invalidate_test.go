@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
@@ -27,38 +24,8 @@ func clusterFixtures(t *testing.T, n int, subscribe bool, edit func(o *Options))
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		f := &fixture{t: t, store: s, voice: startRecorder(t), sms: startRecorder(t)}
-		o := Options{
-			Store:  s,
-			Routes: testRoutes,
-			Upstreams: map[string]Upstream{
-				"voice": {URL: f.voice.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second},
-				"sms":   {URL: f.sms.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second},
-			},
-			AuthFailuresPerMinute: -1,
-		}
-		if edit != nil {
-			edit(&o)
-		}
-		gw, err := New(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.gw = gw
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		gw.Server() // made here, before Serve and Shutdown use it from two goroutines
-		done := make(chan struct{})
-		go func() { defer close(done); gw.Serve(ln) }() //nolint:errcheck
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			gw.Shutdown(ctx)
-			<-done
-			gw.Close()
-		})
+		f := newFixtureOn(t, s, edit)
+		gw := f.gw
 		if subscribe {
 			sub := s.SubscribeInvalidations(context.Background(), gw.ApplyInvalidation)
 			t.Cleanup(func() { sub.Close() }) // runs before the gateway's Close (LIFO)
@@ -68,8 +35,6 @@ func clusterFixtures(t *testing.T, n int, subscribe bool, edit func(o *Options))
 				t.Fatal("invalidation subscription not ready within 10s")
 			}
 		}
-		f.addr = ln.Addr().String()
-		f.hc = &fasthttp.HostClient{Addr: f.addr, MaxConns: 256, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 		out[i] = f
 	}
 	return out
