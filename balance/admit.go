@@ -130,50 +130,17 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 	return admitOne(ctx, s.rdb, req, dec)
 }
 
-// admitArgs are the admit script's ARGV for req.
-func admitArgs(req *AdmitRequest) []interface{} {
-	kyc := "0"
-	if req.KYC {
-		kyc = "1"
-	}
-	return []interface{}{req.CallerPos + 1, req.TokenHash, req.Permission, kyc,
-		int64(req.Price), req.Route, req.RequestID, MarkerTTL.Milliseconds()}
-}
-
-// admitOne runs the admit script for one request (EVALSHA, EVAL on NOSCRIPT).
+// admitOne runs the admit script for one request in its own round trip.
 func admitOne(ctx context.Context, rdb redis.Scripter, req *AdmitRequest, dec *Decision) error {
-	v, err := admitScript.Run(ctx, rdb, req.Keys, admitArgs(req)...).Result()
-	if err != nil {
-		return admitErr(err)
-	}
-	return decodeDecision(v, req.Price, dec)
+	c := admitCall{req: req, dec: dec}
+	var g admitGroup
+	g.add(&c)
+	v, err := admitScript.Run(ctx, rdb, g.keys, g.args()...).Result()
+	g.answer(v, err)
+	return c.err
 }
 
 func admitErr(err error) error { return fmt.Errorf("admit: %w", storeErr(err)) }
-
-func decodeDecision(v interface{}, price Amount, dec *Decision) error {
-	raw, ok := v.([]interface{})
-	if !ok || len(raw) < 8 {
-		return fmt.Errorf("admit: unexpected answer %v", v)
-	}
-	code := asInt(raw[0])
-	if code < 0 || code >= int64(reasonCount) {
-		return fmt.Errorf("admit: unexpected code %d", code)
-	}
-	*dec = Decision{
-		Admitted:  code == 0,
-		Reason:    Reason(code),
-		AuthID:    asString(raw[1]),
-		Charge:    Amount(asInt(raw[2])),
-		BillingID: asString(raw[3]),
-		Limit:     int(asInt(raw[4])),
-		Remaining: int(asInt(raw[5])),
-		Reset:     time.Duration(asInt(raw[6])) * time.Millisecond,
-		Available: Amount(asInt(raw[7])),
-		Price:     price,
-	}
-	return nil
-}
 
 func asInt(x interface{}) int64 {
 	switch t := x.(type) {
@@ -235,7 +202,7 @@ func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost Amount) (Amo
 }
 
 // Marker is the refund/settlement marker of one admitted request, as stored under
-// RefundKey: "<state>|<billing id>|<price µ>|<day>|<route>", state 'a' (admitted, open) or
+// MarkerKey: "<state>|<billing id>|<price µ>|<day>|<route>", state 'a' (admitted, open) or
 // 'r' (refunded), or 's' (settled, with the settled cost appended as a sixth field). Later states and fields are appended, never reordered.
 type Marker struct {
 	State     byte
@@ -247,7 +214,8 @@ type Marker struct {
 
 // RefundMarker reads the marker of a request (tests and tools); ErrNotFound when absent.
 func (s *Store) RefundMarker(ctx context.Context, root string, requestID string) (*Marker, error) {
-	v, err := s.rdb.Get(ctx, RefundKey(root, requestID)).Result()
+	key, field := MarkerKey(root, requestID)
+	v, err := s.rdb.HGet(ctx, key, field).Result()
 	if err == redis.Nil {
 		return nil, ErrNotFound
 	}

@@ -9,22 +9,26 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Admit batching. Under load many admits are in flight at once; sending each as its own
-// EVALSHA costs a write and a read system call on both sides per request, which is where a
-// 2-core machine spends its time. The batcher instead lets a few worker goroutines each take
-// whatever admits are queued (up to maxBatch) and send them as one pipeline: one round trip
-// for the lot. Nothing waits for a batch to fill: a lone request goes out at once, and a
-// batch forms only from requests that arrived while the previous round trip was in flight,
-// so batching adds no latency of its own.
+// Admit batching. Under load many admits are in flight at once. Sending each as its own
+// script call costs a round trip and, in Redis, a script run that reads and writes every
+// account of the chain: on a 2-core machine that is where the time goes. The batcher instead
+// lets a few worker goroutines each take whatever admits are queued (up to maxBatch) and
+// send them as one call of the admit script per group (lua/admit.lua): on one Redis server
+// (or Sentinel) the whole batch is one group; on a Redis Cluster each tree is one (a
+// script's keys must share a slot) and the groups travel as one pipeline. The script reads
+// each account once, decides the admits in order exactly as if each ran alone, and writes
+// each account, usage counter and marker hash once.
 //
-// Every admit of a batch is still its own atomic script call: batching changes how they
-// travel, never what they decide. A caller always waits for its own answer (an admit that
-// was sent may have been charged, so it is never abandoned); the store's read and write
-// timeouts bound that wait.
+// Nothing waits for a batch to fill: a lone request goes out at once, and a batch forms only
+// from requests that arrived while the previous calls were in flight, so batching adds no
+// latency of its own. A caller always waits for its own answer (an admit that was sent may
+// have been charged, so it is never abandoned); the store's read and write timeouts bound
+// that wait. When a call fails, every admit of its group gets the error: each is then
+// "may have run" and the gateway compensates each by its request id.
 
 const (
 	maxBatch     = 64
-	batchWorkers = 4
+	batchWorkers = 2
 )
 
 type admitCall struct {
@@ -43,10 +47,12 @@ type admitBatcher struct {
 	exited  chan struct{} // closed once every worker has returned
 	wg      sync.WaitGroup
 	timeout time.Duration
+	cluster bool // group admits by tree: a script's keys must share a slot
 }
 
 func newAdmitBatcher(rdb redis.UniversalClient, timeout time.Duration) *admitBatcher {
-	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}), timeout: timeout}
+	_, cluster := rdb.(*redis.ClusterClient)
+	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}), timeout: timeout, cluster: cluster}
 	for i := 0; i < batchWorkers; i++ {
 		b.wg.Add(1)
 		go b.loop()
@@ -90,7 +96,7 @@ func (b *admitBatcher) close() {
 func (b *admitBatcher) loop() {
 	defer b.wg.Done()
 	batch := make([]*admitCall, 0, maxBatch)
-	cmds := make([]*redis.Cmd, 0, maxBatch)
+	w := &batchWork{}
 	for {
 		select {
 		case <-b.stop:
@@ -116,35 +122,87 @@ func (b *admitBatcher) loop() {
 				break fill
 			}
 		}
-		b.run(batch, cmds[:0])
+		b.run(batch, w)
 	}
 }
 
-// run sends one batch as a pipeline and answers every call in it.
-func (b *admitBatcher) run(batch []*admitCall, cmds []*redis.Cmd) {
+// batchWork is what one worker reuses from batch to batch.
+type batchWork struct {
+	groups []*admitGroup
+	byTag  map[string]*admitGroup
+	cmds   []*redis.Cmd
+}
+
+// group returns the group for c: one per tree on a Redis Cluster (a script's keys must share
+// a slot), a single one otherwise.
+func (w *batchWork) group(c *admitCall, cluster bool) *admitGroup {
+	tag := ""
+	if cluster {
+		tag = hashTag(c.req.Keys[0])
+	}
+	if g := w.byTag[tag]; g != nil {
+		return g
+	}
+	if w.byTag == nil {
+		w.byTag = make(map[string]*admitGroup)
+	}
+	n := len(w.byTag)
+	if n == len(w.groups) {
+		w.groups = append(w.groups, &admitGroup{})
+	}
+	g := w.groups[n]
+	w.byTag[tag] = g
+	return g
+}
+
+// run sends one batch, one script call per group, pipelined, and answers every call in it.
+func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	if len(batch) == 1 {
-		c := batch[0]
-		c.err = admitOne(ctx, b.rdb, c.req, c.dec)
-		c.done <- struct{}{}
-		return
-	}
-	pipe := b.rdb.Pipeline()
 	for _, c := range batch {
-		cmds = append(cmds, pipe.EvalSha(ctx, admitScript.Hash(), c.req.Keys, admitArgs(c.req)...))
+		w.group(c, b.cluster).add(c)
 	}
-	_, _ = pipe.Exec(ctx) // errors are per command
-	for i, c := range batch {
-		err := cmds[i].Err()
+	groups := w.groups[:len(w.byTag)]
+	if len(groups) == 1 {
+		g := groups[0]
+		v, err := b.rdb.EvalSha(ctx, admitScript.Hash(), g.keys, g.args()...).Result()
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
 			// The script is not loaded yet (first use, or Redis restarted): EVAL it once.
-			c.err = admitOne(ctx, b.rdb, c.req, c.dec)
-		} else if err != nil {
-			c.err = admitErr(err)
-		} else {
-			c.err = decodeDecision(cmds[i].Val(), c.req.Price, c.dec)
+			v, err = admitScript.Eval(ctx, b.rdb, g.keys, g.argv...).Result()
 		}
-		c.done <- struct{}{}
+		g.answer(v, err)
+	} else {
+		pipe := b.rdb.Pipeline()
+		cmds := w.cmds[:0]
+		for _, g := range groups {
+			cmds = append(cmds, pipe.EvalSha(ctx, admitScript.Hash(), g.keys, g.args()...))
+		}
+		_, _ = pipe.Exec(ctx) // errors are per command
+		for i, g := range groups {
+			v, err := cmds[i].Result()
+			if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+				v, err = admitScript.Eval(ctx, b.rdb, g.keys, g.argv...).Result()
+			}
+			g.answer(v, err)
+			cmds[i] = nil
+		}
+		w.cmds = cmds[:0]
 	}
+	for _, g := range groups {
+		for _, c := range g.calls {
+			c.done <- struct{}{}
+		}
+		g.reset()
+	}
+	clear(w.byTag)
+}
+
+// hashTag is the {…} part of a key ("" when it has none).
+func hashTag(k string) string {
+	if i := strings.IndexByte(k, '{'); i >= 0 {
+		if j := strings.IndexByte(k[i+1:], '}'); j > 0 {
+			return k[i+1 : i+1+j]
+		}
+	}
+	return ""
 }

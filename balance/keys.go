@@ -1,12 +1,15 @@
 package balance
 
+import "strings"
+
 // Key layout. Every key of one account tree carries the root's id as its Redis Cluster hash
 // tag, so that every multi-key script touches one slot:
 //
 //	{ROOT}:acct:ID    hash   the account record (fields below)
 //	{ROOT}:kids:ID    zset   direct children of ID; member = child id, score = created_at (µs)
 //	{ROOT}:usage:ID   hash   usage of ID: field "YYYY-MM-DD|route|n" = count, "…|c" = charged µ
-//	{ROOT}:rf:REQID   string refund / settlement marker of one proxied request (expires)
+//	{ROOT}:rf:BUCKET  hash   refund / settlement markers of up to 4096 proxied requests (expires;
+//	                         see MarkerKey)
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
 //	{ROOT}:idem:K     string idempotency record (expires)
@@ -45,8 +48,19 @@ func KidsKey(root, id string) string { return "{" + root + "}:kids:" + id }
 // UsageKey returns the key of an account's usage counters.
 func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
 
-// RefundKey returns the key that marks a proxied request's refund or settlement as done.
-func RefundKey(root, requestID string) string { return "{" + root + "}:rf:" + requestID }
+// MarkerKey returns where the refund / settlement marker of a proxied request lives: field
+// of hash key. Markers are grouped by request id without its last three characters, so one
+// hash holds up to 4096 consecutive gateway request ids (they end in a hex counter) and the
+// admit of a batch writes its markers in one command; an id of three characters or fewer is
+// field id of "{ROOT}:rf:". The hash expires MarkerTTL after its last admit, so every marker
+// lives at least MarkerTTL. (The scripts' marker_key and marker_field, in prelude.lua.)
+func MarkerKey(root, requestID string) (key, field string) {
+	if len(requestID) <= 3 {
+		return "{" + root + "}:rf:", requestID
+	}
+	n := len(requestID) - 3
+	return "{" + root + "}:rf:" + requestID[:n], requestID[n:]
+}
 
 // LedgerKey returns the key of the index of ledger records where id is a side.
 func LedgerKey(root, id string) string { return "{" + root + "}:ledger:" + id }
@@ -62,3 +76,11 @@ func IndexKey(id string) string { return "id:" + id }
 
 // MainsKey is the set of every main account.
 const MainsKey = "mains"
+
+// accountIDOfKey is the account id of an AccountKey (the key itself if it is not one).
+func accountIDOfKey(k string) string {
+	if i := strings.Index(k, "}:acct:"); i >= 0 {
+		return k[i+len("}:acct:"):]
+	}
+	return k
+}

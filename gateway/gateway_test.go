@@ -357,7 +357,11 @@ func TestRefundOnUpstreamFailure(t *testing.T) {
 			if len(keys) != 1 {
 				t.Fatalf("markers %v", keys)
 			}
-			rid := strings.TrimPrefix(keys[0], "{"+m.Root+"}:rf:")
+			fields, _ := f.store.Client().HKeys(context.Background(), keys[0]).Result()
+			if len(fields) != 1 {
+				t.Fatalf("marker fields %v", fields)
+			}
+			rid := strings.TrimPrefix(keys[0], "{"+m.Root+"}:rf:") + fields[0]
 			mk, err := f.store.RefundMarker(context.Background(), m.Root, rid)
 			if err != nil || mk.State != 'r' {
 				t.Fatalf("marker %+v %v", mk, err)

@@ -51,3 +51,15 @@ local function payer_key(prefix, bid, keys, n)
   end
   return nil
 end
+-- Refund markers live in hashes of up to 4096 consecutive request ids (the gateway's ids end
+-- in a hex counter): the marker of request id R is field <R's last 3 characters> of
+-- {ROOT}:rf:<R without them>; an id of 3 characters or fewer is field R of {ROOT}:rf:.
+-- (Go: MarkerKey.) A marker hash expires MarkerTTL after its last admit.
+local function marker_key(prefix, rid)
+  if #rid <= 3 then return prefix .. 'rf:' end
+  return prefix .. 'rf:' .. string.sub(rid, 1, -4)
+end
+local function marker_field(rid)
+  if #rid <= 3 then return rid end
+  return string.sub(rid, -3)
+end

@@ -6,11 +6,11 @@
 -- debited from (or, when negative, returned to) the billing account without a floor check:
 -- the request was admitted, so the balance may end below -credit_limit by at most that
 -- difference. Usage 'charged' moves by the difference and '<day>|<route>|s' counts the
--- settlement; the marker becomes "s|<billing>|<price>|<day>|<route>|<cost>" (same expiry).
+-- settlement; the marker becomes "s|<billing>|<price>|<day>|<route>|<cost>" (the marker hash keeps its expiry).
 -- Answers {1, cost, balance_after} when settled, {0, price, 0} when there was nothing to do.
 local prefix = string.match(KEYS[1], '^(.-}:)')
-local mk = prefix .. 'rf:' .. ARGV[1]
-local m = redis.call('GET', mk)
+local mk, mf = marker_key(prefix, ARGV[1]), marker_field(ARGV[1])
+local m = redis.call('HGET', mk, mf)
 if not m then return {0, 0, 0} end
 local state, bid, price, day, route = string.match(m, '^(%a)|([^|]*)|(%-?%d+)|([^|]*)|([^|]*)')
 if state ~= 'a' then return {0, tonumber(price), 0} end
@@ -27,11 +27,5 @@ elseif diff ~= 0 then
   cost = tonumber(price)
 end
 redis.call('HINCRBY', KEYS[n + 1], day .. '|' .. route .. '|s', 1)
-local ttl = redis.call('PTTL', mk)
-local v = 's' .. string.sub(m, 2) .. '|' .. istr(cost)
-if ttl and ttl > 0 then
-  redis.call('SET', mk, v, 'PX', ttl)
-else
-  redis.call('SET', mk, v)
-end
+redis.call('HSET', mk, mf, 's' .. string.sub(m, 2) .. '|' .. istr(cost)) -- keeps its expiry
 return {1, cost, after}

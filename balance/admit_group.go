@@ -1,0 +1,170 @@
+package balance
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// admitGroup is the admits of one script call (see lua/admit.lua): requests of trees that
+// may share a call (one tree in a Redis Cluster, any on one server), their keys deduplicated.
+// A batch worker keeps its groups and reuses them; reset keeps the memory.
+type admitGroup struct {
+	calls []*admitCall
+	keys  []string       // account keys first, then usage keys
+	nacct int            // len of the account part of keys
+	index map[string]int // key -> 1-based index in keys
+	usage []string       // usage keys in order of first use, before they join keys
+	argv  []interface{}
+	spec  []byte
+}
+
+func (g *admitGroup) reset() {
+	for i := range g.calls {
+		g.calls[i] = nil
+	}
+	g.calls = g.calls[:0]
+	clear(g.keys)
+	g.keys = g.keys[:0]
+	clear(g.usage)
+	g.usage = g.usage[:0]
+	clear(g.index)
+	g.nacct = 0
+}
+
+// add puts one call into the group; args builds the script's ARGV once all are in.
+func (g *admitGroup) add(c *admitCall) {
+	if g.index == nil {
+		g.index = make(map[string]int, 16)
+	}
+	g.calls = append(g.calls, c)
+	keys := c.req.Keys
+	for _, k := range keys[:len(keys)-1] {
+		if _, ok := g.index[k]; !ok {
+			g.keys = append(g.keys, k)
+			g.index[k] = len(g.keys)
+		}
+	}
+	if u := keys[len(keys)-1]; g.index[u] == 0 {
+		g.usage = append(g.usage, u)
+		g.index[u] = -len(g.usage) // placed after the accounts by args
+	}
+}
+
+// args completes keys and returns the ARGV of the group's script call.
+func (g *admitGroup) args() []interface{} {
+	g.nacct = len(g.keys)
+	g.keys = append(g.keys, g.usage...)
+	a := g.argv[:0]
+	a = append(a, MarkerTTL.Milliseconds(), g.nacct, len(g.calls))
+	var prev *AdmitRequest
+	for _, c := range g.calls {
+		r := c.req
+		if prev != nil && sameButID(prev, r) {
+			a = append(a, "=", r.RequestID)
+			continue
+		}
+		prev = r
+		s := g.spec[:0]
+		n := len(r.Keys) - 1
+		s = strconv.AppendInt(s, int64(g.nacct-g.index[r.Keys[n]]), 10)
+		for _, k := range r.Keys[:n] {
+			s = append(s, ' ')
+			s = strconv.AppendInt(s, int64(g.index[k]), 10)
+		}
+		g.spec = s
+		kyc := "0"
+		if r.KYC {
+			kyc = "1"
+		}
+		a = append(a, string(s), r.CallerPos+1, r.TokenHash, r.Permission, kyc, int64(r.Price), r.Route, r.RequestID)
+	}
+	g.argv = a
+	return a
+}
+
+// answer gives every call of the group its decision from the script's answer v (or err).
+func (g *admitGroup) answer(v interface{}, err error) {
+	if err != nil {
+		err = admitErr(err)
+		for _, c := range g.calls {
+			c.err = err
+		}
+		return
+	}
+	s, ok := v.(string)
+	if !ok {
+		err = fmt.Errorf("admit: unexpected answer %v", v)
+	}
+	for _, c := range g.calls {
+		if err != nil {
+			c.err = err
+			continue
+		}
+		line := s
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			line, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		c.err = decodeLine(line, c.req, c.dec)
+		if c.err != nil {
+			err = c.err // the rest cannot be trusted either
+		}
+	}
+}
+
+// decodeLine fills dec from one line of the admit script's answer:
+// "code who charge payer limit remaining reset available".
+func decodeLine(line string, req *AdmitRequest, dec *Decision) error {
+	var f [8]int64
+	rest := line
+	for i := range f {
+		j := strings.IndexByte(rest, ' ')
+		tok := rest
+		if j >= 0 {
+			tok, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = ""
+		}
+		n, err := strconv.ParseInt(tok, 10, 64)
+		if err != nil || (j < 0) != (i == len(f)-1) {
+			return fmt.Errorf("admit: unexpected answer line %q", line)
+		}
+		f[i] = n
+	}
+	n := int64(len(req.Keys) - 1)
+	if f[0] < 0 || f[0] >= int64(reasonCount) || f[1] < 0 || f[1] > n || f[3] < 0 || f[3] > n {
+		return fmt.Errorf("admit: unexpected answer line %q", line)
+	}
+	*dec = Decision{
+		Admitted:  f[0] == 0,
+		Reason:    Reason(f[0]),
+		AuthID:    chainID(req, f[1]),
+		Charge:    Amount(f[2]),
+		BillingID: chainID(req, f[3]),
+		Limit:     int(f[4]),
+		Remaining: int(f[5]),
+		Reset:     time.Duration(f[6]) * time.Millisecond,
+		Available: Amount(f[7]),
+		Price:     req.Price,
+	}
+	return nil
+}
+
+// chainID is the account id of position pos (1-based, 0 = none) of req's chain.
+func chainID(req *AdmitRequest, pos int64) string {
+	if pos == 0 {
+		return ""
+	}
+	return accountIDOfKey(req.Keys[pos-1])
+}
+
+// sameButID reports whether a and b differ in their request id only (the script then gets
+// b as '=' and its id). Keys are compared by identity: callers cache them per account.
+func sameButID(a, b *AdmitRequest) bool {
+	return len(a.Keys) == len(b.Keys) && &a.Keys[0] == &b.Keys[0] && a.CallerPos == b.CallerPos &&
+		a.Permission == b.Permission && a.KYC == b.KYC && a.Price == b.Price && a.Route == b.Route &&
+		string(a.TokenHash) == string(b.TokenHash)
+}
