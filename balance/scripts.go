@@ -6,12 +6,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-//go:embed lua/prelude.lua
-var prelude string
+var (
+	//go:embed lua/prelude.lua
+	prelude string
+	//go:embed lua/money.lua
+	money string
+)
 
-// newScript prepends the shared prelude to body. Scripts are loaded once and called with
-// EVALSHA, falling back to EVAL on NOSCRIPT (go-redis Script.Run).
-func newScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+// newScript prepends the shared prelude and the money helpers to body. Scripts are loaded
+// once and called with EVALSHA, falling back to EVAL on NOSCRIPT (go-redis Script.Run).
+func newScript(body string) *redis.Script { return redis.NewScript(prelude + money + body) }
 
 var (
 	//go:embed lua/create.lua
@@ -39,7 +43,7 @@ var (
 	creditScript   = newScript(creditLua)
 	deleteScript   = newScript(deleteLua)
 	transferScript = newScript(transferLua)
-	admitScript    = newScript(admitLua)
+	admitScript    = redis.NewScript(prelude + admitLua) // the hot path: no money helpers
 	refundScript   = newScript(refundLua)
 	settleScript   = newScript(settleLua)
 )

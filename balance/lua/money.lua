@@ -1,0 +1,46 @@
+-- money: helpers of the scripts that move money outside the hot path (prepended after the
+-- prelude; the admit script does without them).
+-- ledger writes one ledger record and indexes it under each side that is an account.
+local function ledger(prefix, trid, from, to, amount, currency, ref, kind, now, from_after, to_after)
+  local k = prefix .. 'tr:' .. trid
+  redis.call('HSET', k, 'id', trid, 'from', from, 'to', to, 'amount', istr(amount), 'currency', currency,
+    'reference', ref, 'kind', kind, 'created', istr(now), 'from_after', istr(from_after), 'to_after', istr(to_after))
+  if from ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. from, istr(now), trid) end
+  if to ~= '' then redis.call('ZADD', prefix .. 'ledger:' .. to, istr(now), trid) end
+end
+-- billing returns the first key in keys[from..] whose account has its own balance.
+local function billing(keys, from)
+  for i = from, #keys do
+    if redis.call('HGET', keys[i], 'own') == '1' then return keys[i] end
+  end
+  return nil
+end
+-- idem_check answers a replay: nil when the key is new, {'IDEM', transfer_id} when the same
+-- request was done before, {'IDEM_REUSED'} when the key was used for a different request.
+local function idem_check(key, reqhash)
+  if reqhash == '' then return nil end
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local sep = string.find(v, '|', 1, true)
+  if string.sub(v, 1, sep - 1) ~= reqhash then return {'IDEM_REUSED'} end
+  return {'IDEM', string.sub(v, sep + 1)}
+end
+local IDEM_TTL_MS = 172800000 -- 48 hours: keys live at least 24 hours
+local function idem_store(key, reqhash, trid)
+  if reqhash ~= '' then redis.call('SET', key, reqhash .. '|' .. trid, 'PX', IDEM_TTL_MS) end
+end
+-- payer_key returns the key of the account that pays back or settles a request billed to
+-- bid: bid itself while it is open, else (it was closed since, its balance went up the tree)
+-- the nearest open account with an own balance above it among keys[1..n]; nil if none.
+local function payer_key(prefix, bid, keys, n)
+  local target = prefix .. 'acct:' .. bid
+  local st = redis.call('HGET', target, 'status')
+  if st and st ~= 'closed' then return target end
+  local above = false
+  for i = 1, n do
+    local r = redis.call('HMGET', keys[i], 'id', 'own', 'status')
+    if above and r[2] == '1' and r[3] and r[3] ~= 'closed' then return keys[i] end
+    if r[1] == bid then above = true end
+  end
+  return nil
+end
