@@ -12,7 +12,7 @@ import (
 // Admit batching. Under load many admits are in flight at once. Sending each as its own
 // script call costs a round trip and, in Redis, a script run that reads and writes every
 // account of the chain: on a 2-core machine that is where the time goes. The batcher instead
-// lets a few worker goroutines each take whatever admits are queued (up to maxBatch) and
+// lets worker goroutines each take whatever admits are queued (up to maxBatch) and
 // send them as one call of the admit script per group (lua/admit.lua): on one Redis server
 // (or Sentinel) the whole batch is one group; on a Redis Cluster each tree is one (a
 // script's keys must share a slot) and the groups travel as one pipeline. The script reads
@@ -27,8 +27,15 @@ import (
 // "may have run" and the gateway compensates each by its request id.
 
 const (
-	maxBatch     = 64
-	batchWorkers = 2
+	lingerAfter = 8                      // a batch this big means load: linger for the next
+	lingerFor   = 200 * time.Microsecond // how long at most
+	maxBatch    = 64
+	// Workers: on one server a single one, so that the admits that arrive while a batch is
+	// in flight all go in the next (bigger batches cost Redis less per admit; a second worker
+	// only splits them). On a cluster a batch spans nodes, so several, lest one slow node
+	// hold up the rest.
+	workersServer  = 1
+	workersCluster = 4
 )
 
 type admitCall struct {
@@ -53,7 +60,11 @@ type admitBatcher struct {
 func newAdmitBatcher(rdb redis.UniversalClient, timeout time.Duration) *admitBatcher {
 	_, cluster := rdb.(*redis.ClusterClient)
 	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}), timeout: timeout, cluster: cluster}
-	for i := 0; i < batchWorkers; i++ {
+	workers := workersServer
+	if cluster {
+		workers = workersCluster
+	}
+	for i := 0; i < workers; i++ {
 		b.wg.Add(1)
 		go b.loop()
 	}
@@ -97,6 +108,7 @@ func (b *admitBatcher) loop() {
 	defer b.wg.Done()
 	batch := make([]*admitCall, 0, maxBatch)
 	w := &batchWork{}
+	last := 0 // size of the previous batch
 	for {
 		select {
 		case <-b.stop:
@@ -113,16 +125,37 @@ func (b *admitBatcher) loop() {
 		case c := <-b.in:
 			batch = append(batch[:0], c)
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case c := <-b.in:
-				batch = append(batch, c)
-			default:
-				break fill
-			}
-		}
+		b.fill(&batch, last >= lingerAfter)
+		last = len(batch)
 		b.run(batch, w)
+	}
+}
+
+// fill adds whatever is queued to batch, up to maxBatch. With linger (the load is high:
+// the last batch was big) it waits up to lingerFor for more: under load that makes the
+// batches bigger, so each admit costs the store less, for a wait that is small next to the
+// time requests spend queued anyway. Under light load nothing waits.
+func (b *admitBatcher) fill(batch *[]*admitCall, linger bool) {
+	var timer <-chan time.Time
+	if linger {
+		timer = time.After(lingerFor)
+	}
+	for len(*batch) < maxBatch {
+		select {
+		case c := <-b.in:
+			*batch = append(*batch, c)
+			continue
+		default:
+		}
+		if timer == nil {
+			return
+		}
+		select {
+		case c := <-b.in:
+			*batch = append(*batch, c)
+		case <-timer:
+			return
+		}
 	}
 }
 

@@ -37,17 +37,6 @@ const (
 	rlPolicyStart = `"acct";q=`
 )
 
-// requestStrip are removed from the request before it is forwarded: credentials,
-// hop-by-hop headers (RFC 9110 §7.6.1) and the trusted headers a client may not set.
-var requestStrip = []string{hAuthToken, hAuthz, hAuthID,
-	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
-	"TE", "Trailer", "Transfer-Encoding", "Upgrade",
-	hAccountID, hCallerID, hBillingID, hCharge, hRequestID}
-
-// responseStrip are removed from the upstream's answer.
-var responseStrip = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
-	"Trailer", "Transfer-Encoding", "Upgrade", hRLPolicy, hRL, hCharge, hRequestID, hUsageCost}
-
 // reqState is the per-request scratch space, pooled; nothing in it outlives the handler.
 type reqState struct {
 	req   balance.AdmitRequest
@@ -474,9 +463,7 @@ func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstr
 			}
 		}
 	}
-	for _, k := range requestStrip {
-		h.Del(k)
-	}
+	stripRequest(h)
 	h.Set(hAccountID, pathID)
 	h.Set(hCallerID, callerID)
 	h.Set(hBillingID, billingID)
@@ -487,13 +474,6 @@ func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstr
 	u := req.URI()
 	u.SetScheme(up.scheme)
 	u.SetHost(up.host)
-}
-
-func stripResponse(h *fasthttp.ResponseHeader) {
-	for _, k := range responseStrip {
-		h.Del(k)
-	}
-	h.ResetConnectionClose()
 }
 
 // responseHeaders sets X-Charge and the RateLimit headers of the tightest limit.

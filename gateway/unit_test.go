@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/valyala/fasthttp"
 )
 
 func TestAuthLimiterBounded(t *testing.T) {
@@ -142,4 +144,51 @@ func flipFirst(tok string) string {
 		return "y" + tok[1:]
 	}
 	return "x" + tok[1:]
+}
+
+// TestStripHeaders: every header of the strip lists goes, whatever its case, alone or with
+// others; other headers stay; a message with none of them is left as it was.
+func TestStripHeaders(t *testing.T) {
+	for _, name := range requestStrip {
+		for _, k := range []string{name, strings.ToLower(name), strings.ToUpper(name)} {
+			var req fasthttp.Request
+			req.Header.Set("X-Keep", "1")
+			req.Header.Set(k, "v")
+			stripRequest(&req.Header)
+			if v := req.Header.Peek(name); len(v) > 0 {
+				t.Errorf("request header %s survived: %q", k, v)
+			}
+			if string(req.Header.Peek("X-Keep")) != "1" {
+				t.Errorf("stripping %s took X-Keep", k)
+			}
+		}
+	}
+	var req fasthttp.Request
+	req.Header.Set("Connection", "close")
+	stripRequest(&req.Header)
+	if req.Header.ConnectionClose() {
+		t.Error("Connection: close survived")
+	}
+	for _, name := range responseStrip {
+		for _, k := range []string{name, strings.ToLower(name)} {
+			var resp fasthttp.Response
+			resp.Header.Set("X-Keep", "1")
+			resp.Header.Set(k, "v")
+			stripResponse(&resp.Header)
+			if v := resp.Header.Peek(name); len(v) > 0 {
+				t.Errorf("response header %s survived: %q", k, v)
+			}
+			if string(resp.Header.Peek("X-Keep")) != "1" {
+				t.Errorf("stripping %s took X-Keep", k)
+			}
+		}
+	}
+	var resp fasthttp.Response
+	resp.Header.Set("X-Keep", "1")
+	resp.Header.Set("Content-Type", "application/json")
+	before := resp.Header.String()
+	stripResponse(&resp.Header)
+	if resp.Header.String() != before {
+		t.Errorf("a clean answer changed:\n%s\n%s", before, resp.Header.String())
+	}
 }

@@ -93,14 +93,8 @@ local y = yoe + era * 400
 if mo <= 2 then y = y + 1 end
 local day = string.format('%04d-%02d-%02d', y, mo, d)
 
--- numbers to decimal text; tostring is exact below 1e14 (it prints 14 significant digits)
-local function dec(x)
-  if x < 1e14 and x > -1e14 then return tostring(x) end
-  return istr(x)
-end
 local function line(code, who, charge, payer, limit, rem, reset, avail)
-  return code .. ' ' .. who .. ' ' .. dec(charge) .. ' ' .. payer .. ' ' .. dec(limit) .. ' ' .. dec(rem) .. ' ' ..
-    dec(reset) .. ' ' .. dec(avail)
+  return string.format('%d %d %d %d %d %d %d %d', code, who, charge, payer, limit, rem, reset, avail)
 end
 
 -- live reports whether th is a live token of account s (tok, or tok_prev before its expiry;
@@ -149,6 +143,7 @@ local usage, uorder = {}, {}
 local marks, mbuckets = {}, {}
 local newtat = {}
 local pmbs, pmprice, pmroute, pmval -- the last marker value built, reused by a run of alike
+local pu, puch, puroute -- the last usage entry, likewise
 
 -- dynamic: the rate limits and the balance for a request that passed static, and its effects.
 local function dynamic(ch, pos, b, price, route, reqid)
@@ -195,27 +190,36 @@ local function dynamic(ch, pos, b, price, route, reqid)
   local c = S[ch[pos + 1]]
   if now - c.last_used >= 1000000 then c.last_used, c.stamp = now, true end
   if price > 0 then bs.bal, bs.wbal = bs.bal - price, true end
-  local uk = ch[1] .. '|' .. route
-  local u = usage[uk]
-  if not u then
-    u = {ch[1], route, 0, 0}
-    usage[uk] = u
-    uorder[#uorder + 1] = u
+  local u = pu
+  if not (ch == puch and route == puroute) then
+    local uk = ch[1] .. '|' .. route
+    u = usage[uk]
+    if not u then
+      u = {ch[1], route, 0, 0}
+      usage[uk] = u
+      uorder[#uorder + 1] = u
+    end
+    pu, puch, puroute = u, ch, route
   end
   u[3], u[4] = u[3] + 1, u[4] + price
-  if not bs.prefix then bs.prefix = string.match(bs.key, '^(.-}:)') end
-  local mk = marker_key(bs.prefix, reqid)
-  local mb = marks[mk]
+  -- the marker, into the batch's list for its marker hash
+  if not bs.prefix then
+    bs.prefix = string.match(bs.key, '^(.-}:)')
+    marks[bs.prefix] = marks[bs.prefix] or {}
+  end
+  local bucket, field = marker_split(reqid)
+  local mt = marks[bs.prefix]
+  local mb = mt[bucket]
   if not mb then
     mb = {}
-    marks[mk] = mb
-    mbuckets[#mbuckets + 1] = mk
+    mt[bucket] = mb
+    mbuckets[#mbuckets + 1] = {bs.prefix .. 'rf:' .. bucket, mb}
   end
   if not (bs == pmbs and price == pmprice and route == pmroute) then
     pmbs, pmprice, pmroute = bs, price, route
     pmval = 'a|' .. bs.id .. '|' .. istr(price) .. '|' .. day .. '|' .. route
   end
-  mb[#mb + 1] = marker_field(reqid)
+  mb[#mb + 1] = field
   mb[#mb + 1] = pmval
   if tight == 0 then return line(0, 0, price, b, 0, 0, 0, 0) end
   return line(0, 0, price, b, S[ch[tight + 1]].rate, tightRem, math.ceil(tightReset / 1000), 0)
@@ -270,8 +274,8 @@ for _, u in ipairs(uorder) do
   redis.call('HINCRBY', KEYS[u[1]], f .. '|n', u[3])
   redis.call('HINCRBY', KEYS[u[1]], f .. '|c', istr(u[4]))
 end
-for _, mk in ipairs(mbuckets) do
-  redis.call('HSET', mk, unpack(marks[mk]))
-  redis.call('PEXPIRE', mk, ttl)
+for _, mb in ipairs(mbuckets) do
+  redis.call('HSET', mb[1], unpack(mb[2]))
+  redis.call('PEXPIRE', mb[1], ttl)
 end
 return table.concat(out, '\n')
