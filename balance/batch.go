@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -54,7 +55,8 @@ type admitBatcher struct {
 	exited  chan struct{} // closed once every worker has returned
 	wg      sync.WaitGroup
 	timeout time.Duration
-	cluster bool // group admits by tree: a script's keys must share a slot
+	cluster bool                // group admits by tree: a script's keys must share a slot
+	sizes   prometheus.Observer // admits per script call; set by Instrument before use
 }
 
 func newAdmitBatcher(rdb redis.UniversalClient, timeout time.Duration) *admitBatcher {
@@ -196,6 +198,11 @@ func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
 		w.group(c, b.cluster).add(c)
 	}
 	groups := w.groups[:len(w.byTag)]
+	if b.sizes != nil {
+		for _, g := range groups {
+			b.sizes.Observe(float64(len(g.calls)))
+		}
+	}
 	if len(groups) == 1 {
 		g := groups[0]
 		v, err := b.rdb.EvalSha(ctx, admitScript.Hash(), g.keys, g.args()...).Result()

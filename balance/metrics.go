@@ -31,7 +31,8 @@ var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025,
 //
 //	gateway_store_round_trip_seconds{operation}  histogram  one command or one pipeline, sent and answered
 //	gateway_store_errors_total{operation}        counter    round trips that failed (unreachable, timeout, script error)
-//	gateway_store_pipeline_commands              histogram  commands per pipelined round trip (admit batching)
+//	gateway_store_pipeline_commands              histogram  commands per pipelined round trip (a batch on a cluster)
+//	gateway_store_admit_batch_size               histogram  admits decided by one admit script call
 //
 // operation is admit, refund or settle for those scripts (a pipeline is named by its first
 // command) and other for everything else (account reads, management scripts, PING). A
@@ -41,13 +42,16 @@ var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025,
 func (s *Store) Instrument(reg prometheus.Registerer) error {
 	h := newStoreHook()
 	if reg != nil {
-		for _, c := range []prometheus.Collector{h.durVec, h.errVec, h.pipe} {
+		for _, c := range []prometheus.Collector{h.durVec, h.errVec, h.pipe, h.batch} {
 			if err := reg.Register(c); err != nil {
 				return fmt.Errorf("store metrics: %w", err)
 			}
 		}
 	}
 	s.rdb.AddHook(h)
+	if s.batch != nil {
+		s.batch.sizes = h.batch
+	}
 	return nil
 }
 
@@ -56,6 +60,7 @@ type storeHook struct {
 	durVec *prometheus.HistogramVec
 	errVec *prometheus.CounterVec
 	pipe   prometheus.Histogram
+	batch  prometheus.Histogram
 	dur    [opCount]prometheus.Observer
 	errs   [opCount]prometheus.Counter
 	shas   [opOther]string // EVALSHA hashes of admit, refund, settle
@@ -75,8 +80,11 @@ func newStoreHook() *storeHook {
 		pipe: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_store_pipeline_commands",
 			Help:    "Commands sent in one pipelined round trip to the store (e.g. batched admits).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gateway_store_admit_batch_size",
+			Help:    "Admits decided by one call of the admit script (admits in flight together are batched).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 48, 64}}),
 		shas: [opOther]string{admitScript.Hash(), refundScript.Hash(), settleScript.Hash()},
-		srcs: [opOther]string{prelude + admitLua, prelude + refundLua, prelude + settleLua},
+		srcs: [opOther]string{admitSrc, refundSrc, settleSrc},
 	}
 	for op := range opCount {
 		h.dur[op] = h.durVec.WithLabelValues(opNames[op])

@@ -97,7 +97,30 @@ func TestStoreInstrument(t *testing.T) {
 				t.Errorf("store errors %s = %v (NOSCRIPT and redis.Nil are not errors)", op, n)
 			}
 		}
+		// The two admits went through the batcher one at a time: two script calls of one admit.
+		calls, admits := histogram(t, reg, "gateway_store_admit_batch_size")
+		if calls != 2 || admits != 2 {
+			t.Errorf("admit batches %v with %v admits, want 2 with 2", calls, admits)
+		}
 	})
+}
+
+// histogram returns the sample count and sum of the histogram called name in reg.
+func histogram(t *testing.T, reg *prometheus.Registry, name string) (count, sum float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				count += float64(m.GetHistogram().GetSampleCount())
+				sum += m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return count, sum
 }
 
 func TestStoreInstrumentCountsErrors(t *testing.T) {

@@ -37,13 +37,17 @@ var (
 	//go:embed lua/settle.lua
 	settleLua string
 
+	admitSrc  = prelude + admitLua // the hot path: no money helpers
+	refundSrc = prelude + money + refundLua
+	settleSrc = prelude + money + settleLua
+
 	createScript   = newScript(createLua)
 	updateScript   = newScript(updateLua)
 	rotateScript   = newScript(rotateLua)
 	creditScript   = newScript(creditLua)
 	deleteScript   = newScript(deleteLua)
 	transferScript = newScript(transferLua)
-	admitScript    = redis.NewScript(prelude + admitLua) // the hot path: no money helpers
-	refundScript   = newScript(refundLua)
-	settleScript   = newScript(settleLua)
+	admitScript    = redis.NewScript(admitSrc)
+	refundScript   = redis.NewScript(refundSrc)
+	settleScript   = redis.NewScript(settleSrc)
 )
