@@ -28,7 +28,8 @@ import (
 // "may have run" and the gateway compensates each by its request id.
 
 const (
-	lingerAfter = 8                      // a batch this big means load: linger for the next
+	lingerAfter = 8                      // a batch this big means load: linger for the next ones
+	lingerKeep  = 16                     // … until this many small batches in a row
 	lingerFor   = 200 * time.Microsecond // how long at most
 	maxBatch    = 64
 	// Workers: on one server a single one, so that the admits that arrive while a batch is
@@ -110,7 +111,7 @@ func (b *admitBatcher) loop() {
 	defer b.wg.Done()
 	batch := make([]*admitCall, 0, maxBatch)
 	w := &batchWork{}
-	last := 0 // size of the previous batch
+	hot := 0 // > 0: there was load lately (a big batch within the last lingerKeep)
 	for {
 		select {
 		case <-b.stop:
@@ -127,14 +128,18 @@ func (b *admitBatcher) loop() {
 		case c := <-b.in:
 			batch = append(batch[:0], c)
 		}
-		b.fill(&batch, last >= lingerAfter)
-		last = len(batch)
+		b.fill(&batch, hot > 0)
+		if len(batch) >= lingerAfter {
+			hot = lingerKeep
+		} else if hot > 0 {
+			hot--
+		}
 		b.run(batch, w)
 	}
 }
 
 // fill adds whatever is queued to batch, up to maxBatch. With linger (the load is high:
-// the last batch was big) it waits up to lingerFor for more: under load that makes the
+// a recent batch was big) it waits up to lingerFor for more: under load that makes the
 // batches bigger, so each admit costs the store less, for a wait that is small next to the
 // time requests spend queued anyway. Under light load nothing waits.
 func (b *admitBatcher) fill(batch *[]*admitCall, linger bool) {
