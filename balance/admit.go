@@ -97,8 +97,8 @@ type Decision struct {
 	Price Amount
 }
 
-// Admitter is the seam of the admit call: one request in, one decision out. Batching or
-// pipelining many admits into one round trip can be built behind it.
+// Admitter is the seam of the admit call: one request in, one decision out. The Store batches
+// behind it (see batch.go).
 type Admitter interface {
 	Admit(ctx context.Context, req *AdmitRequest, dec *Decision) error
 }
@@ -116,10 +116,13 @@ func AdmitKeys(root, id string, chain []string) []string {
 	return append(keys, UsageKey(root, id))
 }
 
-// Admit runs the admit script for req in one round trip and fills dec. A refusal is not an
-// error: dec.Admitted is false and dec.Reason says why. The error is a store failure
-// (ErrUnavailable when the store cannot be reached: nothing was charged) or a malformed
-// answer.
+// Admit decides req in one atomic step of the admit script and fills dec: alone, or together
+// with the other admits in flight in one script call (batching, see batch.go), which decides
+// each exactly as if it ran alone. A refusal is not an error: dec.Admitted is false and
+// dec.Reason says why. The error is a store failure (ErrUnavailable when the store cannot be
+// reached: nothing was charged; MaybeRan tells when it may have been) or a malformed answer.
+// Keys and TokenHash of consecutive requests are compared by identity to send repeats
+// compactly, so callers should reuse one Keys slice per account (AdmitKeys, cached).
 func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) error {
 	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 {
 		return fmt.Errorf("admit: bad request (keys %d, caller %d)", len(req.Keys), req.CallerPos)

@@ -323,7 +323,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 		g.refuse(ctx, st, apiErr)
 		return out
 	}
-	// Admit: one round trip.
+	// Admit: one atomic step in the store (batched with the other admits in flight).
 	st.hex = st.hash.AppendHex(st.hex[:0])
 	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
 		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
