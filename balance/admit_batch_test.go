@@ -145,6 +145,25 @@ func TestAdmitBatchSameAsOneByOne(t *testing.T) {
 				t.Errorf("request %d refused (%v) but has a marker %+v %v", i, got[i].Reason, mk, err)
 			}
 		}
+		// Every marker hash expires, at most MarkerTTL from now; a refund keeps its expiry.
+		checkTTL := func(when string) {
+			seen := 0
+			for i, r := range seqB {
+				if !got[i].Admitted {
+					continue
+				}
+				key, _ := balance.MarkerKey(batched[treeOf[i]].m.Root, string(r.RequestID))
+				if ttl := s.Client().PTTL(ctx, key).Val(); ttl <= balance.MarkerTTL-time.Minute || ttl > balance.MarkerTTL {
+					t.Errorf("%s: %s expires in %v, want about %v", when, key, ttl, balance.MarkerTTL)
+				}
+				seen++
+			}
+			if seen == 0 {
+				t.Fatalf("%s: no marker to look at", when)
+			}
+		}
+		checkTTL("after the batch")
+		defer checkTTL("after a refund")
 		// A batched admit refunds like any other, exactly once.
 		for i, r := range seqB {
 			if got[i].Admitted && got[i].Charge > 0 {
