@@ -29,7 +29,7 @@ import (
 // Options selects and tunes the store. Exactly one of Redis, Cluster or SentinelMaster may be
 // set; none of them selects the embedded store persisted under DataDir.
 type Options struct {
-	Redis          string   // "redis://host:port/db"; "" = not a single Redis
+	Redis          string   // "redis://host:port/db", "rediss://…", "unix:///path?db=N"; "" = not a single Redis
 	Cluster        []string // seed nodes "host:port" of a Redis Cluster
 	SentinelMaster string   // master name for Sentinel
 	SentinelAddrs  []string // sentinel "host:port" addresses
@@ -91,6 +91,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		uo.DB = ro.DB
 		uo.Username, uo.Password = ro.Username, ro.Password
 		uo.TLSConfig = ro.TLSConfig
+		// unix:///path/redis.sock: Addr is the socket's path, which go-redis dials as a Unix
+		// socket (an address starting with "/").
 	default:
 		emb, err := startEmbedded(o.DataDir)
 		if err != nil {

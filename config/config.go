@@ -54,8 +54,10 @@ type Config struct {
 // Store selects the store. At most one of Redis, Cluster and Sentinel.Master
 // is set; with none, the gateway runs the embedded store under DataDir.
 type Store struct {
-	// Redis is the URL of a standalone Redis server, "redis://host:port/db"
-	// or "rediss://…" for TLS. YAML "redis"; default "".
+	// Redis is the URL of a standalone Redis server, "redis://host:port/db",
+	// "rediss://…" for TLS, or "unix:///path/to/redis.sock?db=N" for a server on the same
+	// host (a Unix socket costs both sides less per round trip than TCP on loopback).
+	// YAML "redis"; default "".
 	Redis string `yaml:"redis"`
 	// Cluster lists host:port seed nodes of a Redis Cluster.
 	// YAML "cluster"; default none.

@@ -88,7 +88,7 @@ func TestEnvErrors(t *testing.T) {
 		{"valid syntax, invalid value", []string{"GATEWAY_DEFAULTS_MAX_DEPTH=50"},
 			[]string{"defaults.max_depth: must be between 1 and 10, got 50 (GATEWAY_DEFAULTS_MAX_DEPTH)"}},
 		{"invalid store from the environment", []string{"GATEWAY_STORE_REDIS=localhost:6379"},
-			[]string{`store.redis: "localhost:6379" must start with redis:// or rediss:// (GATEWAY_STORE_REDIS)`}},
+			[]string{`store.redis: "localhost:6379" must start with redis://, rediss:// or unix:// (GATEWAY_STORE_REDIS)`}},
 		{"bad log level", []string{"GATEWAY_LOG_LEVEL=loud"}, []string{`log.level: "loud" is not one of`, "(GATEWAY_LOG_LEVEL)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

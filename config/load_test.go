@@ -330,7 +330,10 @@ func TestLoadErrors(t *testing.T) {
 
 		// store
 		{"redis and cluster", "store: {redis: \"redis://r:6379\", cluster: [\"a:1\"]}\n", []string{"store: set only one of store.redis, store.cluster and store.sentinel.master"}, ""},
-		{"redis without scheme", "store: {redis: \"localhost:6379\"}\n", []string{`store.redis: "localhost:6379" must start with redis:// or rediss://`}, ""},
+		{"redis without scheme", "store: {redis: \"localhost:6379\"}\n", []string{`store.redis: "localhost:6379" must start with redis://, rediss:// or unix://`}, ""},
+		{"unix socket relative", "store: {redis: \"unix://redis.sock\"}\n", []string{`store.redis: "unix://redis.sock": a unix URL names the socket by its absolute path`}, ""},
+		{"unix socket no path", "store: {redis: \"unix:///\"}\n", []string{`store.redis: "unix:///": a unix URL names the socket by its absolute path`}, ""},
+		{"unix socket bad db", "store: {redis: \"unix:///run/r.sock?db=x\"}\n", []string{`store.redis: "unix:///run/r.sock?db=x": db must be a database number`}, ""},
 		{"redis password not repeated", "store: {redis: \"http://:s3cret@r:6379\"}\n", []string{"store.redis: ", "must start with redis://"}, "s3cret"},
 		{"redis bad db", "store: {redis: \"redis://r:6379/x\"}\n", []string{"store.redis:", "database number"}, ""},
 		{"cluster node without port", "store: {cluster: [\"a\"]}\n", []string{`store.cluster[0]: "a" is not host:port`}, ""},

@@ -97,7 +97,7 @@ func (v *validator) store(s *Store) {
 	}
 }
 
-// redisURL checks a redis:// or rediss:// URL without ever repeating its
+// redisURL checks a redis://, rediss:// or unix:// URL without ever repeating its
 // password.
 func (v *validator) redisURL(setting, s string) {
 	u, err := url.Parse(s)
@@ -106,8 +106,18 @@ func (v *validator) redisURL(setting, s string) {
 		return
 	}
 	switch {
+	case u.Scheme == "unix":
+		// unix:///path/to/redis.sock, optionally ?db=N (go-redis's form)
+		switch {
+		case u.Host != "" || !strings.HasPrefix(u.Path, "/") || strings.HasSuffix(u.Path, "/"):
+			v.add(setting, "%q: a unix URL names the socket by its absolute path, as in unix:///run/redis/redis.sock", u.Redacted())
+		case u.Query().Has("db"):
+			if n, err := strconv.Atoi(u.Query().Get("db")); err != nil || n < 0 {
+				v.add(setting, "%q: db must be a database number", u.Redacted())
+			}
+		}
 	case u.Scheme != "redis" && u.Scheme != "rediss":
-		v.add(setting, "%q must start with redis:// or rediss://", u.Redacted())
+		v.add(setting, "%q must start with redis://, rediss:// or unix://", u.Redacted())
 	case u.Host == "":
 		v.add(setting, "%q has no host", u.Redacted())
 	default:

@@ -63,6 +63,8 @@ func TestValidStoresAndRoutes(t *testing.T) {
 	for _, change := range []func(c *Config){
 		func(c *Config) { c.Store.Redis = "redis://localhost:6379/0" },
 		func(c *Config) { c.Store.Redis = "rediss://user:pass@redis.example:6380" },
+		func(c *Config) { c.Store.Redis = "unix:///run/redis/redis.sock" },
+		func(c *Config) { c.Store.Redis = "unix://:pw@/run/redis/redis.sock?db=2" },
 		func(c *Config) { c.Store.Cluster = []string{"10.0.0.1:7000", "[::1]:7001"} },
 		func(c *Config) {
 			c.Store.Sentinel = Sentinel{Master: "mymaster", Addrs: []string{"s1:26379"}}

@@ -309,6 +309,27 @@ func Start(t testing.TB) string {
 	return s.addr
 }
 
+// StartUnix starts a standalone redis-server that also listens on a Unix socket in its own
+// temporary directory, and returns the socket's path. Like Start, it answers PING when
+// StartUnix returns and is killed when the test ends.
+func StartUnix(t testing.TB) string {
+	t.Helper()
+	var sock string
+	startProcess(t, spec{
+		what: "redis-server with a unix socket",
+		args: func(dir string, port int) ([]string, error) {
+			sock = filepath.Join(dir, "redis.sock")
+			return append(baseArgs(dir, port), "--unixsocket", sock, "--unixsocketperm", "700"), nil
+		},
+	})
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: sock, MaxRetries: -1})
+	defer c.Close()
+	if err := poll(startTimeout, nil, func(ctx context.Context) error { return c.Ping(ctx).Err() }); err != nil {
+		t.Fatalf("redistest: no answer on %s: %v", sock, err)
+	}
+	return sock
+}
+
 // StartCluster starts a real Redis Cluster of three masters (no replicas) on free loopback
 // ports, joined with `redis-cli --cluster create`, and returns the three node addresses. When
 // it returns, every node reports cluster_state:ok and all 16384 slots assigned. The nodes are
