@@ -1,11 +1,15 @@
 package gateway
 
-import "github.com/valyala/fasthttp"
+import (
+	"math/bits"
+
+	"github.com/valyala/fasthttp"
+)
 
 // Header stripping. A request or an answer carries a handful of headers and almost never one
 // that must go, while the lists below are long: deleting each name costs a normalisation and
 // a scan of every header. So the headers are looked at once, and the deletes run only when
-// one of the names is there.
+// one of the names is there, and only for the names that are.
 
 // requestStrip are removed from the request before it is forwarded: credentials,
 // hop-by-hop headers (RFC 9110 §7.6.1) and the trusted headers a client may not set.
@@ -20,11 +24,15 @@ var responseStrip = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "
 
 var requestStripSet, responseStripSet = lowerSet(requestStrip), lowerSet(responseStrip)
 
-func lowerSet(names []string) map[string]struct{} {
-	m := make(map[string]struct{}, len(names))
-	for _, n := range names {
+// lowerSet maps each name's lower case to its index in names (at most 32 names).
+func lowerSet(names []string) map[string]int {
+	if len(names) > 32 {
+		panic("strip list longer than a uint32 mask")
+	}
+	m := make(map[string]int, len(names))
+	for i, n := range names {
 		b := []byte(n)
-		m[string(lower(b, b))] = struct{}{}
+		m[string(lower(b, b))] = i
 	}
 	return m
 }
@@ -40,43 +48,35 @@ func lower(dst, src []byte) []byte {
 	return dst[:len(src)]
 }
 
-// inSet reports whether header name k is in set, ignoring case.
-func inSet(set map[string]struct{}, k []byte) bool {
+// present returns a mask of the names of set that the headers seen by all carry (bit i =
+// names[i]), ignoring case.
+func present(set map[string]int, all func(yield func(k, v []byte) bool)) uint32 {
+	var mask uint32
 	var buf [32]byte // longer than every name in the sets
-	if len(k) > len(buf) {
-		return false
+	for k := range all {
+		if len(k) > len(buf) {
+			continue
+		}
+		if i, ok := set[string(lower(buf[:], k))]; ok {
+			mask |= 1 << i
+		}
 	}
-	_, ok := set[string(lower(buf[:], k))]
-	return ok
+	return mask
 }
 
+// stripRequest deletes the headers of requestStrip that the request carries (usually only
+// the credentials).
 func stripRequest(h *fasthttp.RequestHeader) {
-	found := false
-	for k := range h.All() {
-		if inSet(requestStripSet, k) {
-			found = true
-			break
-		}
-	}
-	if found {
-		for _, k := range requestStrip {
-			h.Del(k)
-		}
+	for mask := present(requestStripSet, h.All()); mask != 0; mask &= mask - 1 {
+		h.Del(requestStrip[bits.TrailingZeros32(mask)])
 	}
 }
 
+// stripResponse deletes the headers of responseStrip that the answer carries and makes sure
+// the answer does not close the client's connection because the upstream's did.
 func stripResponse(h *fasthttp.ResponseHeader) {
-	found := false
-	for k := range h.All() {
-		if inSet(responseStripSet, k) {
-			found = true
-			break
-		}
-	}
-	if found {
-		for _, k := range responseStrip {
-			h.Del(k)
-		}
+	for mask := present(responseStripSet, h.All()); mask != 0; mask &= mask - 1 {
+		h.Del(responseStrip[bits.TrailingZeros32(mask)])
 	}
 	h.ResetConnectionClose()
 }

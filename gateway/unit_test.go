@@ -169,6 +169,22 @@ func TestStripHeaders(t *testing.T) {
 	if req.Header.ConnectionClose() {
 		t.Error("Connection: close survived")
 	}
+	// several at once, one of them twice
+	req.Reset()
+	req.Header.Set("Authorization", "Basic eDp5")
+	req.Header.Add("x-charge", "1")
+	req.Header.Add("X-Charge", "2")
+	req.Header.Set("Keep-Alive", "timeout=5")
+	req.Header.Set("X-Keep", "1")
+	stripRequest(&req.Header)
+	for _, k := range []string{"Authorization", "X-Charge", "Keep-Alive"} {
+		if v := req.Header.Peek(k); len(v) > 0 {
+			t.Errorf("%s survived among several: %q", k, v)
+		}
+	}
+	if string(req.Header.Peek("X-Keep")) != "1" {
+		t.Error("X-Keep went with the others")
+	}
 	for _, name := range responseStrip {
 		for _, k := range []string{name, strings.ToLower(name)} {
 			var resp fasthttp.Response
