@@ -3,7 +3,6 @@ package balance
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -84,7 +83,8 @@ func (g *admitGroup) args() []interface{} {
 	return a
 }
 
-// answer gives every call of the group its decision from the script's answer v (or err).
+// answer gives every call of the group its decision from the script's answer v (or err):
+// 8 integers per call, in order.
 func (g *admitGroup) answer(v interface{}, err error) {
 	if err != nil {
 		err = admitErr(err)
@@ -93,50 +93,36 @@ func (g *admitGroup) answer(v interface{}, err error) {
 		}
 		return
 	}
-	s, ok := v.(string)
-	if !ok {
-		err = fmt.Errorf("admit: unexpected answer %v", v)
-	}
-	for _, c := range g.calls {
-		if err != nil {
+	raw, ok := v.([]interface{})
+	if !ok || len(raw) != answerInts*len(g.calls) {
+		err = fmt.Errorf("admit: unexpected answer %.200v for %d admits", v, len(g.calls))
+		for _, c := range g.calls {
 			c.err = err
-			continue
 		}
-		line := s
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			line, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
-		c.err = decodeLine(line, c.req, c.dec)
-		if c.err != nil {
-			err = c.err // the rest cannot be trusted either
-		}
+		return
+	}
+	for i, c := range g.calls {
+		c.err = decodeAnswer(raw[i*answerInts:(i+1)*answerInts], c.req, c.dec)
 	}
 }
 
-// decodeLine fills dec from one line of the admit script's answer:
-// "code who charge payer limit remaining reset available".
-func decodeLine(line string, req *AdmitRequest, dec *Decision) error {
-	var f [8]int64
-	rest := line
+// answerInts is how many integers the admit script answers per admit.
+const answerInts = 8
+
+// decodeAnswer fills dec from one admit's 8 integers: code, who, charge, payer, limit,
+// remaining, reset (ms), available.
+func decodeAnswer(raw []interface{}, req *AdmitRequest, dec *Decision) error {
+	var f [answerInts]int64
 	for i := range f {
-		j := strings.IndexByte(rest, ' ')
-		tok := rest
-		if j >= 0 {
-			tok, rest = rest[:j], rest[j+1:]
-		} else {
-			rest = ""
-		}
-		n, err := strconv.ParseInt(tok, 10, 64)
-		if err != nil || (j < 0) != (i == len(f)-1) {
-			return fmt.Errorf("admit: unexpected answer line %q", line)
+		n, ok := raw[i].(int64)
+		if !ok {
+			return fmt.Errorf("admit: unexpected answer %v", raw)
 		}
 		f[i] = n
 	}
 	n := int64(len(req.Keys) - 1)
 	if f[0] < 0 || f[0] >= int64(reasonCount) || f[1] < 0 || f[1] > n || f[3] < 0 || f[3] > n {
-		return fmt.Errorf("admit: unexpected answer line %q", line)
+		return fmt.Errorf("admit: unexpected answer %v", raw)
 	}
 	*dec = Decision{
 		Admitted:  f[0] == 0,

@@ -38,11 +38,12 @@
 -- that depend only on fields an admit never changes (tokens, status, permissions, KYC, who
 -- pays) are done once for a run of identical requests; rate and balance for each.
 --
--- Answers one string, a line per request in order, each "code who charge payer limit
--- remaining reset available" (integers): who and payer are positions (1-based) in that
--- request's chain of the account named (0 = none); admitted (code 0): charge = price,
--- limit/remaining/reset (ms) of the tightest rate in the chain; 6: limit of the offender and
--- reset = retry-after (ms); 7: available = bal + credit.
+-- Answers an array of 8 integers per request, in order: code, who, charge, payer, limit,
+-- remaining, reset, available. who and payer are positions (1-based) in that request's chain
+-- of the account named (0 = none); admitted (code 0): charge = price, limit/remaining/reset
+-- (ms) of the tightest rate in the chain; 6: limit of the offender and reset = retry-after
+-- (ms); 7: available = bal + credit. (Integers rather than text: Redis writes them out
+-- without Lua formatting any number.)
 local ttl = tonumber(ARGV[1])
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
@@ -93,8 +94,16 @@ local y = yoe + era * 400
 if mo <= 2 then y = y + 1 end
 local day = string.format('%04d-%02d-%02d', y, mo, d)
 
-local function line(code, who, charge, payer, limit, rem, reset, avail)
-  return string.format('%d %d %d %d %d %d %d %d', code, who, charge, payer, limit, rem, reset, avail)
+-- out is the answer: 8 integers per request, appended in order (see the top).
+local out, no = {}, 0
+local function answer(code, who, charge, payer, limit, rem, reset, avail)
+  out[no + 1], out[no + 2], out[no + 3], out[no + 4] = code, who, charge, payer
+  out[no + 5], out[no + 6], out[no + 7], out[no + 8] = limit, rem, reset, avail
+  no = no + 8
+end
+-- a refusal of the static checks, kept as a table to answer a run of alike requests
+local function refused(code, who, charge, payer, limit, rem, reset, avail)
+  return {code, who, charge, payer, limit, rem, reset, avail}
 end
 
 -- live reports whether th is a live token of account s (tok, or tok_prev before its expiry;
@@ -109,34 +118,34 @@ local function live(s, th)
 end
 
 -- static: the checks that no admit changes the outcome of (credentials, the chain, status,
--- permission, KYC) and who pays. Answers a refusal line, or nil and the billing position.
+-- permission, KYC) and who pays. Answers a refusal (8 integers), or nil and the billing position.
 local function static(ch, pos, th, perm, kyc)
   local n = #ch - 1
   local c = S[ch[pos + 1]]
-  if not c then return line(1, 0, 0, 0, 0, 0, 0, 0) end
-  if c.status == 'closed' or not live(c, th) then return line(1, pos, 0, 0, 0, 0, 0, 0) end
+  if not c then return refused(1, 0, 0, 0, 0, 0, 0, 0) end
+  if c.status == 'closed' or not live(c, th) then return refused(1, pos, 0, 0, 0, 0, 0, 0) end
   for i = 1, n do
     local s = S[ch[i + 1]]
-    if not s or s.status == 'closed' then return line(2, i, 0, 0, 0, 0, 0, 0) end
+    if not s or s.status == 'closed' then return refused(2, i, 0, 0, 0, 0, 0, 0) end
   end
   for i = n, 1, -1 do
-    if S[ch[i + 1]].status ~= 'active' then return line(3, i, 0, 0, 0, 0, 0, 0) end
+    if S[ch[i + 1]].status ~= 'active' then return refused(3, i, 0, 0, 0, 0, 0, 0) end
   end
   if perm ~= '' then
     for i = n, 1, -1 do
-      if S[ch[i + 1]][perm] ~= '1' then return line(4, i, 0, 0, 0, 0, 0, 0) end
+      if S[ch[i + 1]][perm] ~= '1' then return refused(4, i, 0, 0, 0, 0, 0, 0) end
     end
   end
   if kyc == '1' then
     for i = n, 1, -1 do
       local s = S[ch[i + 1]]
-      if s.kyc_mode == 'customer_use' and s.kyc_status ~= 'verified' then return line(5, i, 0, 0, 0, 0, 0, 0) end
+      if s.kyc_mode == 'customer_use' and s.kyc_status ~= 'verified' then return refused(5, i, 0, 0, 0, 0, 0, 0) end
     end
   end
   for i = 1, n do
     if S[ch[i + 1]].own == '1' then return nil, i end
   end
-  return line(7, 1, 0, 0, 0, 0, 0, 0)
+  return refused(7, 1, 0, 0, 0, 0, 0, 0)
 end
 
 local usage, uorder = {}, {}
@@ -145,7 +154,8 @@ local newtat = {}
 local pmbs, pmprice, pmroute, pmval -- the last marker value built, reused by a run of alike
 local pu, puch, puroute -- the last usage entry, likewise
 
--- dynamic: the rate limits and the balance for a request that passed static, and its effects.
+-- dynamic: the rate limits and the balance for a request that passed static, and its effects;
+-- appends its answer.
 local function dynamic(ch, pos, b, price, route, reqid)
   local n = #ch - 1
   -- GCRA for every account that has a rate.
@@ -173,11 +183,11 @@ local function dynamic(ch, pos, b, price, route, reqid)
     end
   end
   if worst > 0 then
-    return line(6, worst, 0, 0, S[ch[worst + 1]].rate, 0, math.ceil(worstRetry / 1000), 0)
+    return answer(6, worst, 0, 0, S[ch[worst + 1]].rate, 0, math.ceil(worstRetry / 1000), 0)
   end
   local bs = S[ch[b + 1]]
   if price > 0 and bs.bal - price < -bs.credit then
-    return line(7, b, 0, b, 0, 0, 0, bs.bal + bs.credit)
+    return answer(7, b, 0, b, 0, 0, 0, bs.bal + bs.credit)
   end
   -- Admitted: apply to the batch's state (written once, at the end).
   for i = 1, n do
@@ -221,11 +231,10 @@ local function dynamic(ch, pos, b, price, route, reqid)
   end
   mb[#mb + 1] = field
   mb[#mb + 1] = pmval
-  if tight == 0 then return line(0, 0, price, b, 0, 0, 0, 0) end
-  return line(0, 0, price, b, S[ch[tight + 1]].rate, tightRem, math.ceil(tightReset / 1000), 0)
+  if tight == 0 then return answer(0, 0, price, b, 0, 0, 0, 0) end
+  return answer(0, 0, price, b, S[ch[tight + 1]].rate, tightRem, math.ceil(tightReset / 1000), 0)
 end
 
-local out = {}
 local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, its rate and balance checks for each.
@@ -250,9 +259,9 @@ for j = 1, m do
     refusal, b = static(ch, pos, th, perm, kyc)
   end
   if refusal then
-    out[j] = refusal
+    answer(unpack(refusal))
   else
-    out[j] = dynamic(ch, pos, b, price, route, reqid)
+    dynamic(ch, pos, b, price, route, reqid)
   end
 end
 
@@ -278,4 +287,4 @@ for _, mb in ipairs(mbuckets) do
   redis.call('HSET', mb[1], unpack(mb[2]))
   redis.call('PEXPIRE', mb[1], ttl)
 end
-return table.concat(out, '\n')
+return out
