@@ -117,7 +117,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 		SentinelMaster: cfg.Store.Sentinel.Master, SentinelAddrs: cfg.Store.Sentinel.Addrs,
 		DataDir:     cfg.Store.DataDir,
 		DialTimeout: cfg.Store.DialTimeout.Std(), ReadTimeout: cfg.Store.ReadTimeout.Std(), WriteTimeout: cfg.Store.WriteTimeout.Std(),
-		PoolSize: cfg.Store.PoolSize,
+		PoolSize: cfg.Store.PoolSize, MarkerTTL: cfg.Limits.RefundMarkerTTL.Std(),
 	})
 	if err != nil {
 		return err

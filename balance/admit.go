@@ -10,9 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// MarkerTTL is how long the refund marker of an admitted request lives: a refund (or, later,
-// a settlement) must come within this time.
-const MarkerTTL = 24 * time.Hour
+// DefaultMarkerTTL is how long the refund marker of an admitted request lives unless
+// Options.MarkerTTL says otherwise: a refund, a settlement or the check of a lost admit
+// answer must come within this time (they come within seconds; the rest is for reconciling
+// by hand). Markers cost about 100 bytes of store memory each for that long.
+const DefaultMarkerTTL = time.Hour
 
 // Reason says why the admit script refused a request.
 type Reason uint8
@@ -130,13 +132,13 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 	if s.batch != nil {
 		return s.batch.admit(req, dec)
 	}
-	return admitOne(ctx, s.rdb, req, dec)
+	return admitOne(ctx, s.rdb, s.markerTTL, req, dec)
 }
 
 // admitOne runs the admit script for one request in its own round trip.
-func admitOne(ctx context.Context, rdb redis.Scripter, req *AdmitRequest, dec *Decision) error {
+func admitOne(ctx context.Context, rdb redis.Scripter, ttl time.Duration, req *AdmitRequest, dec *Decision) error {
 	c := admitCall{req: req, dec: dec}
-	var g admitGroup
+	g := admitGroup{ttl: ttl}
 	g.add(&c)
 	v, err := admitScript.Run(ctx, rdb, g.keys, g.args()...).Result()
 	g.answer(v, err)

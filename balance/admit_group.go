@@ -17,6 +17,7 @@ type admitGroup struct {
 	usage []string       // usage keys in order of first use, before they join keys
 	argv  []interface{}
 	spec  []byte
+	ttl   time.Duration // lifetime of the refund markers
 }
 
 func (g *admitGroup) reset() {
@@ -56,7 +57,7 @@ func (g *admitGroup) args() []interface{} {
 	g.nacct = len(g.keys)
 	g.keys = append(g.keys, g.usage...)
 	a := g.argv[:0]
-	a = append(a, MarkerTTL.Milliseconds(), g.nacct, len(g.calls))
+	a = append(a, g.ttl.Milliseconds(), g.nacct, len(g.calls))
 	var prev *AdmitRequest
 	for _, c := range g.calls {
 		r := c.req

@@ -50,19 +50,21 @@ type admitCall struct {
 var admitCallPool = sync.Pool{New: func() any { return &admitCall{done: make(chan struct{}, 1)} }}
 
 type admitBatcher struct {
-	rdb     redis.UniversalClient
-	in      chan *admitCall
-	stop    chan struct{}
-	exited  chan struct{} // closed once every worker has returned
-	wg      sync.WaitGroup
-	timeout time.Duration
-	cluster bool                // group admits by tree: a script's keys must share a slot
-	sizes   prometheus.Observer // admits per script call; set by Instrument before use
+	rdb       redis.UniversalClient
+	in        chan *admitCall
+	stop      chan struct{}
+	exited    chan struct{} // closed once every worker has returned
+	wg        sync.WaitGroup
+	timeout   time.Duration
+	markerTTL time.Duration
+	cluster   bool                // group admits by tree: a script's keys must share a slot
+	sizes     prometheus.Observer // admits per script call; set by Instrument before use
 }
 
-func newAdmitBatcher(rdb redis.UniversalClient, timeout time.Duration) *admitBatcher {
+func newAdmitBatcher(rdb redis.UniversalClient, timeout, markerTTL time.Duration) *admitBatcher {
 	_, cluster := rdb.(*redis.ClusterClient)
-	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}), timeout: timeout, cluster: cluster}
+	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}),
+		timeout: timeout, markerTTL: markerTTL, cluster: cluster}
 	workers := workersServer
 	if cluster {
 		workers = workersCluster
@@ -110,7 +112,7 @@ func (b *admitBatcher) close() {
 func (b *admitBatcher) loop() {
 	defer b.wg.Done()
 	batch := make([]*admitCall, 0, maxBatch)
-	w := &batchWork{}
+	w := &batchWork{ttl: b.markerTTL}
 	hot := 0 // > 0: there was load lately (a big batch within the last lingerKeep)
 	for {
 		select {
@@ -168,6 +170,7 @@ func (b *admitBatcher) fill(batch *[]*admitCall, linger bool) {
 
 // batchWork is what one worker reuses from batch to batch.
 type batchWork struct {
+	ttl    time.Duration // the refund markers' lifetime
 	groups []*admitGroup
 	byTag  map[string]*admitGroup
 	cmds   []*redis.Cmd
@@ -188,7 +191,7 @@ func (w *batchWork) group(c *admitCall, cluster bool) *admitGroup {
 	}
 	n := len(w.byTag)
 	if n == len(w.groups) {
-		w.groups = append(w.groups, &admitGroup{})
+		w.groups = append(w.groups, &admitGroup{ttl: w.ttl})
 	}
 	g := w.groups[n]
 	w.byTag[tag] = g

@@ -52,8 +52,8 @@ func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
 // of hash key. Markers are grouped by request id without its last three characters, so one
 // hash holds up to 4096 consecutive gateway request ids (they end in a hex counter) and the
 // admit of a batch writes its markers in one command; an id of three characters or fewer is
-// field id of "{ROOT}:rf:". The hash expires MarkerTTL after its last admit, so every marker
-// lives at least MarkerTTL. (The scripts' marker_key and marker_field, in prelude.lua.)
+// field id of "{ROOT}:rf:". The hash expires the store's MarkerTTL after its last admit, so
+// every marker lives at least that long. (The scripts' marker_key and marker_field, in prelude.lua.)
 func MarkerKey(root, requestID string) (key, field string) {
 	if len(requestID) <= 3 {
 		return "{" + root + "}:rf:", requestID

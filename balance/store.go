@@ -40,16 +40,19 @@ type Options struct {
 	WriteTimeout time.Duration // default 1s
 	PoolSize     int           // default 0 = go-redis default (10 per CPU)
 
-	// NoAdmitBatching sends every admit as its own round trip instead of pipelining the
-	// admits that are in flight together (see batch.go). Default false: batching on.
+	// NoAdmitBatching sends every admit as its own script call instead of deciding the
+	// admits that are in flight together in one (see batch.go). Default false: batching on.
 	NoAdmitBatching bool
+	// MarkerTTL is how long a refund marker lives (0 = DefaultMarkerTTL).
+	MarkerTTL time.Duration
 }
 
 // Store is the gateway's handle on Redis (or the embedded store).
 type Store struct {
-	rdb   redis.UniversalClient
-	emb   *embedded     // nil unless embedded
-	batch *admitBatcher // nil when admit batching is off
+	rdb       redis.UniversalClient
+	emb       *embedded     // nil unless embedded
+	batch     *admitBatcher // nil when admit batching is off
+	markerTTL time.Duration
 }
 
 // Open connects to the store the options select. For the embedded store it loads the last
@@ -64,7 +67,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = time.Second
 	}
-	s := &Store{}
+	s := &Store{markerTTL: o.MarkerTTL}
+	if s.markerTTL <= 0 {
+		s.markerTTL = DefaultMarkerTTL
+	}
 	uo := &redis.UniversalOptions{
 		DialTimeout:  o.DialTimeout,
 		ReadTimeout:  o.ReadTimeout,
@@ -109,14 +115,19 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	if !o.NoAdmitBatching {
-		s.batch = newAdmitBatcher(s.rdb, o.ReadTimeout+o.WriteTimeout)
+		s.batch = newAdmitBatcher(s.rdb, o.ReadTimeout+o.WriteTimeout, s.markerTTL)
 	}
 	return s, nil
 }
 
 // NewFromClient wraps an existing client (tests, tools). The caller keeps ownership of
 // nothing: Close closes rdb.
-func NewFromClient(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+func NewFromClient(rdb redis.UniversalClient) *Store {
+	return &Store{rdb: rdb, markerTTL: DefaultMarkerTTL}
+}
+
+// MarkerTTL is how long the refund markers of admitted requests live.
+func (s *Store) MarkerTTL() time.Duration { return s.markerTTL }
 
 // Client returns the underlying client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }

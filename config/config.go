@@ -132,6 +132,16 @@ type Limits struct {
 	// from anyone else X-Forwarded-For is ignored (it could be forged).
 	// YAML "trusted_proxies"; default none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// RefundMarkerTTL is how long the store keeps the refund marker of an
+	// admitted request: what lets a refund, a settlement or the check of an
+	// admit whose answer was lost happen exactly once. Those come within
+	// seconds of the admit; the rest of the time is for reconciling by hand a
+	// request id the gateway logged as unchecked. Each marker takes about
+	// 100 bytes of Redis memory, so the store holds about
+	// 100 B × requests per second × this: at 1,000 requests a second and the
+	// default, about 360 MB. YAML "refund_marker_ttl"; default 1h; at least
+	// the longest upstream timeout plus one minute.
+	RefundMarkerTTL Duration `yaml:"refund_marker_ttl"`
 }
 
 // Upstream is one backend that routes forward to. Fields the file leaves

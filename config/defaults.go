@@ -46,6 +46,7 @@ func base() Config {
 			AuthFailuresPerMinute: 30,
 			CacheBytes:            64 << 20,
 			NegativeCacheTTL:      Duration(5 * time.Second),
+			RefundMarkerTTL:       Duration(time.Hour),
 		},
 		Log: Log{Format: "text", Level: "info"},
 	}

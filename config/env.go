@@ -47,6 +47,7 @@ var envSettings = []struct {
 	{"limits.cache_bytes", func(c *Config) any { return &c.Limits.CacheBytes }},
 	{"limits.negative_cache_ttl", func(c *Config) any { return &c.Limits.NegativeCacheTTL }},
 	{"limits.trusted_proxies", func(c *Config) any { return &c.Limits.TrustedProxies }},
+	{"limits.refund_marker_ttl", func(c *Config) any { return &c.Limits.RefundMarkerTTL }},
 	{"log.format", func(c *Config) any { return &c.Log.Format }},
 	{"log.level", func(c *Config) any { return &c.Log.Level }},
 }

@@ -72,6 +72,7 @@ func TestLoadWithoutFileGivesDefaults(t *testing.T) {
 		{"limits.auth_failures_per_minute", c.Limits.AuthFailuresPerMinute, 30},
 		{"limits.cache_bytes", c.Limits.CacheBytes, 64 << 20},
 		{"limits.negative_cache_ttl", c.Limits.NegativeCacheTTL.Std(), 5 * time.Second},
+		{"limits.refund_marker_ttl", c.Limits.RefundMarkerTTL.Std(), time.Hour},
 		{"log.format", c.Log.Format, "text"},
 		{"log.level", c.Log.Level, "info"},
 		{"store embedded", c.Store.Embedded(), true},
@@ -341,6 +342,8 @@ func TestLoadErrors(t *testing.T) {
 		{"sentinel addrs without master", "store: {sentinel: {addrs: [\"s:26379\"]}}\n", []string{"store.sentinel.master: required with store.sentinel.addrs"}, ""},
 		{"embedded without data_dir", "store: {data_dir: \"\"}\n", []string{"store.data_dir: required for the embedded store"}, ""},
 		{"negative pool", "store: {pool_size: -1}\n", []string{"store.pool_size: must not be negative"}, ""},
+		{"marker ttl below upstream timeout", "limits: {refund_marker_ttl: 30s}\n", []string{"limits.refund_marker_ttl: 30s is too short: at least the longest upstream timeout (10s) plus 1m"}, ""},
+		{"marker ttl with a long upstream", "upstreams: {voice: {url: \"http://v\", timeout: 1h}}\nroutes: [" + route + "]\n", []string{"limits.refund_marker_ttl: 1h0m0s is too short", "(1h0m0s) plus 1m"}, ""},
 
 		// listeners, defaults, limits, log
 		{"listen without port", "listen: \"8080\"\n", []string{`listen: "8080" is not host:port`}, ""},

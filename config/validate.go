@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validate reports every problem with c, one *Error per problem, each
@@ -34,6 +35,7 @@ func (c *Config) problems() []*Error {
 	v.limits(&c.Limits)
 	v.upstreams(c.Upstreams, c.Sandbox)
 	v.routes(c.Routes, c.Upstreams)
+	v.markerTTL(c.Limits.RefundMarkerTTL, c.Upstreams)
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	return v.errs
@@ -150,6 +152,19 @@ func (v *validator) limits(l *Limits) {
 		if _, err := ParsePrefix(p); err != nil {
 			v.add(fmt.Sprintf("limits.trusted_proxies[%d]", i), "%q is not an IP address or a network such as 10.0.0.0/8", p)
 		}
+	}
+}
+
+// markerTTL checks that refund markers outlive every exchange with an upstream by a margin:
+// a refund or a settlement comes after the upstream answered or timed out.
+func (v *validator) markerTTL(ttl Duration, ups map[string]Upstream) {
+	longest := Duration(0)
+	for _, u := range ups {
+		longest = max(longest, u.Timeout)
+	}
+	if min := longest + Duration(time.Minute); ttl < min {
+		v.add("limits.refund_marker_ttl", "%v is too short: at least the longest upstream timeout (%v) plus 1m",
+			ttl.Std(), longest.Std())
 	}
 }
 
