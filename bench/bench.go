@@ -72,7 +72,12 @@ type Options struct {
 	Credit        string        // amount credited to the seeded main account
 	Price         string        // expected price per admitted request; "" infers it
 	Direct        string        // upstream base URL to drive directly after the gateway
-	Progress      io.Writer     // once-a-second progress lines; nil for none
+	// Rounds alternates the two phases this many times (gateway, direct, gateway, …; each
+	// phase bounded by Duration / Requests) and reports them combined, with each round's
+	// ratio: on a shared machine whose speed drifts, drift then hits both sides alike.
+	// 0 or 1: one of each. More than one needs Direct.
+	Rounds   int
+	Progress io.Writer // once-a-second progress lines; nil for none
 }
 
 func (o *Options) setDefaults() error {
@@ -98,6 +103,15 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Duration < 0 || o.Requests < 0 {
 		return errors.New("duration and requests must not be negative")
+	}
+	if o.Rounds < 0 {
+		return errors.New("rounds must not be negative")
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 1
+	}
+	if o.Rounds > 1 && o.Direct == "" {
+		return errors.New("--rounds alternates the gateway and --direct: give --direct")
 	}
 	if o.Duration == 0 && o.Requests == 0 {
 		o.Duration = DefaultDuration
@@ -150,12 +164,54 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		concurrency: o.Concurrency, duration: o.Duration, requests: o.Requests,
 		timeout: o.Timeout, progress: o.Progress,
 	}
-	gw, err := runPhase(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("gateway phase: %w", err)
+	direct := spec
+	direct.name, direct.base = "direct", o.Direct
+	var gws, ds []*Phase
+	var after *balanceRead
+	var aerr, derr error
+	for round := 1; round <= o.Rounds; round++ {
+		if o.Rounds > 1 && o.Progress != nil {
+			fmt.Fprintf(o.Progress, "round %d of %d\n", round, o.Rounds)
+		}
+		gw, err := runPhase(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("gateway phase: %w", err)
+		}
+		gws = append(gws, gw)
+		// The direct phases move no money, so the balance after the last gateway phase is
+		// the one to check.
+		if round == o.Rounds || ctx.Err() != nil {
+			after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+		}
+		if ctx.Err() != nil || o.Direct == "" {
+			break
+		}
+		d, err := runPhase(ctx, direct)
+		if err != nil {
+			derr = fmt.Errorf("direct phase: %w", err)
+			if round < o.Rounds {
+				after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+			}
+			break
+		}
+		ds = append(ds, d)
+		if ctx.Err() != nil && round < o.Rounds {
+			after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+			break
+		}
 	}
+	gw := combine(gws)
 	rep.Gateway = *gw
-	after, aerr := readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+	if len(ds) > 0 {
+		rep.Direct = combine(ds)
+		rep.Ratio = ratios(gw, rep.Direct)
+	}
+	if o.Rounds > 1 {
+		for i := range ds {
+			rep.Rounds = append(rep.Rounds, Round{Gateway: gws[i].Throughput, Direct: ds[i].Throughput,
+				Ratio: ratios(gws[i], ds[i]).Throughput})
+		}
+	}
 	if err := errors.Join(berr, aerr); err != nil {
 		rep.Notes = append(rep.Notes, "money not checked: reading the balance: "+err.Error())
 	} else {
@@ -166,22 +222,43 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
-	if ctx.Err() != nil {
-		return rep, ctx.Err()
+	if derr != nil {
+		return rep, derr // the gateway side and the money are reported all the same
 	}
-	if o.Direct != "" {
-		spec.name, spec.base = "direct", o.Direct
-		d, err := runPhase(ctx, spec)
-		if err != nil {
-			return rep, fmt.Errorf("direct phase: %w", err)
+	return rep, ctx.Err()
+}
+
+// combine is the phases of several rounds as one: counts and latencies pooled, throughput
+// over their summed durations. One phase is returned as it is.
+func combine(ps []*Phase) *Phase {
+	if len(ps) == 1 {
+		return ps[0]
+	}
+	c := &Phase{Name: ps[0].Name, URL: ps[0].URL, Status: map[int]int64{}, Hist: &Histogram{}}
+	var elapsed float64
+	for _, p := range ps {
+		c.Requests += p.Requests
+		c.Success += p.Success
+		c.Errors += p.Errors
+		elapsed += p.Duration
+		for code, n := range p.Status {
+			c.Status[code] += n
 		}
-		rep.Direct = d
-		rep.Ratio = ratios(gw, d)
-		if ctx.Err() != nil {
-			return rep, ctx.Err()
+		for k, n := range p.ErrorKinds {
+			if c.ErrorKinds == nil {
+				c.ErrorKinds = map[string]int64{}
+			}
+			c.ErrorKinds[k] += n
+		}
+		if c.FirstError == "" {
+			c.FirstError = p.FirstError
+		}
+		if p.Hist != nil {
+			c.Hist.Merge(p.Hist)
 		}
 	}
-	return rep, nil
+	c.finish(time.Duration(elapsed * float64(time.Second)))
+	return c
 }
 
 // ratios compares the gateway phase with the direct one; a ratio whose divisor is zero is 0.

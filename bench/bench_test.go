@@ -261,3 +261,74 @@ func TestFlags(t *testing.T) {
 		t.Errorf("defaults: %+v", o)
 	}
 }
+
+// TestRounds: --rounds 3 alternates gateway and direct phases three times; the phases in the
+// report pool the rounds (counts add up, throughput over the summed durations), each round
+// has its own ratio, and the money check covers every gateway phase.
+func TestRounds(t *testing.T) {
+	fg := newFakeGateway(t)
+	gw := serve(t, fg.handle)
+	var up directUpstream
+	direct := serve(t, up.handle)
+
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"--target", gw, "--operator", gw, "--operator-token", fg.token,
+		"-n", "100", "-c", "4", "--direct", direct, "--rounds", "3", "--price", "0.01", "--json"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var r Report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("JSON report does not parse: %v\n%s", err, stdout.String())
+	}
+	checkPhase(t, &r.Gateway, 300)
+	if r.Direct == nil {
+		t.Fatal("no direct phase")
+	}
+	checkPhase(t, r.Direct, 300)
+	if fg.calls != 300 || up.count != 300 {
+		t.Errorf("gateway saw %d calls, upstream %d; want 300 each", fg.calls, up.count)
+	}
+	if len(r.Rounds) != 3 {
+		t.Fatalf("rounds %+v", r.Rounds)
+	}
+	var gwTime, dTime float64
+	for i, rd := range r.Rounds {
+		if rd.Gateway <= 0 || rd.Direct <= 0 || rd.Ratio != rd.Gateway/rd.Direct {
+			t.Errorf("round %d: %+v", i+1, rd)
+		}
+		gwTime += 100 / rd.Gateway
+		dTime += 100 / rd.Direct
+	}
+	// pooled throughput: all requests over the summed phase durations
+	if want := 300 / gwTime; r.Gateway.Throughput < want*0.999 || r.Gateway.Throughput > want*1.001 {
+		t.Errorf("gateway throughput %v, want %v (300 requests over the rounds' durations)", r.Gateway.Throughput, want)
+	}
+	if want := (300 / gwTime) / (300 / dTime); r.Ratio == nil || r.Ratio.Throughput < want*0.999 || r.Ratio.Throughput > want*1.001 {
+		t.Errorf("ratio %+v, want %v", r.Ratio, want)
+	}
+	if m := r.Money; m == nil || m.Admitted != 300 || m.Charged != "3.00" || m.Exact == nil || !*m.Exact {
+		t.Errorf("money %+v; notes %v", m, r.Notes)
+	}
+
+	// text form: one line per round
+	stdout.Reset()
+	stderr.Reset()
+	if code := Main([]string{"--target", gw, "--operator", gw, "--operator-token", fg.token,
+		"-n", "20", "-c", "2", "--direct", direct, "--rounds", "2", "--quiet"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"2 rounds, alternating", "round 1 ", "round 2 "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	// --rounds needs --direct; a negative count is refused
+	for _, args := range [][]string{{"--rounds", "2"}, {"--rounds", "-1", "--direct", direct}} {
+		stderr.Reset()
+		if code := Main(append([]string{"--target", gw, "--operator", gw, "--operator-token", fg.token, "-n", "5"}, args...), &stdout, &stderr); code == 0 {
+			t.Errorf("%v: exit 0", args)
+		}
+	}
+}

@@ -21,7 +21,9 @@ percentiles, outcomes by status code and the money charged. Unless --auth-id and
 --auth-token are given it seeds its own accounts: a main account (operator API) credited
 with --credit, and a subaccount under it (public API); the load runs as the subaccount,
 so every request is fully enforced (two rate limits, permission, KYC, debit). With
---direct it then sends the same load straight to an upstream and prints gateway/direct.
+--direct it then sends the same load straight to an upstream and prints gateway/direct;
+--rounds N alternates the two N times and combines them, which steadies the ratio on a
+machine whose speed drifts.
 With no flags it measures a local "gateway serve" (run it from the same directory, so
 the operator token is found in ./data/operator_token).
 
@@ -29,6 +31,7 @@ Examples:
   gateway bench
   gateway bench -c 64 -d 30s --direct http://127.0.0.1:9001 --price 0.01
       (serve logs the sandbox upstreams' URLs at start; --direct takes the voice one)
+  gateway bench -c 64 -d 10s --rounds 3 --direct http://127.0.0.1:9001 --price 0.01
   gateway bench -n 10000 --json > report.json
   gateway bench --auth-id SA_… --auth-token … --method POST --path /v1/Account/{auth_id}/Message/
 
@@ -115,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, quiet bool,
 	fs.StringVar(&o.Credit, "credit", DefaultCredit, "`amount` credited to the seeded main account")
 	fs.StringVar(&o.Price, "price", "", "expected price per admitted request: check charged = admitted × price (default: infer it)")
 	fs.StringVar(&o.Direct, "direct", "", "upstream base `URL` to drive directly after the gateway, for the gateway/direct ratio")
+	fs.IntVar(&o.Rounds, "rounds", 1, "with --direct: alternate gateway and direct phases this many times and combine them (steadier on a shared machine)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (no progress)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {

@@ -25,6 +25,7 @@ type Report struct {
 	Money         *Money   `json:"money,omitempty"`  // nil when the balance could not be read
 	Direct        *Phase   `json:"direct,omitempty"` // with Options.Direct
 	Ratio         *Ratio   `json:"ratio,omitempty"`  // gateway ÷ direct, with Options.Direct
+	Rounds        []Round  `json:"rounds,omitempty"` // each round, with Options.Rounds > 1 (the phases above combine them)
 	Notes         []string `json:"notes,omitempty"`  // anything the reader should know
 }
 
@@ -58,6 +59,13 @@ type Latency struct {
 type Ratio struct {
 	Throughput float64 `json:"throughput"` // gateway req/s ÷ direct req/s (higher is better)
 	P99        float64 `json:"p99"`        // gateway p99 ÷ direct p99 (lower is better)
+}
+
+// Round is one gateway phase and the direct phase after it, with Options.Rounds > 1.
+type Round struct {
+	Gateway float64 `json:"gateway_rps"`
+	Direct  float64 `json:"direct_rps"`
+	Ratio   float64 `json:"ratio"` // Gateway ÷ Direct
 }
 
 // Money is the check of what the gateway phase cost.
@@ -200,6 +208,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.Ratio != nil {
 		fmt.Fprintf(&b, "\n  gateway/direct   throughput %.3f×   p99 latency %.3f×\n", r.Ratio.Throughput, r.Ratio.P99)
+	}
+	if len(r.Rounds) > 0 {
+		fmt.Fprintf(&b, "\n  %d rounds, alternating (the columns above combine them):\n", len(r.Rounds))
+		for i, rd := range r.Rounds {
+			fmt.Fprintf(&b, "  round %-3d  gateway %10.1f req/s   direct %10.1f req/s   %.3f×\n", i+1, rd.Gateway, rd.Direct, rd.Ratio)
+		}
 	}
 
 	if m := r.Money; m != nil {
