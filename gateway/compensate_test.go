@@ -47,3 +47,32 @@ func TestLostAdmitAnswerIsRefunded(t *testing.T) {
 		t.Fatalf("usage after compensation %+v %v", u, err)
 	}
 }
+
+// garbledAnswerStore runs the real admit script and then reports an answer it cannot read,
+// as a store that answered something unexpected after the script ran.
+type garbledAnswerStore struct{ *balance.Store }
+
+func (s garbledAnswerStore) Admit(ctx context.Context, req *balance.AdmitRequest, dec *balance.Decision) error {
+	if err := s.Store.Admit(ctx, req, dec); err != nil {
+		return err
+	}
+	return fmt.Errorf("admit: unexpected answer %v", []any{"?"})
+}
+
+// TestGarbledAdmitAnswerIsRefunded: an admit answer the gateway cannot read is a 500 that
+// must not cost the customer anything: the script ran, so its charge is refunded.
+func TestGarbledAdmitAnswerIsRefunded(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Store = garbledAnswerStore{o.Store.(*balance.Store)} })
+	m := f.mk(nil, "1.00")
+	k := f.mk(m, "")
+	a := f.do(call{path: callPath(k), as: k})
+	if a.status != 500 || a.header["X-Charge"] != "0.00" {
+		t.Fatalf("answer %d %q", a.status, a.header["X-Charge"])
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.bal(m) != amt("1.00"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("balance %v: the garbled admit was not refunded", f.bal(m))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

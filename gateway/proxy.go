@@ -329,7 +329,9 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
 	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
 		out, apiErr = g.storeFailure(st, err)
-		if out == OutcomeStoreUnavailable && balance.MaybeRan(err) {
+		if balance.MaybeRan(err) {
+			// The script may have run (its answer was lost, or came back garbled): undo
+			// whatever it charged, so that a refused request costs nothing.
 			g.compensate(&st.req)
 		}
 		g.refuse(ctx, st, apiErr)
