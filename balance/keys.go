@@ -8,7 +8,7 @@ import "strings"
 //	{ROOT}:acct:ID    hash   the account record (fields below)
 //	{ROOT}:kids:ID    zset   direct children of ID; member = child id, score = created_at (µs)
 //	{ROOT}:usage:ID   hash   usage of ID: field "YYYY-MM-DD|route|n" = count, "…|c" = charged µ
-//	{ROOT}:rf:BUCKET  hash   refund / settlement markers of up to 4096 proxied requests (expires;
+//	{ROOT}:rf:BUCKET  hash   refund / settlement markers of up to 16 proxied requests (expires;
 //	                         see MarkerKey)
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
@@ -49,16 +49,18 @@ func KidsKey(root, id string) string { return "{" + root + "}:kids:" + id }
 func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
 
 // MarkerKey returns where the refund / settlement marker of a proxied request lives: field
-// of hash key. Markers are grouped by request id without its last three characters, so one
-// hash holds up to 4096 consecutive gateway request ids (they end in a hex counter) and the
-// admit of a batch writes its markers in one command; an id of three characters or fewer is
-// field id of "{ROOT}:rf:". The hash expires the store's MarkerTTL after its last admit, so
-// every marker lives at least that long. (The scripts' marker_key and marker_field, in prelude.lua.)
+// of hash key. Markers are grouped by request id without its last character, so one hash
+// holds up to 16 consecutive gateway request ids (they end in a hex counter): the admit of a
+// batch writes a few hashes instead of a key per request, and hashes that small stay in
+// Redis's compact encoding (about 60 bytes a marker, keys and expiry included). An id of one
+// character is field id of "{ROOT}:rf:". The hash expires the store's MarkerTTL after its
+// last admit, so every marker lives at least that long. (The scripts' marker_key and
+// marker_field, in prelude.lua.)
 func MarkerKey(root, requestID string) (key, field string) {
-	if len(requestID) <= 3 {
+	if len(requestID) <= 1 {
 		return "{" + root + "}:rf:", requestID
 	}
-	n := len(requestID) - 3
+	n := len(requestID) - 1
 	return "{" + root + "}:rf:" + requestID[:n], requestID[n:]
 }
 

@@ -137,9 +137,9 @@ type Limits struct {
 	// admit whose answer was lost happen exactly once. Those come within
 	// seconds of the admit; the rest of the time is for reconciling by hand a
 	// request id the gateway logged as unchecked. Each marker takes about
-	// 100 bytes of Redis memory, so the store holds about
-	// 100 B × requests per second × this: at 1,000 requests a second and the
-	// default, about 360 MB. YAML "refund_marker_ttl"; default 1h; at least
+	// 60 bytes of Redis memory, so the store holds about
+	// 60 B × requests per second × this: at 1,000 requests a second and the
+	// default, about 220 MB. YAML "refund_marker_ttl"; default 1h; at least
 	// the longest upstream timeout plus one minute.
 	RefundMarkerTTL Duration `yaml:"refund_marker_ttl"`
 }

@@ -9,13 +9,13 @@ end
 -- arithmetic (much cheaper than '%.0f', which takes the floating-point path).
 local function istr(x) return string.format('%d', x) end
 local MAX_AMOUNT = 9007199254740991
--- Refund markers live in hashes of up to 4096 consecutive request ids (the gateway's ids end
--- in a hex counter): the marker of request id R is field <R's last 3 characters> of
--- {ROOT}:rf:<R without them>; an id of 3 characters or fewer is field R of {ROOT}:rf:.
+-- Refund markers live in hashes of up to 16 consecutive request ids (the gateway's ids end
+-- in a hex counter): the marker of request id R is field <R's last character> of
+-- {ROOT}:rf:<R without it>; an id of one character is field R of {ROOT}:rf:.
 -- (Go: MarkerKey.) A marker hash expires MarkerTTL after its last admit.
 local function marker_split(rid)
-  if #rid <= 3 then return '', rid end
-  return string.sub(rid, 1, -4), string.sub(rid, -3)
+  if #rid <= 1 then return '', rid end
+  return string.sub(rid, 1, -2), string.sub(rid, -1)
 end
 local function marker_key(prefix, rid) return prefix .. 'rf:' .. (marker_split(rid)) end
 local function marker_field(rid)

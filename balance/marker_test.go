@@ -1,0 +1,59 @@
+package balance_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/balance/redistest"
+)
+
+// TestMarkerHashesStayCompact: the refund markers of many admits with the gateway's kind of
+// ids (a hex counter) go into small hashes that Redis keeps in its compact encoding, at well
+// under 80 bytes a marker; every marker is found where MarkerKey says.
+func TestMarkerHashesStayCompact(t *testing.T) {
+	ctx := context.Background()
+	s, err := balance.Open(ctx, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := admMk(t, s, nil, "100.00", admRate(0))
+	k := admMk(t, s, m, "", admRate(0))
+	const n = 1000 // more than a compact hash may hold (hash-max-listpack-entries, 128 or 512)
+	base := admReq(k, k, "p_calls", false, "0.01")
+	reqs := make([]*balance.AdmitRequest, 50)
+	decs := make([]balance.Decision, len(reqs))
+	for done := 0; done < n; done += len(reqs) {
+		for j := range reqs {
+			r := *base
+			r.RequestID = fmt.Appendf(nil, "0a1b2c3d-%016x", done+j)
+			reqs[j] = &r
+		}
+		for i, err := range balance.AdmitBatch(s, reqs, decs) {
+			if err != nil || !decs[i].Admitted {
+				t.Fatalf("admit: %v %+v", err, decs[i])
+			}
+		}
+	}
+	keys := map[string]bool{}
+	var bytes int64
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("0a1b2c3d-%016x", i)
+		key, field := balance.MarkerKey(m.Root, id)
+		if v := s.Client().HGet(ctx, key, field).Val(); v == "" || v[0] != 'a' {
+			t.Fatalf("marker of %s at %s %s: %q", id, key, field, v)
+		}
+		if !keys[key] {
+			keys[key] = true
+			if enc := s.Client().ObjectEncoding(ctx, key).Val(); enc != "listpack" {
+				t.Errorf("%s is a %s, not a listpack", key, enc)
+			}
+			bytes += s.Client().MemoryUsage(ctx, key).Val()
+		}
+	}
+	if per := bytes / n; per > 80 {
+		t.Errorf("%d bytes a marker (%d hashes for %d markers)", per, len(keys), n)
+	}
+}
