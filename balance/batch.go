@@ -143,7 +143,8 @@ func (b *admitBatcher) loop() {
 // fill adds whatever is queued to batch, up to maxBatch. With linger (the load is high:
 // a recent batch was big) it waits up to lingerFor for more: under load that makes the
 // batches bigger, so each admit costs the store less, for a wait that is small next to the
-// time requests spend queued anyway. Under light load nothing waits.
+// time requests spend queued anyway. Under light load nothing waits (once a burst is over, at
+// most the next lingerKeep batches do, each by lingerFor at most).
 func (b *admitBatcher) fill(batch *[]*admitCall, linger bool) {
 	var timer <-chan time.Time
 	if linger {
