@@ -158,16 +158,6 @@ func asInt(x interface{}) int64 {
 	return 0
 }
 
-func asString(x interface{}) string {
-	switch t := x.(type) {
-	case string:
-		return t
-	case int64:
-		return strconv.FormatInt(t, 10)
-	}
-	return ""
-}
-
 // Refund returns the charge of the admitted request req.RequestID to the account that paid,
 // exactly once: a second call (from any instance) finds the marker spent and answers
 // refunded = false. req needs Keys and RequestID only. It returns what was refunded.
