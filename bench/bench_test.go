@@ -246,6 +246,7 @@ func TestFlags(t *testing.T) {
 	}{
 		{[]string{"-h"}, 0}, {[]string{"-c", "0"}, 2}, {[]string{"extra"}, 2},
 		{[]string{"--bogus"}, 2}, {[]string{"-d", "0"}, 2},
+		{[]string{"--rounds", "2"}, 2}, {[]string{"--rounds", "0", "--direct", "http://x"}, 2},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Main(c.args, &stdout, &stderr); code != c.code {

@@ -153,6 +153,10 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, quiet bool,
 		fmt.Fprintln(stderr, "gateway bench: give a duration (-d) or a request count (-n)")
 		return o, false, false, 2
 	}
+	if o.Rounds < 1 || (o.Rounds > 1 && o.Direct == "") {
+		fmt.Fprintln(stderr, "gateway bench: --rounds must be at least 1, and more than 1 needs --direct")
+		return o, false, false, 2
+	}
 	return o, asJSON, quiet, -1
 }
 
