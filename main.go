@@ -167,7 +167,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 	ups := make(map[string]gateway.Upstream, len(cfg.Upstreams))
 	for name, u := range cfg.Upstreams {
 		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
-			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes}
+			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes, Pipeline: u.Pipeline}
 	}
 	var trusted []netip.Prefix
 	for _, p := range cfg.Limits.TrustedProxies {

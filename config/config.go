@@ -161,6 +161,15 @@ type Upstream struct {
 	// MaxResponseBytes is the largest response body accepted from the
 	// backend, in bytes. YAML "max_response_bytes"; default 10485760 (10 MiB).
 	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// Pipeline > 0 sends requests to this backend HTTP/1.1-pipelined over at
+	// most this many connections, and max_conns then bounds the requests in
+	// flight to it. Much cheaper under load, but only for a backend that
+	// answers pipelined requests in order and quickly: a slow answer holds up
+	// those behind it, a broken connection fails (and refunds) every request
+	// waiting on it, and an unreachable backend answers 504 after timeout
+	// instead of 502 at once (README, "Operating"). YAML "pipeline"; default
+	// 0 = off, except for the sandbox upstreams (2), which qualify.
+	Pipeline int `yaml:"pipeline"`
 }
 
 // Route is one proxied telephony route (API.md §5).

@@ -62,6 +62,10 @@ func DefaultUpstream() Upstream {
 	}
 }
 
+// SandboxPipeline is the pipeline setting of the sandbox upstreams: they
+// answer in order and at once, so pipelining them costs nothing.
+const SandboxPipeline = 2
+
 // DefaultRoutes returns the routes used when none are configured (API.md §7).
 func DefaultRoutes() []Route {
 	return []Route{
@@ -77,7 +81,9 @@ func DefaultRoutes() []Route {
 func (c *Config) complete() error {
 	if len(c.Upstreams) == 0 {
 		c.Sandbox = true
-		c.Upstreams = map[string]Upstream{SandboxVoice: DefaultUpstream(), SandboxSMS: DefaultUpstream()}
+		u := DefaultUpstream()
+		u.Pipeline = SandboxPipeline
+		c.Upstreams = map[string]Upstream{SandboxVoice: u, SandboxSMS: u}
 	}
 	if len(c.Routes) == 0 {
 		for _, name := range []string{SandboxVoice, SandboxSMS} {

@@ -92,8 +92,8 @@ func TestLoadSandboxDefaults(t *testing.T) {
 		t.Error("Sandbox = false with no upstreams configured")
 	}
 	want := map[string]Upstream{
-		"voice": {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20},
-		"sms":   {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20},
+		"voice": {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20, Pipeline: 2},
+		"sms":   {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20, Pipeline: 2},
 	}
 	if !reflect.DeepEqual(c.Upstreams, want) {
 		t.Errorf("Upstreams = %+v, want %+v", c.Upstreams, want)
@@ -327,6 +327,9 @@ func TestLoadErrors(t *testing.T) {
 		{"upstream ftp url", "upstreams: {voice: {url: \"ftp://v\"}}\nroutes: [" + route + "]\n", []string{`upstreams.voice.url: "ftp://v" must start with http:// or https://`}, ""},
 		{"upstream url without host", "upstreams: {voice: {url: \"http:///x\"}}\nroutes: [" + route + "]\n", []string{`upstreams.voice.url: "http:///x" has no host`}, ""},
 		{"upstream max_conns", "upstreams: {voice: {url: \"http://v\", max_conns: 0}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.max_conns: must be > 0"}, ""},
+		{"upstream pipeline negative", "upstreams: {voice: {url: \"http://v\", pipeline: -1}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline: must be between 0 and 512, got -1"}, ""},
+		{"upstream pipeline over max_conns", "upstreams: {voice: {url: \"http://v\", max_conns: 4, pipeline: 5}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline: must be between 0 and 4, got 5"}, ""},
+		{"upstream pipeline not a number", "upstreams: {voice: {url: \"http://v\", pipeline: two}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline"}, ""},
 		{"upstream name", "upstreams: {\"vo ice\": {url: \"http://v\"}}\nroutes: [" + route + "]\n", []string{`upstreams: "vo ice" is not a name`}, ""},
 
 		// store

@@ -209,6 +209,9 @@ func (v *validator) upstreams(ups map[string]Upstream, sandbox bool) {
 		v.positive(p+".connect_timeout", int64(u.ConnectTimeout))
 		v.positive(p+".max_conns", int64(u.MaxConns))
 		v.positive(p+".max_response_bytes", int64(u.MaxResponseBytes))
+		if u.MaxConns > 0 {
+			v.between(p+".pipeline", u.Pipeline, 0, u.MaxConns)
+		}
 	}
 }
 

@@ -348,7 +348,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 	up := g.ups[idx]
 	g.prepareUpstream(&ctx.Request, st, up, caller.id, path.id, d.BillingID, d.Charge)
 	upStart := g.now()
-	err := up.hc.DoTimeout(&ctx.Request, &ctx.Response, up.timeout)
+	err := up.do(&ctx.Request, &ctx.Response)
 	up.m.duration.Observe(g.now().Sub(upStart).Seconds())
 	charge := d.Charge
 	out = OutcomeOK

@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// pipeUpstream is an upstream that echoes the request id it was sent and records the
+// connections requests came on. Path ".../Drop/" closes the connection without answering.
+type pipeUpstream struct {
+	url   string
+	mu    sync.Mutex
+	conns map[uint64]int // requests per connection
+}
+
+func startPipeUpstream(t *testing.T, delay time.Duration) *pipeUpstream {
+	t.Helper()
+	u := &pipeUpstream{conns: map[uint64]int{}}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		u.mu.Lock()
+		u.conns[ctx.ConnID()]++
+		u.mu.Unlock()
+		if bytes.Contains(ctx.Path(), []byte("/Drop/")) {
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(func(c net.Conn) { c.Close() })
+			return
+		}
+		time.Sleep(delay)
+		ctx.SetStatusCode(201)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"echo":"` + string(ctx.Request.Header.Peek(hRequestID)) + `"}`)
+	}}
+	go srv.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { srv.Shutdown() })
+	u.url = "http://" + ln.Addr().String()
+	return u
+}
+
+func (u *pipeUpstream) connections() (conns, requests int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, n := range u.conns {
+		requests += n
+	}
+	return len(u.conns), requests
+}
+
+// TestPipelinedUpstream: with Pipeline 2, many concurrent requests share two upstream
+// connections, each client gets the answer to its own request, and the money is exact.
+func TestPipelinedUpstream(t *testing.T) {
+	up := startPipeUpstream(t, 2*time.Millisecond)
+	f := newFixture(t, func(o *Options) {
+		o.Upstreams["voice"] = Upstream{URL: up.url, Timeout: 5 * time.Second, ConnectTimeout: time.Second, MaxConns: 64, Pipeline: 2}
+	})
+	m := f.mk(nil, "100.00")
+	k := f.mk(m, "")
+	const clients, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan string, clients*each)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			for range each {
+				req.Reset()
+				req.Header.SetMethod("POST")
+				req.SetRequestURI("http://" + f.addr + callPath(k))
+				req.Header.Set("X-Auth-ID", k.ID)
+				req.Header.Set("X-Auth-Token", k.tok)
+				req.SetBodyString(`{"to":"1"}`)
+				if err := f.hc.DoTimeout(req, resp, 10*time.Second); err != nil {
+					errs <- err.Error()
+					continue
+				}
+				rid := string(resp.Header.Peek(hRequestID))
+				if resp.StatusCode() != 201 || rid == "" || string(resp.Body()) != `{"echo":"`+rid+`"}` {
+					errs <- "answer " + resp.String()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	conns, reqs := up.connections()
+	if reqs != clients*each || conns > 2 {
+		t.Errorf("upstream saw %d requests on %d connections, want %d on at most 2", reqs, conns, clients*each)
+	}
+	if got, want := f.bal(m), amt("96.00"); got != want { // 400 × 0.01
+		t.Errorf("balance %v, want %v", got, want)
+	}
+}
+
+// TestPipelinedUpstreamFailure: a pipelined connection that breaks and an answer that comes
+// too late are each a failed request, refunded once, like without pipelining.
+func TestPipelinedUpstreamFailure(t *testing.T) {
+	up := startPipeUpstream(t, 0)
+	slow := startPipeUpstream(t, time.Second)
+	f := newFixture(t, func(o *Options) {
+		o.Upstreams["voice"] = Upstream{URL: up.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second, Pipeline: 1}
+		o.Upstreams["slow"] = Upstream{URL: slow.url, Timeout: 200 * time.Millisecond, ConnectTimeout: time.Second, Pipeline: 1}
+		o.Routes = append(append([]policyRouteSpec(nil), o.Routes...),
+			policyRouteSpec{Name: "drop", Method: "POST", Path: "/v1/Account/{auth_id}/Drop/", Upstream: "voice", Permission: "calls", Price: "0.02"},
+			policyRouteSpec{Name: "slow", Method: "POST", Path: "/v1/Account/{auth_id}/Slow/", Upstream: "slow", Permission: "calls", Price: "0.02"})
+	})
+	m := f.mk(nil, "1.00")
+	k := f.mk(m, "")
+	for _, c := range []struct {
+		path   string
+		status int
+		code   string
+	}{{"/Drop/", 502, "UPSTREAM_UNAVAILABLE"}, {"/Slow/", 504, "UPSTREAM_TIMEOUT"}} {
+		a := f.do(call{path: "/v1/Account/" + k.ID + c.path, as: k})
+		if a.status != c.status || a.err.Error.Code != c.code || a.header["X-Charge"] != "0.00" {
+			t.Errorf("%s: answer %d %s %v, want %d %s", c.path, a.status, a.body, a.header, c.status, c.code)
+		}
+		if got := f.bal(m); got != amt("1.00") {
+			t.Errorf("%s: balance %v after refund, want 1.00", c.path, got)
+		}
+	}
+	// The pipelined connection is replaced: the next request goes through.
+	if a := f.do(call{path: callPath(k), as: k}); a.status != 201 {
+		t.Errorf("after a dropped connection: %d %s", a.status, a.body)
+	}
+	if got := f.bal(m); got != amt("0.99") {
+		t.Errorf("balance %v, want 0.99", got)
+	}
+}
