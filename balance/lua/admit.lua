@@ -44,6 +44,10 @@
 -- (ms) of the tightest rate in the chain; 6: limit of the offender and reset = retry-after
 -- (ms); 7: available = bal + credit. (Integers rather than text: Redis writes them out
 -- without Lua formatting any number.)
+-- Globals and library functions used per admit, as locals (a local is a register; a global
+-- is a table lookup each time).
+local ARGV, KEYS, tonumber = ARGV, KEYS, tonumber
+local floor, ceil, sub = math.floor, math.ceil, string.sub
 local ttl = tonumber(ARGV[1])
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
@@ -70,7 +74,8 @@ local S = {}
 for i = 1, a do
   local r = redis.call('HMGET', KEYS[i], unpack(F))
   if r[1] then
-    local s = {id = r[1], status = r[2], rate = tonumber(r[3] or '0') or 0, tat = tonumber(r[4] or '0') or 0,
+    local rate = tonumber(r[3] or '0') or 0
+    local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
       own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), kyc_mode = r[8], kyc_status = r[9],
       tok = r[10], last_used = tonumber(r[11] or '0'), key = KEYS[i], wtat = false, wbal = false, stamp = false}
     for f = NF + 1, #F do s[F[f]] = r[f] end
@@ -166,7 +171,7 @@ local function dynamic(ch, pos, b, price, route, reqid)
     local s = S[ch[i + 1]]
     local rate = s.rate
     if rate > 0 then
-      local T = math.ceil(1000000 / rate)
+      local T = s.T
       local tat = s.tat
       if tat < now then tat = now end
       local nt = tat + T
@@ -175,7 +180,7 @@ local function dynamic(ch, pos, b, price, route, reqid)
         if -diff > worstRetry then worst, worstRetry = i, -diff end
       else
         newtat[i] = nt
-        local rem = math.floor(diff / T)
+        local rem = floor(diff / T)
         if tightRem < 0 or rem < tightRem or (rem == tightRem and rate < S[ch[tight + 1]].rate) then
           tight, tightRem, tightReset = i, rem, nt - now
         end
@@ -183,7 +188,7 @@ local function dynamic(ch, pos, b, price, route, reqid)
     end
   end
   if worst > 0 then
-    return answer(6, worst, 0, 0, S[ch[worst + 1]].rate, 0, math.ceil(worstRetry / 1000), 0)
+    return answer(6, worst, 0, 0, S[ch[worst + 1]].rate, 0, ceil(worstRetry / 1000), 0)
   end
   local bs = S[ch[b + 1]]
   if price > 0 and bs.bal - price < -bs.credit then
@@ -217,7 +222,8 @@ local function dynamic(ch, pos, b, price, route, reqid)
     bs.prefix = string.match(bs.key, '^(.-}:)')
     marks[bs.prefix] = marks[bs.prefix] or {}
   end
-  local bucket, field = marker_split(reqid)
+  local bucket, field = '', reqid -- marker_split, inline
+  if #reqid > 1 then bucket, field = sub(reqid, 1, -2), sub(reqid, -1) end
   local mt = marks[bs.prefix]
   local mb = mt[bucket]
   if not mb then
@@ -232,7 +238,7 @@ local function dynamic(ch, pos, b, price, route, reqid)
   mb[#mb + 1] = field
   mb[#mb + 1] = pmval
   if tight == 0 then return answer(0, 0, price, b, 0, 0, 0, 0) end
-  return answer(0, 0, price, b, S[ch[tight + 1]].rate, tightRem, math.ceil(tightReset / 1000), 0)
+  return answer(0, 0, price, b, S[ch[tight + 1]].rate, tightRem, ceil(tightReset / 1000), 0)
 end
 
 local specs = {}
