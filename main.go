@@ -164,11 +164,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 		routes[i] = policy.RouteSpec{Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream,
 			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price)}
 	}
-	ups := make(map[string]gateway.Upstream, len(cfg.Upstreams))
-	for name, u := range cfg.Upstreams {
-		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
-			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes, Pipeline: u.Pipeline}
-	}
+	ups := gatewayUpstreams(cfg.Upstreams)
 	var trusted []netip.Prefix
 	for _, p := range cfg.Limits.TrustedProxies {
 		pfx, err := config.ParsePrefix(p) // validated by Load
@@ -229,6 +225,16 @@ func serve(file string, stdout, stderr io.Writer) error {
 		log.Warn("operator listener shutdown", "err", e)
 	}
 	return err
+}
+
+// gatewayUpstreams turns the configured upstreams into the gateway's.
+func gatewayUpstreams(c map[string]config.Upstream) map[string]gateway.Upstream {
+	ups := make(map[string]gateway.Upstream, len(c))
+	for name, u := range c {
+		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
+			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes, Pipeline: u.Pipeline}
+	}
+	return ups
 }
 
 func setURL(cfg *config.Config, name, url string) {

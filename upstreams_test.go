@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tenantgw/gateway/config"
+	"github.com/tenantgw/gateway/gateway"
+)
+
+// TestGatewayUpstreams: every upstream setting reaches the gateway, pipelining included, and
+// the sandbox upstreams are pipelined by default.
+func TestGatewayUpstreams(t *testing.T) {
+	sb, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"voice", "sms"} {
+		if got := gatewayUpstreams(sb.Upstreams)[name]; got.Pipeline != config.SandboxPipeline || got.MaxConns != 512 {
+			t.Errorf("sandbox %s: %+v, want pipeline %d", name, got, config.SandboxPipeline)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "gateway.yaml")
+	yaml := "upstreams:\n" +
+		"  voice: {url: \"http://v:9001\", timeout: 3s, connect_timeout: 1s, max_conns: 64, max_response_bytes: 4096, pipeline: 3}\n" +
+		"  sms: {url: \"http://s:9002\"}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups := gatewayUpstreams(c.Upstreams)
+	want := gateway.Upstream{URL: "http://v:9001", Timeout: 3 * time.Second, ConnectTimeout: time.Second,
+		MaxConns: 64, MaxResponseBytes: 4096, Pipeline: 3}
+	if ups["voice"] != want {
+		t.Errorf("voice: %+v, want %+v", ups["voice"], want)
+	}
+	if ups["sms"].Pipeline != 0 || ups["sms"].MaxConns != 512 {
+		t.Errorf("sms: %+v, want no pipelining and the default max_conns", ups["sms"])
+	}
+}
