@@ -164,8 +164,8 @@ type upstream struct {
 	name    string
 	scheme  string
 	host    string
-	hc      *fasthttp.HostClient
-	pc      *fasthttp.PipelineClient // instead of hc when pipelined
+	hc      *fasthttp.HostClient     // one request per connection at a time; nil when pipelined
+	pc      *fasthttp.PipelineClient // pipelined (Upstream.Pipeline > 0); nil otherwise
 	timeout time.Duration
 	m       upstreamMetrics
 }
@@ -293,32 +293,15 @@ func newUpstream(name string, u Upstream, logger fasthttp.Logger) (*upstream, er
 			addr += ":80"
 		}
 	}
-	ct := u.ConnectTimeout
-	d := &net.Dialer{Timeout: ct}
-	hc := &fasthttp.HostClient{
-		Addr:  addr,
-		Name:  "tenant-gateway",
-		IsTLS: tls,
-		Dial: func(a string) (net.Conn, error) {
-			return d.Dial("tcp", a)
-		},
-		MaxConns:                  u.MaxConns,
-		ReadTimeout:               u.Timeout,
-		WriteTimeout:              u.Timeout,
-		MaxResponseBodySize:       u.MaxResponseBytes,
-		MaxIdleConnDuration:       30 * time.Second,
-		MaxConnWaitTimeout:        u.ConnectTimeout,
-		MaxIdemponentCallAttempts: 1, // a charged request is sent once; its refund depends on it
-		DisablePathNormalizing:    true,
-		NoDefaultUserAgentHeader:  true,
-	}
-	up := &upstream{name: name, scheme: p.Scheme, host: p.Host, hc: hc, timeout: u.Timeout}
+	d := &net.Dialer{Timeout: u.ConnectTimeout}
+	dial := func(a string) (net.Conn, error) { return d.Dial("tcp", a) }
+	up := &upstream{name: name, scheme: p.Scheme, host: p.Host, timeout: u.Timeout}
 	if u.Pipeline > 0 {
 		up.pc = &fasthttp.PipelineClient{
 			Addr:                addr,
 			Name:                "tenant-gateway",
 			IsTLS:               tls,
-			Dial:                hc.Dial,
+			Dial:                dial,
 			MaxConns:            u.Pipeline,
 			MaxPendingRequests:  (u.MaxConns + u.Pipeline - 1) / u.Pipeline,
 			ReadTimeout:         u.Timeout,
@@ -332,7 +315,22 @@ func newUpstream(name string, u Upstream, logger fasthttp.Logger) (*upstream, er
 			NoDefaultUserAgentHeader: true,
 			Logger:                   logger,
 		}
-		up.hc = nil
+		return up, nil
+	}
+	up.hc = &fasthttp.HostClient{
+		Addr:                      addr,
+		Name:                      "tenant-gateway",
+		IsTLS:                     tls,
+		Dial:                      dial,
+		MaxConns:                  u.MaxConns,
+		ReadTimeout:               u.Timeout,
+		WriteTimeout:              u.Timeout,
+		MaxResponseBodySize:       u.MaxResponseBytes,
+		MaxIdleConnDuration:       30 * time.Second,
+		MaxConnWaitTimeout:        u.ConnectTimeout,
+		MaxIdemponentCallAttempts: 1, // a charged request is sent once; its refund depends on it
+		DisablePathNormalizing:    true,
+		NoDefaultUserAgentHeader:  true,
 	}
 	return up, nil
 }
