@@ -232,7 +232,8 @@ func gatewayUpstreams(c map[string]config.Upstream) map[string]gateway.Upstream 
 	ups := make(map[string]gateway.Upstream, len(c))
 	for name, u := range c {
 		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
-			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes, Pipeline: u.Pipeline}
+			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes, Pipeline: u.Pipeline,
+			PipelineDelay: u.PipelineDelay.Std()}
 	}
 	return ups
 }

@@ -10,22 +10,24 @@ import (
 	"github.com/tenantgw/gateway/gateway"
 )
 
-// TestGatewayUpstreams: every upstream setting reaches the gateway, pipelining included, and
-// the sandbox upstreams are pipelined by default.
+// TestGatewayUpstreams: every upstream setting reaches the gateway, pipelining and its delay
+// included (an explicit 0 stays 0), and the sandbox upstreams are pipelined by default.
 func TestGatewayUpstreams(t *testing.T) {
 	sb, err := config.Load("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"voice", "sms"} {
-		if got := gatewayUpstreams(sb.Upstreams)[name]; got.Pipeline != config.SandboxPipeline || got.MaxConns != 512 {
+		if got := gatewayUpstreams(sb.Upstreams)[name]; got.Pipeline != config.SandboxPipeline || got.MaxConns != 512 ||
+			got.PipelineDelay != config.DefaultPipelineDelay {
 			t.Errorf("sandbox %s: %+v, want pipeline %d", name, got, config.SandboxPipeline)
 		}
 	}
 	file := filepath.Join(t.TempDir(), "gateway.yaml")
 	yaml := "upstreams:\n" +
-		"  voice: {url: \"http://v:9001\", timeout: 3s, connect_timeout: 1s, max_conns: 64, max_response_bytes: 4096, pipeline: 3}\n" +
-		"  sms: {url: \"http://s:9002\"}\n"
+		"  voice: {url: \"http://v:9001\", timeout: 3s, connect_timeout: 1s, max_conns: 64, max_response_bytes: 4096, pipeline: 3, pipeline_delay: 200us}\n" +
+		"  sms: {url: \"http://s:9002\"}\n" +
+		"  fax: {url: \"http://f:9003\", pipeline: 2, pipeline_delay: 0s}\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +37,14 @@ func TestGatewayUpstreams(t *testing.T) {
 	}
 	ups := gatewayUpstreams(c.Upstreams)
 	want := gateway.Upstream{URL: "http://v:9001", Timeout: 3 * time.Second, ConnectTimeout: time.Second,
-		MaxConns: 64, MaxResponseBytes: 4096, Pipeline: 3}
+		MaxConns: 64, MaxResponseBytes: 4096, Pipeline: 3, PipelineDelay: 200 * time.Microsecond}
 	if ups["voice"] != want {
 		t.Errorf("voice: %+v, want %+v", ups["voice"], want)
 	}
-	if ups["sms"].Pipeline != 0 || ups["sms"].MaxConns != 512 {
-		t.Errorf("sms: %+v, want no pipelining and the default max_conns", ups["sms"])
+	if ups["sms"].Pipeline != 0 || ups["sms"].MaxConns != 512 || ups["sms"].PipelineDelay != config.DefaultPipelineDelay {
+		t.Errorf("sms: %+v, want no pipelining and the default max_conns and pipeline_delay", ups["sms"])
+	}
+	if ups["fax"].Pipeline != 2 || ups["fax"].PipelineDelay != 0 {
+		t.Errorf("fax: %+v, want pipeline 2 with no delay", ups["fax"])
 	}
 }

@@ -170,6 +170,13 @@ type Upstream struct {
 	// instead of 502 at once (README, "Operating"). YAML "pipeline"; default
 	// 0 = off, except for the sandbox upstreams (2), which qualify.
 	Pipeline int `yaml:"pipeline"`
+	// PipelineDelay is how long a pipelined connection waits, after a request
+	// finds it idle, for more requests to write with it in one system call.
+	// Under load that turns a write per request into one per handful of
+	// requests, for at most this much added latency; 0 writes each request
+	// at once. Only used with pipeline > 0. YAML "pipeline_delay"; default
+	// 50µs; at most 1ms.
+	PipelineDelay Duration `yaml:"pipeline_delay"`
 }
 
 // Route is one proxied telephony route (API.md §5).

@@ -58,9 +58,18 @@ func DefaultUpstream() Upstream {
 		Timeout:          Duration(10 * time.Second),
 		ConnectTimeout:   Duration(2 * time.Second),
 		MaxConns:         512,
+		PipelineDelay:    Duration(DefaultPipelineDelay),
 		MaxResponseBytes: 10 << 20,
 	}
 }
+
+// DefaultPipelineDelay is the default pipeline_delay, and MaxPipelineDelay
+// the largest accepted: a delay is worth it only while it is small next to
+// the time a request spends in the backend.
+const (
+	DefaultPipelineDelay = 50 * time.Microsecond
+	MaxPipelineDelay     = time.Millisecond
+)
 
 // SandboxPipeline is the pipeline setting of the sandbox upstreams: they
 // answer in order and at once, so pipelining them costs nothing.

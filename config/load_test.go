@@ -92,8 +92,8 @@ func TestLoadSandboxDefaults(t *testing.T) {
 		t.Error("Sandbox = false with no upstreams configured")
 	}
 	want := map[string]Upstream{
-		"voice": {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20, Pipeline: 2},
-		"sms":   {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20, Pipeline: 2},
+		"voice": {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20, Pipeline: 2, PipelineDelay: Duration(50 * time.Microsecond)},
+		"sms":   {Timeout: Duration(10 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 512, MaxResponseBytes: 10 << 20, Pipeline: 2, PipelineDelay: Duration(50 * time.Microsecond)},
 	}
 	if !reflect.DeepEqual(c.Upstreams, want) {
 		t.Errorf("Upstreams = %+v, want %+v", c.Upstreams, want)
@@ -205,9 +205,9 @@ upstreams:
 		t.Fatal(err)
 	}
 	for name, want := range map[string]Upstream{
-		"voice": {URL: "http://voice:9001", Timeout: Duration(5 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 64, MaxResponseBytes: 10 << 20},
-		"sms":   {URL: "http://sms:9002", Timeout: Duration(5 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 64, MaxResponseBytes: 10 << 20},
-		"fax":   {URL: "http://fax:9003", Timeout: Duration(time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 64, MaxResponseBytes: 10 << 20},
+		"voice": {URL: "http://voice:9001", Timeout: Duration(5 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 64, MaxResponseBytes: 10 << 20, PipelineDelay: Duration(DefaultPipelineDelay)},
+		"sms":   {URL: "http://sms:9002", Timeout: Duration(5 * time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 64, MaxResponseBytes: 10 << 20, PipelineDelay: Duration(DefaultPipelineDelay)},
+		"fax":   {URL: "http://fax:9003", Timeout: Duration(time.Second), ConnectTimeout: Duration(2 * time.Second), MaxConns: 64, MaxResponseBytes: 10 << 20, PipelineDelay: Duration(DefaultPipelineDelay)},
 	} {
 		if got := c.Upstreams[name]; got != want {
 			t.Errorf("upstreams.%s = %+v, want %+v", name, got, want)
@@ -330,6 +330,9 @@ func TestLoadErrors(t *testing.T) {
 		{"upstream pipeline negative", "upstreams: {voice: {url: \"http://v\", pipeline: -1}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline: must be between 0 and 512, got -1"}, ""},
 		{"upstream pipeline over max_conns", "upstreams: {voice: {url: \"http://v\", max_conns: 4, pipeline: 5}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline: must be between 0 and 4, got 5"}, ""},
 		{"upstream pipeline not a number", "upstreams: {voice: {url: \"http://v\", pipeline: two}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline"}, ""},
+		{"upstream pipeline_delay too long", "upstreams: {voice: {url: \"http://v\", pipeline: 2, pipeline_delay: 5ms}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline_delay: must be at most 1ms, got 5ms"}, ""},
+		{"upstream pipeline_delay negative", "upstreams: {voice: {url: \"http://v\", pipeline: 2, pipeline_delay: -1us}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline_delay", "negative"}, ""},
+		{"upstream pipeline_delay without unit", "upstreams: {voice: {url: \"http://v\", pipeline: 2, pipeline_delay: 50}}\nroutes: [" + route + "]\n", []string{"upstreams.voice.pipeline_delay", "not a duration"}, ""},
 		{"upstream name", "upstreams: {\"vo ice\": {url: \"http://v\"}}\nroutes: [" + route + "]\n", []string{`upstreams: "vo ice" is not a name`}, ""},
 
 		// store

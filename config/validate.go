@@ -212,6 +212,9 @@ func (v *validator) upstreams(ups map[string]Upstream, sandbox bool) {
 		if u.MaxConns > 0 {
 			v.between(p+".pipeline", u.Pipeline, 0, u.MaxConns)
 		}
+		if u.PipelineDelay.Std() > MaxPipelineDelay {
+			v.add(p+".pipeline_delay", "must be at most %s, got %s", MaxPipelineDelay, u.PipelineDelay)
+		}
 	}
 }
 

@@ -11,11 +11,42 @@ import (
 )
 
 // pipeUpstream is an upstream that echoes the request id it was sent and records the
-// connections requests came on. Path ".../Drop/" closes the connection without answering.
+// connections requests came on, and how many requests each read from a connection carried.
+// Path ".../Drop/" closes the connection without answering.
 type pipeUpstream struct {
 	url   string
 	mu    sync.Mutex
 	conns map[uint64]int // requests per connection
+	reads []int          // requests begun in each read, in order, all connections
+}
+
+// readCounter is a connection of pipeUpstream that records its reads.
+type readCounter struct {
+	net.Conn
+	u *pipeUpstream
+}
+
+func (c readCounter) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.u.mu.Lock()
+		c.u.reads = append(c.u.reads, bytes.Count(p[:n], []byte("POST ")))
+		c.u.mu.Unlock()
+	}
+	return n, err
+}
+
+type readCountingListener struct {
+	net.Listener
+	u *pipeUpstream
+}
+
+func (l readCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return readCounter{c, l.u}, nil
 }
 
 func startPipeUpstream(t *testing.T, delay time.Duration) *pipeUpstream {
@@ -39,7 +70,7 @@ func startPipeUpstream(t *testing.T, delay time.Duration) *pipeUpstream {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"echo":"` + string(ctx.Request.Header.Peek(hRequestID)) + `"}`)
 	}}
-	go srv.Serve(ln) //nolint:errcheck
+	go srv.Serve(readCountingListener{ln, u}) //nolint:errcheck
 	t.Cleanup(func() { srv.Shutdown() })
 	u.url = "http://" + ln.Addr().String()
 	return u
@@ -102,6 +133,47 @@ func TestPipelinedUpstream(t *testing.T) {
 	}
 	if got, want := f.bal(m), amt("96.00"); got != want { // 400 × 0.01
 		t.Errorf("balance %v, want %v", got, want)
+	}
+}
+
+// TestPipelineDelay: a request that finds the pipelined connection idle waits PipelineDelay
+// before it is written, and one that comes meanwhile goes out in the same write (the
+// upstream reads both at once).
+func TestPipelineDelay(t *testing.T) {
+	const delay = time.Second // long next to the 50 ms between the two requests
+	up := startPipeUpstream(t, 0)
+	f := newFixture(t, func(o *Options) {
+		o.Upstreams["voice"] = Upstream{URL: up.url, Timeout: 10 * time.Second, ConnectTimeout: time.Second,
+			Pipeline: 1, PipelineDelay: delay}
+	})
+	m := f.mk(nil, "1.00")
+	k := f.mk(m, "")
+	start := time.Now()
+	var wg sync.WaitGroup
+	took := make([]time.Duration, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if a := f.do(call{path: callPath(k), as: k}); a.status != 201 || string(a.body) != `{"echo":"`+a.header["X-Request-Id"]+`"}` {
+				t.Errorf("request %d: %d %s %v", i, a.status, a.body, a.header)
+			}
+			took[i] = time.Since(start)
+		}()
+		time.Sleep(50 * time.Millisecond)
+	}
+	wg.Wait()
+	if took[0] < delay {
+		t.Errorf("the first request was answered after %v, before the pipeline delay of %v", took[0], delay)
+	}
+	up.mu.Lock()
+	reads := append([]int(nil), up.reads...)
+	up.mu.Unlock()
+	if len(reads) == 0 || reads[0] != 2 {
+		t.Errorf("requests per upstream read %v, want both in the first", reads)
+	}
+	if got := f.bal(m); got != amt("0.98") {
+		t.Errorf("balance %v, want 0.98", got)
 	}
 }
 
