@@ -58,13 +58,14 @@ type admitBatcher struct {
 	timeout   time.Duration
 	markerTTL time.Duration
 	cluster   bool                // group admits by tree: a script's keys must share a slot
+	script    *redis.Script       // the admit script (admitScript; tests may run another)
 	sizes     prometheus.Observer // admits per script call; set by Instrument before use
 }
 
 func newAdmitBatcher(rdb redis.UniversalClient, timeout, markerTTL time.Duration) *admitBatcher {
 	_, cluster := rdb.(*redis.ClusterClient)
 	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}),
-		timeout: timeout, markerTTL: markerTTL, cluster: cluster}
+		timeout: timeout, markerTTL: markerTTL, cluster: cluster, script: admitScript}
 	workers := workersServer
 	if cluster {
 		workers = workersCluster
@@ -214,23 +215,23 @@ func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
 	}
 	if len(groups) == 1 {
 		g := groups[0]
-		v, err := b.rdb.EvalSha(ctx, admitScript.Hash(), g.keys, g.args()...).Result()
+		v, err := b.rdb.EvalSha(ctx, b.script.Hash(), g.keys, g.args()...).Result()
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
 			// The script is not loaded yet (first use, or Redis restarted): EVAL it once.
-			v, err = admitScript.Eval(ctx, b.rdb, g.keys, g.argv...).Result()
+			v, err = b.script.Eval(ctx, b.rdb, g.keys, g.argv...).Result()
 		}
 		g.answer(v, err)
 	} else {
 		pipe := b.rdb.Pipeline()
 		cmds := w.cmds[:0]
 		for _, g := range groups {
-			cmds = append(cmds, pipe.EvalSha(ctx, admitScript.Hash(), g.keys, g.args()...))
+			cmds = append(cmds, pipe.EvalSha(ctx, b.script.Hash(), g.keys, g.args()...))
 		}
 		_, _ = pipe.Exec(ctx) // errors are per command
 		for i, g := range groups {
 			v, err := cmds[i].Result()
 			if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-				v, err = admitScript.Eval(ctx, b.rdb, g.keys, g.argv...).Result()
+				v, err = b.script.Eval(ctx, b.rdb, g.keys, g.argv...).Result()
 			}
 			g.answer(v, err)
 			cmds[i] = nil

@@ -2,6 +2,9 @@ package balance
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -10,19 +13,47 @@ import (
 // AdmitBatch runs reqs as one batch exactly as the batcher sends it (one script call per
 // group, pipelined), for tests that compare a batch with the same admits one by one.
 func AdmitBatch(s *Store, reqs []*AdmitRequest, decs []Decision) []error {
-	b := &admitBatcher{rdb: s.rdb, timeout: 10 * time.Second, markerTTL: s.markerTTL}
+	return runAdmits(s, admitScript, reqs, decs, false)
+}
+
+// runAdmits sends reqs through script as the batcher does: as one batch, or oneByOne.
+func runAdmits(s *Store, script *redis.Script, reqs []*AdmitRequest, decs []Decision, oneByOne bool) []error {
+	b := &admitBatcher{rdb: s.rdb, timeout: 10 * time.Second, markerTTL: s.markerTTL, script: script}
 	_, b.cluster = s.rdb.(*redis.ClusterClient)
 	calls := make([]*admitCall, len(reqs))
 	for i := range reqs {
 		calls[i] = &admitCall{req: reqs[i], dec: &decs[i], done: make(chan struct{}, 1)}
 	}
-	b.run(calls, &batchWork{ttl: s.markerTTL})
+	if oneByOne {
+		for _, c := range calls {
+			b.run([]*admitCall{c}, &batchWork{ttl: s.markerTTL})
+		}
+	} else {
+		b.run(calls, &batchWork{ttl: s.markerTTL})
+	}
 	errs := make([]error, len(reqs))
 	for i, c := range calls {
 		<-c.done
 		errs[i] = c.err
 	}
 	return errs
+}
+
+// AdmitScriptBody is the admit script the store runs, without the prelude.
+func AdmitScriptBody() string { return admitLua }
+
+// AdmitWithClock runs reqs through the admit script body (the prelude is prepended) with the
+// store's clock (Redis TIME) replaced by now: as one batch exactly as the batcher sends it,
+// or, oneByOne, each request in a call of its own. It fails the test if body does not read
+// the clock the way the store's script does.
+func AdmitWithClock(t testing.TB, s *Store, body string, now time.Time, reqs []*AdmitRequest, decs []Decision, oneByOne bool) []error {
+	const clock = "local t = redis.call('TIME')"
+	if strings.Count(body, clock) != 1 {
+		t.Fatalf("the script does not read the clock as %q once", clock)
+	}
+	us := now.UnixMicro()
+	body = strings.Replace(body, clock, fmt.Sprintf("local t = {'%d', '%d'}", us/1e6, us%1e6), 1)
+	return runAdmits(s, redis.NewScript(prelude+body), reqs, decs, oneByOne)
 }
 
 // AdmitAlone runs one admit in its own script call, never batched.

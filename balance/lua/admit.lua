@@ -36,7 +36,8 @@
 -- Cost: each account is read once (HMGET) and written once (HSET) per batch, usage once per
 -- (account, route), and the markers of the batch in one HSET per marker hash. The checks
 -- that depend only on fields an admit never changes (tokens, status, permissions, KYC, who
--- pays) are done once for a run of identical requests; rate and balance for each.
+-- pays) are done once for a run of identical requests, and its rate limits and balance in
+-- closed form (see run): what is left per request is its answer and its marker.
 --
 -- Answers an array of 8 integers per request, in order: code, who, charge, payer, limit,
 -- remaining, reset, available. who and payer are positions (1-based) in that request's chain
@@ -155,120 +156,148 @@ end
 
 local usage, uorder = {}, {}
 local marks, mbuckets = {}, {}
-local newtat = {}
 local pmbs, pmprice, pmroute, pmval -- the last marker value built, reused by a run of alike
 local pu, puch, puroute -- the last usage entry, likewise
 
--- dynamic: the rate limits and the balance for a request that passed static, and its effects;
--- appends its answer.
-local function dynamic(ch, pos, b, price, route, reqid)
+-- run: the rate limits and the balance for a run of k identical requests that passed
+-- static, their effects and their answers, in closed form; the t-th one's reqid is
+-- ARGV[i0 + 2(t - 1)]. It decides exactly what k requests one after the
+-- other would (each sees the debits and rate state of those before it):
+--   GCRA: with base = max(tat, now), the t-th admit of the run moves tat to base + t*T and
+--   passes iff now - (base + t*T - T*rate) >= 0, i.e. t <= cap = floor((now + T*rate - base) / T);
+--   its remaining is cap - t, so the tightest rate (least remaining; ties: the lower rate,
+--   then the first in the chain) is the same account for the whole run.
+--   Balance: the t-th passes iff bal - t*price >= -credit (checked by the same subtractions
+--   one at a time would make).
+--   The first request that fails is refused with the reason one at a time would give (rates
+--   are checked before the balance), and since a refusal changes nothing, so is every
+--   request after it in the run, with the same answer.
+local caps, bases = {}, {}
+local function run(ch, pos, b, price, route, k, i0)
   local n = #ch - 1
-  -- GCRA for every account that has a rate.
-  local worst, worstRetry = 0, -1
-  local tight, tightRem, tightReset = 0, -1, 0
-  for i = 1, n do
-    newtat[i] = false
-    local s = S[ch[i + 1]]
+  local adm = k -- how many the rates let in
+  local tight, tcap = 0, 0
+  for x = 1, n do
+    local s = S[ch[x + 1]]
     local rate = s.rate
     if rate > 0 then
       local T = s.T
-      local tat = s.tat
-      if tat < now then tat = now end
-      local nt = tat + T
-      local diff = now - (nt - T * rate)
-      if diff < 0 then
-        if -diff > worstRetry then worst, worstRetry = i, -diff end
+      local base = s.tat
+      if base < now then base = now end
+      local cap = floor((now + T * rate - base) / T)
+      caps[x], bases[x] = cap, base
+      if cap < adm then adm = cap end
+      if tight == 0 or cap < tcap or (cap == tcap and rate < S[ch[tight + 1]].rate) then tight, tcap = x, cap end
+    end
+  end
+  if adm < 0 then adm = 0 end
+  local bs = S[ch[b + 1]]
+  local A, bal = adm, bs.bal -- A: how many are admitted
+  if price > 0 then
+    local lim = -bs.credit
+    A = 0
+    while A < adm and bal - price >= lim do bal, A = bal - price, A + 1 end
+  end
+  if A > 0 then
+    -- Apply to the batch's state (written once, at the end).
+    for x = 1, n do
+      local s = S[ch[x + 1]]
+      if s.rate > 0 then s.tat, s.wtat = bases[x] + A * s.T, true end
+    end
+    -- last_used is stamped at most once a second (to the second), saving a write per request.
+    local c = S[ch[pos + 1]]
+    if now - c.last_used >= 1000000 then c.last_used, c.stamp = now, true end
+    if price > 0 then bs.bal, bs.wbal = bal, true end
+    local u = pu
+    if not (ch == puch and route == puroute) then
+      local uk = ch[1] .. '|' .. route
+      u = usage[uk]
+      if not u then
+        u = {ch[1], route, 0, 0}
+        usage[uk] = u
+        uorder[#uorder + 1] = u
+      end
+      pu, puch, puroute = u, ch, route
+    end
+    u[3], u[4] = u[3] + A, u[4] + A * price -- the sums one at a time makes (integers < 2^53)
+    -- the markers, into the batch's list for their marker hash
+    if not bs.prefix then
+      bs.prefix = string.match(bs.key, '^(.-}:)')
+      marks[bs.prefix] = marks[bs.prefix] or {}
+    end
+    if not (bs == pmbs and price == pmprice and route == pmroute) then
+      pmbs, pmprice, pmroute = bs, price, route
+      pmval = 'a|' .. bs.id .. '|' .. istr(price) .. '|' .. day .. '|' .. route
+    end
+    local mt = marks[bs.prefix]
+    local rlimit, T, tbase
+    if tight > 0 then
+      local ts = S[ch[tight + 1]]
+      rlimit, T, tbase = ts.rate, ts.T, bases[tight]
+    end
+    local ri = i0
+    for t = 1, A do
+      local reqid = ARGV[ri]
+      ri = ri + 2
+      local bucket, field = '', reqid -- marker_split, inline
+      if #reqid > 1 then bucket, field = sub(reqid, 1, -2), sub(reqid, -1) end
+      local mb = mt[bucket]
+      if not mb then
+        mb = {}
+        mt[bucket] = mb
+        mbuckets[#mbuckets + 1] = {bs.prefix .. 'rf:' .. bucket, mb}
+      end
+      mb[#mb + 1] = field
+      mb[#mb + 1] = pmval
+      if tight == 0 then
+        answer(0, 0, price, b, 0, 0, 0, 0)
       else
-        newtat[i] = nt
-        local rem = floor(diff / T)
-        if tightRem < 0 or rem < tightRem or (rem == tightRem and rate < S[ch[tight + 1]].rate) then
-          tight, tightRem, tightReset = i, rem, nt - now
-        end
+        answer(0, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), 0)
       end
     end
   end
-  if worst > 0 then
-    return answer(6, worst, 0, 0, S[ch[worst + 1]].rate, 0, ceil(worstRetry / 1000), 0)
-  end
-  local bs = S[ch[b + 1]]
-  if price > 0 and bs.bal - price < -bs.credit then
-    return answer(7, b, 0, b, 0, 0, 0, bs.bal + bs.credit)
-  end
-  -- Admitted: apply to the batch's state (written once, at the end).
-  for i = 1, n do
-    if newtat[i] then
-      local s = S[ch[i + 1]]
-      s.tat, s.wtat = newtat[i], true
+  if A == k then return end
+  -- The (A+1)th is refused, and so is every one after it, alike.
+  local code, who, payer, limit, reset, avail = 7, b, b, 0, 0, bal + bs.credit
+  if A == adm then
+    -- a rate: the one that must be waited for longest (ties: the first in the chain)
+    local j, worstRetry = A + 1, -1
+    for x = 1, n do
+      local s = S[ch[x + 1]]
+      if s.rate > 0 and caps[x] < j then
+        local retry = bases[x] + j * s.T - s.T * s.rate - now
+        if retry > worstRetry then who, worstRetry = x, retry end
+      end
     end
+    code, payer, limit, reset, avail = 6, 0, S[ch[who + 1]].rate, ceil(worstRetry / 1000), 0
   end
-  -- last_used is stamped at most once a second (to the second), saving a write per request.
-  local c = S[ch[pos + 1]]
-  if now - c.last_used >= 1000000 then c.last_used, c.stamp = now, true end
-  if price > 0 then bs.bal, bs.wbal = bs.bal - price, true end
-  local u = pu
-  if not (ch == puch and route == puroute) then
-    local uk = ch[1] .. '|' .. route
-    u = usage[uk]
-    if not u then
-      u = {ch[1], route, 0, 0}
-      usage[uk] = u
-      uorder[#uorder + 1] = u
-    end
-    pu, puch, puroute = u, ch, route
-  end
-  u[3], u[4] = u[3] + 1, u[4] + price
-  -- the marker, into the batch's list for its marker hash
-  if not bs.prefix then
-    bs.prefix = string.match(bs.key, '^(.-}:)')
-    marks[bs.prefix] = marks[bs.prefix] or {}
-  end
-  local bucket, field = '', reqid -- marker_split, inline
-  if #reqid > 1 then bucket, field = sub(reqid, 1, -2), sub(reqid, -1) end
-  local mt = marks[bs.prefix]
-  local mb = mt[bucket]
-  if not mb then
-    mb = {}
-    mt[bucket] = mb
-    mbuckets[#mbuckets + 1] = {bs.prefix .. 'rf:' .. bucket, mb}
-  end
-  if not (bs == pmbs and price == pmprice and route == pmroute) then
-    pmbs, pmprice, pmroute = bs, price, route
-    pmval = 'a|' .. bs.id .. '|' .. istr(price) .. '|' .. day .. '|' .. route
-  end
-  mb[#mb + 1] = field
-  mb[#mb + 1] = pmval
-  if tight == 0 then return answer(0, 0, price, b, 0, 0, 0, 0) end
-  return answer(0, 0, price, b, S[ch[tight + 1]].rate, tightRem, ceil(tightReset / 1000), 0)
+  for _ = A + 1, k do answer(code, who, 0, payer, limit, 0, reset, avail) end
 end
 
 local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
--- its static checks are done once, its rate and balance checks for each.
-local i = 4
-local ch, pos, th, perm, kyc, price, route, refusal, b
-for j = 1, m do
-  local reqid
-  if ARGV[i] == '=' then
-    reqid = ARGV[i + 1]
-    i = i + 2
-  else
-    local spec = ARGV[i]
-    ch = specs[spec]
-    if not ch then
-      ch = {}
-      for x in string.gmatch(spec, '%d+') do ch[#ch + 1] = tonumber(x) end
-      specs[spec] = ch
-    end
-    pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    price, route, reqid = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
-    i = i + 8
-    refusal, b = static(ch, pos, th, perm, kyc)
+-- its static checks are done once, the rest in closed form (run).
+local i, j = 4, 1
+while j <= m do
+  local spec = ARGV[i]
+  local ch = specs[spec]
+  if not ch then
+    ch = {}
+    for x in string.gmatch(spec, '%d+') do ch[#ch + 1] = tonumber(x) end
+    specs[spec] = ch
   end
+  local pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local price, route, i0 = tonumber(ARGV[i + 5]), ARGV[i + 6], i + 7
+  i = i + 8
+  local k = 1
+  while j + k <= m and ARGV[i] == '=' do k, i = k + 1, i + 2 end
+  local refusal, b = static(ch, pos, th, perm, kyc)
   if refusal then
-    answer(unpack(refusal))
+    for _ = 1, k do answer(unpack(refusal)) end
   else
-    dynamic(ch, pos, b, price, route, reqid)
+    run(ch, pos, b, price, route, k, i0)
   end
+  j = j + k
 end
 
 -- Write: each changed account once, usage once per (account, route), the markers in one
