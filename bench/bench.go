@@ -23,6 +23,10 @@
 //   - Direct. With Options.Direct, the same method, path, headers and body are sent to that
 //     upstream base URL in a second phase, after the gateway phase and its balance read, and the
 //     Report carries the ratios gateway/direct of throughput and of p99 latency.
+//   - Machine. On Linux each phase (and each round) also carries what the whole machine's CPU
+//     did meanwhile, from /proc/stat: busy, idle and steal, in per cent. On a shared virtual
+//     machine steal is the drift that moves every figure; a round whose two phases saw very
+//     different steal compared two different machines.
 //
 // Nothing in the package is timing-sensitive in tests: it measures, it does not assert speed.
 // Run may be called from several goroutines with different Options; a Report is a plain value.
@@ -209,7 +213,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Rounds > 1 {
 		for i := range ds {
 			rep.Rounds = append(rep.Rounds, Round{Gateway: gws[i].Throughput, Direct: ds[i].Throughput,
-				Ratio: ratios(gws[i], ds[i]).Throughput})
+				Ratio: ratios(gws[i], ds[i]).Throughput, GatewayMachine: gws[i].Machine, DirectMachine: ds[i].Machine})
 		}
 	}
 	if err := errors.Join(berr, aerr); err != nil {
@@ -234,9 +238,12 @@ func combine(ps []*Phase) *Phase {
 	if len(ps) == 1 {
 		return ps[0]
 	}
-	c := &Phase{Name: ps[0].Name, URL: ps[0].URL, Status: map[int]int64{}, Hist: &Histogram{}}
+	c := &Phase{Name: ps[0].Name, URL: ps[0].URL, Status: map[int]int64{}, Hist: &Histogram{}, cpu: ps[0].cpu}
 	var elapsed float64
-	for _, p := range ps {
+	for i, p := range ps {
+		if i > 0 {
+			c.cpu = c.cpu.plus(p.cpu)
+		}
 		c.Requests += p.Requests
 		c.Success += p.Success
 		c.Errors += p.Errors

@@ -265,8 +265,18 @@ func TestFlags(t *testing.T) {
 
 // TestRounds: --rounds 3 alternates gateway and direct phases three times; the phases in the
 // report pool the rounds (counts add up, throughput over the summed durations), each round
-// has its own ratio, and the money check covers every gateway phase.
+// has its own ratio and the machine's CPU during each phase, and the money check covers
+// every gateway phase.
 func TestRounds(t *testing.T) {
+	// The machine's CPU, as a phase reads it: each reading 10 busy, 5 idle and 1 steal ticks
+	// after the one before, so every phase (two readings) saw 62.5 / 31.25 / 6.25 %.
+	var readings uint64
+	defer func(f func() cpuTicks) { readTicks = f }(readTicks)
+	readTicks = func() cpuTicks {
+		readings++
+		return cpuTicks{busy: 10 * readings, idle: 5 * readings, steal: readings, ok: true}
+	}
+	wantMachine := Machine{Busy: 62.5, Idle: 31.25, Steal: 6.25}
 	fg := newFakeGateway(t)
 	gw := serve(t, fg.handle)
 	var up directUpstream
@@ -295,7 +305,8 @@ func TestRounds(t *testing.T) {
 	}
 	var gwTime, dTime float64
 	for i, rd := range r.Rounds {
-		if rd.Gateway <= 0 || rd.Direct <= 0 || rd.Ratio != rd.Gateway/rd.Direct {
+		if rd.Gateway <= 0 || rd.Direct <= 0 || rd.Ratio != rd.Gateway/rd.Direct ||
+			rd.GatewayMachine == nil || *rd.GatewayMachine != wantMachine || rd.DirectMachine == nil || *rd.DirectMachine != wantMachine {
 			t.Errorf("round %d: %+v", i+1, rd)
 		}
 		gwTime += 100 / rd.Gateway
@@ -311,6 +322,11 @@ func TestRounds(t *testing.T) {
 	if m := r.Money; m == nil || m.Admitted != 300 || m.Charged != "3.00" || m.Exact == nil || !*m.Exact {
 		t.Errorf("money %+v; notes %v", m, r.Notes)
 	}
+	for _, p := range []*Phase{&r.Gateway, r.Direct} {
+		if p.Machine == nil || *p.Machine != wantMachine {
+			t.Errorf("%s phases' machine %+v, want %+v (three alike phases pooled)", p.Name, p.Machine, wantMachine)
+		}
+	}
 
 	// text form: one line per round
 	stdout.Reset()
@@ -319,7 +335,8 @@ func TestRounds(t *testing.T) {
 		"-n", "20", "-c", "2", "--direct", direct, "--rounds", "2", "--quiet"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
-	for _, want := range []string{"2 rounds, alternating", "round 1 ", "round 2 "} {
+	for _, want := range []string{"2 rounds, alternating", "round 1 ", "round 2 ", "steal 6.2 % / 6.2 %",
+		"machine idle               31.2 %           31.2 %", "machine steal               6.2 %            6.2 %"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, stdout.String())
 		}

@@ -85,6 +85,7 @@ func runPhase(ctx context.Context, s phaseSpec) (*Phase, error) {
 	var issued atomic.Int64
 	workers := make([]*worker, s.concurrency)
 	var wg sync.WaitGroup
+	ticks := readTicks()
 	start := time.Now()
 	for i := range workers {
 		w := &worker{errKinds: map[string]int64{}}
@@ -134,7 +135,7 @@ wait:
 	}
 	elapsed := time.Since(start)
 
-	p := &Phase{Name: s.name, URL: uri, Status: map[int]int64{}, Hist: &Histogram{}}
+	p := &Phase{Name: s.name, URL: uri, Status: map[int]int64{}, Hist: &Histogram{}, cpu: readTicks().since(ticks)}
 	kinds := map[string]int64{}
 	for _, w := range workers {
 		p.Hist.Merge(&w.hist)

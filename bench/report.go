@@ -42,7 +42,9 @@ type Phase struct {
 	Status     map[int]int64    `json:"status"`                // responses by status code
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"` // timeout, dial, connection_closed, no_free_conns, other
 	FirstError string           `json:"first_error,omitempty"` // an example
+	Machine    *Machine         `json:"machine,omitempty"`     // the whole machine's CPU meanwhile (Linux)
 	Hist       *Histogram       `json:"-"`                     // all response latencies
+	cpu        cpuTicks         // the machine's CPU time during the phase
 }
 
 // Latency summarises a phase's latency histogram, in milliseconds.
@@ -63,9 +65,11 @@ type Ratio struct {
 
 // Round is one gateway phase and the direct phase after it, with Options.Rounds > 1.
 type Round struct {
-	Gateway float64 `json:"gateway_rps"`
-	Direct  float64 `json:"direct_rps"`
-	Ratio   float64 `json:"ratio"` // Gateway ÷ Direct
+	Gateway        float64  `json:"gateway_rps"`
+	Direct         float64  `json:"direct_rps"`
+	Ratio          float64  `json:"ratio"`                     // Gateway ÷ Direct
+	GatewayMachine *Machine `json:"gateway_machine,omitempty"` // the machine's CPU in each phase (Linux)
+	DirectMachine  *Machine `json:"direct_machine,omitempty"`
 }
 
 // Money is the check of what the gateway phase cost.
@@ -95,6 +99,7 @@ func (p *Phase) finish(elapsed time.Duration) {
 		P50: ms(h.Percentile(50)), P90: ms(h.Percentile(90)), P99: ms(h.Percentile(99)),
 		P999: ms(h.Percentile(99.9)), Max: ms(h.Max()), Mean: ms(h.Mean()),
 	}
+	p.Machine = p.cpu.machine()
 }
 
 // moneyCheck compares the balances read around the gateway phase with what was admitted.
@@ -201,6 +206,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, k := range kinds {
 		row("error "+k, func(p *Phase) string { return strconv.FormatInt(p.ErrorKinds[k], 10) })
 	}
+	if phases[0].Machine != nil {
+		pct := func(v func(m *Machine) float64) func(p *Phase) string {
+			return func(p *Phase) string {
+				if p.Machine == nil {
+					return "n/a"
+				}
+				return strconv.FormatFloat(v(p.Machine), 'f', 1, 64) + " %"
+			}
+		}
+		row("machine idle", pct(func(m *Machine) float64 { return m.Idle }))
+		row("machine steal", pct(func(m *Machine) float64 { return m.Steal }))
+	}
 	for _, p := range phases {
 		if p.FirstError != "" {
 			fmt.Fprintf(&b, "  first %s error: %s\n", p.Name, p.FirstError)
@@ -212,7 +229,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Rounds) > 0 {
 		fmt.Fprintf(&b, "\n  %d rounds, alternating (the columns above combine them):\n", len(r.Rounds))
 		for i, rd := range r.Rounds {
-			fmt.Fprintf(&b, "  round %-3d  gateway %10.1f req/s   direct %10.1f req/s   %.3f×\n", i+1, rd.Gateway, rd.Direct, rd.Ratio)
+			fmt.Fprintf(&b, "  round %-3d  gateway %10.1f req/s   direct %10.1f req/s   %.3f×", i+1, rd.Gateway, rd.Direct, rd.Ratio)
+			if g, d := rd.GatewayMachine, rd.DirectMachine; g != nil && d != nil {
+				fmt.Fprintf(&b, "   steal %.1f %% / %.1f %%", g.Steal, d.Steal)
+			}
+			b.WriteString("\n")
 		}
 	}
 
