@@ -1,7 +1,6 @@
 package balance
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -54,9 +53,4 @@ func AdmitWithClock(t testing.TB, s *Store, body string, now time.Time, reqs []*
 	us := now.UnixMicro()
 	body = strings.Replace(body, clock, fmt.Sprintf("local t = {'%d', '%d'}", us/1e6, us%1e6), 1)
 	return runAdmits(s, redis.NewScript(prelude+body), reqs, decs, oneByOne)
-}
-
-// AdmitAlone runs one admit in its own script call, never batched.
-func AdmitAlone(ctx context.Context, s *Store, req *AdmitRequest, dec *Decision) error {
-	return admitOne(ctx, s.rdb, s.markerTTL, req, dec)
 }
