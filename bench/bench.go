@@ -25,8 +25,8 @@
 //     Report carries the ratios gateway/direct of throughput and of p99 latency.
 //   - Machine. On Linux each phase (and each round) also carries what the whole machine's CPU
 //     did meanwhile, from /proc/stat: busy, idle and steal, in per cent. On a shared virtual
-//     machine steal is the drift that moves every figure; a round whose two phases saw very
-//     different steal compared two different machines.
+//     machine steal is one drift that moves every figure (not the only one); a round whose
+//     two phases saw very different steal compared two different machines.
 //
 // Nothing in the package is timing-sensitive in tests: it measures, it does not assert speed.
 // Run may be called from several goroutines with different Options; a Report is a plain value.
@@ -238,12 +238,10 @@ func combine(ps []*Phase) *Phase {
 	if len(ps) == 1 {
 		return ps[0]
 	}
-	c := &Phase{Name: ps[0].Name, URL: ps[0].URL, Status: map[int]int64{}, Hist: &Histogram{}, cpu: ps[0].cpu}
+	c := &Phase{Name: ps[0].Name, URL: ps[0].URL, Status: map[int]int64{}, Hist: &Histogram{}, cpu: cpuTicks{ok: true}}
 	var elapsed float64
-	for i, p := range ps {
-		if i > 0 {
-			c.cpu = c.cpu.plus(p.cpu)
-		}
+	for _, p := range ps {
+		c.cpu = c.cpu.plus(p.cpu)
 		c.Requests += p.Requests
 		c.Success += p.Success
 		c.Errors += p.Errors

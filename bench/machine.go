@@ -12,8 +12,8 @@ import (
 // Machine is what the whole machine's CPU did during a phase, in per cent of its CPU time
 // (all cores): busy (user, nice, system, irq, softirq), idle (idle, iowait) and steal (time a
 // virtual machine's CPUs were runnable but the host ran something else). Read from
-// /proc/stat, so on Linux only. Steal is why a shared virtual machine's figures drift: a
-// phase with much of it measured a slower machine, and a ratio whose two sides saw
+// /proc/stat, so on Linux only. Steal is one reason a shared virtual machine's figures
+// drift: a phase with much of it measured a slower machine, and a ratio whose two sides saw
 // different steal compares different machines.
 type Machine struct {
 	Busy  float64 `json:"busy_pct"`
