@@ -165,10 +165,10 @@ type Upstream struct {
 	// most this many connections, and max_conns then bounds the requests in
 	// flight to it. Much cheaper under load, but only for a backend that
 	// answers pipelined requests in order and quickly: a slow answer holds up
-	// those behind it, a broken connection fails (and refunds) every request
-	// waiting on it, and an unreachable backend answers 504 after timeout
-	// instead of 502 at once (README, "Operating"). YAML "pipeline"; default
-	// 0 = off, except for the sandbox upstreams (2), which qualify.
+	// those behind it (a timeout fails them with it, 504), and a broken
+	// connection fails (and refunds) every request waiting on it (README,
+	// "Behaviour where the contract is silent"). YAML "pipeline"; default 0 =
+	// off, except for the sandbox upstreams (2), which qualify.
 	Pipeline int `yaml:"pipeline"`
 	// PipelineDelay is how long a pipelined connection waits, after a request
 	// finds it idle, for more requests to write with it in one system call.

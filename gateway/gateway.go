@@ -26,6 +26,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,17 +69,20 @@ type Upstream struct {
 	// ConnectTimeout bounds establishing a connection; default 2s. Failing answers 502.
 	ConnectTimeout time.Duration
 	// MaxConns bounds the open connections to the upstream; default 512. With Pipeline it
-	// bounds the requests in flight to the upstream instead.
+	// bounds the requests in flight to the upstream instead (MaxConns/Pipeline per
+	// connection); a request that finds every connection full waits up to ConnectTimeout
+	// for room, then answers 502.
 	MaxConns int
 	// Pipeline > 0 sends requests to the upstream HTTP/1.1-pipelined over at most Pipeline
-	// connections: each request goes on the connection with the fewest waiting, without
-	// waiting for the answers before it. Far fewer connections and system calls under load
-	// (one write can carry many requests, one read many answers), at a price: the upstream
-	// must answer pipelined requests in order (RFC 9112 §9.3; most HTTP/1.1 servers do), a
-	// slow answer holds up those behind it on its connection, a connection that breaks
-	// fails every request waiting on it (each answers 502 and is refunded), and while the
-	// upstream cannot be reached requests wait for Timeout (504) instead of failing at once.
-	// 0 (the default) = one request per connection at a time.
+	// connections (pipeline.go): each request goes on the connection with the fewest
+	// waiting, without waiting for the answers before it. Far fewer connections and system
+	// calls under load (one write can carry many requests, one read many answers), at a
+	// price: the upstream must answer pipelined requests in order (RFC 9112 §9.3; most
+	// HTTP/1.1 servers do), a slow answer holds up those behind it on its connection (when
+	// one times out, those behind it on the connection answer 504 with it), and a
+	// connection that breaks or that the upstream closes fails every request waiting on it
+	// (each answers 502 and is refunded). 0 (the default) = one request per connection at a
+	// time.
 	Pipeline int
 	// PipelineDelay is how long a pipelined connection that finds no more requests queued
 	// waits for some before it writes: the requests that arrive meanwhile go out in the
@@ -169,8 +173,8 @@ type upstream struct {
 	name    string
 	scheme  string
 	host    string
-	hc      *fasthttp.HostClient     // one request per connection at a time; nil when pipelined
-	pc      *fasthttp.PipelineClient // pipelined (Upstream.Pipeline > 0); nil otherwise
+	hc      *fasthttp.HostClient // one request per connection at a time; nil when pipelined
+	pc      *pipeClient          // pipelined (Upstream.Pipeline > 0); nil otherwise
 	timeout time.Duration
 	m       upstreamMetrics
 }
@@ -236,7 +240,7 @@ func New(o Options) (*Gateway, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		u, err := newUpstream(name, o.Upstreams[name], ServerLogger{L: g.log, Component: "upstream-pipeline"})
+		u, err := newUpstream(name, o.Upstreams[name])
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +272,7 @@ func New(o Options) (*Gateway, error) {
 	return g, nil
 }
 
-func newUpstream(name string, u Upstream, logger fasthttp.Logger) (*upstream, error) {
+func newUpstream(name string, u Upstream) (*upstream, error) {
 	field := "upstreams." + name
 	p, err := url.Parse(u.URL)
 	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
@@ -289,10 +293,10 @@ func newUpstream(name string, u Upstream, logger fasthttp.Logger) (*upstream, er
 	if u.MaxResponseBytes <= 0 {
 		u.MaxResponseBytes = 10 << 20
 	}
-	tls := p.Scheme == "https"
+	isTLS := p.Scheme == "https"
 	addr := p.Host
 	if p.Port() == "" {
-		if tls {
+		if isTLS {
 			addr += ":443"
 		} else {
 			addr += ":80"
@@ -302,31 +306,17 @@ func newUpstream(name string, u Upstream, logger fasthttp.Logger) (*upstream, er
 	dial := func(a string) (net.Conn, error) { return d.Dial("tcp", a) }
 	up := &upstream{name: name, scheme: p.Scheme, host: p.Host, timeout: u.Timeout}
 	if u.Pipeline > 0 {
-		up.pc = &fasthttp.PipelineClient{
-			Addr:                addr,
-			Name:                "tenant-gateway",
-			IsTLS:               tls,
-			Dial:                dial,
-			MaxConns:            u.Pipeline,
-			MaxPendingRequests:  (u.MaxConns + u.Pipeline - 1) / u.Pipeline,
-			MaxBatchDelay:       u.PipelineDelay,
-			ReadTimeout:         u.Timeout,
-			WriteTimeout:        u.Timeout,
-			MaxResponseBodySize: u.MaxResponseBytes,
-			// Shorter than common backends' keep-alive timeouts (Node's 5 s), so that the
-			// gateway, not the backend, closes an idle connection: a request written as the
-			// backend closes it would fail.
-			MaxIdleConnDuration:      4 * time.Second,
-			DisablePathNormalizing:   true,
-			NoDefaultUserAgentHeader: true,
-			Logger:                   logger,
+		var tc *tls.Config
+		if isTLS {
+			tc = &tls.Config{ServerName: p.Hostname(), ClientSessionCache: tls.NewLRUClientSessionCache(0)}
 		}
+		up.pc = newPipeClient(addr, tc, dial, u)
 		return up, nil
 	}
 	up.hc = &fasthttp.HostClient{
 		Addr:                      addr,
-		Name:                      "tenant-gateway",
-		IsTLS:                     tls,
+		Name:                      userAgent,
+		IsTLS:                     isTLS,
 		Dial:                      dial,
 		MaxConns:                  u.MaxConns,
 		ReadTimeout:               u.Timeout,
@@ -344,7 +334,7 @@ func newUpstream(name string, u Upstream, logger fasthttp.Logger) (*upstream, er
 // do sends req to the upstream and reads its answer into resp, within the upstream's timeout.
 func (u *upstream) do(req *fasthttp.Request, resp *fasthttp.Response) error {
 	if u.pc != nil {
-		return u.pc.DoTimeout(req, resp, u.timeout)
+		return u.pc.do(req, resp)
 	}
 	return u.hc.DoTimeout(req, resp, u.timeout)
 }
@@ -406,7 +396,9 @@ func (g *Gateway) Close() error {
 	for _, u := range g.upByName {
 		if u.hc != nil {
 			u.hc.CloseIdleConnections()
-		} // a pipelined upstream's connections close after 4 s idle
+		} else {
+			u.pc.close()
+		}
 	}
 	return nil
 }

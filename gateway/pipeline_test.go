@@ -177,17 +177,26 @@ func TestPipelineDelay(t *testing.T) {
 	}
 }
 
-// TestPipelinedUpstreamFailure: a pipelined connection that breaks and an answer that comes
-// too late are each a failed request, refunded once, like without pipelining.
+// TestPipelinedUpstreamFailure: a pipelined connection that breaks, an answer that comes
+// too late and an upstream that cannot be reached are each a failed request, refunded once,
+// like without pipelining.
 func TestPipelinedUpstreamFailure(t *testing.T) {
 	up := startPipeUpstream(t, 0)
 	slow := startPipeUpstream(t, time.Second)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() // nothing listens there
+	ln.Close()
 	f := newFixture(t, func(o *Options) {
 		o.Upstreams["voice"] = Upstream{URL: up.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second, Pipeline: 1}
 		o.Upstreams["slow"] = Upstream{URL: slow.url, Timeout: 200 * time.Millisecond, ConnectTimeout: time.Second, Pipeline: 1}
+		o.Upstreams["down"] = Upstream{URL: down, Timeout: 5 * time.Second, ConnectTimeout: time.Second, Pipeline: 1}
 		o.Routes = append(append([]policyRouteSpec(nil), o.Routes...),
 			policyRouteSpec{Name: "drop", Method: "POST", Path: "/v1/Account/{auth_id}/Drop/", Upstream: "voice", Permission: "calls", Price: "0.02"},
-			policyRouteSpec{Name: "slow", Method: "POST", Path: "/v1/Account/{auth_id}/Slow/", Upstream: "slow", Permission: "calls", Price: "0.02"})
+			policyRouteSpec{Name: "slow", Method: "POST", Path: "/v1/Account/{auth_id}/Slow/", Upstream: "slow", Permission: "calls", Price: "0.02"},
+			policyRouteSpec{Name: "down", Method: "POST", Path: "/v1/Account/{auth_id}/Down/", Upstream: "down", Permission: "calls", Price: "0.02"})
 	})
 	m := f.mk(nil, "1.00")
 	k := f.mk(m, "")
@@ -195,7 +204,10 @@ func TestPipelinedUpstreamFailure(t *testing.T) {
 		path   string
 		status int
 		code   string
-	}{{"/Drop/", 502, "UPSTREAM_UNAVAILABLE"}, {"/Slow/", 504, "UPSTREAM_TIMEOUT"}} {
+	}{{"/Drop/", 502, "UPSTREAM_UNAVAILABLE"}, {"/Slow/", 504, "UPSTREAM_TIMEOUT"},
+		// an upstream that refuses connections fails at once, as without pipelining (not
+		// 504 after its 5 s timeout)
+		{"/Down/", 502, "UPSTREAM_UNAVAILABLE"}} {
 		a := f.do(call{path: "/v1/Account/" + k.ID + c.path, as: k})
 		if a.status != c.status || a.err.Error.Code != c.code || a.header["X-Charge"] != "0.00" {
 			t.Errorf("%s: answer %d %s %v, want %d %s", c.path, a.status, a.body, a.header, c.status, c.code)
