@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -58,40 +59,64 @@ func BenchmarkAdmitPath(b *testing.B) {
 
 // BenchmarkServe: the whole handler (admit + forward to a loopback upstream), cache hit.
 // The upstream is the sandbox (cheap), so the figures are the gateway's plus one upstream
-// round trip.
+// round trip: over a keep-alive connection (one request at a time on it), and pipelined
+// (our own client, pipeline.go; no pipeline delay, so one request at a time measures the
+// client's own cost). parallel-pipelined runs many at once, with the default delay, as
+// under load.
 func BenchmarkServe(b *testing.B) {
 	voice, sms, stop, err := StartSandbox()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(stop)
-	f := newFixture(b, func(o *Options) {
-		o.Upstreams = map[string]Upstream{"voice": {URL: voice}, "sms": {URL: sms}}
-	})
-	m := f.mk(nil, "1000000", withRate(1000000))
-	k := f.mk(m, "", withRate(1000000))
-	g := f.gw
-	var tmpl fasthttp.Request
-	tmpl.Header.SetMethod("POST")
-	tmpl.SetRequestURI(smsPath(k))
-	tmpl.Header.Set("X-Auth-ID", k.ID)
-	tmpl.Header.Set("X-Auth-Token", k.tok)
-	tmpl.SetBodyString(`{"src":"1","dst":"2","text":"hi"}`)
-	var ctx fasthttp.RequestCtx
-	once := func() {
-		tmpl.CopyTo(&ctx.Request)
-		ctx.Response.Reset()
-		g.ServeFastHTTP(&ctx)
-		if ctx.Response.StatusCode() != 202 {
-			b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
-	}
-	once()
-	g.cache.c.Wait()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		once()
+	for _, c := range []struct {
+		name     string
+		pipeline int
+		delay    time.Duration
+		parallel bool
+	}{{"keepalive", 0, 0, false}, {"pipelined", 2, 0, false}, {"parallel-pipelined", 2, 50 * time.Microsecond, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			f := newFixture(b, func(o *Options) {
+				o.Upstreams = map[string]Upstream{"voice": {URL: voice}, "sms": {URL: sms, Pipeline: c.pipeline, PipelineDelay: c.delay}}
+			})
+			m := f.mk(nil, "1000000", withRate(1000000))
+			k := f.mk(m, "", withRate(1000000))
+			g := f.gw
+			var tmpl fasthttp.Request
+			tmpl.Header.SetMethod("POST")
+			tmpl.SetRequestURI(smsPath(k))
+			tmpl.Header.Set("X-Auth-ID", k.ID)
+			tmpl.Header.Set("X-Auth-Token", k.tok)
+			tmpl.SetBodyString(`{"src":"1","dst":"2","text":"hi"}`)
+			once := func(ctx *fasthttp.RequestCtx) bool {
+				tmpl.CopyTo(&ctx.Request)
+				ctx.Response.Reset()
+				g.ServeFastHTTP(ctx)
+				if ctx.Response.StatusCode() != 202 {
+					b.Errorf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+					return false
+				}
+				return true
+			}
+			if !once(new(fasthttp.RequestCtx)) {
+				return
+			}
+			g.cache.c.Wait()
+			b.ReportAllocs()
+			b.ResetTimer()
+			if c.parallel {
+				b.SetParallelism(16) // 32 in flight on the 2 cores
+				b.RunParallel(func(pb *testing.PB) {
+					var ctx fasthttp.RequestCtx
+					for pb.Next() && once(&ctx) {
+					}
+				})
+				return
+			}
+			var ctx fasthttp.RequestCtx
+			for b.Loop() && once(&ctx) {
+			}
+		})
 	}
 }
 
