@@ -33,7 +33,8 @@ import (
 //   - A connection idle for idle (4 s) is closed by its reader.
 //
 // Each request goes on the open connection with the fewest answers pending; a new one is
-// dialled while there are fewer than maxConns and every open one has answers pending. A
+// dialled while there are fewer than maxConns and every open one has answers pending (if
+// that dial fails, the request goes on the open one all the same). A
 // connection takes at most maxPending requests at a time; when every connection is full a
 // request waits up to connectTimeout for room, then fails as 502 (errPipelineFull).
 type pipeClient struct {
@@ -48,11 +49,14 @@ type pipeClient struct {
 	maxBody        int
 	idle           time.Duration
 
-	mu      sync.Mutex
-	conns   []*pipeConn
-	dialing int
-	dialed  *sync.Cond // on mu: a dial ended
-	closed  bool
+	mu        sync.Mutex
+	conns     []*pipeConn
+	dialing   int
+	dialed    *sync.Cond // on mu: a dial ended
+	dialFails int        // dials failed so far, the last with dialErr
+	dialErr   error
+	waiters   int // requests waiting for a dial to end (tests look)
+	closed    bool
 }
 
 var (
@@ -180,7 +184,11 @@ func (cl *pipeClient) pick() (*pipeConn, error) {
 			cl.dialing--
 			cl.dialed.Broadcast()
 			if err != nil {
+				cl.dialErr, cl.dialFails = err, cl.dialFails+1
 				cl.mu.Unlock()
+				if best != nil && least < cl.maxPending {
+					return best, nil // one more connection would have been better, not needed
+				}
 				return nil, err
 			}
 			if cl.closed {
@@ -193,8 +201,18 @@ func (cl *pipeClient) pick() (*pipeConn, error) {
 			return pc, nil
 		}
 		// No open connection, and as many dials as allowed under way (live is 0, so dialing
-		// is at least 1): wait for one to end.
+		// is at least 1): wait for one to end. If one fails meanwhile, so does this request,
+		// rather than dial in its turn: against a backend that does not answer, every request
+		// waits at most one dial (connect_timeout), not one per request before it.
+		fails := cl.dialFails
+		cl.waiters++
 		cl.dialed.Wait()
+		cl.waiters--
+		if cl.dialFails != fails {
+			err := cl.dialErr
+			cl.mu.Unlock()
+			return nil, err
+		}
 	}
 }
 

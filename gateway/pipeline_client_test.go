@@ -467,3 +467,74 @@ func TestPipeClientTLS(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPipeClientDialFailure: when a second connection cannot be dialled, the request goes
+// on the open one; when there is no open one, the requests waiting for a dial that fails
+// fail with it, instead of each dialling (and, against a backend that does not answer,
+// waiting connect_timeout) in its turn.
+func TestPipeClientDialFailure(t *testing.T) {
+	release := make(chan struct{})
+	b := startRawBackend(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		var req fasthttp.Request
+		for readReq(br, &req) {
+			<-release
+			io.WriteString(c, echoAnswer(&req, "")) //nolint:errcheck
+		}
+	})
+	refused := errors.New("dial refused (test)")
+	var dials atomic.Int32
+	u := Upstream{Timeout: 5 * time.Second, ConnectTimeout: time.Second, MaxConns: 64, Pipeline: 2, MaxResponseBytes: 1 << 20}
+	cl := newPipeClient(b.addr, nil, func(a string) (net.Conn, error) {
+		if dials.Add(1) == 1 {
+			return net.Dial("tcp", a)
+		}
+		return nil, refused
+	}, u)
+	defer cl.close()
+	first := make(chan error, 1)
+	go func() { _, _, err := pipeGet(cl, "POST", "/1"); first <- err }()
+	for pendingOn(cl) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan error, 1)
+	go func() { _, _, err := pipeGet(cl, "POST", "/2"); second <- err }()
+	for pendingOn(cl) < 2 && len(second) == 0 { // on the connection, or failed
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err1, err2 := <-first, <-second; err1 != nil || err2 != nil {
+		t.Errorf("with one connection open and the second refused: %v, %v", err1, err2)
+	}
+	if n := dials.Load(); n != 2 {
+		t.Errorf("%d dials, want 2", n)
+	}
+
+	// No connection at all: five requests, one dial that fails once the other four wait.
+	dials.Store(0)
+	var cl2 *pipeClient
+	cl2 = newPipeClient(b.addr, nil, func(string) (net.Conn, error) {
+		dials.Add(1)
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+			cl2.mu.Lock()
+			w := cl2.waiters
+			cl2.mu.Unlock()
+			if w == 4 {
+				break
+			}
+		}
+		return nil, refused
+	}, Upstream{Timeout: 5 * time.Second, ConnectTimeout: time.Second, MaxConns: 64, Pipeline: 1, MaxResponseBytes: 1 << 20})
+	defer cl2.close()
+	errs := make(chan error, 5)
+	for i := range 5 {
+		go func() { _, _, err := pipeGet(cl2, "POST", "/"+strconv.Itoa(i)); errs <- err }()
+	}
+	for range 5 {
+		if err := <-errs; !errors.Is(err, refused) {
+			t.Errorf("request: %v, want the dial's error", err)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials, want 1", n)
+	}
+}
