@@ -14,9 +14,9 @@ import (
 )
 
 // pipeClient sends HTTP/1.1 requests pipelined over at most maxConns connections to one
-// backend (Upstream.Pipeline). It replaces fasthttp's PipelineClient for the hot path, which
-// hands each request from the caller to a writer goroutine, then to a reader goroutine, and
-// back, copies the request and the response, and arms a timer per request. Here:
+// backend (Upstream.Pipeline). It replaces fasthttp's PipelineClient on the hot path: that
+// one hands each request from the caller to a writer goroutine, then to a reader goroutine,
+// and back, copies the request and the response, and arms a timer per request. Here:
 //
 //   - The caller writes its request into the connection's buffer itself, under the
 //     connection's lock, and queues itself for the answer. The first request that finds
@@ -29,14 +29,15 @@ import (
 //     into the caller's response and the request need not be copied. When a read or a write
 //     fails, or the backend answers "Connection: close", the connection is done for: every
 //     request still waiting on it gets the error (a timeout stays a timeout, 504; anything
-//     else is 502), and later requests go on another connection.
+//     else is 502), and later requests go on another connection. A request so waits at
+//     most about connectTimeout (for a dial, or for room) plus timeout.
 //   - A connection idle for idle (4 s) is closed by its reader.
 //
 // Each request goes on the open connection with the fewest answers pending; a new one is
 // dialled while there are fewer than maxConns and every open one has answers pending (if
-// that dial fails, the request goes on the open one all the same). A
-// connection takes at most maxPending requests at a time; when every connection is full a
-// request waits up to connectTimeout for room, then fails as 502 (errPipelineFull).
+// that dial fails, the request goes on the open one all the same). A connection takes at
+// most maxPending requests at a time; when every connection is full a request waits up to
+// connectTimeout for room, then fails as 502 (errPipelineFull).
 type pipeClient struct {
 	addr           string
 	tlsConfig      *tls.Config // nil: plain TCP
