@@ -107,15 +107,10 @@ func formBody(raw []byte) (*body, error) {
 	args.ParseBytes(raw)
 	b := &body{m: map[string]json.RawMessage{}}
 	perms := map[string]json.RawMessage{}
-	var err error
-	args.VisitAll(func(k, v []byte) {
-		if err != nil {
-			return
-		}
+	for k, v := range args.All() {
 		key := string(k)
 		if !utf8.Valid(k) || !utf8.Valid(v) {
-			err = policy.Invalid("", "form data is not valid UTF-8")
-			return
+			return nil, policy.Invalid("", "form data is not valid UTF-8")
 		}
 		val := stringRaw(string(v))
 		dst, name := b.m, key
@@ -123,13 +118,9 @@ func formBody(raw []byte) (*body, error) {
 			dst, name, key = perms, sub, "permissions."+sub
 		}
 		if _, dup := dst[name]; dup {
-			err = policy.Invalid(key, "given more than once")
-			return
+			return nil, policy.Invalid(key, "given more than once")
 		}
 		dst[name] = val
-	})
-	if err != nil {
-		return nil, err
 	}
 	if len(perms) > 0 {
 		if _, dup := b.m["permissions"]; dup {
@@ -165,10 +156,6 @@ func (b *body) only(allowed ...string) error {
 	slices.Sort(unknown)
 	return policy.Invalid(unknown[0], "unknown field")
 }
-
-func (b *body) has(k string) bool { _, ok := b.m[k]; return ok }
-
-func (b *body) empty() bool { return len(b.m) == 0 }
 
 // stringRaw is s as a JSON string.
 func stringRaw(s string) json.RawMessage {

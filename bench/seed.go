@@ -142,8 +142,8 @@ func seed(ctx context.Context, a *apiClient, o Options) (*Seeded, error) {
 		return nil, fmt.Errorf("creating the subaccount: the answer lacks auth_id or auth_token")
 	}
 	return &Seeded{
-		Main:     Credentials{AuthID: ma.AuthID, AuthToken: ma.AuthToken},
-		Sub:      Credentials{AuthID: sa.AuthID, AuthToken: sa.AuthToken},
+		Main:     Credentials(ma),
+		Sub:      Credentials(sa),
 		Credited: o.Credit, RateLimit: o.RateLimit,
 	}, nil
 }
