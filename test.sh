@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's single test command: installs Redis if it is missing, then checks formatting,
-# vets, runs every test with the race detector, and gives every fuzz target a brief run.
+# vets (go vet and staticcheck), runs every test with the race detector, and gives every fuzz
+# target a brief run.
 #
 #   ./test.sh                 everything
 #   SKIP_FUZZ=1 ./test.sh     everything but the fuzz pass
@@ -47,6 +48,11 @@ fi
 
 step "go vet ./..."
 go vet ./...
+
+# staticcheck, pinned (a newer release may add checks): deprecated APIs, unused code and the
+# like that vet does not look for.
+step "staticcheck ./..."
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 step "go test -race -count=1 ./..."
 go test -race -count=1 -timeout 30m ./...
