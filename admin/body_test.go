@@ -59,6 +59,8 @@ func TestBodies(t *testing.T) {
 				{"form unknown field", "POST", create, form, "name=x&colour=red", 400, "colour"},
 				{"form wrong integer", "POST", create, form, "name=x&rate_limit=abc", 400, "rate_limit"},
 				{"form duplicate", "POST", create, form, "name=x&name=y", 400, "name"},
+				{"form duplicate permission", "POST", create, form, "name=x&permissions[calls]=true&permissions.calls=false", 400, "permissions.calls"},
+				{"form not UTF-8", "POST", create, form, "name=%ff", 400, ""},
 				{"delete unknown field", "DELETE", update, "", `{"cascde":true}`, 400, "cascde"},
 				{"delete bad cascade", "DELETE", update + "?cascade=maybe", "", "", 400, "cascade"},
 			}
