@@ -10,23 +10,27 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Transfer is one ledger record: a transfer between a parent and a child, an operator
-// credit (From empty), or a balance returned to the parent on close or delete. Amount is
-// positive for transfers and returns (the record shows the real direction) and signed for
-// credits (negative takes money away).
+// Transfer is one ledger record: a transfer between a parent and a child, a credit
+// transfer (credit_limit moved between them), an operator credit (From empty), or a balance
+// returned to the parent on close or delete. Amount is positive for transfers, credit
+// transfers and returns (the record shows the real direction) and signed for credits
+// (negative takes money away).
 type Transfer struct {
 	ID, From, To, Currency, Reference, Kind string
 	Amount                                  Amount
 	Created                                 time.Time
-	FromAfter, ToAfter                      Amount // balances right after the movement
+	// FromAfter and ToAfter are the balances right after the movement; for a credit
+	// transfer, the credit limits.
+	FromAfter, ToAfter Amount
 }
 
 // Ledger record kinds.
 const (
-	KindTransfer = "transfer"
-	KindCredit   = "credit"
-	KindClose    = "close"
-	KindDelete   = "delete"
+	KindTransfer       = "transfer"
+	KindCredit         = "credit"
+	KindCreditTransfer = "credit_transfer"
+	KindClose          = "close"
+	KindDelete         = "delete"
 )
 
 // Idempotency names a client's Idempotency-Key within a scope (the path account and the
@@ -103,9 +107,24 @@ func (s *Store) CreditIdem(ctx context.Context, a *Account, amount Amount, trID,
 // Transfer moves amount from parent to its direct child (a negative amount pulls from the
 // child), all or nothing, recorded in the ledger. Both need their own balance.
 func (s *Store) Transfer(ctx context.Context, parent, child *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+	return s.movement(ctx, transferScript, parent, child, amount, trID, reference, idem)
+}
+
+// CreditTransfer moves amount of credit_limit from parent to its direct child (a negative
+// amount pulls it back), all or nothing, recorded in the ledger as KindCreditTransfer. No
+// balance changes and the sum of the two credit limits stays the same. Both need their own
+// balance. The giver's credit_limit stays >= 0 and its balance >= its new -credit_limit: it
+// can give its credit_limit less its debt; beyond that it is an *InsufficientError naming
+// the giver, with Available what it could give.
+func (s *Store) CreditTransfer(ctx context.Context, parent, child *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+	return s.movement(ctx, creditTransferScript, parent, child, amount, trID, reference, idem)
+}
+
+// movement runs a script of movement.lua's shape between parent and its direct child.
+func (s *Store) movement(ctx context.Context, script *redis.Script, parent, child *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
 	ik, ih := idem.args(parent.Root)
 	keys := []string{AccountKey(parent.Root, parent.ID), AccountKey(parent.Root, child.ID), ik}
-	out, err := result(transferScript.Run(ctx, s.rdb, keys, int64(amount), trID, reference, Tag(parent.Root), ih).Result())
+	out, err := result(script.Run(ctx, s.rdb, keys, int64(amount), trID, reference, Tag(parent.Root), ih).Result())
 	return s.moneyResult(ctx, parent.Root, out, err, parent.ID)
 }
 

@@ -28,8 +28,12 @@ var (
 	creditLua string
 	//go:embed lua/delete.lua
 	deleteLua string
+	//go:embed lua/movement.lua
+	movementLua string
 	//go:embed lua/transfer.lua
 	transferLua string
+	//go:embed lua/credit_transfer.lua
+	creditTransferLua string
 	//go:embed lua/admit.lua
 	admitLua string
 	//go:embed lua/refund.lua
@@ -46,8 +50,11 @@ var (
 	rotateScript   = newScript(rotateLua)
 	creditScript   = newScript(creditLua)
 	deleteScript   = newScript(deleteLua)
-	transferScript = newScript(transferLua)
+	transferScript = newScript(movementLua + transferLua)
 	admitScript    = redis.NewScript(admitSrc)
 	refundScript   = redis.NewScript(refundSrc)
 	settleScript   = redis.NewScript(settleSrc)
 )
+
+// creditTransferScript shares the checks of a transfer (movement.lua).
+var creditTransferScript = newScript(movementLua + creditTransferLua)
