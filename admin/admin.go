@@ -31,6 +31,9 @@
 //     read exactly by balance.Amount. An empty string for description, email or business_type
 //     sets it to null.
 //   - auth_token is in clear only in the answers that create or rotate it.
+//   - credit_limit is set directly by the operator only: a tenant's create or update that
+//     carries it is 403 FORBIDDEN (nothing written), and tenants move credit they hold with
+//     POST /v1/Account/{auth_id}/CreditTransfer/.
 //   - The operator's KYC decision (/Kyc/) applies to customer_use accounts only; for a
 //     personal_use account it is 400 (field status).
 //

@@ -97,11 +97,11 @@ func TestSDKCompatibility(t *testing.T) {
 		mc := m.cred().as(true) // Basic, as the SDKs send it
 		form := "application/x-www-form-urlencoded"
 		r := e.must(201, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/", cred: &mc, ctype: form,
-			body: "name=Support+Team&enabled=false&rate_limit=250&permissions%5Bsms%5D=false&permissions.subaccounts=true&credit_limit=5.5&use_parent_balance=false&description="})
+			body: "name=Support+Team&enabled=false&rate_limit=250&permissions%5Bsms%5D=false&permissions.subaccounts=true&use_parent_balance=false&description="})
 		o := toAccount(t, r).obj
 		id := o["auth_id"].(string)
 		if o["name"] != "Support Team" || o["status"] != "suspended" || o["enabled"] != false || o["rate_limit"] != 250.0 ||
-			o["credit_limit"] != "5.50" || o["use_parent_balance"] != false || o["balance"] != "0.00" || o["description"] != nil {
+			o["credit_limit"] != "0.00" || o["use_parent_balance"] != false || o["balance"] != "0.00" || o["description"] != nil {
 			t.Fatalf("form create: %s", r.body)
 		}
 		if p := o["permissions"].(map[string]any); p["sms"] != false || p["subaccounts"] != true || p["calls"] != true {
@@ -109,9 +109,14 @@ func TestSDKCompatibility(t *testing.T) {
 		}
 		// JSON with strings for booleans and integers.
 		u := e.must(200, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", cred: &mc,
-			body: `{"enabled":"true","rate_limit":"1000","permissions":{"sms":"True"},"credit_limit":0.1}`}).json(t)
-		if u["status"] != "active" || u["rate_limit"] != 1000.0 || u["credit_limit"] != "0.10" || u["permissions"].(map[string]any)["sms"] != true {
+			body: `{"enabled":"true","rate_limit":"1000","permissions":{"sms":"True"}}`}).json(t)
+		if u["status"] != "active" || u["rate_limit"] != 1000.0 || u["permissions"].(map[string]any)["sms"] != true {
 			t.Fatalf("string booleans: %v", u)
+		}
+		// credit_limit is the operator's; a JSON number is read exactly.
+		u = e.must(200, req{method: "PATCH", path: "/admin/v1/Account/" + id + "/", bearer: testOperatorToken, body: `{"credit_limit":0.1}`}).json(t)
+		if u["credit_limit"] != "0.10" {
+			t.Fatalf("operator's credit_limit: %v", u)
 		}
 		// Form update with PATCH, email and business_type; then null them in JSON.
 		u = e.must(200, req{method: "PATCH", path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", cred: &mc, ctype: form,

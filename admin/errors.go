@@ -20,6 +20,16 @@ func suspendedError(id string) error {
 		Message: "the account or an ancestor is suspended", Details: map[string]any{"auth_id": id}}
 }
 
+// creditLimitForbidden is 403 FORBIDDEN for a tenant's create or update that sets
+// credit_limit: only the operator sets it directly; an ancestor moves credit it holds itself
+// with a credit transfer from parent, the account that would give it (API.md §3).
+func creditLimitForbidden(parent string) error {
+	return &policy.APIError{Status: http.StatusForbidden, Code: "FORBIDDEN",
+		Message: "credit_limit is set by the operator only; move credit you hold with a credit transfer: POST /v1/Account/" +
+			parent + "/CreditTransfer/",
+		Details: map[string]any{"field": "credit_limit"}}
+}
+
 // methodNotAllowed answers 405 METHOD_NOT_ALLOWED for a known path, with Allow.
 func (c *call) methodNotAllowed(allow string) {
 	c.rc.Response.Header.Set("Allow", allow)

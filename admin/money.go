@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -11,15 +12,19 @@ import (
 	"github.com/tenantgw/gateway/policy"
 )
 
-// The money endpoints of API.md §4: transfers between a parent and a direct child, the
-// ledger of transfers, and usage per route and day. Operator credits are in balance.go.
+// The money endpoints of API.md §4: transfers and credit transfers between a parent and a
+// direct child, the ledger of transfers, and usage per route and day. Operator credits are
+// in balance.go.
 //
 // Choices where API.md is silent:
 //   - A transfer record shows the real direction with a positive amount: a pull of -5.00
 //     from a child is recorded (and answered) as from = child, to = parent, amount = 5.00.
+//     So does a credit transfer's.
 //   - `to` that is unknown or outside the caller's reach is 403 FORBIDDEN (no probing); one
 //     the caller reaches that is not a direct child of {auth_id} is 400 naming `to`.
 //   - An optional `currency` in a transfer body must equal the tree's currency (400 else).
+//   - A credit transfer the giver cannot cover is 402 INSUFFICIENT_BALANCE naming the giver:
+//     details.available is the credit it can give, its credit_limit less its debt.
 //   - Idempotency-Key: 1 to 255 printable ASCII characters, scoped to {auth_id} and the
 //     operation, kept 48 hours. The same key with the same method, path and body answers the
 //     first answer (with `Idempotent-Replayed: true`) and moves nothing; with a different
@@ -74,8 +79,32 @@ func transferView(tr *balance.Transfer) transferJSON {
 	return v
 }
 
+// movementOp is an operation that moves something between {auth_id} and a direct child,
+// with the body {"to", "amount", "reference", "currency"}.
+type movementOp struct {
+	scope string // the operation, in the scope of an Idempotency-Key
+	run   func(st *balance.Store, ctx context.Context, parent, child *balance.Account, amount balance.Amount,
+		trID, reference string, idem balance.Idempotency) (*balance.Transfer, bool, error)
+	short string // the message of a 402: what the giver lacks
+}
+
+var (
+	moneyTransfer = movementOp{scope: "transfer", run: (*balance.Store).Transfer,
+		short: "balance too low for this request"}
+	creditTransferOp = movementOp{scope: "credit_transfer", run: (*balance.Store).CreditTransfer,
+		short: "credit too low for this request: the giver can give its credit_limit less its debt"}
+)
+
 // transfer moves money between from ({auth_id}) and a direct child.
-func (c *call) transfer(from *balance.Account) {
+func (c *call) transfer(from *balance.Account) { c.move(from, moneyTransfer) }
+
+// creditTransfer moves credit_limit between from ({auth_id}) and a direct child: the only
+// way a tenant extends credit (API.md §3), so every unit of credit in a tree was granted by
+// the operator.
+func (c *call) creditTransfer(from *balance.Account) { c.move(from, creditTransferOp) }
+
+// move runs op between from ({auth_id}) and the direct child the body names.
+func (c *call) move(from *balance.Account, op movementOp) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
@@ -123,7 +152,7 @@ func (c *call) transfer(from *balance.Account) {
 		c.fail(policy.Invalid("to", "must be a direct subaccount of "+from.ID))
 		return
 	}
-	idem, err := c.idempotency(from.ID + ":transfer")
+	idem, err := c.idempotency(from.ID + ":" + op.scope)
 	if err != nil {
 		c.fail(err)
 		return
@@ -132,9 +161,13 @@ func (c *call) transfer(from *balance.Account) {
 	if ref.v != nil {
 		reference = *ref.v
 	}
-	tr, replay, err := c.api.st.Transfer(c.ctx, from, child, amt, policy.NewTransferID(), reference, idem)
+	tr, replay, err := op.run(c.api.st, c.ctx, from, child, amt, policy.NewTransferID(), reference, idem)
 	if err != nil {
-		c.failMoney(err, from.Currency)
+		e := moneyError(err, from.Currency)
+		if e.Code == "INSUFFICIENT_BALANCE" {
+			e.Message = op.short
+		}
+		c.fail(e)
 		return
 	}
 	c.replied(tr, replay)
@@ -154,7 +187,11 @@ func movementAmount(b *body) (balance.Amount, error) {
 }
 
 // failMoney answers a refused money movement, adding the currency to a 402's details.
-func (c *call) failMoney(err error, currency string) {
+func (c *call) failMoney(err error, currency string) { c.fail(moneyError(err, currency)) }
+
+// moneyError is the answer to a refused money movement: a 402's details carry the
+// currency, a shared_balance conflict's the account without an own balance.
+func moneyError(err error, currency string) *policy.APIError {
 	e := policy.ErrorFor(err)
 	if e.Code == "INSUFFICIENT_BALANCE" && e.Details != nil {
 		e.Details["currency"] = currency
@@ -163,7 +200,7 @@ func (c *call) failMoney(err error, currency string) {
 	if errors.As(err, &se) {
 		e.Details["auth_id"] = se.AuthID
 	}
-	c.fail(e)
+	return e
 }
 
 // listTransfers answers the ledger records where a is a side, newest first.

@@ -11,6 +11,7 @@ import (
 //	public:   /v1/Account/{id}/                              GET
 //	          /v1/Account/{id}/Balance/                      GET
 //	          /v1/Account/{id}/Transfer/                     GET, POST
+//	          /v1/Account/{id}/CreditTransfer/               POST
 //	          /v1/Account/{id}/Usage/                        GET
 //	          /v1/Account/{id}/Subaccount/                   GET, POST
 //	          /v1/Account/{id}/Subaccount/{sub}/             GET, POST, PATCH, DELETE
@@ -31,6 +32,7 @@ const (
 	rSub
 	rToken
 	rTransfer
+	rCreditTransfer
 	rUsage
 	// operator
 	rMains
@@ -43,7 +45,7 @@ const (
 // allowed lists the methods of each kind, as the Allow header says them.
 var allowed = map[routeKind]string{
 	rSelf: "GET", rBalance: "GET", rSubs: "GET, POST", rSub: "GET, POST, PATCH, DELETE", rToken: "POST",
-	rTransfer: "GET, POST", rUsage: "GET",
+	rTransfer: "GET, POST", rCreditTransfer: "POST", rUsage: "GET",
 	rMains: "GET, POST", rAny: "GET, POST, PATCH", rCredit: "POST", rKyc: "POST", rAnyToken: "POST",
 }
 
@@ -79,6 +81,8 @@ func parsePublic(path string) route {
 		return route{kind: rSubs, id: s[0]}
 	case len(s) == 2 && s[1] == "Transfer":
 		return route{kind: rTransfer, id: s[0]}
+	case len(s) == 2 && s[1] == "CreditTransfer":
+		return route{kind: rCreditTransfer, id: s[0]}
 	case len(s) == 2 && s[1] == "Usage":
 		return route{kind: rUsage, id: s[0]}
 	case len(s) == 3 && s[1] == "Subaccount" && s[2] != "":
@@ -165,6 +169,8 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 		} else {
 			c.transfer(target)
 		}
+	case rCreditTransfer:
+		c.creditTransfer(target)
 	case rUsage:
 		c.usage(target)
 	case rSubs:

@@ -65,13 +65,17 @@ func (c *call) listChildren(parent *balance.Account) {
 	c.reply(http.StatusOK, out)
 }
 
-// createChild creates a subaccount under parent: 201 with the token in clear.
+// createChild creates a subaccount under parent: 201 with the token in clear. A body with
+// credit_limit is 403 FORBIDDEN: credit comes from the parent by a credit transfer.
 func (c *call) createChild(parent *balance.Account) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
 	}
 	in, err := c.accountBody(publicFields)
+	if err == nil && in.credit != nil {
+		err = creditLimitForbidden(parent.ID)
+	}
 	if err == nil {
 		err = validateNew(in)
 	}
@@ -136,13 +140,17 @@ func (c *call) accountBody(fields []string) (*accountInput, error) {
 	return parseAccountInput(b, fields)
 }
 
-// updateAccount applies a partial update: 200 with the whole object.
+// updateAccount applies a partial update: 200 with the whole object. Only the operator (no
+// caller) sets credit_limit; a tenant's body with it is 403 FORBIDDEN and changes nothing.
 func (c *call) updateAccount(a *balance.Account, fields []string) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
 	}
 	in, err := c.accountBody(fields)
+	if err == nil && in.credit != nil && c.caller != nil {
+		err = creditLimitForbidden(a.Parent)
+	}
 	if err != nil {
 		c.fail(err)
 		return
