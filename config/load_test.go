@@ -307,6 +307,8 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`routes[0].path:`, "collides with the account-management paths"}, ""},
 		{"shadows Balance", "routes: [{method: GET, path: \"/v1/Account/{auth_id}/Balance/\", upstream: voice, permission: cdr, price: \"0\"}]\n",
 			[]string{`routes[0].path:`, "collides"}, ""},
+		{"shadows CreditTransfer", "routes: [{method: POST, path: \"/v1/Account/{auth_id}/CreditTransfer/\", upstream: voice, permission: calls, price: \"0\"}]\n",
+			[]string{`routes[0].path:`, "collides", "CreditTransfer/"}, ""},
 		{"shadows Subaccount subtree", "routes: [{method: POST, path: \"/v1/account/{auth_id}/subaccount/Call\", upstream: voice, permission: calls, price: \"0\"}]\n",
 			[]string{`routes[0].path:`, "collides"}, ""},
 		{"duplicate routes", "routes: [" + route + ", {method: POST, path: \"/v1/Account/{auth_id}/Call/\", upstream: sms, permission: sms, price: \"0\"}]\n",

@@ -316,7 +316,7 @@ func checkPath(p string) string {
 	case authIDs > 1:
 		return fmt.Sprintf("%q holds {auth_id} more than once", p)
 	case shadowsManagement(p):
-		return fmt.Sprintf("%q collides with the account-management paths /v1/Account/{auth_id}/ and its Subaccount/, Balance/, Transfer/ and Usage/", p)
+		return fmt.Sprintf("%q collides with the account-management paths /v1/Account/{auth_id}/ and its Subaccount/, Balance/, Transfer/, CreditTransfer/ and Usage/", p)
 	}
 	return ""
 }
@@ -329,7 +329,7 @@ func shadowsManagement(p string) bool {
 	if p == account {
 		return true
 	}
-	for _, sub := range []string{"subaccount", "balance", "transfer", "usage"} {
+	for _, sub := range []string{"subaccount", "balance", "transfer", "credittransfer", "usage"} {
 		if q := account + "/" + sub; p == q || strings.HasPrefix(p, q+"/") {
 			return true
 		}
