@@ -20,11 +20,12 @@ import (
 )
 
 // TestConservation: many concurrent clients move money every way the gateway knows —
-// transfers both ways, operator credits and debits, proxied charges, refunds (upstream 5xx),
-// settlements (X-Usage-Cost) and closures — across a tree of accounts on real Redis.
-// Afterwards the books balance to the micro-unit: the sum of every own balance plus
-// everything charged equals everything credited, what the clients were told they paid
-// (X-Charge) equals what usage says was charged, and no balance is below its floor.
+// transfers and credit transfers both ways, operator credits and debits, proxied charges,
+// refunds (upstream 5xx), settlements (X-Usage-Cost) and closures — across a tree of
+// accounts on real Redis. Afterwards the books balance to the micro-unit: the sum of every
+// own balance plus everything charged equals everything credited, what the clients were told
+// they paid (X-Charge) equals what usage says was charged, no balance is below its floor,
+// and each tree holds exactly the credit the operator gave it.
 func TestConservation(t *testing.T) {
 	// An upstream that fails one request in five (a refund) and reports a cost below the
 	// price for one in three (a settlement; below the price so that no balance may end under
@@ -76,14 +77,19 @@ func TestConservation(t *testing.T) {
 	basic := func(id, tok string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+tok))
 	}
-	type acct struct{ id, tok, parent, ptok string }
+	type acct struct {
+		id, tok, parent, ptok string
+		depth                 int
+	}
 
-	// The tree: two mains; each has 3 resellers with own balances (credit limit 1.00) that
-	// each have 3 customers, half with own balances, half spending their reseller's.
+	// The tree: two mains (credit limit 5.00 from the operator); each has 3 resellers with own
+	// balances (credit limit 1.00, moved from the main) that each have 3 customers, half with
+	// own balances, half spending their reseller's.
+	const treeCredit = 5_000_000
 	var accounts []acct
 	var mains []acct
 	for m := 0; m < 2; m++ {
-		s, mo, _ := do(op, "POST", "/admin/v1/Account/", bearer, `{"name":"main","credit_limit":"2.00"}`)
+		s, mo, _ := do(op, "POST", "/admin/v1/Account/", bearer, `{"name":"main","credit_limit":"5.00"}`)
 		if s != 201 {
 			t.Fatalf("create main: %d %v", s, mo)
 		}
@@ -92,11 +98,15 @@ func TestConservation(t *testing.T) {
 		accounts = append(accounts, ma)
 		for r := 0; r < 3; r++ {
 			s, ro, _ := do(pub, "POST", "/v1/Account/"+ma.id+"/Subaccount/", basic(ma.id, ma.tok),
-				`{"name":"reseller","use_parent_balance":false,"credit_limit":"1.00","permissions":{"subaccounts":true}}`)
+				`{"name":"reseller","use_parent_balance":false,"permissions":{"subaccounts":true}}`)
 			if s != 201 {
 				t.Fatalf("create reseller: %d %v", s, ro)
 			}
-			ra := acct{id: ro["auth_id"].(string), tok: ro["auth_token"].(string), parent: ma.id, ptok: ma.tok}
+			ra := acct{id: ro["auth_id"].(string), tok: ro["auth_token"].(string), parent: ma.id, ptok: ma.tok, depth: 1}
+			if s, tr, _ := do(pub, "POST", "/v1/Account/"+ma.id+"/CreditTransfer/", basic(ma.id, ma.tok),
+				`{"to":"`+ra.id+`","amount":"1.00"}`); s != 201 {
+				t.Fatalf("credit transfer to reseller: %d %v", s, tr)
+			}
 			accounts = append(accounts, ra)
 			for c := 0; c < 3; c++ {
 				body := `{"name":"customer"}`
@@ -107,12 +117,13 @@ func TestConservation(t *testing.T) {
 				if s != 201 {
 					t.Fatalf("create customer: %d %v", s, co)
 				}
-				accounts = append(accounts, acct{id: co["auth_id"].(string), tok: co["auth_token"].(string), parent: ra.id, ptok: ra.tok})
+				accounts = append(accounts, acct{id: co["auth_id"].(string), tok: co["auth_token"].(string), parent: ra.id, ptok: ra.tok, depth: 2})
 			}
 		}
 	}
 
 	var credited, told atomic.Int64 // µ credited by the operator; µ of X-Charge on 2xx
+	var creditMoves atomic.Int64    // credit transfers that went through
 	parse := func(s string) int64 {
 		a, err := balance.ParseAmount(s)
 		if err != nil {
@@ -158,10 +169,20 @@ func TestConservation(t *testing.T) {
 					if amt == "0.00" || amt == "-0.00" {
 						amt = "0.01"
 					}
-					s, m, _ := do(pub, "POST", "/v1/Account/"+a.parent+"/Transfer/", basic(a.parent, a.ptok),
+					// Between a main and a reseller, half of them move credit instead of
+					// money (not below: a customer closed in debt would pass its debt to a
+					// reseller whose floor its credit no longer lowers).
+					what := "/Transfer/"
+					if a.depth == 1 && rng.IntN(2) == 0 {
+						what = "/CreditTransfer/"
+					}
+					s, m, _ := do(pub, "POST", "/v1/Account/"+a.parent+what, basic(a.parent, a.ptok),
 						`{"to":"`+a.id+`","amount":"`+amt+`"}`)
 					if s != 201 && s != 402 && s != 409 && s != 401 && s != 403 {
-						t.Errorf("transfer: %d %v", s, m)
+						t.Errorf("%s: %d %v", what, s, m)
+					}
+					if s == 201 && what == "/CreditTransfer/" {
+						creditMoves.Add(1)
 					}
 				case k < 9: // an operator credit or debit
 					amt := fmt.Sprintf("%d.%06d", rng.IntN(3), rng.IntN(1_000_000))
@@ -206,7 +227,12 @@ func TestConservation(t *testing.T) {
 		if len(recs) != 13 {
 			t.Fatalf("tree of %s has %d records, want 13", m.id, len(recs))
 		}
+		var credit balance.Amount
 		for _, a := range recs {
+			credit += a.CreditLimit
+			if a.CreditLimit < 0 {
+				t.Errorf("%s: credit_limit %v below zero", a.ID, a.CreditLimit)
+			}
 			if a.Own {
 				sumOwn += int64(a.Balance)
 				if a.Balance < -a.CreditLimit {
@@ -220,6 +246,9 @@ func TestConservation(t *testing.T) {
 				t.Errorf("closed %s still holds %v", a.ID, a.Balance)
 			}
 		}
+		if credit != treeCredit {
+			t.Errorf("tree of %s holds %v of credit; the operator gave it %v", m.id, credit, balance.Amount(treeCredit))
+		}
 		usage, err := st.UsageOf(ctx, m.id, ids, "", "")
 		if err != nil {
 			t.Fatal(err)
@@ -228,8 +257,8 @@ func TestConservation(t *testing.T) {
 			charged += int64(u.Charged)
 		}
 	}
-	t.Logf("credited %v, own balances %v, charged %v, upstream calls %d, closed %d",
-		balance.Amount(credited.Load()), balance.Amount(sumOwn), balance.Amount(charged), upCalls.Load(), nClosed)
+	t.Logf("credited %v, own balances %v, charged %v, upstream calls %d, closed %d, credit transfers %d",
+		balance.Amount(credited.Load()), balance.Amount(sumOwn), balance.Amount(charged), upCalls.Load(), nClosed, creditMoves.Load())
 	if charged != told.Load() {
 		t.Errorf("usage says %v was charged, clients were told %v", balance.Amount(charged), balance.Amount(told.Load()))
 	}
@@ -238,7 +267,7 @@ func TestConservation(t *testing.T) {
 			balance.Amount(sumOwn), balance.Amount(charged), balance.Amount(credited.Load()),
 			balance.Amount(sumOwn+charged-credited.Load()))
 	}
-	if upCalls.Load() < 100 || charged == 0 || nClosed == 0 {
+	if upCalls.Load() < 100 || charged == 0 || nClosed == 0 || creditMoves.Load() == 0 {
 		t.Errorf("too little traffic to mean anything: %d upstream calls", upCalls.Load())
 	}
 }
