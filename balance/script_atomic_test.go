@@ -72,3 +72,49 @@ func TestRefundSettleErrorWritesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteErrorWritesNothing: when the usage to fold cannot be added (a counter of the
+// subtree is not an integer, or the parent's folded counter would leave the range), the
+// delete answers an error and has written nothing: no account gone, no balance moved, no
+// usage folded.
+func TestDeleteErrorWritesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		f := admToday() + "|voice.call|"
+		for _, c := range []struct {
+			name, key, field, value string
+		}{
+			{"a deleted account's counter is not an integer", "child", f + "n", "1e3"},
+			{"the parent's folded counter would leave the range", "main", f + "dc", "9007199254740991"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				m := admMk(t, s, nil, "1")
+				r := admMk(t, s, m, "0.5", admOwn())
+				k := admMk(t, s, r, "")
+				if d := admDo(t, s, admReq(k, k, "", false, "0.01")); !d.Admitted {
+					t.Fatalf("admit: %+v", d)
+				}
+				target := balance.UsageKey(k.Root, k.ID)
+				if c.key == "main" {
+					target = balance.UsageKey(m.Root, m.ID)
+				}
+				if err := s.Client().HSet(ctx, target, c.field, c.value).Err(); err != nil {
+					t.Fatal(err)
+				}
+				keys := []string{balance.AccountKey(m.Root, m.ID), balance.AccountKey(r.Root, r.ID), balance.AccountKey(k.Root, k.ID),
+					balance.UsageKey(m.Root, m.ID), balance.UsageKey(k.Root, k.ID)}
+				before := hashesOf(t, s, keys...)
+				kidsBefore, _ := s.Children(ctx, m.Root, m.ID)
+				if _, err := s.DeleteAccount(ctx, m.Account, r.Account, true, newID("TR")); err == nil {
+					t.Fatal("the delete succeeded")
+				}
+				if after := hashesOf(t, s, keys...); !reflect.DeepEqual(before, after) {
+					t.Fatalf("a failed delete wrote:\nbefore %v\nafter  %v", before, after)
+				}
+				if kids, _ := s.Children(ctx, m.Root, m.ID); !reflect.DeepEqual(kids, kidsBefore) {
+					t.Fatalf("children %v, were %v", kids, kidsBefore)
+				}
+			})
+		}
+	})
+}

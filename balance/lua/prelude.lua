@@ -9,17 +9,6 @@ end
 -- arithmetic (much cheaper than '%.0f', which takes the floating-point path).
 local function istr(x) return string.format('%d', x) end
 local MAX_AMOUNT = 9007199254740991
--- stored_int reads an integer field a script is about to add to (a balance or a usage
--- counter; absent reads as 0): its value, or nil when it is not a decimal integer within
--- +-MAX_AMOUNT. A script checks every such field before its first write and answers an error
--- instead of failing halfway, since Redis keeps whatever a failing script wrote before.
-local function stored_int(v)
-  if not v then return 0 end
-  if not string.match(v, '^%-?%d+$') then return nil end
-  local x = tonumber(v)
-  if x > MAX_AMOUNT or x < -MAX_AMOUNT then return nil end
-  return x
-end
 -- Refund markers live in hashes of up to 16 consecutive request ids (the gateway's ids end
 -- in a hex counter): the marker of request id R is field <R's last character> of
 -- {ROOT}:rf:<R without it>; an id of one character is field R of {ROOT}:rf:.

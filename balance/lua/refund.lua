@@ -4,9 +4,10 @@
 -- The marker of the request (see marker_key) written by admit ("a|<billing>|<price>|<day>|<route>") says who
 -- paid what; it is rewritten with state 'r' (the marker hash keeps its expiry), so a second refund finds
 -- nothing to do. The money goes back to the billing account, or, if that account has been
--- closed since, to the nearest own balance above it in the chain that is not closed (if
+-- closed or deleted since, to the nearest own balance above it in the chain that is not closed (if
 -- there is none, nothing is refunded and the charge stands). Usage is netted: count - 1,
--- charged - price.
+-- charged - price, in the path account's counters, or, once the path account has been
+-- deleted, in the folded counters its usage went to (usage_of_path).
 -- Every value it adds to (the balance, the two counters) is read and checked before the
 -- first write: if one cannot take the change (not an integer, or it would leave
 -- +-MAX_AMOUNT), it answers an error and has written nothing; the marker stays open.
@@ -23,7 +24,8 @@ local target = payer_key(prefix, bid, KEYS, n)
 -- No open account left to pay back (the whole tree above the payer is closed): the charge
 -- stands, so money is neither lost nor made; the marker stays open.
 if not target and p ~= 0 then return {0, 0, ''} end
-local uk, fn, fc = KEYS[n + 1], day .. '|' .. route .. '|n', day .. '|' .. route .. '|c'
+local uk, d = usage_of_path(prefix, KEYS, n)
+local fn, fc = day .. '|' .. route .. '|' .. d .. 'n', day .. '|' .. route .. '|' .. d .. 'c'
 local u = redis.call('HMGET', uk, fn, fc)
 local cnt, chg, bal = stored_int(u[1]), stored_int(u[2]), 0
 if p ~= 0 then bal = stored_int(redis.call('HGET', target, 'bal')) end
