@@ -21,11 +21,13 @@ import (
 
 // TestConservation: many concurrent clients move money every way the gateway knows —
 // transfers and credit transfers both ways, operator credits and debits, proxied charges,
-// refunds (upstream 5xx), settlements (X-Usage-Cost) and closures — across a tree of
-// accounts on real Redis. Afterwards the books balance to the micro-unit: the sum of every
-// own balance plus everything charged equals everything credited, what the clients were told
-// they paid (X-Charge) equals what usage says was charged, no balance is below its floor,
-// and each tree holds exactly the credit the operator gave it.
+// refunds (upstream 5xx), settlements (X-Usage-Cost), closures and deletes (plain and
+// cascade, their usage folded into the parent's) — across a tree of accounts on real Redis.
+// Afterwards the books balance to the micro-unit: the sum of every own balance plus
+// everything charged (the mains' include_subaccounts usage) equals everything credited, what
+// the clients were told they paid (X-Charge) equals what usage says was charged, no balance
+// is below its floor but by the debt a delete moved onto it, and each tree holds exactly the
+// credit the operator gave it.
 func TestConservation(t *testing.T) {
 	// An upstream that fails one request in five (a refund) and reports a cost below the
 	// price for one in three (a settlement; below the price so that no balance may end under
@@ -135,7 +137,7 @@ func TestConservation(t *testing.T) {
 		s, m, _ := do(op, "POST", "/admin/v1/Account/"+id+"/Credit/", bearer, `{"amount":"`+amount+`"}`)
 		if s == 201 {
 			credited.Add(parse(m["amount"].(string)))
-		} else if s != 402 && s != 409 {
+		} else if s != 402 && s != 409 && s != 404 {
 			t.Errorf("credit %s %s: %d %v", id, amount, s, m)
 		}
 	}
@@ -143,8 +145,10 @@ func TestConservation(t *testing.T) {
 		credit(m.id, "50.00")
 	}
 
+	isMain := map[string]bool{mains[0].id: true, mains[1].id: true}
 	var wg sync.WaitGroup
 	var closed sync.Map
+	var deletes, deleted atomic.Int32 // delete attempts (at most 4), deletes done
 	deadline := time.Now().Add(3 * time.Second)
 	for w := 0; w < 24; w++ {
 		wg.Add(1)
@@ -178,7 +182,7 @@ func TestConservation(t *testing.T) {
 					}
 					s, m, _ := do(pub, "POST", "/v1/Account/"+a.parent+what, basic(a.parent, a.ptok),
 						`{"to":"`+a.id+`","amount":"`+amt+`"}`)
-					if s != 201 && s != 402 && s != 409 && s != 401 && s != 403 {
+					if s != 201 && s != 402 && s != 409 && s != 401 && s != 403 && s != 404 {
 						t.Errorf("%s: %d %v", what, s, m)
 					}
 					if s == 201 && what == "/CreditTransfer/" {
@@ -192,13 +196,26 @@ func TestConservation(t *testing.T) {
 					if parse(amt) != 0 {
 						credit(a.id, amt)
 					}
-				default: // close a customer now and then
+				default: // close a customer now and then; delete one (a reseller with its customers) now and then
 					if a.parent != "" && rng.IntN(8) == 0 {
 						if _, done := closed.LoadOrStore(a.id, true); !done {
 							s, m, _ := do(pub, "POST", "/v1/Account/"+a.parent+"/Subaccount/"+a.id+"/", basic(a.parent, a.ptok), `{"status":"closed"}`)
-							if s != 200 && s != 409 {
+							if s != 200 && s != 409 && s != 401 && s != 403 && s != 404 {
 								t.Errorf("close: %d %v", s, m)
 							}
+						}
+					} else if a.parent != "" && rng.IntN(30) == 0 && deletes.Add(1) <= 4 {
+						q := ""
+						if isMain[a.parent] {
+							q = "?cascade=true"
+						}
+						s, m, _ := do(pub, "DELETE", "/v1/Account/"+a.parent+"/Subaccount/"+a.id+"/"+q, basic(a.parent, a.ptok), "")
+						switch s {
+						case 204:
+							deleted.Add(1)
+						case 401, 404:
+						default:
+							t.Errorf("delete: %d %v", s, m)
 						}
 					}
 				}
@@ -214,7 +231,7 @@ func TestConservation(t *testing.T) {
 
 	// The books.
 	var sumOwn, charged int64
-	nClosed := 0
+	nClosed, nAccounts := 0, 0
 	for _, m := range mains {
 		ids, err := st.Subtree(ctx, m.id, m.id)
 		if err != nil {
@@ -224,10 +241,11 @@ func TestConservation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recs) != 13 {
-			t.Fatalf("tree of %s has %d records, want 13", m.id, len(recs))
+		if len(recs) != len(ids) {
+			t.Fatalf("tree of %s lists %d accounts and has %d records", m.id, len(ids), len(recs))
 		}
 		var credit balance.Amount
+		nAccounts += len(recs)
 		for _, a := range recs {
 			credit += a.CreditLimit
 			if a.CreditLimit < 0 {
@@ -235,8 +253,19 @@ func TestConservation(t *testing.T) {
 			}
 			if a.Own {
 				sumOwn += int64(a.Balance)
-				if a.Balance < -a.CreditLimit {
-					t.Errorf("%s: balance %v below its floor -%v", a.ID, a.Balance, a.CreditLimit)
+				// a delete moves a negative balance up too, without a floor check
+				var debt balance.Amount
+				trs, err := st.Ledger(ctx, balance.LedgerQuery{Root: m.id, ID: a.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, tr := range trs {
+					if tr.Kind == balance.KindDelete && tr.To == a.ID && tr.Amount < 0 {
+						debt -= tr.Amount
+					}
+				}
+				if a.Balance < -a.CreditLimit-debt {
+					t.Errorf("%s: balance %v below its floor -%v (debt taken over %v)", a.ID, a.Balance, a.CreditLimit, debt)
 				}
 			}
 			if a.Status == balance.StatusClosed {
@@ -249,7 +278,7 @@ func TestConservation(t *testing.T) {
 		if credit != treeCredit {
 			t.Errorf("tree of %s holds %v of credit; the operator gave it %v", m.id, credit, balance.Amount(treeCredit))
 		}
-		usage, err := st.UsageOf(ctx, m.id, ids, "", "")
+		usage, err := st.SubtreeUsage(ctx, m.id, m.id, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,8 +286,8 @@ func TestConservation(t *testing.T) {
 			charged += int64(u.Charged)
 		}
 	}
-	t.Logf("credited %v, own balances %v, charged %v, upstream calls %d, closed %d, credit transfers %d",
-		balance.Amount(credited.Load()), balance.Amount(sumOwn), balance.Amount(charged), upCalls.Load(), nClosed, creditMoves.Load())
+	t.Logf("credited %v, own balances %v, charged %v, upstream calls %d, closed %d, deleted %d (%d accounts left), credit transfers %d",
+		balance.Amount(credited.Load()), balance.Amount(sumOwn), balance.Amount(charged), upCalls.Load(), nClosed, deleted.Load(), nAccounts, creditMoves.Load())
 	if charged != told.Load() {
 		t.Errorf("usage says %v was charged, clients were told %v", balance.Amount(charged), balance.Amount(told.Load()))
 	}
@@ -267,7 +296,11 @@ func TestConservation(t *testing.T) {
 			balance.Amount(sumOwn), balance.Amount(charged), balance.Amount(credited.Load()),
 			balance.Amount(sumOwn+charged-credited.Load()))
 	}
-	if upCalls.Load() < 100 || charged == 0 || nClosed == 0 || creditMoves.Load() == 0 {
-		t.Errorf("too little traffic to mean anything: %d upstream calls", upCalls.Load())
+	if upCalls.Load() < 100 || charged == 0 || nClosed == 0 || deleted.Load() == 0 || creditMoves.Load() == 0 {
+		t.Errorf("too little traffic to mean anything: %d upstream calls, %d closed, %d deleted, %d credit transfers",
+			upCalls.Load(), nClosed, deleted.Load(), creditMoves.Load())
+	}
+	if nAccounts > 26-int(deleted.Load()) {
+		t.Errorf("%d deletes done, %d accounts left of 26", deleted.Load(), nAccounts)
 	}
 }

@@ -278,8 +278,9 @@ type usageJSON struct {
 }
 
 // usage answers a's usage per route and day (UTC dates, start and end inclusive), with
-// include_subaccounts=true summed over the whole subtree. Counts and charges are net of
-// refunds and settlements.
+// include_subaccounts=true summed over the whole subtree, the usage of deleted descendants
+// included (folded into a's or a descendant's counters by the delete); without it, a's own
+// usage only. Counts and charges are net of refunds and settlements.
 func (c *call) usage(a *balance.Account) {
 	q := c.rc.QueryArgs()
 	out := usageJSON{AuthID: a.ID, Currency: a.Currency, Objects: []usageRow{}}
@@ -307,15 +308,13 @@ func (c *call) usage(a *balance.Account) {
 		}
 		out.IncludeSubaccounts = v
 	}
-	ids := []string{a.ID}
+	var rows []balance.Usage
+	var err error
 	if out.IncludeSubaccounts {
-		var err error
-		if ids, err = c.api.st.Subtree(c.ctx, a.Root, a.ID); err != nil {
-			c.fail(err)
-			return
-		}
+		rows, err = c.api.st.SubtreeUsage(c.ctx, a.Root, a.ID, start, end)
+	} else {
+		rows, err = c.api.st.UsageOf(c.ctx, a.Root, []string{a.ID}, start, end)
 	}
-	rows, err := c.api.st.UsageOf(c.ctx, a.Root, ids, start, end)
 	if err != nil {
 		c.fail(err)
 		return

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -286,7 +287,17 @@ func TestUsageAndCascadeReturns(t *testing.T) {
 		}
 
 		// Cascade: reseller (1.75 - two calls = 1.73) and customer (1.25 - 0.025 = 1.225) go back to the main.
+		mainSubtree := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Usage/?include_subaccounts=true", cred: &mc}).json(t)
+		mainOwn := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Usage/", cred: &mc}).json(t)
 		e.must(204, req{method: "DELETE", path: "/v1/Account/" + m.id + "/Subaccount/" + r.id + "/?cascade=true", cred: &mc})
+		// The deleted subtree's usage is folded into the main's: its subtree sums are what they
+		// were, its own usage (it made no call) stays empty.
+		if out := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Usage/?include_subaccounts=true", cred: &mc}).json(t); !reflect.DeepEqual(out, mainSubtree) || len(out["objects"].([]any)) != 2 {
+			t.Fatalf("the main's subtree usage after the cascade %v, before %v", out, mainSubtree)
+		}
+		if out := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Usage/", cred: &mc}).json(t); !reflect.DeepEqual(out, mainOwn) || len(out["objects"].([]any)) != 0 {
+			t.Fatalf("the main's own usage after the cascade %v, before %v", out, mainOwn)
+		}
 		out = e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Transfer/?limit=2", cred: &mc}).json(t)
 		got := map[string]string{}
 		for _, o := range out["objects"].([]any) {

@@ -232,7 +232,10 @@ func (s *Store) RotateToken(ctx context.Context, a *Account, newHash string, gra
 }
 
 // DeleteAccount deletes a (a direct child of parent) and, with cascade, its subtree. Own
-// balances in what is deleted move to parent's billing account. It returns every deleted id.
+// balances in what is deleted move to parent's billing account, and its usage is folded into
+// parent's, per day and route, in the same atomic step: it counts in the SubtreeUsage of
+// parent and of every account above, which the delete leaves as they were, not in parent's
+// own UsageOf. An error has deleted nothing. It returns every deleted id.
 func (s *Store) DeleteAccount(ctx context.Context, parent, a *Account, cascade bool, trPrefix string) ([]string, error) {
 	keys := []string{AccountKey(a.Root, a.ID), AccountKey(a.Root, parent.ID), KidsKey(a.Root, parent.ID)}
 	keys = append(keys, chainKeys(a.Root, parent.Chain)...)

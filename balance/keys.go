@@ -7,7 +7,9 @@ import "strings"
 //
 //	{ROOT}:acct:ID    hash   the account record (fields below)
 //	{ROOT}:kids:ID    zset   direct children of ID; member = child id, score = created_at (µs)
-//	{ROOT}:usage:ID   hash   usage of ID: field "YYYY-MM-DD|route|n" = count, "…|c" = charged µ
+//	{ROOT}:usage:ID   hash   usage of ID: field "YYYY-MM-DD|route|n" = count, "…|c" = charged µ,
+//	                         "…|s" = settlements; "…|dn", "…|dc", "…|ds" the same folded into
+//	                         ID from descendants it deleted (only subtree sums count them)
 //	{ROOT}:rf:BUCKET  hash   refund / settlement markers of up to 16 proxied requests (expires;
 //	                         see MarkerKey)
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)

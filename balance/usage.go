@@ -40,9 +40,28 @@ func (s *Store) Subtree(ctx context.Context, root, id string) ([]string, error) 
 	return out, nil
 }
 
-// UsageOf sums the usage counters of ids (one tree) per day and route, for days in
-// [startDay, endDay] (inclusive, "YYYY-MM-DD"; "" = unbounded), ordered by day then route.
+// SubtreeUsage sums the usage of id and of every account below it per day and route, as
+// UsageOf, and adds what was folded into them from accounts deleted since (see the delete
+// script): deleting an account never changes the SubtreeUsage of an account above it, so
+// it accounts for every charge made in the subtree, deleted accounts included.
+func (s *Store) SubtreeUsage(ctx context.Context, root, id, startDay, endDay string) ([]Usage, error) {
+	ids, err := s.Subtree(ctx, root, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.usageOf(ctx, root, ids, startDay, endDay, true)
+}
+
+// UsageOf sums the own usage counters of ids (one tree) per day and route, for days in
+// [startDay, endDay] (inclusive, "YYYY-MM-DD"; "" = unbounded), ordered by day then route:
+// what was used on those accounts' own paths. What the delete of a descendant folded into
+// them is left out (SubtreeUsage counts it).
 func (s *Store) UsageOf(ctx context.Context, root string, ids []string, startDay, endDay string) ([]Usage, error) {
+	return s.usageOf(ctx, root, ids, startDay, endDay, false)
+}
+
+// usageOf is UsageOf, with the folded counters of deleted descendants too when folded.
+func (s *Store) usageOf(ctx context.Context, root string, ids []string, startDay, endDay string, folded bool) ([]Usage, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = UsageKey(root, id)
@@ -55,14 +74,18 @@ func (s *Store) UsageOf(ctx context.Context, root string, ids []string, startDay
 	sum := map[key]*Usage{}
 	for _, m := range maps {
 		for f, v := range m {
-			// field: day|route|n or day|route|c; route names never hold '|'.
+			// field: day|route|kind, kind n (count), c (charged), s (settlements), or the
+			// same folded from deleted descendants: dn, dc, ds. Route names never hold '|'.
 			first := strings.IndexByte(f, '|')
 			last := strings.LastIndexByte(f, '|')
 			if first < 0 || last <= first {
 				continue
 			}
 			day, route, kind := f[:first], f[first+1:last], f[last+1:]
-			if (startDay != "" && day < startDay) || (endDay != "" && day > endDay) {
+			if folded && len(kind) == 2 && kind[0] == 'd' {
+				kind = kind[1:]
+			}
+			if (kind != "n" && kind != "c") || (startDay != "" && day < startDay) || (endDay != "" && day > endDay) {
 				continue
 			}
 			u := sum[key{day, route}]

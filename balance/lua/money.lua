@@ -15,6 +15,30 @@ local function billing(keys, from)
   end
   return nil
 end
+-- stored_int reads an integer field a script is about to add to (a balance or a usage
+-- counter; absent reads as 0): its value, or nil when it is not a decimal integer within
+-- +-MAX_AMOUNT. A script checks every such field before its first write and answers an error
+-- instead of failing halfway, since Redis keeps whatever a failing script wrote before.
+local function stored_int(v)
+  if not v then return 0 end
+  if not string.match(v, '^%-?%d+$') then return nil end
+  local x = tonumber(v)
+  if x > MAX_AMOUNT or x < -MAX_AMOUNT then return nil end
+  return x
+end
+-- usage_of_path returns where a refund or a settlement of a request admitted on the path
+-- account keys[1] nets its usage: the path account's usage hash keys[n + 1] and kind prefix
+-- '', or, once that account has been deleted (its usage hash gone, folded into the one of
+-- the account that deleted it; see delete.lua), the usage hash of the nearest account above
+-- it in keys[2..n] that has one — where the fold went — and 'd' (the folded counters).
+local function usage_of_path(prefix, keys, n)
+  if redis.call('EXISTS', keys[n + 1]) == 1 then return keys[n + 1], '' end
+  for i = 2, n do
+    local uk = prefix .. 'usage:' .. string.sub(keys[i], #prefix + 6)
+    if redis.call('EXISTS', uk) == 1 then return uk, 'd' end
+  end
+  return keys[n + 1], ''
+end
 -- idem_check answers a replay: nil when the key is new, {'IDEM', transfer_id} when the same
 -- request was done before, {'IDEM_REUSED'} when the key was used for a different request.
 local function idem_check(key, reqhash)
@@ -30,7 +54,7 @@ local function idem_store(key, reqhash, trid)
   if reqhash ~= '' then redis.call('SET', key, reqhash .. '|' .. trid, 'PX', IDEM_TTL_MS) end
 end
 -- payer_key returns the key of the account that pays back or settles a request billed to
--- bid: bid itself while it is open, else (it was closed since, its balance went up the tree)
+-- bid: bid itself while it is open, else (it was closed or deleted since, its balance went up the tree)
 -- the nearest open account with an own balance above it among keys[1..n]; nil if none.
 local function payer_key(prefix, bid, keys, n)
   local target = prefix .. 'acct:' .. bid
@@ -40,7 +64,7 @@ local function payer_key(prefix, bid, keys, n)
   for i = 1, n do
     local r = redis.call('HMGET', keys[i], 'id', 'own', 'status')
     if above and r[2] == '1' and r[3] and r[3] ~= 'closed' then return keys[i] end
-    if r[1] == bid then above = true end
+    if keys[i] == target then above = true end -- by key: a deleted account has no id left
   end
   return nil
 end

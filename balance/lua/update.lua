@@ -19,6 +19,20 @@ if newst == 'closed' and cur[1] ~= 'closed' and tonumber(cur[3]) > 0 then return
 -- A main account has no parent to take its balance: it closes only at zero, so that closing
 -- never makes money disappear with the record.
 if newst == 'closed' and cur[1] ~= 'closed' and #KEYS == 1 and tonumber(cur[4] or '0') ~= 0 then return {'BALANCE'} end
+-- Closing a subaccount returns its credit_limit, with its balance, to the parent's billing
+-- account (a record of kind credit_transfer, id ARGV[3] .. 'C'), so that the credit in a tree
+-- changes only by the operator. Checked here, written below.
+local closing = newst == 'closed' and cur[1] ~= 'closed' and #KEYS >= 2
+local ccredit, cbill = 0, nil
+if closing then
+  ccredit = stored_int(redis.call('HGET', a, 'credit'))
+  cbill = billing(KEYS, 2)
+  if not ccredit then return redis.error_reply('ERR update ' .. cur[6] .. ': credit_limit is not an amount') end
+  if ccredit > 0 and cbill then
+    local bc = stored_int(redis.call('HGET', cbill, 'credit'))
+    if not bc or bc + ccredit > MAX_AMOUNT then return {'RANGE'} end
+  end
+end
 -- every check passed: write.
 if ARGV[2] == '1' and cur[2] ~= '1' then
   redis.call('HSET', a, 'own', '1', 'bal', '0')
@@ -40,6 +54,11 @@ if newst == 'closed' and cur[1] ~= 'closed' then
       redis.call('HSET', a, 'bal', '0')
       ledger(ARGV[5], ARGV[3], cur[6], redis.call('HGET', b, 'id'), bal, cur[5], '', 'close', now, 0, to_after)
     end
+  end
+  if closing and ccredit > 0 and cbill then
+    local to_after = redis.call('HINCRBY', cbill, 'credit', istr(ccredit))
+    redis.call('HSET', a, 'credit', '0')
+    ledger(ARGV[5], ARGV[3] .. 'C', cur[6], redis.call('HGET', cbill, 'id'), ccredit, cur[5], '', 'credit_transfer', now, 0, to_after)
   end
   if #KEYS >= 2 then redis.call('HINCRBY', KEYS[2], 'kids', -1) end
   redis.call('HSET', a, 'closed', istr(now))

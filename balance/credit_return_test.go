@@ -1,0 +1,69 @@
+package balance_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tenantgw/gateway/balance"
+)
+
+// TestCloseAndDeleteReturnCredit: closing or deleting a subaccount gives its credit_limit
+// back, with its balance, to the parent's billing account (a record of kind
+// credit_transfer), so the credit in a tree stays what the operator gave it.
+func TestCloseAndDeleteReturnCredit(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		m := admMk(t, s, nil, "1", admCredit("5"))
+		r := admMk(t, s, m, "", admOwn(), admCredit("2"))        // a reseller
+		c := admMk(t, s, r, "", admOwn(), admCredit("0.5"))      // its customer, cascade-deleted with it
+		sh := admMk(t, s, r, "", admCredit("0.25"))              // shared balance: its credit returns too
+		x := admMk(t, s, m, "", admOwn(), admCredit("1.000001")) // closed below
+		sum := func() balance.Amount {
+			var n balance.Amount
+			for _, id := range []string{m.ID, r.ID, c.ID, sh.ID, x.ID} {
+				if a, err := s.Account(ctx, id); err == nil {
+					n += a.CreditLimit
+				}
+			}
+			return n
+		}
+		if got, want := sum(), admAmt("8.750001"); got != want {
+			t.Fatalf("credit in the tree %v, want %v", got, want)
+		}
+		tr := newID("TR")
+		if err := s.UpdateAccount(ctx, x.Account, balance.Change{Status: balance.StatusClosed, Retention: time.Hour, CloseTrID: tr}); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, s, m.ID).CreditLimit; got != admAmt("6.000001") {
+			t.Fatalf("main's credit after closing x: %v", got)
+		}
+		if got := get(t, s, x.ID).CreditLimit; got != 0 {
+			t.Fatalf("closed x keeps credit %v", got)
+		}
+		trs, err := s.Ledger(ctx, balance.LedgerQuery{Root: m.Root, ID: x.ID})
+		if ct := ofKind(trs, balance.KindCreditTransfer); err != nil || ct == nil || ct.From != x.ID || ct.To != m.ID ||
+			ct.Amount != admAmt("1.000001") || ct.FromAfter != 0 || ct.ToAfter != admAmt("6.000001") {
+			t.Fatalf("close's credit record %+v %v", ct, err)
+		}
+		if _, err := s.DeleteAccount(ctx, m.Account, r.Account, true, "TRDEL"); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, s, m.ID).CreditLimit; got != admAmt("8.750001") {
+			t.Fatalf("main's credit after the cascade: %v", got)
+		}
+		if got := sum(); got != admAmt("8.750001") {
+			t.Fatalf("credit in the tree after close and delete %v", got)
+		}
+		trs, err = s.Ledger(ctx, balance.LedgerQuery{Root: m.Root, ID: m.ID})
+		var returned balance.Amount
+		for _, tr := range trs {
+			if tr.Kind == balance.KindCreditTransfer {
+				returned += tr.Amount
+			}
+		}
+		if err != nil || returned != admAmt("3.750001") {
+			t.Fatalf("credit records to the main add up to %v (%v)", returned, err)
+		}
+	})
+}
