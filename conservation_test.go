@@ -173,11 +173,9 @@ func TestConservation(t *testing.T) {
 					if amt == "0.00" || amt == "-0.00" {
 						amt = "0.01"
 					}
-					// Between a main and a reseller, half of them move credit instead of
-					// money (not below: a customer closed in debt would pass its debt to a
-					// reseller whose floor its credit no longer lowers).
+					// Half of them move credit instead of money.
 					what := "/Transfer/"
-					if a.depth == 1 && rng.IntN(2) == 0 {
+					if rng.IntN(2) == 0 {
 						what = "/CreditTransfer/"
 					}
 					s, m, _ := do(pub, "POST", "/v1/Account/"+a.parent+what, basic(a.parent, a.ptok),
