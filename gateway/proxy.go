@@ -231,6 +231,10 @@ func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte)
 	}
 	path = caller
 	if !bytes.Equal(pathID, id) {
+		if !policy.ValidID(pathID) {
+			// Not even shaped like an id: refused as an unknown account is.
+			return nil, nil, 0, OutcomeForbidden, errForbidden
+		}
 		var err error
 		path, err = g.cache.get(bg, pathID, false)
 		if err != nil {
