@@ -1,11 +1,144 @@
 package gateway
 
 import (
+	"bufio"
+	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"encoding/json"
+	"github.com/tenantgw/gateway/balance"
 )
+
+// raw sends one request to the gateway exactly as written (request line, header section,
+// body and all: no client library normalises it) and reads the answer.
+func (f *fixture) raw(req string) answer {
+	f.t.Helper()
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := c.Write([]byte(req)); err != nil {
+		f.t.Fatal(err)
+	}
+	var resp fasthttp.Response
+	if err := resp.Read(bufio.NewReader(c)); err != nil {
+		f.t.Fatalf("reading the answer to %q: %v", req, err)
+	}
+	a := answer{status: resp.StatusCode(), header: map[string]string{}, body: append([]byte(nil), resp.Body()...)}
+	for k, v := range resp.Header.All() {
+		a.header[string(k)] = string(v)
+	}
+	if a.status >= 400 {
+		_ = json.Unmarshal(a.body, &a.err)
+	}
+	return a
+}
+
+// authHeaders are the header-section credentials of a, as raw request lines.
+func authHeaders(a *acct) string { return "X-Auth-ID: " + a.ID + "\r\nX-Auth-Token: " + a.tok + "\r\n" }
+
+// TestPathNotInNormalFormRefused: the path the upstream receives is the one access and
+// billing were decided on. A request target whose raw path differs from its normalised form
+// (dot segments, doubled slashes, any percent-encoding, %2F and %2e included) is refused
+// with 400 INVALID_REQUEST before anything else: never forwarded, never charged — and never
+// handed to the management API (the fallback) either.
+func TestPathNotInNormalFormRefused(t *testing.T) {
+	var fellBack atomic.Int32
+	f := newFixture(t, func(o *Options) {
+		o.Fallback = func(ctx *fasthttp.RequestCtx) { fellBack.Add(1); ctx.SetStatusCode(200) }
+	})
+	other := f.mk(nil, "1.00") // another tree
+	m := f.mk(nil, "1.00")     // the caller's
+	c := f.mk(m, "")
+	targets := []string{
+		"/v1/Account/" + other.ID + "/Call/../../../Account/" + m.ID + "/Call/",
+		"/v1/Account/" + other.ID + "/Call/..%2F..%2F..%2FAccount%2F" + m.ID + "%2FCall%2F",
+		"/v1/Account/" + other.ID + "%2F..%2F" + m.ID + "/Call/",
+		"/v1/Account/" + other.ID + "/%2e%2e/" + m.ID + "/Call/",
+		"/v1/Account/" + other.ID + "/%2E%2E/" + m.ID + "/Call/",
+		"/v1/Account/" + m.ID + "/./Call/",
+		"/v1/Account/" + m.ID + "/Call/.",
+		"/v1/Account//" + m.ID + "/Call/",
+		"//v1/Account/" + m.ID + "/Call/",
+		"/v1/Account/" + m.ID + "/Call//",
+		"/v1/Account/" + m.ID + "/%43all/",                               // %43 = C
+		"/v1/Account/" + strings.Replace(m.ID, "_", "%5F", 1) + "/Call/", // %5F = _
+		"/v1/Account/" + c.ID + "/Subaccount/../Call/",
+		// The management API's paths too (the fallback routes on the normalised path).
+		"/v1/Account/" + other.ID + "/../" + m.ID + "/",
+		"/v1/Account/" + other.ID + "%2F..%2F" + m.ID + "/Balance/",
+	}
+	before := map[string]balance.Amount{other.ID: f.bal(other), m.ID: f.bal(m)}
+	for _, target := range targets {
+		for _, as := range []*acct{m, c} {
+			a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(as) + "Content-Length: 2\r\n\r\n{}")
+			if a.status != 400 || a.err.Error.Code != "INVALID_REQUEST" || a.err.RequestID == "" ||
+				a.err.RequestID != a.header["X-Request-Id"] {
+				t.Errorf("%s as %s: %d %s, want 400 INVALID_REQUEST", target, as.ID, a.status, a.body)
+			}
+		}
+	}
+	for _, u := range append(f.voice.requests(), f.sms.requests()...) {
+		t.Errorf("the upstream received %s (X-Account-ID %s)", u.uri, u.get("X-Account-ID"))
+	}
+	if n := fellBack.Load(); n != 0 {
+		t.Errorf("the fallback (management API) was handed %d of them", n)
+	}
+	for _, x := range []*acct{other, m} {
+		if got := f.bal(x); got != before[x.ID] {
+			t.Errorf("balance of %s moved: %v → %v", x.ID, before[x.ID], got)
+		}
+	}
+	// A path in normal form goes through, and the upstream receives it byte for byte, with
+	// the query as sent (percent-encoding in the query is not the path's).
+	target := callPath(c) + "?to=%2B15550100&x=a%2Fb"
+	if a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}"); a.status != 200 {
+		t.Fatalf("normal form: %d %s", a.status, a.body)
+	}
+	if got := f.voice.requests(); len(got) != 1 || got[0].uri != target || got[0].get("X-Account-ID") != c.ID {
+		t.Fatalf("upstream received %d requests, want one: %s for %s", len(got), target, c.ID)
+	}
+	// An absolute-form target is routed on its path, and the upstream gets the origin form.
+	if a := f.raw("POST http://elsewhere.example" + callPath(c) + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}"); a.status != 200 {
+		t.Fatalf("absolute form: %d %s", a.status, a.body)
+	}
+	if got := f.voice.requests(); len(got) != 2 || got[1].uri != callPath(c) {
+		t.Errorf("upstream received %q, want %s", got[len(got)-1].uri, callPath(c))
+	}
+}
+
+// TestBackslashesNeverReachTheUpstream: a backslash is no separator to the gateway, so a
+// path holding one matches no route with a real id in it: it is refused (403 on a proxied
+// route's shape, else no route) and never forwarded, whatever an upstream would make of it.
+func TestBackslashesNeverReachTheUpstream(t *testing.T) {
+	f := newFixture(t, nil)
+	other := f.mk(nil, "1.00")
+	m := f.mk(nil, "1.00")
+	for _, target := range []string{
+		"/v1/Account/" + m.ID + "/Call\\..\\..\\" + other.ID + "/Call/",
+		"/v1/Account/" + other.ID + "\\..\\" + m.ID + "/Call/",
+	} {
+		a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}")
+		if a.status != 403 && a.status != 404 {
+			t.Errorf("%s: %d %s", target, a.status, a.body)
+		}
+	}
+	for _, u := range f.voice.requests() {
+		t.Errorf("the upstream received %s", u.uri)
+	}
+	if f.bal(m) != amt("1.00") || f.bal(other) != amt("1.00") {
+		t.Errorf("balances moved: %v %v", f.bal(m), f.bal(other))
+	}
+}
 
 // TestMalformedPathIDIsForbidden: on a proxied route, a path id that is not even shaped like
 // an id is refused exactly as a well-formed unknown one is: 403 FORBIDDEN after

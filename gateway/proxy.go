@@ -65,18 +65,17 @@ func (g *Gateway) release(st *reqState) {
 
 // ServeFastHTTP is the handler of the public listener.
 func (g *Gateway) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	if e := inbound(&ctx.Request); e != nil {
+		g.refuseUnrouted(ctx, e, refusalInvalidRequest, ReasonInvalidRequest)
+		return
+	}
 	idx, pathID, ok := g.routes.Match(ctx.Method(), ctx.Path())
 	if !ok {
 		if g.fallback != nil {
 			g.fallback(ctx)
 			return
 		}
-		st := g.acquire()
-		g.requestID(ctx, st)
-		g.writeError(ctx, st, errRouteNotFound)
-		g.metrics.refused(refusalRouteNotFound)
-		g.logRefusal(ctx, st, "", ReasonRouteNotFound)
-		g.release(st)
+		g.refuseUnrouted(ctx, errRouteNotFound, refusalRouteNotFound, ReasonRouteNotFound)
 		return
 	}
 	g.inflight.Add(1)
@@ -93,6 +92,16 @@ func (g *Gateway) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	g.release(st)
 	g.metrics.observe(idx, out, g.now().Sub(start))
+}
+
+// refuseUnrouted answers a request refused before routing (nothing was charged).
+func (g *Gateway) refuseUnrouted(ctx *fasthttp.RequestCtx, e *policy.APIError, refusal int, reason string) {
+	st := g.acquire()
+	g.requestID(ctx, st)
+	g.writeError(ctx, st, e)
+	g.metrics.refused(refusal)
+	g.logRefusal(ctx, st, "", reason)
+	g.release(st)
 }
 
 // logRefusal writes the DEBUG line of a refusal: request id, route, reason and status;
@@ -450,8 +459,8 @@ func upstreamFailure(err error) (Outcome, *policy.APIError) {
 }
 
 // prepareUpstream turns the client's request into the upstream's, in place: credentials,
-// hop-by-hop and client-sent trusted headers go, the trusted headers are set. Path, query
-// and body stay as they are.
+// hop-by-hop and client-sent trusted headers go, the trusted headers are set. Path (already
+// in normal form, see normalPath), query and body stay as they are.
 func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstream, callerID, pathID, billingID string, charge balance.Amount) {
 	h := &req.Header
 	// Headers named in Connection are hop-by-hop too.
