@@ -140,6 +140,87 @@ func TestBackslashesNeverReachTheUpstream(t *testing.T) {
 	}
 }
 
+// chunked is a chunked request for target with the header section head (credentials
+// included or not) and the trailer section trailer.
+func chunked(target, head, trailer string) string {
+	return "POST " + target + " HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n" + head + "\r\n" +
+		"2\r\n{}\r\n0\r\n" + trailer + "\r\n"
+}
+
+// TestTrailersNeitherAuthenticateNorReachTheUpstream: credentials are read from the header
+// section only; the trailer section of a request is discarded before anything reads it, so
+// no trailer reaches the upstream, under a credential, trusted or any other name.
+func TestTrailersNeitherAuthenticateNorReachTheUpstream(t *testing.T) {
+	f := newFixture(t, nil)
+	other := f.mk(nil, "1.00")
+	m := f.mk(nil, "1.00")
+	c := f.mk(m, "")
+	creds := "X-Auth-ID: " + m.ID + "\r\nX-Auth-Token: " + m.tok + "\r\n"
+
+	t.Run("credentials in trailers only", func(t *testing.T) {
+		for _, head := range []string{"", "Trailer: X-Auth-ID, X-Auth-Token\r\n"} {
+			a := f.raw(chunked(callPath(m), head, creds))
+			if a.status != 401 || a.err.Error.Code != "INVALID_CREDENTIALS" {
+				t.Errorf("head %q: %d %s, want 401", head, a.status, a.body)
+			}
+		}
+		if f.voice.count() != 0 || f.bal(m) != amt("1.00") {
+			t.Errorf("forwarded %d, balance %v", f.voice.count(), f.bal(m))
+		}
+	})
+
+	t.Run("trusted and other names in trailers", func(t *testing.T) {
+		trailer := "X-Auth-Token: " + other.tok + "\r\nX-Auth-ID: " + other.ID + "\r\nX-Account-ID: " + other.ID +
+			"\r\nX-Caller-ID: " + other.ID + "\r\nX-Billing-Account-ID: " + other.ID + "\r\nX-Charge: 0\r\n" +
+			"X-Request-ID: from-trailer\r\nX-Custom: trailer\r\nX-Only-Trailer: t\r\n"
+		basic := "Authorization: " + basicHeader(m.ID, m.tok) + "\r\n"
+		for i, head := range []string{
+			authHeaders(m) + "X-Custom: header\r\nX-Request-ID: from-header\r\n",
+			authHeaders(m) + "X-Custom: header\r\nX-Request-ID: from-header\r\nTrailer: X-Auth-Token, X-Account-ID, X-Custom, X-Only-Trailer\r\n",
+			// Basic in the header section: X-Auth-ID and X-Auth-Token appear in the trailers only.
+			basic + "X-Custom: header\r\nX-Request-ID: from-header\r\n",
+		} {
+			a := f.raw(chunked(callPath(c), head, trailer))
+			if a.status != 200 || a.header["X-Charge"] != "0.01" || a.header["X-Request-Id"] != "from-header" {
+				t.Fatalf("%d: %d %s %v", i, a.status, a.body, a.header)
+			}
+			got := f.voice.requests()
+			u := got[len(got)-1]
+			if u.trailer != "" || u.get("Trailer") != "" {
+				t.Errorf("%d: the upstream received a trailer section: %q (Trailer: %q)", i, u.trailer, u.get("Trailer"))
+			}
+			for name, want := range map[string]string{
+				"X-Account-ID": c.ID, "X-Caller-ID": m.ID, "X-Billing-Account-ID": m.ID, "X-Charge": "0.01",
+				"X-Request-ID": "from-header", "X-Custom": "header",
+				"X-Auth-Token": "", "X-Auth-ID": "", "X-Only-Trailer": "",
+			} {
+				if v := u.header[strings.ToLower(name)]; (want == "" && len(v) != 0) || (want != "" && (len(v) != 1 || v[0] != want)) {
+					t.Errorf("%d: upstream header %s = %q, want %q", i, name, v, want)
+				}
+			}
+			if string(u.body) != "{}" {
+				t.Errorf("%d: body %q", i, u.body)
+			}
+		}
+		if f.bal(other) != amt("1.00") || f.bal(m) != amt("0.97") {
+			t.Errorf("balances %v %v", f.bal(other), f.bal(m))
+		}
+	})
+
+	t.Run("announced names, nothing sent", func(t *testing.T) {
+		a := f.raw(chunked(callPath(c), authHeaders(m)+"Trailer: X-Account-ID, X-Caller-ID, X-Request-ID\r\n", ""))
+		if a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		got := f.voice.requests()
+		u := got[len(got)-1]
+		if u.trailer != "" || u.get("Trailer") != "" || u.get("X-Account-ID") != c.ID || u.get("X-Caller-ID") != m.ID ||
+			u.get("X-Request-ID") != a.header["X-Request-Id"] {
+			t.Errorf("upstream received %q, trailer %q", u.header, u.trailer)
+		}
+	})
+}
+
 // TestMalformedPathIDIsForbidden: on a proxied route, a path id that is not even shaped like
 // an id is refused exactly as a well-formed unknown one is: 403 FORBIDDEN after
 // authentication (401 without it), so the answer says nothing about ids.
