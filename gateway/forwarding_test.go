@@ -221,6 +221,74 @@ func TestTrailersNeitherAuthenticateNorReachTheUpstream(t *testing.T) {
 	})
 }
 
+// TestConnectionNamedResponseHeadersStripped: a header the upstream names in its
+// Connection header (in any of its Connection lines) is hop-by-hop (RFC 9110 §7.6.1) and
+// does not reach the client, nor do the other hop-by-hop headers; the upstream's trailer
+// fields, which reach the client in the header section, go through the same stripping.
+// With and without pipelining (each client reads answers its own way).
+func TestConnectionNamedResponseHeadersStripped(t *testing.T) {
+	answers := map[string]string{
+		"/plain": "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+			"Connection: X-Hop-Secret, X-Other-Hop\r\nConnection: x-third-hop\r\n" +
+			"X-Hop-Secret: s\r\nX-Other-Hop: o\r\nX-Third-Hop: 3\r\nKeep-Alive: timeout=5\r\n" +
+			"Proxy-Connection: keep-alive\r\nUpgrade: h2c\r\nX-Kept: k\r\nContent-Length: 2\r\n\r\n{}",
+		"/chunked": "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n" +
+			"Trailer: X-Usage-Cost, X-Hop-Secret, X-Kept-Trailer\r\nConnection: X-Hop-Secret\r\nX-Kept: k\r\n\r\n" +
+			"2\r\n{}\r\n0\r\nX-Usage-Cost: 0.02\r\nX-Hop-Secret: s\r\nX-Kept-Trailer: kt\r\n\r\n",
+	}
+	b := startRawBackend(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		var req fasthttp.Request
+		for readReq(br, &req) {
+			path, _, _ := strings.Cut(string(req.Header.RequestURI()), "?")
+			kind := "/plain"
+			if strings.HasSuffix(path, "/Message/") {
+				kind = "/chunked"
+			}
+			if _, err := c.Write([]byte(answers[kind])); err != nil {
+				return
+			}
+		}
+	})
+	for _, pipeline := range []int{0, 1} {
+		f := newFixture(t, func(o *Options) {
+			for _, name := range []string{"voice", "sms"} {
+				o.Upstreams[name] = Upstream{URL: "http://" + b.addr, Timeout: 2 * time.Second, ConnectTimeout: time.Second, Pipeline: pipeline}
+			}
+		})
+		m := f.mk(nil, "1.00")
+		a := f.do(call{path: callPath(m), as: m})
+		if a.status != 200 || string(a.body) != "{}" {
+			t.Fatalf("pipeline %d: %d %s", pipeline, a.status, a.body)
+		}
+		for _, name := range []string{"X-Hop-Secret", "X-Other-Hop", "X-Third-Hop", "Keep-Alive", "Proxy-Connection", "Upgrade"} {
+			if v, ok := a.header[name]; ok {
+				t.Errorf("pipeline %d: the client received %s: %q", pipeline, name, v)
+			}
+		}
+		if c := a.header["Connection"]; c != "" && c != "keep-alive" {
+			t.Errorf("pipeline %d: Connection: %q", pipeline, c)
+		}
+		if a.header["X-Kept"] != "k" {
+			t.Errorf("pipeline %d: end-to-end header lost: %v", pipeline, a.header)
+		}
+		a = f.do(call{path: smsPath(m), as: m})
+		if a.status != 200 || string(a.body) != "{}" || a.header["X-Charge"] != "0.02" {
+			t.Fatalf("pipeline %d, trailers: %d %s %v", pipeline, a.status, a.body, a.header)
+		}
+		for _, name := range []string{"X-Hop-Secret", "X-Usage-Cost", "Trailer"} {
+			if v, ok := a.header[name]; ok {
+				t.Errorf("pipeline %d: the client received %s: %q", pipeline, name, v)
+			}
+		}
+		if a.header["X-Kept"] != "k" || a.header["X-Kept-Trailer"] != "kt" {
+			t.Errorf("pipeline %d: end-to-end fields lost: %v", pipeline, a.header)
+		}
+		if f.bal(m) != amt("0.97") {
+			t.Errorf("pipeline %d: balance %v, want 0.97 (0.01 + the 0.02 settled)", pipeline, f.bal(m))
+		}
+	}
+}
+
 // TestMalformedPathIDIsForbidden: on a proxied route, a path id that is not even shaped like
 // an id is refused exactly as a well-formed unknown one is: 403 FORBIDDEN after
 // authentication (401 without it), so the answer says nothing about ids.

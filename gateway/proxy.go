@@ -459,25 +459,11 @@ func upstreamFailure(err error) (Outcome, *policy.APIError) {
 }
 
 // prepareUpstream turns the client's request into the upstream's, in place: credentials,
-// hop-by-hop and client-sent trusted headers go, the trusted headers are set. Path (already
-// in normal form, see normalPath), query and body stay as they are.
+// hop-by-hop headers (those named in Connection too) and client-sent trusted headers go,
+// the trusted headers are set. Path (already in normal form, see normalPath), query and
+// body stay as they are.
 func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstream, callerID, pathID, billingID string, charge balance.Amount) {
 	h := &req.Header
-	// Headers named in Connection are hop-by-hop too.
-	if c := h.Peek("Connection"); len(c) > 0 {
-		for len(c) > 0 {
-			var tok []byte
-			if i := bytes.IndexByte(c, ','); i >= 0 {
-				tok, c = c[:i], c[i+1:]
-			} else {
-				tok, c = c, nil
-			}
-			tok = bytes.TrimSpace(tok)
-			if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
-				h.DelBytes(tok)
-			}
-		}
-	}
 	stripRequest(h)
 	h.Set(hAccountID, pathID)
 	h.Set(hCallerID, callerID)
