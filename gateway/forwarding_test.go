@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/json"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,7 +12,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"encoding/json"
 	"github.com/tenantgw/gateway/balance"
 )
 
@@ -287,6 +288,70 @@ func TestConnectionNamedResponseHeadersStripped(t *testing.T) {
 			t.Errorf("pipeline %d: balance %v, want 0.97 (0.01 + the 0.02 settled)", pipeline, f.bal(m))
 		}
 	}
+}
+
+// TestForwardedProtocolIsTheProxys: whatever HTTP/1.x version the client's request line
+// names, the upstream receives an HTTP/1.1 request (the gateway's own).
+func TestForwardedProtocolIsTheProxys(t *testing.T) {
+	f := newFixture(t, nil)
+	m := f.mk(nil, "1.00")
+	for _, proto := range []string{"HTTP/1.2", "HTTP/1.0", "HTTP/1.9", "HTTP/1.1"} {
+		a := f.raw("POST " + callPath(m) + " " + proto + "\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}")
+		if a.status != 200 {
+			t.Fatalf("%s: %d %s", proto, a.status, a.body)
+		}
+		got := f.voice.requests()
+		if u := got[len(got)-1]; u.proto != "HTTP/1.1" || string(u.body) != "{}" {
+			t.Errorf("%s: upstream received %s with body %q", proto, u.proto, u.body)
+		}
+	}
+}
+
+// TestForwardedFor: the upstream's X-Forwarded-For ends with the gateway's peer; the
+// client's list is kept in front of it only when the peer is a trusted proxy. A client's
+// Forwarded header never reaches the upstream.
+func TestForwardedFor(t *testing.T) {
+	send := func(f *fixture, m *acct, xff ...string) recorded {
+		t.Helper()
+		head := authHeaders(m) + "Forwarded: for=192.0.2.66;proto=https\r\n"
+		for _, x := range xff {
+			head += "X-Forwarded-For: " + x + "\r\n"
+		}
+		if a := f.raw("POST " + callPath(m) + " HTTP/1.1\r\nHost: gw\r\n" + head + "Content-Length: 2\r\n\r\n{}"); a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		got := f.voice.requests()
+		u := got[len(got)-1]
+		if v := u.header["forwarded"]; len(v) != 0 {
+			t.Errorf("the upstream received Forwarded: %q", v)
+		}
+		return u
+	}
+	t.Run("untrusted peer", func(t *testing.T) {
+		f := newFixture(t, nil)
+		m := f.mk(nil, "1.00")
+		for _, xff := range [][]string{nil, {"198.51.100.7"}, {"198.51.100.7, 10.0.0.1", "203.0.113.5"}} {
+			if u := send(f, m, xff...); strings.Join(u.header["x-forwarded-for"], "|") != "127.0.0.1" {
+				t.Errorf("client sent %q: upstream received X-Forwarded-For %q, want the peer only", xff, u.header["x-forwarded-for"])
+			}
+		}
+	})
+	t.Run("trusted peer", func(t *testing.T) {
+		f := newFixture(t, func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+		m := f.mk(nil, "1.00")
+		for _, c := range []struct {
+			xff  []string
+			want string
+		}{
+			{nil, "127.0.0.1"},
+			{[]string{"198.51.100.7"}, "198.51.100.7, 127.0.0.1"},
+			{[]string{"198.51.100.7, 10.0.0.1", "203.0.113.5"}, "198.51.100.7, 10.0.0.1, 203.0.113.5, 127.0.0.1"},
+		} {
+			if u := send(f, m, c.xff...); strings.Join(u.header["x-forwarded-for"], "|") != c.want {
+				t.Errorf("client sent %q: upstream received X-Forwarded-For %q, want %q", c.xff, u.header["x-forwarded-for"], c.want)
+			}
+		}
+	})
 }
 
 // TestMalformedPathIDIsForbidden: on a proxied route, a path id that is not even shaped like
