@@ -129,7 +129,9 @@ type Limits struct {
 	// ("10.0.0.0/8") of load balancers in front of the public listener. A
 	// request from one of them is attributed, for the authentication-failure
 	// limit, to the nearest untrusted address in its X-Forwarded-For header;
-	// from anyone else X-Forwarded-For is ignored (it could be forged).
+	// from anyone else X-Forwarded-For is ignored (it could be forged). The
+	// upstream receives the X-Forwarded-For of a trusted proxy's request with
+	// the proxy's address appended, and anyone else's address alone.
 	// YAML "trusted_proxies"; default none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// RefundMarkerTTL is how long the store keeps the refund marker of an

@@ -3,6 +3,8 @@
 package gateway
 
 import (
+	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -10,12 +12,13 @@ import (
 	"github.com/tenantgw/gateway/balance"
 )
 
-// TestCacheHitPathAllocs: the gateway's own code on the cache-hit path — credential
-// parsing, route match, cache lookup and token verification, the access rule, the
-// upstream request's headers and the answer's headers — allocates nothing. (The store
-// call and fasthttp's forwarding are measured by the benchmarks.)
+// TestCacheHitPathAllocs: the gateway's own code on the cache-hit path — the checks before
+// routing, credential parsing, route match, cache lookup and token verification, the
+// access rule, the upstream request's headers (X-Forwarded-For from a trusted proxy and the
+// HTTP version included) and the answer's headers — allocates nothing. (The store call and
+// fasthttp's forwarding are measured by the benchmarks.)
 func TestCacheHitPathAllocs(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
 	m := f.mk(nil, "1")
 	r := f.mk(m, "")
 	k := f.mk(r, "")
@@ -38,14 +41,20 @@ func TestCacheHitPathAllocs(t *testing.T) {
 		}
 		tmpl.Header.Set("X-Request-ID", "abc-123")
 		tmpl.Header.Set("X-Account-ID", "spoofed")
+		tmpl.Header.Set("X-Forwarded-For", "198.51.100.7")
+		tmpl.Header.SetProtocol("HTTP/1.0")
 		tmpl.SetBodyString(`{"to":"1"}`)
 		var ctx fasthttp.RequestCtx
+		ctx.SetRemoteAddr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4711})
 		st := newReqState()
 		dec := balance.Decision{Admitted: true, Charge: 10000, BillingID: m.ID, Limit: 1000, Remaining: 998, Reset: 2}
 		up := g.ups[0]
 		run := func() {
 			tmpl.CopyTo(&ctx.Request)
 			ctx.Response.Reset()
+			if e := inbound(&ctx.Request); e != nil {
+				t.Fatal(e)
+			}
 			idx, pathID, ok := g.routes.Match(ctx.Method(), ctx.Path())
 			if !ok || idx != 0 {
 				t.Fatal("no match")
@@ -66,6 +75,12 @@ func TestCacheHitPathAllocs(t *testing.T) {
 		}
 		if got := string(ctx.Request.Header.Peek("X-Account-ID")); got != k.ID {
 			t.Errorf("X-Account-ID %q", got)
+		}
+		if got := string(ctx.Request.Header.Peek("X-Forwarded-For")); got != "198.51.100.7, 127.0.0.1" {
+			t.Errorf("X-Forwarded-For %q", got)
+		}
+		if got := string(ctx.Request.Header.Protocol()); got != "HTTP/1.1" {
+			t.Errorf("protocol %q", got)
 		}
 	}
 }

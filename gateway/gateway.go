@@ -114,6 +114,8 @@ type Options struct {
 	// TrustedProxies are load balancers in front of the public listener: a request whose peer
 	// is one of them counts, for the auth-failure limit, against the nearest address in its
 	// X-Forwarded-For that is not a trusted proxy. Anyone else's X-Forwarded-For is ignored.
+	// The upstream's X-Forwarded-For is the trusted proxy's with the proxy appended, or the
+	// peer alone (see appendForwardedFor).
 	TrustedProxies []netip.Prefix
 	// CacheBytes is the byte budget of the account cache; default 64 MiB.
 	CacheBytes int64

@@ -22,7 +22,9 @@ import (
 // recorded is what an upstream received.
 type recorded struct {
 	method, uri string
-	header      map[string][]string // lower-case names
+	proto       string              // the request line's HTTP version
+	header      map[string][]string // the header section, lower-case names
+	trailer     string              // the trailer section as received, "" when none
 	body        []byte
 }
 
@@ -61,8 +63,11 @@ func startRecorder(t testing.TB) *recorder {
 }
 
 func (r *recorder) serve(ctx *fasthttp.RequestCtx) {
-	rec := recorded{method: string(ctx.Method()), uri: string(ctx.RequestURI()), header: map[string][]string{},
-		body: append([]byte(nil), ctx.PostBody()...)}
+	rec := recorded{method: string(ctx.Method()), uri: string(ctx.RequestURI()), proto: string(ctx.Request.Header.Protocol()),
+		header: map[string][]string{}, body: append([]byte(nil), ctx.PostBody()...)}
+	if len(ctx.Request.Header.PeekTrailerKeys()) > 0 {
+		rec.trailer = string(ctx.Request.Header.TrailerHeader())
+	}
 	for k, v := range ctx.Request.Header.All() {
 		n := strings.ToLower(string(k))
 		rec.header[n] = append(rec.header[n], string(v))

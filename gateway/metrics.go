@@ -55,7 +55,7 @@ const (
 	ReasonRouteNotFound       = "route_not_found"        // 404 ROUTE_NOT_FOUND (no fallback configured)
 	ReasonStoreUnavailable    = "store_unavailable"      // 503 STORE_UNAVAILABLE
 	ReasonPayloadTooLarge     = "payload_too_large"      // 413 PAYLOAD_TOO_LARGE
-	ReasonInvalidRequest      = "invalid_request"        // 400/408 malformed HTTP or a request not received in time
+	ReasonInvalidRequest      = "invalid_request"        // 400/408 malformed HTTP, a request not received in time, a path not in normal form
 )
 
 // refusalReason is the refusal reason of an outcome, "" when the outcome is not a refusal

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -23,6 +24,8 @@ const (
 	hAuthToken    = "X-Auth-Token"
 	hAuthz        = "Authorization"
 	hRequestID    = "X-Request-ID"
+	hForwardedFor = "X-Forwarded-For"
+	hForwarded    = "Forwarded"
 	hAccountID    = "X-Account-ID"
 	hCallerID     = "X-Caller-ID"
 	hBillingID    = "X-Billing-Account-ID"
@@ -48,11 +51,14 @@ type reqState struct {
 	mid   []byte // internal request id: the refund marker's key
 	num   []byte // formatting scratch
 	body  []byte // error body scratch
+
+	peer netip.Addr // the connection's other end
+	xff  []byte     // X-Forwarded-For forwarded
 }
 
 func newReqState() *reqState {
 	return &reqState{basic: make([]byte, 0, 128), hex: make([]byte, 0, 64), rid: make([]byte, 0, 64),
-		mid: make([]byte, 0, 32), num: make([]byte, 0, 64), body: make([]byte, 0, 512)}
+		mid: make([]byte, 0, 32), num: make([]byte, 0, 64), body: make([]byte, 0, 512), xff: make([]byte, 0, 64)}
 }
 
 func (g *Gateway) acquire() *reqState { return g.pool.Get().(*reqState) }
@@ -60,23 +66,23 @@ func (g *Gateway) acquire() *reqState { return g.pool.Get().(*reqState) }
 func (g *Gateway) release(st *reqState) {
 	st.req = balance.AdmitRequest{}
 	st.dec = balance.Decision{}
+	st.peer = netip.Addr{}
 	g.pool.Put(st)
 }
 
 // ServeFastHTTP is the handler of the public listener.
 func (g *Gateway) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	if e := inbound(&ctx.Request); e != nil {
+		g.refuseUnrouted(ctx, e, refusalInvalidRequest, ReasonInvalidRequest)
+		return
+	}
 	idx, pathID, ok := g.routes.Match(ctx.Method(), ctx.Path())
 	if !ok {
 		if g.fallback != nil {
 			g.fallback(ctx)
 			return
 		}
-		st := g.acquire()
-		g.requestID(ctx, st)
-		g.writeError(ctx, st, errRouteNotFound)
-		g.metrics.refused(refusalRouteNotFound)
-		g.logRefusal(ctx, st, "", ReasonRouteNotFound)
-		g.release(st)
+		g.refuseUnrouted(ctx, errRouteNotFound, refusalRouteNotFound, ReasonRouteNotFound)
 		return
 	}
 	g.inflight.Add(1)
@@ -93,6 +99,16 @@ func (g *Gateway) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	g.release(st)
 	g.metrics.observe(idx, out, g.now().Sub(start))
+}
+
+// refuseUnrouted answers a request refused before routing (nothing was charged).
+func (g *Gateway) refuseUnrouted(ctx *fasthttp.RequestCtx, e *policy.APIError, refusal int, reason string) {
+	st := g.acquire()
+	g.requestID(ctx, st)
+	g.writeError(ctx, st, e)
+	g.metrics.refused(refusal)
+	g.logRefusal(ctx, st, "", reason)
+	g.release(st)
 }
 
 // logRefusal writes the DEBUG line of a refusal: request id, route, reason and status;
@@ -154,12 +170,12 @@ func (g *Gateway) client(ctx *fasthttp.RequestCtx) netip.Addr {
 	if len(g.opts.TrustedProxies) == 0 || !g.trusted(a) {
 		return a
 	}
-	xff := ctx.Request.Header.Peek("X-Forwarded-For")
+	xff := ctx.Request.Header.Peek(hForwardedFor)
 	for len(xff) > 0 {
 		i := bytes.LastIndexByte(xff, ',')
 		hop := bytes.TrimSpace(xff[i+1:])
 		xff = xff[:max(i, 0)]
-		h, err := netip.ParseAddr(string(hop))
+		h, err := parseAddr(hop)
 		if err != nil {
 			return a
 		}
@@ -169,6 +185,17 @@ func (g *Gateway) client(ctx *fasthttp.RequestCtx) netip.Addr {
 		}
 	}
 	return a
+}
+
+var errNoAddr = errors.New("empty address")
+
+// parseAddr is netip.ParseAddr on bytes without copying them: the string it reads them
+// through is kept by nothing but the error, which callers drop.
+func parseAddr(b []byte) (netip.Addr, error) {
+	if len(b) == 0 {
+		return netip.Addr{}, errNoAddr
+	}
+	return netip.ParseAddr(unsafe.String(&b[0], len(b)))
 }
 
 func (g *Gateway) trusted(a netip.Addr) bool {
@@ -209,6 +236,7 @@ func (g *Gateway) authenticate(ctx context.Context, st *reqState, id, tok []byte
 // the path account's facts and the caller's position in the path account's chain, or the
 // error to answer with.
 func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte) (caller, path *facts, pos int, out Outcome, apiErr *policy.APIError) {
+	st.peer = clientAddr(ctx)
 	addr := g.client(ctx)
 	if g.auth != nil {
 		if wait := g.auth.blocked(addr, g.now()); wait > 0 {
@@ -231,6 +259,10 @@ func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte)
 	}
 	path = caller
 	if !bytes.Equal(pathID, id) {
+		if !policy.ValidID(pathID) {
+			// Not even shaped like an id: refused as an unknown account is.
+			return nil, nil, 0, OutcomeForbidden, errForbidden
+		}
 		var err error
 		path, err = g.cache.get(bg, pathID, false)
 		if err != nil {
@@ -446,26 +478,20 @@ func upstreamFailure(err error) (Outcome, *policy.APIError) {
 }
 
 // prepareUpstream turns the client's request into the upstream's, in place: credentials,
-// hop-by-hop and client-sent trusted headers go, the trusted headers are set. Path, query
+// hop-by-hop headers (those named in Connection too), Forwarded and client-sent trusted
+// headers go; the trusted headers and X-Forwarded-For are set; the request line names
+// HTTP/1.1, the gateway's own version. Path (already in normal form, see normalPath), query
 // and body stay as they are.
 func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstream, callerID, pathID, billingID string, charge balance.Amount) {
 	h := &req.Header
-	// Headers named in Connection are hop-by-hop too.
-	if c := h.Peek("Connection"); len(c) > 0 {
-		for len(c) > 0 {
-			var tok []byte
-			if i := bytes.IndexByte(c, ','); i >= 0 {
-				tok, c = c[:i], c[i+1:]
-			} else {
-				tok, c = c, nil
-			}
-			tok = bytes.TrimSpace(tok)
-			if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
-				h.DelBytes(tok)
-			}
-		}
-	}
+	st.xff = g.appendForwardedFor(st.xff[:0], h, st.peer)
 	stripRequest(h)
+	if len(st.xff) > 0 {
+		h.SetBytesV(hForwardedFor, st.xff)
+	}
+	if !h.IsHTTP11() {
+		h.SetProtocol("HTTP/1.1")
+	}
 	h.Set(hAccountID, pathID)
 	h.Set(hCallerID, callerID)
 	h.Set(hBillingID, billingID)

@@ -119,9 +119,12 @@ func (rs *Routes) Len() int { return len(rs.routes) }
 func (rs *Routes) Route(i int) *Route { return &rs.routes[i] }
 
 // Match finds the route for method and path (the request's path, without the query). It
-// returns the route's index and the auth_id in the path, which aliases path and has the
-// shape of an id (ValidID). A template ending in "/" also matches the path without that
-// final slash. ok is false when no route matches. It allocates nothing.
+// returns the route's index and what stands in the path where the template has {auth_id}:
+// one whole, non-empty path segment (no '/'), aliasing path. It need not have the shape of
+// an id: the caller refuses a request whose id is not ValidID as it refuses one naming an
+// account the caller may not reach (403), so a malformed id and an unknown one look alike.
+// A template ending in "/" also matches the path without that final slash. ok is false when
+// no route matches. It allocates nothing.
 func (rs *Routes) Match(method, path []byte) (idx int, authID []byte, ok bool) {
 	for i := range rs.routes {
 		r := &rs.routes[i]
@@ -129,13 +132,12 @@ func (rs *Routes) Match(method, path []byte) (idx int, authID []byte, ok bool) {
 			continue
 		}
 		rest := path[len(r.prefix):]
-		if len(rest) < IDLen || !ValidID(rest[:IDLen]) {
-			continue
+		id, found := bytes.CutSuffix(rest, r.suffix)
+		if !found && len(r.suffix) > 0 && r.suffix[len(r.suffix)-1] == '/' {
+			id, found = bytes.CutSuffix(rest, r.suffix[:len(r.suffix)-1])
 		}
-		tail := rest[IDLen:]
-		if bytes.Equal(tail, r.suffix) ||
-			(len(r.suffix) > 0 && r.suffix[len(r.suffix)-1] == '/' && bytes.Equal(tail, r.suffix[:len(r.suffix)-1])) {
-			return i, rest[:IDLen], true
+		if found && len(id) > 0 && bytes.IndexByte(id, '/') < 0 {
+			return i, id, true
 		}
 	}
 	return -1, nil, false

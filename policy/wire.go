@@ -1,10 +1,8 @@
 package policy
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"sync/atomic"
+	"math/rand/v2"
 )
 
 // AppendErrorBody appends the error body of API.md §3 for e to dst:
@@ -46,27 +44,18 @@ func SaneRequestID(b []byte) bool {
 	return true
 }
 
-var (
-	ridPrefix [8]byte
-	ridSeq    atomic.Uint64
-)
-
-func init() {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	hex.Encode(ridPrefix[:], b[:])
-}
-
-// AppendRequestID appends a new request id to dst: 8 hex characters unique to this process
-// and a 16-hex-digit sequence number, so it allocates nothing and never repeats within a
-// process (refunds are keyed by it within the account tree).
+// AppendRequestID appends a new request id to dst: 32 hex digits, 128 bits from the
+// runtime's per-thread ChaCha8 generator (math/rand/v2), which the OS's entropy seeds and
+// which erases its past keys. Ids are unpredictable and say nothing about how many requests
+// came before or which instance made them; two never meet in practice (refunds are keyed by
+// them within the account tree). It allocates nothing when dst has room for 32 bytes.
 func AppendRequestID(dst []byte) []byte {
-	n := ridSeq.Add(1)
-	dst = append(dst, ridPrefix[:]...)
-	dst = append(dst, '-')
 	const hexd = "0123456789abcdef"
-	for i := 60; i >= 0; i -= 4 {
-		dst = append(dst, hexd[(n>>uint(i))&0xf])
+	for range 2 {
+		n := rand.Uint64()
+		for i := 60; i >= 0; i -= 4 {
+			dst = append(dst, hexd[(n>>uint(i))&0xf])
+		}
 	}
 	return dst
 }
