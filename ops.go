@@ -66,7 +66,7 @@ func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Reg
 	}
 	return &fasthttp.Server{Handler: h, Name: "gateway-operator", ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, NoDefaultServerHeader: true,
-		Logger: gateway.ServerLogger{L: log}}
+		SecureErrorLogMessage: true, Logger: gateway.ServerLogger{L: log}}
 }
 
 // pprofIndex is net/http/pprof's index page (the list of profiles) at /debug/pprof/.

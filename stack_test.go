@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -23,20 +25,45 @@ type stack struct {
 	api      *admin.API
 	pub, ops *fasthttp.HostClient
 	opToken  string
+	logs     *logBuffer // everything both listeners log, DEBUG included
+}
+
+// logBuffer collects log output; safe for concurrent writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startStack starts a stack on loopback with routes and upstreams; everything stops when
 // the test ends.
 func startStack(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream) *stack {
 	t.Helper()
-	s := &stack{opToken: "stack-operator-token"}
+	return startStackLogging(t, routes, ups, slog.LevelInfo)
+}
+
+// startStackLogging is startStack logging from level up into stack.logs.
+func startStackLogging(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream, level slog.Level) *stack {
+	t.Helper()
+	s := &stack{opToken: "stack-operator-token", logs: &logBuffer{}}
 	store, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + redistest.Start(t) + "/0", PoolSize: 128})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	s.store = store
-	log := slog.New(slog.DiscardHandler)
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: level}))
 	reg := newRegistry()
 	if err := store.Instrument(reg); err != nil {
 		t.Fatal(err)

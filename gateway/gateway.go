@@ -360,6 +360,7 @@ func (g *Gateway) Server() *fasthttp.Server {
 			NoDefaultServerHeader: true,
 			NoDefaultContentType:  true,
 			CloseOnShutdown:       true,
+			SecureErrorLogMessage: true,
 			Logger:                ServerLogger{L: g.log},
 		}
 	})
