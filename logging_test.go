@@ -38,7 +38,7 @@ func rawExchange(t *testing.T, addr, raw string) string {
 	}
 	b, err := io.ReadAll(c)
 	if err != nil {
-		t.Fatalf("reading the answer to %q: %v", raw, err)
+		t.Fatalf("reading the answer to %.200q: %v", raw, err)
 	}
 	return string(b)
 }

@@ -190,7 +190,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 	sub := store.SubscribeInvalidations(ctx, gw.ApplyInvalidation) // changes made by other instances
 	defer sub.Close()
 
-	ops := newOperatorServer(api, store, reg, log)
+	ops := newOperatorServer(api, store, reg, log, cfg.Limits.MaxBodyBytes)
 
 	pub, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -32,8 +32,9 @@ func newRegistry() *prometheus.Registry {
 
 // newOperatorServer serves the operator listener: /healthz, /readyz, /metrics (reg, in the
 // Prometheus text format), /debug/pprof/ and the operator API under /admin/. None of these
-// but the management API is on the public listener.
-func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Registry, log *slog.Logger) *fasthttp.Server {
+// but the management API is on the public listener. A body over maxBody bytes is refused
+// (413) from its Content-Length, before it is read.
+func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Registry, log *slog.Logger, maxBody int) *fasthttp.Server {
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry: reg, ErrorLog: promErrorLog{log}, MaxRequestsInFlight: 4}))
 	h := func(rc *fasthttp.RequestCtx) {
@@ -64,9 +65,10 @@ func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Reg
 			api.Operator(rc)
 		}
 	}
-	return &fasthttp.Server{Handler: h, Name: "gateway-operator", ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, NoDefaultServerHeader: true,
-		SecureErrorLogMessage: true, Logger: gateway.ServerLogger{L: log}}
+	// The public listener's settings and error answers (gateway.NewServer); a longer write
+	// timeout for /debug/pprof/profile, which answers after the seconds it samples.
+	return gateway.NewServer(gateway.ServerOptions{Name: "gateway-operator", Handler: h, MaxBodyBytes: maxBody,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, Logger: log})
 }
 
 // pprofIndex is net/http/pprof's index page (the list of profiles) at /debug/pprof/.

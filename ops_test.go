@@ -148,7 +148,7 @@ func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dead.Close() })
-	op2 := serveOn(t, newOperatorServer(api, dead, newRegistry(), log))
+	op2 := serveOn(t, newOperatorServer(api, dead, newRegistry(), log, 0))
 	if r := get(t, op2, "GET", "/readyz", "", ""); r.status != 503 {
 		t.Errorf("/readyz with the store down: %d %s", r.status, r.body)
 	}

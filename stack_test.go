@@ -81,7 +81,7 @@ func startStackLogging(t *testing.T, routes []policy.RouteSpec, ups map[string]g
 	}
 	t.Cleanup(func() { s.gw.Close() })
 	s.pub = serveOn(t, s.gw.Server())
-	s.ops = serveOn(t, newOperatorServer(s.api, store, reg, log))
+	s.ops = serveOn(t, newOperatorServer(s.api, store, reg, log, 0))
 	s.pub.MaxConns, s.ops.MaxConns = 256, 64
 	return s
 }

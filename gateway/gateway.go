@@ -345,24 +345,13 @@ func (g *Gateway) Handler() fasthttp.RequestHandler { return g.ServeFastHTTP }
 // Routes returns the compiled route table.
 func (g *Gateway) Routes() *policy.Routes { return g.routes }
 
-// Server returns the gateway's fasthttp server (made once): the handler, the body limit
-// and its timeouts, and error answers in the API's error body.
+// Server returns the gateway's fasthttp server (made once by NewServer): the handler, the
+// body limit and its timeouts, and error answers in the API's error body.
 func (g *Gateway) Server() *fasthttp.Server {
 	g.srvOnce.Do(func() {
-		g.srv = &fasthttp.Server{
-			Handler:               g.ServeFastHTTP,
-			ErrorHandler:          g.serverError,
-			Name:                  "tenant-gateway",
-			MaxRequestBodySize:    g.opts.MaxBodyBytes,
-			ReadTimeout:           g.opts.ReadTimeout,
-			WriteTimeout:          g.opts.WriteTimeout,
-			IdleTimeout:           g.opts.IdleTimeout,
-			NoDefaultServerHeader: true,
-			NoDefaultContentType:  true,
-			CloseOnShutdown:       true,
-			SecureErrorLogMessage: true,
-			Logger:                ServerLogger{L: g.log},
-		}
+		g.srv = NewServer(ServerOptions{Name: "tenant-gateway", Handler: g.ServeFastHTTP, ErrorHandler: g.serverError,
+			MaxBodyBytes: g.opts.MaxBodyBytes, ReadTimeout: g.opts.ReadTimeout, WriteTimeout: g.opts.WriteTimeout,
+			IdleTimeout: g.opts.IdleTimeout, Logger: g.log})
 	})
 	return g.srv
 }

@@ -513,27 +513,18 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, st *reqState, e *policy.A
 }
 
 // serverError answers errors fasthttp meets before the handler (body too large, bad
-// request line) with the API's error body.
+// request line) with the API's error body (serverErrorFor, shared with ErrorHandler).
 func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
 	st := g.acquire()
 	defer g.release(st)
 	g.requestID(ctx, st)
-	var tooLarge bool
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		tooLarge = true
-	}
-	if tooLarge {
-		g.writeError(ctx, st, errTooLarge)
+	e := serverErrorFor(err)
+	g.writeError(ctx, st, e)
+	if e == errTooLarge {
 		g.metrics.refused(refusalTooLarge)
 		g.logRefusal(ctx, st, "", ReasonPayloadTooLarge)
 		return
 	}
 	g.metrics.refused(refusalInvalidRequest)
-	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
-		g.writeError(ctx, st, &policy.APIError{Status: http.StatusRequestTimeout, Code: "INVALID_REQUEST", Message: "request not received in time"})
-	} else {
-		g.writeError(ctx, st, &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Message: "malformed HTTP request"})
-	}
 	g.logRefusal(ctx, st, "", ReasonInvalidRequest)
 }
