@@ -32,11 +32,15 @@ func newRegistry() *prometheus.Registry {
 
 // newOperatorServer serves the operator listener: /healthz, /readyz, /metrics (reg, in the
 // Prometheus text format), /debug/pprof/ and the operator API under /admin/. None of these
-// but the management API is on the public listener. A body over maxBody bytes is refused
-// (413) from its Content-Length, before it is read.
+// but the management API is on the public listener. /metrics, /debug/pprof/ and the
+// operator API need the operator token (Authorization: Bearer); /healthz and /readyz are
+// open, for load balancers. A body over maxBody bytes is refused (413) from its
+// Content-Length, before it is read.
 func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Registry, log *slog.Logger, maxBody int) *fasthttp.Server {
-	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		Registry: reg, ErrorLog: promErrorLog{log}, MaxRequestsInFlight: 4}))
+	// /metrics and /debug/pprof/ need the operator token, as the operator API does.
+	metrics := api.RequireOperator(fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry: reg, ErrorLog: promErrorLog{log}, MaxRequestsInFlight: 4})))
+	index, profile := api.RequireOperator(pprofIndex), api.RequireOperator(pprofhandler.PprofHandler)
 	h := func(rc *fasthttp.RequestCtx) {
 		path := string(rc.Path())
 		switch {
@@ -58,9 +62,9 @@ func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Reg
 			metrics(rc)
 		case path == "/debug/pprof/" || path == "/debug/pprof":
 			// fasthttp's pprofhandler answers 404 to a path ending in '/', the index included.
-			pprofIndex(rc)
+			index(rc)
 		case strings.HasPrefix(path, "/debug/pprof/"):
-			pprofhandler.PprofHandler(rc)
+			profile(rc)
 		default:
 			api.Operator(rc)
 		}

@@ -227,3 +227,19 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 		c.updateAccount(target, operatorUpdateFields)
 	}
 }
+
+// RequireOperator guards an operator-listener endpoint outside /admin/v1/ (main wraps
+// /metrics and /debug/pprof/ in it): h runs only for Authorization: Bearer <operator
+// token>, checked as for the operator API; anything else gets the operator API's 401 in the
+// error body. Every answer carries X-Request-ID and Cache-Control: no-store.
+func (a *API) RequireOperator(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		c, cancel := a.begin(rc, true)
+		defer cancel()
+		if err := c.authenticateOperator(); err != nil {
+			c.fail(err)
+			return
+		}
+		h(rc)
+	}
+}
