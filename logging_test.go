@@ -54,9 +54,9 @@ func TestNoCredentialInTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	stk := startStackLogging(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
+	stk := startStackWith(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
 		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
-		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}}, slog.LevelDebug)
+		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}}, stackOptions{level: slog.LevelDebug})
 
 	var secrets []string
 	secret := func() string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"testing"
 
@@ -50,11 +51,18 @@ func (l *logBuffer) String() string {
 // the test ends.
 func startStack(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream) *stack {
 	t.Helper()
-	return startStackLogging(t, routes, ups, slog.LevelInfo)
+	return startStackWith(t, routes, ups, stackOptions{})
 }
 
-// startStackLogging is startStack logging from level up into stack.logs.
-func startStackLogging(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream, level slog.Level) *stack {
+// stackOptions are what tests vary in a stack; the zero value is startStack's.
+type stackOptions struct {
+	level     slog.Level     // what stack.logs keeps; default INFO and up
+	authLimit int            // auth failures per minute on each listener, as serve wires them; 0: no limit
+	trusted   []netip.Prefix // limits.trusted_proxies
+}
+
+// startStackWith is startStack with o.
+func startStackWith(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream, o stackOptions) *stack {
 	t.Helper()
 	s := &stack{opToken: "stack-operator-token", logs: &logBuffer{}}
 	store, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + redistest.Start(t) + "/0", PoolSize: 128})
@@ -63,7 +71,7 @@ func startStackLogging(t *testing.T, routes []policy.RouteSpec, ups map[string]g
 	}
 	t.Cleanup(func() { store.Close() })
 	s.store = store
-	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: o.level}))
 	reg := newRegistry()
 	if err := store.Instrument(reg); err != nil {
 		t.Fatal(err)
@@ -72,10 +80,17 @@ func startStackLogging(t *testing.T, routes []policy.RouteSpec, ups map[string]g
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.authLimit == 0 {
+		o.authLimit = -1
+	}
+	limit := func() *gateway.AuthLimiter {
+		return gateway.NewAuthLimiter(gateway.AuthLimitOptions{PerMinute: o.authLimit, TrustedProxies: o.trusted})
+	}
+	pubLimit := limit()
 	s.api = admin.New(admin.Options{Store: store, OperatorToken: s.opToken, Logger: log,
-		Invalidate: func(id string) { s.gw.Invalidate(id) }})
+		Invalidate: func(id string) { s.gw.Invalidate(id) }, AuthLimiter: pubLimit, OperatorAuthLimiter: limit()})
 	s.gw, err = gateway.New(gateway.Options{Store: store, Fallback: s.api.Public, Logger: log, Metrics: gm,
-		Routes: routes, Upstreams: ups, AuthFailuresPerMinute: -1})
+		Routes: routes, Upstreams: ups, AuthLimiter: pubLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

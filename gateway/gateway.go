@@ -106,6 +106,11 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; default 1 MiB. Larger: 413 PAYLOAD_TOO_LARGE. It
 	// applies to the server made by Server/Serve/ListenAndServe.
 	MaxBodyBytes int
+	// AuthLimiter is the public listener's auth-failure limit, shared with the management
+	// API (main hands it the same one); its clock should be Now. Nil: New makes one from
+	// AuthFailuresPerMinute, AuthLimiterEntries, TrustedProxies and Now, which are
+	// otherwise unused.
+	AuthLimiter *AuthLimiter
 	// AuthFailuresPerMinute is how many authentication failures a client address may have
 	// per minute before it gets 429 TOO_MANY_AUTH_FAILURES; default 30, negative = no limit.
 	AuthFailuresPerMinute int
@@ -154,7 +159,8 @@ type Gateway struct {
 	ups      []*upstream // by route index
 	upByName map[string]*upstream
 	cache    *factsCache
-	auth     *authLimiter // nil = no limit
+	limiter  *AuthLimiter
+	auth     *authLimiter // limiter's buckets; nil = no limit
 	fallback fasthttp.RequestHandler
 	log      *slog.Logger
 	now      func() time.Time
@@ -187,12 +193,6 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
-	}
-	if o.AuthFailuresPerMinute == 0 {
-		o.AuthFailuresPerMinute = 30
-	}
-	if o.AuthLimiterEntries <= 0 {
-		o.AuthLimiterEntries = 100_000
 	}
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = 64 << 20
@@ -265,9 +265,11 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("limits.cache_bytes: %w", err)
 	}
 	g.cache.hits, g.cache.misses = g.metrics.hits, g.metrics.misses
-	if o.AuthFailuresPerMinute > 0 {
-		g.auth = newAuthLimiter(o.AuthFailuresPerMinute, o.AuthLimiterEntries, o.Now())
+	if o.AuthLimiter == nil {
+		o.AuthLimiter = NewAuthLimiter(AuthLimitOptions{PerMinute: o.AuthFailuresPerMinute, Entries: o.AuthLimiterEntries,
+			TrustedProxies: o.TrustedProxies, Now: o.Now})
 	}
+	g.limiter, g.auth = o.AuthLimiter, o.AuthLimiter.l
 	g.pool.New = func() any { return newReqState() }
 	return g, nil
 }

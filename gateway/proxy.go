@@ -137,48 +137,8 @@ func (st *reqState) credentials(h *fasthttp.RequestHeader) (id, tok []byte, ok b
 	return id, tok, policy.ValidID(id) && policy.ValidToken(tok)
 }
 
-func clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
-	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
-		if a, ok := netip.AddrFromSlice(ta.IP); ok {
-			return a.Unmap()
-		}
-	}
-	return netip.Addr{}
-}
-
-// client is the address the auth-failure limit counts a request against: its peer, or, when
-// the peer is a trusted proxy, the nearest address in X-Forwarded-For (read from the right)
-// that is not one. A malformed entry ends the walk: the last trusted hop is used.
-func (g *Gateway) client(ctx *fasthttp.RequestCtx) netip.Addr {
-	a := clientAddr(ctx)
-	if len(g.opts.TrustedProxies) == 0 || !g.trusted(a) {
-		return a
-	}
-	xff := ctx.Request.Header.Peek("X-Forwarded-For")
-	for len(xff) > 0 {
-		i := bytes.LastIndexByte(xff, ',')
-		hop := bytes.TrimSpace(xff[i+1:])
-		xff = xff[:max(i, 0)]
-		h, err := netip.ParseAddr(string(hop))
-		if err != nil {
-			return a
-		}
-		a = h.Unmap()
-		if !g.trusted(a) {
-			return a
-		}
-	}
-	return a
-}
-
-func (g *Gateway) trusted(a netip.Addr) bool {
-	for _, p := range g.opts.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+// client is the address the auth-failure limit counts a request against (AuthLimiter.Client).
+func (g *Gateway) client(ctx *fasthttp.RequestCtx) netip.Addr { return g.limiter.Client(ctx) }
 
 // authenticate finds the caller and verifies its token: from the cache when it can. It
 // answers (nil, nil) for credentials that are wrong.
