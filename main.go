@@ -145,6 +145,22 @@ func serve(file string, stdout, stderr io.Writer) error {
 		log.Info("sandbox upstreams started", "voice", voice, "sms", sms)
 	}
 
+	var trusted []netip.Prefix
+	for _, p := range cfg.Limits.TrustedProxies {
+		pfx, err := config.ParsePrefix(p) // validated by Load
+		if err != nil {
+			return fmt.Errorf("limits.trusted_proxies: %w", err)
+		}
+		trusted = append(trusted, pfx)
+	}
+	// The auth-failure limit: one for the public listener (proxied routes and management
+	// API count together), one for the operator listener, so that failures on the public
+	// listener never lock the operator out.
+	limit := func() *gateway.AuthLimiter {
+		return gateway.NewAuthLimiter(gateway.AuthLimitOptions{PerMinute: cfg.Limits.AuthFailuresPerMinute, TrustedProxies: trusted})
+	}
+	pubLimit, opLimit := limit(), limit()
+
 	var gw *gateway.Gateway
 	api := admin.New(admin.Options{
 		Store: store, OperatorToken: opToken,
@@ -157,7 +173,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 				log.Warn("publishing a cache invalidation", "auth_id", id, "err", err)
 			}
 		},
-		Logger: log,
+		Logger: log, AuthLimiter: pubLimit, OperatorAuthLimiter: opLimit,
 	})
 	routes := make([]policy.RouteSpec, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -165,23 +181,15 @@ func serve(file string, stdout, stderr io.Writer) error {
 			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price)}
 	}
 	ups := gatewayUpstreams(cfg.Upstreams)
-	var trusted []netip.Prefix
-	for _, p := range cfg.Limits.TrustedProxies {
-		pfx, err := config.ParsePrefix(p) // validated by Load
-		if err != nil {
-			return fmt.Errorf("limits.trusted_proxies: %w", err)
-		}
-		trusted = append(trusted, pfx)
-	}
 	gwMetrics, err := gateway.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
 	gw, err = gateway.New(gateway.Options{
 		Store: store, Routes: routes, Upstreams: ups,
-		MaxBodyBytes: cfg.Limits.MaxBodyBytes, AuthFailuresPerMinute: cfg.Limits.AuthFailuresPerMinute,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes, AuthLimiter: pubLimit,
 		CacheBytes: int64(cfg.Limits.CacheBytes), NegativeCacheTTL: cfg.Limits.NegativeCacheTTL.Std(),
-		TrustedProxies: trusted, Fallback: api.Public, Logger: log, Metrics: gwMetrics,
+		Fallback: api.Public, Logger: log, Metrics: gwMetrics,
 	})
 	if err != nil {
 		return err
@@ -190,7 +198,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 	sub := store.SubscribeInvalidations(ctx, gw.ApplyInvalidation) // changes made by other instances
 	defer sub.Close()
 
-	ops := newOperatorServer(api, store, reg, log)
+	ops := newOperatorServer(api, store, reg, log, cfg.Limits.MaxBodyBytes)
 
 	pub, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

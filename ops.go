@@ -32,10 +32,15 @@ func newRegistry() *prometheus.Registry {
 
 // newOperatorServer serves the operator listener: /healthz, /readyz, /metrics (reg, in the
 // Prometheus text format), /debug/pprof/ and the operator API under /admin/. None of these
-// but the management API is on the public listener.
-func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Registry, log *slog.Logger) *fasthttp.Server {
-	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		Registry: reg, ErrorLog: promErrorLog{log}, MaxRequestsInFlight: 4}))
+// but the management API is on the public listener. /metrics, /debug/pprof/ and the
+// operator API need the operator token (Authorization: Bearer); /healthz and /readyz are
+// open, for load balancers. A body over maxBody bytes is refused (413) from its
+// Content-Length, before it is read.
+func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Registry, log *slog.Logger, maxBody int) *fasthttp.Server {
+	// /metrics and /debug/pprof/ need the operator token, as the operator API does.
+	metrics := api.RequireOperator(fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry: reg, ErrorLog: promErrorLog{log}, MaxRequestsInFlight: 4})))
+	index, profile := api.RequireOperator(pprofIndex), api.RequireOperator(pprofhandler.PprofHandler)
 	h := func(rc *fasthttp.RequestCtx) {
 		path := string(rc.Path())
 		switch {
@@ -57,16 +62,17 @@ func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Reg
 			metrics(rc)
 		case path == "/debug/pprof/" || path == "/debug/pprof":
 			// fasthttp's pprofhandler answers 404 to a path ending in '/', the index included.
-			pprofIndex(rc)
+			index(rc)
 		case strings.HasPrefix(path, "/debug/pprof/"):
-			pprofhandler.PprofHandler(rc)
+			profile(rc)
 		default:
 			api.Operator(rc)
 		}
 	}
-	return &fasthttp.Server{Handler: h, Name: "gateway-operator", ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, NoDefaultServerHeader: true,
-		Logger: gateway.ServerLogger{L: log}}
+	// The public listener's settings and error answers (gateway.NewServer); a longer write
+	// timeout for /debug/pprof/profile, which answers after the seconds it samples.
+	return gateway.NewServer(gateway.ServerOptions{Name: "gateway-operator", Handler: h, MaxBodyBytes: maxBody,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, Logger: log})
 }
 
 // pprofIndex is net/http/pprof's index page (the list of profiles) at /debug/pprof/.

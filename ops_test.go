@@ -116,10 +116,10 @@ func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 	if r := get(t, op, "GET", "/readyz", "", ""); r.status != 200 {
 		t.Errorf("/readyz: %d", r.status)
 	}
-	if r := get(t, op, "GET", "/debug/pprof/", "", ""); r.status != 200 || !strings.Contains(r.body, "goroutine") {
+	if r := get(t, op, "GET", "/debug/pprof/", bearer, ""); r.status != 200 || !strings.Contains(r.body, "goroutine") {
 		t.Errorf("/debug/pprof/: %d", r.status)
 	}
-	m := get(t, op, "GET", "/metrics", "", "")
+	m := get(t, op, "GET", "/metrics", bearer, "")
 	if m.status != 200 || !strings.HasPrefix(m.ctype, "text/plain") {
 		t.Fatalf("/metrics: %d %q", m.status, m.ctype)
 	}
@@ -148,7 +148,7 @@ func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dead.Close() })
-	op2 := serveOn(t, newOperatorServer(api, dead, newRegistry(), log))
+	op2 := serveOn(t, newOperatorServer(api, dead, newRegistry(), log, 0))
 	if r := get(t, op2, "GET", "/readyz", "", ""); r.status != 503 {
 		t.Errorf("/readyz with the store down: %d %s", r.status, r.body)
 	}
@@ -159,4 +159,58 @@ func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 
 func basicAuth(id, tok string) string {
 	return base64.StdEncoding.EncodeToString([]byte(id + ":" + tok))
+}
+
+// TestOperatorEndpointsNeedTheToken: /metrics and /debug/pprof/ answer only to the operator
+// token, like the operator API — without it, or with a wrong one or another kind of
+// credentials, 401 INVALID_CREDENTIALS in the error body with WWW-Authenticate: Bearer and
+// X-Request-ID; /healthz and /readyz stay open for load balancers.
+func TestOperatorEndpointsNeedTheToken(t *testing.T) {
+	stk := startStack(t, nil, map[string]gateway.Upstream{})
+	bearer := "Bearer " + stk.opToken
+	guarded := []string{"/metrics", "/debug/pprof/", "/debug/pprof", "/debug/pprof/goroutine?debug=1", "/debug/pprof/heap",
+		"/debug/pprof/cmdline", "/debug/pprof/symbol", "/debug/pprof/nonesuch"}
+	for _, p := range guarded {
+		for _, auth := range []string{"", "Bearer wrong-token", "Basic " + basicAuth("MA_AAAAAAAAAAAAAAAAAAAA", stk.opToken), stk.opToken} {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			req.Header.SetMethod("GET")
+			req.SetRequestURI("http://" + stk.ops.Addr + p)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			if err := stk.ops.Do(req, resp); err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Error struct {
+					Code string `json:"code"`
+				} `json:"error"`
+				RequestID string `json:"request_id"`
+			}
+			err := json.Unmarshal(resp.Body(), &body)
+			rid := string(resp.Header.Peek("X-Request-ID"))
+			if resp.StatusCode() != 401 || err != nil || body.Error.Code != "INVALID_CREDENTIALS" || rid == "" || body.RequestID != rid ||
+				string(resp.Header.Peek("WWW-Authenticate")) != `Bearer realm="gateway"` {
+				t.Errorf("GET %s with %.12q: %d %q: %.100s", p, auth, resp.StatusCode(), resp.Header.Peek("WWW-Authenticate"), resp.Body())
+			}
+			fasthttp.ReleaseRequest(req)
+			fasthttp.ReleaseResponse(resp)
+		}
+	}
+	// With the token.
+	if r := get(t, stk.ops, "GET", "/metrics", bearer, ""); r.status != 200 || !strings.Contains(r.body, "go_goroutines ") {
+		t.Errorf("/metrics with the token: %d %.100s", r.status, r.body)
+	}
+	if r := get(t, stk.ops, "GET", "/debug/pprof/", bearer, ""); r.status != 200 || !strings.Contains(r.body, "goroutine") {
+		t.Errorf("/debug/pprof/ with the token: %d", r.status)
+	}
+	if r := get(t, stk.ops, "GET", "/debug/pprof/goroutine?debug=1", strings.ToLower(bearer[:7])+bearer[7:], ""); r.status != 200 {
+		t.Errorf("/debug/pprof/goroutine with the token: %d", r.status)
+	}
+	// Open.
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r := get(t, stk.ops, "GET", p, "", ""); r.status != 200 {
+			t.Errorf("%s without a token: %d", p, r.status)
+		}
+	}
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"net/netip"
+	"sync"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -23,20 +26,52 @@ type stack struct {
 	api      *admin.API
 	pub, ops *fasthttp.HostClient
 	opToken  string
+	logs     *logBuffer // everything both listeners log, DEBUG included
+}
+
+// logBuffer collects log output; safe for concurrent writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startStack starts a stack on loopback with routes and upstreams; everything stops when
 // the test ends.
 func startStack(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream) *stack {
 	t.Helper()
-	s := &stack{opToken: "stack-operator-token"}
+	return startStackWith(t, routes, ups, stackOptions{})
+}
+
+// stackOptions are what tests vary in a stack; the zero value is startStack's.
+type stackOptions struct {
+	level     slog.Level     // what stack.logs keeps; default INFO and up
+	authLimit int            // auth failures per minute on each listener, as serve wires them; 0: no limit
+	trusted   []netip.Prefix // limits.trusted_proxies
+}
+
+// startStackWith is startStack with o.
+func startStackWith(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream, o stackOptions) *stack {
+	t.Helper()
+	s := &stack{opToken: "stack-operator-token", logs: &logBuffer{}}
 	store, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + redistest.Start(t) + "/0", PoolSize: 128})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	s.store = store
-	log := slog.New(slog.DiscardHandler)
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: o.level}))
 	reg := newRegistry()
 	if err := store.Instrument(reg); err != nil {
 		t.Fatal(err)
@@ -45,16 +80,23 @@ func startStack(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.authLimit == 0 {
+		o.authLimit = -1
+	}
+	limit := func() *gateway.AuthLimiter {
+		return gateway.NewAuthLimiter(gateway.AuthLimitOptions{PerMinute: o.authLimit, TrustedProxies: o.trusted})
+	}
+	pubLimit := limit()
 	s.api = admin.New(admin.Options{Store: store, OperatorToken: s.opToken, Logger: log,
-		Invalidate: func(id string) { s.gw.Invalidate(id) }})
+		Invalidate: func(id string) { s.gw.Invalidate(id) }, AuthLimiter: pubLimit, OperatorAuthLimiter: limit()})
 	s.gw, err = gateway.New(gateway.Options{Store: store, Fallback: s.api.Public, Logger: log, Metrics: gm,
-		Routes: routes, Upstreams: ups, AuthFailuresPerMinute: -1})
+		Routes: routes, Upstreams: ups, AuthLimiter: pubLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.gw.Close() })
 	s.pub = serveOn(t, s.gw.Server())
-	s.ops = serveOn(t, newOperatorServer(s.api, store, reg, log))
+	s.ops = serveOn(t, newOperatorServer(s.api, store, reg, log, 0))
 	s.pub.MaxConns, s.ops.MaxConns = 256, 64
 	return s
 }

@@ -19,6 +19,9 @@
 //     credentials stamp last_used. Operator requests need Authorization: Bearer
 //     <Options.OperatorToken>, compared in constant time (401 with WWW-Authenticate: Bearer
 //     realm="gateway" otherwise); an empty OperatorToken refuses every operator request.
+//   - Failed authentications count against the client address in the listener's
+//     AuthLimiter; an address over its limit gets 429 TOO_MANY_AUTH_FAILURES with
+//     Retry-After before its credentials are looked at.
 //   - Access: the path's {auth_id} must be the caller or below it; one that does not exist or
 //     is out of reach gets the same 403 FORBIDDEN. A {sub_auth_id} that does not exist or is
 //     out of the caller's reach is 403 FORBIDDEN as well; one the caller reaches but that is
@@ -79,6 +82,22 @@ type Options struct {
 
 	// StoreTimeout bounds each request's store calls; default 5s.
 	StoreTimeout time.Duration
+
+	// AuthLimiter limits authentication failures on the management API (the public
+	// listener's limiter, shared with the proxied routes); OperatorAuthLimiter on the
+	// operator listener (the operator API, /metrics and /debug/pprof/). Nil: no limit.
+	AuthLimiter, OperatorAuthLimiter AuthLimiter
+}
+
+// AuthLimiter is a listener's auth-failure limit, per client address;
+// *gateway.AuthLimiter implements it.
+type AuthLimiter interface {
+	// Throttled reports whether the request's client may not authenticate now; when it
+	// may not, Retry-After is set on the response.
+	Throttled(rc *fasthttp.RequestCtx) bool
+	// Failed counts a failed authentication of the request's client and reports whether it
+	// is now over the limit; when it is, Retry-After is set on the response.
+	Failed(rc *fasthttp.RequestCtx) bool
 }
 
 // API serves the management and operator endpoints. Create it with New.

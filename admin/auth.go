@@ -45,6 +45,28 @@ func (c *call) authenticate() error {
 	return nil
 }
 
+// limited runs authenticate under the listener's auth-failure limit: a client over it is
+// refused (policy.ErrTooManyAuthFailures) before its credentials are looked at, and a
+// failure (policy.ErrInvalidCredentials) is counted, answered 429 instead of 401 once it
+// puts the client over the limit. Store failures are not counted.
+func (c *call) limited(authenticate func() error) error {
+	lim := c.api.o.AuthLimiter
+	if c.operator {
+		lim = c.api.o.OperatorAuthLimiter
+	}
+	if lim == nil {
+		return authenticate()
+	}
+	if lim.Throttled(c.rc) {
+		return policy.ErrTooManyAuthFailures
+	}
+	err := authenticate()
+	if errors.Is(err, policy.ErrInvalidCredentials) && lim.Failed(c.rc) {
+		return policy.ErrTooManyAuthFailures
+	}
+	return err
+}
+
 // credentials are the live token hashes of a record.
 func credentials(a *balance.Account) *policy.Credentials {
 	cr := &policy.Credentials{}

@@ -135,7 +135,7 @@ func (c *call) accept(r route, authenticate func() error) bool {
 	case !methodOK(r, c.rc.Method()):
 		c.methodNotAllowed(allowed[r.kind])
 	default:
-		if err := authenticate(); err != nil {
+		if err := c.limited(authenticate); err != nil {
 			c.fail(err)
 			return false
 		}
@@ -231,5 +231,22 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 		c.readAccount(target)
 	default:
 		c.updateAccount(target, operatorUpdateFields)
+	}
+}
+
+// RequireOperator guards an operator-listener endpoint outside /admin/v1/ (main wraps
+// /metrics and /debug/pprof/ in it): h runs only for Authorization: Bearer <operator
+// token>, checked as for the operator API (OperatorAuthLimiter included); anything else
+// gets the operator API's 401 (or 429) in the error body. Every answer carries X-Request-ID
+// and Cache-Control: no-store.
+func (a *API) RequireOperator(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		c, cancel := a.begin(rc, true)
+		defer cancel()
+		if err := c.limited(c.authenticateOperator); err != nil {
+			c.fail(err)
+			return
+		}
+		h(rc)
 	}
 }

@@ -123,6 +123,9 @@ func AdmitKeys(root, id string, chain []string) []string {
 // each exactly as if it ran alone. A refusal is not an error: dec.Admitted is false and
 // dec.Reason says why. The error is a store failure (ErrUnavailable when the store cannot be
 // reached: nothing was charged; MaybeRan tells when it may have been) or a malformed answer.
+// The answer comes within the store's ReadTimeout, however stalled the store or long the
+// queue of admits before this one (see batch.go). A batched admit does not consult ctx (a
+// batch has one deadline for all its admits); an unbatched one honours it too.
 // Keys and TokenHash of consecutive requests are compared by identity to send repeats
 // compactly, so callers should reuse one Keys slice per account (AdmitKeys, cached).
 func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) error {
@@ -131,6 +134,11 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 	}
 	if s.batch != nil {
 		return s.batch.admit(req, dec)
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
 	}
 	return admitOne(ctx, s.rdb, s.markerTTL, req, dec)
 }

@@ -2,6 +2,7 @@ package balance
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -22,10 +23,17 @@ import (
 //
 // Nothing waits for a batch to fill: a lone request goes out at once, and a batch forms only
 // from requests that arrived while the previous calls were in flight, so batching adds no
-// latency of its own. A caller always waits for its own answer (an admit that was sent may
-// have been charged, so it is never abandoned); the store's read and write timeouts bound
-// that wait. When a call fails, every admit of its group gets the error: each is then
-// "may have run" and the gateway compensates each by its request id.
+// latency of its own. When a call fails, every admit of its group gets the error: each is
+// then "may have run" and the gateway compensates each by its request id.
+//
+// Every admit has a deadline: the store timeout (Options.ReadTimeout) from the moment it is
+// queued. A batch is sent with the earliest deadline of its admits, and the store client
+// honours it (ContextTimeoutEnabled), so a batch stuck on a stalled store ends by then; an
+// admit whose deadline passed while it waited behind such a batch is answered
+// ErrUnavailable without being sent (nothing was charged: MaybeRan is false). So no admit
+// waits longer than the timeout, however many batches are ahead of it. A caller still
+// always waits for its own answer (an admit that was sent may have been charged, so it is
+// never abandoned).
 
 const (
 	lingerAfter = 8                      // a batch this big means load: linger for the next ones
@@ -41,11 +49,19 @@ const (
 )
 
 type admitCall struct {
-	req  *AdmitRequest
-	dec  *Decision
-	err  error
-	done chan struct{}
+	req      *AdmitRequest
+	dec      *Decision
+	err      error
+	deadline time.Time // when its wait ends: queued + the batcher's timeout; zero = none of its own
+	done     chan struct{}
 }
+
+// errQueueTimeout: the admit's deadline passed while it waited for a batch; it was never
+// sent. errNotSent is the answer such an admit gets (made once: an outage makes many).
+var (
+	errQueueTimeout = errors.New("admit: not sent within the store timeout (the store did not answer the calls before it)")
+	errNotSent      = unavailable(errQueueTimeout)
+)
 
 var admitCallPool = sync.Pool{New: func() any { return &admitCall{done: make(chan struct{}, 1)} }}
 
@@ -55,7 +71,7 @@ type admitBatcher struct {
 	stop      chan struct{}
 	exited    chan struct{} // closed once every worker has returned
 	wg        sync.WaitGroup
-	timeout   time.Duration
+	timeout   time.Duration // each admit's wait, from when it is queued
 	markerTTL time.Duration
 	cluster   bool                // group admits by tree: a script's keys must share a slot
 	script    *redis.Script       // the admit script (admitScript; tests may run another)
@@ -77,10 +93,11 @@ func newAdmitBatcher(rdb redis.UniversalClient, timeout, markerTTL time.Duration
 	return b
 }
 
-// admit queues one admit and waits for its answer.
+// admit queues one admit and waits for its answer, which comes within b.timeout.
 func (b *admitBatcher) admit(req *AdmitRequest, dec *Decision) error {
 	c := admitCallPool.Get().(*admitCall)
 	c.req, c.dec, c.err = req, dec, nil
+	c.deadline = time.Now().Add(b.timeout)
 	select {
 	case b.in <- c:
 	case <-b.stop:
@@ -200,13 +217,28 @@ func (w *batchWork) group(c *admitCall, cluster bool) *admitGroup {
 	return g
 }
 
-// run sends one batch, one script call per group, pipelined, and answers every call in it.
+// run sends one batch, one script call per group, pipelined, with the earliest deadline of
+// its calls, and answers every call in it; a call whose deadline has passed is answered
+// without being sent.
 func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	defer cancel()
+	now := time.Now()
+	deadline := now.Add(b.timeout)
 	for _, c := range batch {
+		if !c.deadline.IsZero() && !now.Before(c.deadline) {
+			c.err = errNotSent
+			c.done <- struct{}{}
+			continue
+		}
+		if !c.deadline.IsZero() && c.deadline.Before(deadline) {
+			deadline = c.deadline
+		}
 		w.group(c, b.cluster).add(c)
 	}
+	if len(w.byTag) == 0 {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
 	groups := w.groups[:len(w.byTag)]
 	if b.sizes != nil {
 		for _, g := range groups {

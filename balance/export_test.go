@@ -54,3 +54,22 @@ func AdmitWithClock(t testing.TB, s *Store, body string, now time.Time, reqs []*
 	body = strings.Replace(body, clock, fmt.Sprintf("local t = {'%d', '%d'}", us/1e6, us%1e6), 1)
 	return runAdmits(s, redis.NewScript(prelude+body), reqs, decs, oneByOne)
 }
+
+// QueuedAdmits is how many admits wait in the batcher's queue, not yet taken into a batch.
+func QueuedAdmits(s *Store) int { return len(s.batch.in) }
+
+// RunAdmitBatch runs reqs as one batch of the store's batcher, each with its deadline
+// (what admit would have given it when it was queued), and returns their errors.
+func RunAdmitBatch(s *Store, reqs []*AdmitRequest, decs []Decision, deadlines []time.Time) []error {
+	calls := make([]*admitCall, len(reqs))
+	for i := range reqs {
+		calls[i] = &admitCall{req: reqs[i], dec: &decs[i], deadline: deadlines[i], done: make(chan struct{}, 1)}
+	}
+	s.batch.run(calls, &batchWork{ttl: s.markerTTL})
+	errs := make([]error, len(reqs))
+	for i, c := range calls {
+		<-c.done
+		errs[i] = c.err
+	}
+	return errs
+}

@@ -53,6 +53,7 @@ type Store struct {
 	emb       *embedded     // nil unless embedded
 	batch     *admitBatcher // nil when admit batching is off
 	markerTTL time.Duration
+	timeout   time.Duration // an admit's wait (ReadTimeout); 0 = the client's socket timeouts only
 }
 
 // Open connects to the store the options select. For the embedded store it loads the last
@@ -67,7 +68,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = time.Second
 	}
-	s := &Store{markerTTL: o.MarkerTTL}
+	s := &Store{markerTTL: o.MarkerTTL, timeout: o.ReadTimeout}
 	if s.markerTTL <= 0 {
 		s.markerTTL = DefaultMarkerTTL
 	}
@@ -80,6 +81,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		// a reset), and a script that ran twice moves money twice. A failed call is an
 		// error for the caller, who knows what is safe to do (see gateway's compensate).
 		MaxRetries: -1,
+		// A context's deadline bounds the socket reads and writes too, not only the wait
+		// for a connection: an admit's deadline (batch.go) ends a call stuck on a stalled
+		// store.
+		ContextTimeoutEnabled: true,
 	}
 	switch {
 	case len(o.Cluster) > 0:
@@ -115,7 +120,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	if !o.NoAdmitBatching {
-		s.batch = newAdmitBatcher(s.rdb, o.ReadTimeout+o.WriteTimeout, s.markerTTL)
+		s.batch = newAdmitBatcher(s.rdb, s.timeout, s.markerTTL)
 	}
 	return s, nil
 }
@@ -180,8 +185,9 @@ func unavailable(err error) error {
 // MaybeRan reports whether a failed store call may nevertheless have run in the store: the
 // command was (or may have been) sent and its answer was lost — a read timeout, a reset, a
 // connection closed under it. It is false when the call certainly did not run: a dial
-// error, no free connection, a closed client, or an error reply from Redis (a script that
-// answers an error has written nothing; the store refused or failed it).
+// error, no free connection, a closed client, an admit whose deadline passed before it was
+// sent, or an error reply from Redis (a script that answers an error has written nothing;
+// the store refused or failed it).
 func MaybeRan(err error) bool {
 	if err == nil {
 		return false
@@ -190,7 +196,8 @@ func MaybeRan(err error) bool {
 	if errors.As(err, &op) && op.Op == "dial" {
 		return false
 	}
-	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) || errors.Is(err, redis.ErrClosed) {
+	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) || errors.Is(err, redis.ErrClosed) ||
+		errors.Is(err, errQueueTimeout) {
 		return false
 	}
 	var re redis.Error

@@ -1,13 +1,146 @@
 package gateway
 
 import (
+	"bytes"
+	"errors"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
+	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
 )
+
+// AuthLimiter is the auth-failure limit of one listener: each client address may fail
+// authentication PerMinute times a minute (a token bucket, burst PerMinute); past that it
+// is refused, 429 TOO_MANY_AUTH_FAILURES with Retry-After, before its credentials are even
+// looked at (the right ones included) until its bucket refills. The client address is the
+// peer's, or, when the peer is a trusted proxy, the one X-Forwarded-For names (Client).
+//
+// One AuthLimiter serves every authenticated endpoint of a listener: the gateway's proxied
+// routes use Options.AuthLimiter and main hands the same one to the management API, so
+// that failures on either count together; the operator listener has its own, so that
+// failures on the public listener never lock the operator out. Safe for concurrent use;
+// the methods allocate nothing while the address has no failures on record.
+type AuthLimiter struct {
+	l       *authLimiter // nil: no limit
+	trusted []netip.Prefix
+	now     func() time.Time
+}
+
+// AuthLimitOptions configure an AuthLimiter. Zero values take the documented defaults.
+type AuthLimitOptions struct {
+	// PerMinute is how many failures an address may have a minute; default 30, negative:
+	// no limit.
+	PerMinute int
+	// Entries bounds the addresses tracked; default 100,000.
+	Entries int
+	// TrustedProxies are the load balancers in front of the listener (see Client).
+	TrustedProxies []netip.Prefix
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+}
+
+// NewAuthLimiter returns an AuthLimiter for o.
+func NewAuthLimiter(o AuthLimitOptions) *AuthLimiter {
+	if o.PerMinute == 0 {
+		o.PerMinute = 30
+	}
+	if o.Entries <= 0 {
+		o.Entries = 100_000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &AuthLimiter{trusted: o.TrustedProxies, now: o.Now}
+	if o.PerMinute > 0 {
+		a.l = newAuthLimiter(o.PerMinute, o.Entries, o.Now())
+	}
+	return a
+}
+
+// Client is the address the limit counts a request against: its peer, or, when the peer
+// is a trusted proxy, the nearest address in X-Forwarded-For (read from the right) that is
+// not one. A malformed entry ends the walk: the last trusted hop is used.
+func (a *AuthLimiter) Client(ctx *fasthttp.RequestCtx) netip.Addr {
+	addr := clientAddr(ctx)
+	if len(a.trusted) == 0 || !a.isTrusted(addr) {
+		return addr
+	}
+	xff := ctx.Request.Header.Peek("X-Forwarded-For")
+	for len(xff) > 0 {
+		i := bytes.LastIndexByte(xff, ',')
+		hop := bytes.TrimSpace(xff[i+1:])
+		xff = xff[:max(i, 0)]
+		h, err := parseAddr(hop)
+		if err != nil {
+			return addr
+		}
+		addr = h.Unmap()
+		if !a.isTrusted(addr) {
+			return addr
+		}
+	}
+	return addr
+}
+
+func (a *AuthLimiter) isTrusted(addr netip.Addr) bool {
+	for _, p := range a.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+var errNoAddr = errors.New("empty address")
+
+// parseAddr is netip.ParseAddr on bytes without copying them: the string it reads them
+// through is kept by nothing but the error, which callers drop.
+func parseAddr(b []byte) (netip.Addr, error) {
+	if len(b) == 0 {
+		return netip.Addr{}, errNoAddr
+	}
+	return netip.ParseAddr(unsafe.String(&b[0], len(b)))
+}
+
+func clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// Throttled reports whether the request's client may not authenticate now; when it may
+// not, Retry-After is set on the response.
+func (a *AuthLimiter) Throttled(ctx *fasthttp.RequestCtx) bool {
+	if a.l == nil {
+		return false
+	}
+	if wait := a.l.blocked(a.Client(ctx), a.now()); wait > 0 {
+		setRetryAfter(ctx, wait)
+		return true
+	}
+	return false
+}
+
+// Failed counts a failed authentication of the request's client and reports whether it
+// is now over the limit; when it is, Retry-After is set on the response.
+func (a *AuthLimiter) Failed(ctx *fasthttp.RequestCtx) bool {
+	if a.l == nil {
+		return false
+	}
+	if wait := a.l.fail(a.Client(ctx), a.now()); wait > 0 {
+		setRetryAfter(ctx, wait)
+		return true
+	}
+	return false
+}
 
 // authLimiter counts authentication failures per client address with a token bucket of
 // perMinute failures per minute (burst perMinute). An address whose bucket is empty is

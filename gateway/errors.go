@@ -17,7 +17,7 @@ var (
 	errStoreUnavailable    = policy.ErrorFor(balance.ErrUnavailable)
 	errTooLarge            = policy.ErrorFor(policy.ErrTooLarge)
 	errInternal            = policy.ErrorFor(nil)
-	errAuthThrottled       = &policy.APIError{Status: http.StatusTooManyRequests, Code: "TOO_MANY_AUTH_FAILURES", Message: "too many failed authentication attempts from this address"}
+	errAuthThrottled       = policy.ErrorFor(policy.ErrTooManyAuthFailures)
 	errUpstreamUnavailable = &policy.APIError{Status: http.StatusBadGateway, Code: "UPSTREAM_UNAVAILABLE", Message: "the upstream could not be reached or answered garbage; nothing was charged"}
 	errUpstreamTimeout     = &policy.APIError{Status: http.StatusGatewayTimeout, Code: "UPSTREAM_TIMEOUT", Message: "the upstream did not answer in time; nothing was charged"}
 )

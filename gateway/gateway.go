@@ -106,6 +106,11 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; default 1 MiB. Larger: 413 PAYLOAD_TOO_LARGE. It
 	// applies to the server made by Server/Serve/ListenAndServe.
 	MaxBodyBytes int
+	// AuthLimiter is the public listener's auth-failure limit, shared with the management
+	// API (main hands it the same one); its clock should be Now. Nil: New makes one from
+	// AuthFailuresPerMinute, AuthLimiterEntries, TrustedProxies and Now, which are
+	// otherwise unused.
+	AuthLimiter *AuthLimiter
 	// AuthFailuresPerMinute is how many authentication failures a client address may have
 	// per minute before it gets 429 TOO_MANY_AUTH_FAILURES; default 30, negative = no limit.
 	AuthFailuresPerMinute int
@@ -156,7 +161,8 @@ type Gateway struct {
 	ups      []*upstream // by route index
 	upByName map[string]*upstream
 	cache    *factsCache
-	auth     *authLimiter // nil = no limit
+	limiter  *AuthLimiter
+	auth     *authLimiter // limiter's buckets; nil = no limit
 	fallback fasthttp.RequestHandler
 	log      *slog.Logger
 	now      func() time.Time
@@ -189,12 +195,6 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
-	}
-	if o.AuthFailuresPerMinute == 0 {
-		o.AuthFailuresPerMinute = 30
-	}
-	if o.AuthLimiterEntries <= 0 {
-		o.AuthLimiterEntries = 100_000
 	}
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = 64 << 20
@@ -267,9 +267,11 @@ func New(o Options) (*Gateway, error) {
 		return nil, fmt.Errorf("limits.cache_bytes: %w", err)
 	}
 	g.cache.hits, g.cache.misses = g.metrics.hits, g.metrics.misses
-	if o.AuthFailuresPerMinute > 0 {
-		g.auth = newAuthLimiter(o.AuthFailuresPerMinute, o.AuthLimiterEntries, o.Now())
+	if o.AuthLimiter == nil {
+		o.AuthLimiter = NewAuthLimiter(AuthLimitOptions{PerMinute: o.AuthFailuresPerMinute, Entries: o.AuthLimiterEntries,
+			TrustedProxies: o.TrustedProxies, Now: o.Now})
 	}
+	g.limiter, g.auth = o.AuthLimiter, o.AuthLimiter.l
 	g.pool.New = func() any { return newReqState() }
 	return g, nil
 }
@@ -347,23 +349,13 @@ func (g *Gateway) Handler() fasthttp.RequestHandler { return g.ServeFastHTTP }
 // Routes returns the compiled route table.
 func (g *Gateway) Routes() *policy.Routes { return g.routes }
 
-// Server returns the gateway's fasthttp server (made once): the handler, the body limit
-// and its timeouts, and error answers in the API's error body.
+// Server returns the gateway's fasthttp server (made once by NewServer): the handler, the
+// body limit and its timeouts, and error answers in the API's error body.
 func (g *Gateway) Server() *fasthttp.Server {
 	g.srvOnce.Do(func() {
-		g.srv = &fasthttp.Server{
-			Handler:               g.ServeFastHTTP,
-			ErrorHandler:          g.serverError,
-			Name:                  "tenant-gateway",
-			MaxRequestBodySize:    g.opts.MaxBodyBytes,
-			ReadTimeout:           g.opts.ReadTimeout,
-			WriteTimeout:          g.opts.WriteTimeout,
-			IdleTimeout:           g.opts.IdleTimeout,
-			NoDefaultServerHeader: true,
-			NoDefaultContentType:  true,
-			CloseOnShutdown:       true,
-			Logger:                ServerLogger{L: g.log},
-		}
+		g.srv = NewServer(ServerOptions{Name: "tenant-gateway", Handler: g.ServeFastHTTP, ErrorHandler: g.serverError,
+			MaxBodyBytes: g.opts.MaxBodyBytes, ReadTimeout: g.opts.ReadTimeout, WriteTimeout: g.opts.WriteTimeout,
+			IdleTimeout: g.opts.IdleTimeout, Logger: g.log})
 	})
 	return g.srv
 }

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -153,59 +152,11 @@ func (st *reqState) credentials(h *fasthttp.RequestHeader) (id, tok []byte, ok b
 	return id, tok, policy.ValidID(id) && policy.ValidToken(tok)
 }
 
-func clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
-	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
-		if a, ok := netip.AddrFromSlice(ta.IP); ok {
-			return a.Unmap()
-		}
-	}
-	return netip.Addr{}
-}
+// client is the address the auth-failure limit counts a request against (AuthLimiter.Client).
+func (g *Gateway) client(ctx *fasthttp.RequestCtx) netip.Addr { return g.limiter.Client(ctx) }
 
-// client is the address the auth-failure limit counts a request against: its peer, or, when
-// the peer is a trusted proxy, the nearest address in X-Forwarded-For (read from the right)
-// that is not one. A malformed entry ends the walk: the last trusted hop is used.
-func (g *Gateway) client(ctx *fasthttp.RequestCtx) netip.Addr {
-	a := clientAddr(ctx)
-	if len(g.opts.TrustedProxies) == 0 || !g.trusted(a) {
-		return a
-	}
-	xff := ctx.Request.Header.Peek(hForwardedFor)
-	for len(xff) > 0 {
-		i := bytes.LastIndexByte(xff, ',')
-		hop := bytes.TrimSpace(xff[i+1:])
-		xff = xff[:max(i, 0)]
-		h, err := parseAddr(hop)
-		if err != nil {
-			return a
-		}
-		a = h.Unmap()
-		if !g.trusted(a) {
-			return a
-		}
-	}
-	return a
-}
-
-var errNoAddr = errors.New("empty address")
-
-// parseAddr is netip.ParseAddr on bytes without copying them: the string it reads them
-// through is kept by nothing but the error, which callers drop.
-func parseAddr(b []byte) (netip.Addr, error) {
-	if len(b) == 0 {
-		return netip.Addr{}, errNoAddr
-	}
-	return netip.ParseAddr(unsafe.String(&b[0], len(b)))
-}
-
-func (g *Gateway) trusted(a netip.Addr) bool {
-	for _, p := range g.opts.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+// trusted reports whether a is one of limits.trusted_proxies.
+func (g *Gateway) trusted(a netip.Addr) bool { return g.limiter.isTrusted(a) }
 
 // authenticate finds the caller and verifies its token: from the cache when it can. It
 // answers (nil, nil) for credentials that are wrong.
@@ -539,27 +490,18 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, st *reqState, e *policy.A
 }
 
 // serverError answers errors fasthttp meets before the handler (body too large, bad
-// request line) with the API's error body.
+// request line) with the API's error body (serverErrorFor, shared with ErrorHandler).
 func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
 	st := g.acquire()
 	defer g.release(st)
 	g.requestID(ctx, st)
-	var tooLarge bool
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		tooLarge = true
-	}
-	if tooLarge {
-		g.writeError(ctx, st, errTooLarge)
+	e := serverErrorFor(err)
+	g.writeError(ctx, st, e)
+	if e == errTooLarge {
 		g.metrics.refused(refusalTooLarge)
 		g.logRefusal(ctx, st, "", ReasonPayloadTooLarge)
 		return
 	}
 	g.metrics.refused(refusalInvalidRequest)
-	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
-		g.writeError(ctx, st, &policy.APIError{Status: http.StatusRequestTimeout, Code: "INVALID_REQUEST", Message: "request not received in time"})
-	} else {
-		g.writeError(ctx, st, &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Message: "malformed HTTP request"})
-	}
 	g.logRefusal(ctx, st, "", ReasonInvalidRequest)
 }

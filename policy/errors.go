@@ -19,6 +19,10 @@ var (
 	ErrIdempotencyReused  = balance.ErrIdempotencyReused
 )
 
+// ErrTooManyAuthFailures: the client address failed authentication too often (429
+// TOO_MANY_AUTH_FAILURES; the caller sets Retry-After).
+var ErrTooManyAuthFailures = errors.New("too many failed authentication attempts")
+
 // InvalidError is a 400 naming the field at fault.
 type InvalidError struct {
 	Field   string // "" when the body as a whole is at fault
@@ -82,6 +86,8 @@ func ErrorFor(err error) *APIError {
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
 		return &APIError{Status: http.StatusUnauthorized, Code: "INVALID_CREDENTIALS", Message: "missing, unknown or wrong credentials"}
+	case errors.Is(err, ErrTooManyAuthFailures):
+		return &APIError{Status: http.StatusTooManyRequests, Code: "TOO_MANY_AUTH_FAILURES", Message: "too many failed authentication attempts from this address"}
 	case errors.Is(err, ErrForbidden):
 		return &APIError{Status: http.StatusForbidden, Code: "FORBIDDEN", Message: "not allowed for these credentials"}
 	case errors.Is(err, ErrKYCRequired):
