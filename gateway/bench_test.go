@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/base64"
-	"strings"
 	"testing"
 	"time"
 
@@ -118,28 +117,4 @@ func BenchmarkServe(b *testing.B) {
 			}
 		})
 	}
-}
-
-func FuzzCredentials(f *testing.F) {
-	f.Add("SA_ABCDEFGHIJ0123456789", strings.Repeat("a", 40), "")
-	f.Add("", "", basicHeader("SA_ABCDEFGHIJ0123456789", strings.Repeat("a", 40)))
-	f.Add("", "tok", "Basic Og==")
-	f.Add("MA_X", "", "basic !!")
-	f.Fuzz(func(t *testing.T, id, tok, authz string) {
-		var h fasthttp.RequestHeader
-		if id != "" {
-			h.Set(hAuthID, id)
-		}
-		if tok != "" {
-			h.Set(hAuthToken, tok)
-		}
-		if authz != "" {
-			h.Set(hAuthz, authz)
-		}
-		st := newReqState()
-		gid, gtok, ok := st.credentials(&h)
-		if ok && (len(gid) != 23 || len(gtok) != 40) {
-			t.Fatalf("credentials(%q, %q, %q) = %q %q", id, tok, authz, gid, gtok)
-		}
-	})
 }

@@ -15,14 +15,15 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // Header names.
 const (
-	hAuthID       = "X-Auth-ID"
-	hAuthToken    = "X-Auth-Token"
-	hAuthz        = "Authorization"
-	hRequestID    = "X-Request-ID"
+	hAuthID       = wire.HeaderAuthID
+	hAuthToken    = wire.HeaderAuthToken
+	hAuthz        = wire.HeaderAuthorization
+	hRequestID    = wire.HeaderRequestID
 	hForwardedFor = "X-Forwarded-For"
 	hForwarded    = "Forwarded"
 	hAccountID    = "X-Account-ID"
@@ -121,35 +122,19 @@ func (g *Gateway) logRefusal(ctx *fasthttp.RequestCtx, st *reqState, route, reas
 		slog.String("reason", reason), slog.Int("status", ctx.Response.StatusCode()))
 }
 
-// requestID picks the request's X-Request-ID (the client's if sane, else a new one) and
-// the internal id that keys the refund marker (always new, so a client reusing ids cannot
-// make two requests share a refund).
+// requestID picks the request's X-Request-ID (wire.PickRequestID: the client's if sane,
+// else a new one) and the internal id that keys the refund marker (always new, so a client
+// reusing ids cannot make two requests share a refund; the one made for X-Request-ID when
+// the client sent none, so that logs name one id).
 func (g *Gateway) requestID(ctx *fasthttp.RequestCtx, st *reqState) {
-	st.mid = policy.AppendRequestID(st.mid[:0])
-	if rid := ctx.Request.Header.Peek(hRequestID); policy.SaneRequestID(rid) {
-		st.rid = append(st.rid[:0], rid...)
+	var made bool
+	st.rid, made = wire.PickRequestID(st.rid[:0], &ctx.Request.Header)
+	if made {
+		st.mid = append(st.mid[:0], st.rid...)
 	} else {
-		st.rid = append(st.rid[:0], st.mid...)
+		st.mid = wire.AppendRequestID(st.mid[:0])
 	}
 	ctx.Response.Header.SetBytesV(hRequestID, st.rid)
-}
-
-// credentials reads the caller's credentials: X-Auth-ID with X-Auth-Token when X-Auth-ID
-// is present, else HTTP Basic. ok is false when they are missing or cannot be an id and a
-// token (no store lookup is made for those). The slices alias the request or st.basic.
-func (st *reqState) credentials(h *fasthttp.RequestHeader) (id, tok []byte, ok bool) {
-	if id = h.Peek(hAuthID); len(id) > 0 {
-		tok = h.Peek(hAuthToken)
-	} else {
-		a := h.Peek(hAuthz)
-		if len(a) == 0 {
-			return nil, nil, false
-		}
-		if id, tok, st.basic, ok = policy.ParseBasic(a, st.basic); !ok {
-			return nil, nil, false
-		}
-	}
-	return id, tok, policy.ValidID(id) && policy.ValidToken(tok)
 }
 
 // client is the address the auth-failure limit counts a request against (AuthLimiter.Client).
@@ -167,7 +152,7 @@ func (g *Gateway) authenticate(ctx context.Context, st *reqState, id, tok []byte
 		return nil, err
 	}
 	now := g.now()
-	if f.verify(st.hash, now.UnixMicro()) {
+	if f.tokens.Verify(st.hash, now.UnixMicro()) {
 		return f, nil
 	}
 	// Perhaps rotated through another instance: re-read at most once per RefreshAfter.
@@ -177,7 +162,7 @@ func (g *Gateway) authenticate(ctx context.Context, st *reqState, id, tok []byte
 	if f, err = g.cache.get(ctx, id, true); err != nil || f == nil {
 		return nil, err
 	}
-	if f.verify(st.hash, now.UnixMicro()) {
+	if f.tokens.Verify(st.hash, now.UnixMicro()) {
 		return f, nil
 	}
 	return nil, nil
@@ -194,7 +179,9 @@ func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte)
 			return nil, nil, 0, OutcomeAuthThrottled, g.throttled(ctx, wait)
 		}
 	}
-	id, tok, ok := st.credentials(&ctx.Request.Header)
+	var id, tok []byte
+	var ok bool
+	id, tok, st.basic, ok = wire.ReadCredentials(&ctx.Request.Header, st.basic)
 	bg := context.Background()
 	if ok {
 		var err error
