@@ -506,7 +506,7 @@ func TestAuthFailureLimit(t *testing.T) {
 func TestFallback(t *testing.T) {
 	var hits atomic.Int32
 	f := newFixture(t, func(o *Options) {
-		o.Fallback = func(ctx *fasthttp.RequestCtx) { hits.Add(1); ctx.SetStatusCode(299) }
+		o.Fallback = func(rc *fasthttp.RequestCtx) { hits.Add(1); rc.SetStatusCode(299) }
 	})
 	m := f.mk(nil, "1")
 	if a := f.do(call{method: "GET", path: "/v1/Account/" + m.ID + "/", as: m}); a.status != 299 || hits.Load() != 1 {
