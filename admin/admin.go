@@ -10,15 +10,17 @@
 //     with a method it does not serve gets 405 METHOD_NOT_ALLOWED with Allow. The paths are
 //     listed in router.go; POST /admin/v1/Account/{id}/Token/ (rotate any account's token,
 //     main accounts included) extends API.md §6.
-//   - Every answer carries X-Request-ID (the caller's when policy.SaneRequestID holds, else a
+//   - Every answer carries X-Request-ID (wire.PickRequestID: the caller's when sane, else a
 //     new one) and Cache-Control: no-store; every error has the body of API.md §3, built by
 //     policy.AppendErrorBody from policy.ErrorFor.
-//   - Public credentials (X-Auth-ID/X-Auth-Token or HTTP Basic) are verified against the
-//     store's record on every request; no cache. Unknown, wrong, expired, closed or deleted →
-//     401 INVALID_CREDENTIALS with WWW-Authenticate: Basic realm="gateway". Accepted
-//     credentials stamp last_used. Operator requests need Authorization: Bearer
-//     <Options.OperatorToken>, compared in constant time (401 with WWW-Authenticate: Bearer
-//     realm="gateway" otherwise); an empty OperatorToken refuses every operator request.
+//   - Public credentials are read by wire.ReadCredentials (X-Auth-ID/X-Auth-Token, or HTTP
+//     Basic when neither header is sent; a half pair is refused), the gateway's own rule, and
+//     verified against the store's record (wire.Tokens) on every request; no cache. Unknown,
+//     wrong, expired, closed or deleted → 401 INVALID_CREDENTIALS with WWW-Authenticate:
+//     Basic realm="gateway". Accepted credentials stamp last_used. Operator requests need
+//     Authorization: Bearer <Options.OperatorToken> (wire.BearerToken), compared in constant
+//     time (401 with WWW-Authenticate: Bearer realm="gateway" otherwise); an empty
+//     OperatorToken refuses every operator request.
 //   - Failed authentications count against the client address in the listener's
 //     AuthLimiter; an address over its limit gets 429 TOO_MANY_AUTH_FAILURES with
 //     Retry-After before its credentials are looked at.
@@ -58,6 +60,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // Options configure the API. Zero values take the defaults of API.md §7.
@@ -160,8 +163,9 @@ type call struct {
 
 func (a *API) begin(rc *fasthttp.RequestCtx, operator bool) (*call, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.o.StoreTimeout)
-	c := &call{api: a, rc: rc, ctx: ctx, rid: requestID(rc), operator: operator}
-	rc.Response.Header.Set("X-Request-ID", string(c.rid))
+	c := &call{api: a, rc: rc, ctx: ctx, operator: operator}
+	c.rid, _ = wire.PickRequestID(make([]byte, 0, 32), &rc.Request.Header)
+	rc.Response.Header.SetBytesV(wire.HeaderRequestID, c.rid)
 	rc.Response.Header.Set("Cache-Control", "no-store")
 	return c, cancel
 }

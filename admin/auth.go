@@ -1,30 +1,23 @@
 package admin
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
-// authenticate verifies the caller's credentials against the store's record and sets
-// c.caller. Every failure is policy.ErrInvalidCredentials, whatever its cause, except a
-// store failure (503).
+// authenticate reads the caller's credentials (wire.ReadCredentials, the rule the gateway
+// applies too), verifies them against the store's record (wire.Tokens) and sets c.caller.
+// Every failure is policy.ErrInvalidCredentials, whatever its cause, except a store failure
+// (503).
 func (c *call) authenticate() error {
-	h := &c.rc.Request.Header
-	id, tok := h.Peek("X-Auth-ID"), h.Peek("X-Auth-Token")
-	if len(id) == 0 && len(tok) == 0 {
-		var ok bool
-		var buf [192]byte
-		id, tok, _, ok = policy.ParseBasic(h.Peek("Authorization"), buf[:0])
-		if !ok {
-			return policy.ErrInvalidCredentials
-		}
-	}
-	if !policy.ValidID(id) || !policy.ValidToken(tok) {
+	var buf [128]byte
+	id, tok, _, ok := wire.ReadCredentials(&c.rc.Request.Header, buf[:0])
+	if !ok {
 		return policy.ErrInvalidCredentials
 	}
 	acct, err := c.api.st.Account(c.ctx, string(id))
@@ -34,7 +27,7 @@ func (c *call) authenticate() error {
 	if err != nil {
 		return err
 	}
-	if acct.Status == balance.StatusClosed || !credentials(acct).Verify(tok, c.api.now().UnixMicro()) {
+	if tokens := wire.TokensOf(acct); !tokens.Verify(policy.HashToken(tok), c.api.now().UnixMicro()) {
 		return policy.ErrInvalidCredentials
 	}
 	// last_used is best effort: a failure to stamp it does not fail the request.
@@ -67,30 +60,18 @@ func (c *call) limited(authenticate func() error) error {
 	return err
 }
 
-// credentials are the live token hashes of a record.
-func credentials(a *balance.Account) *policy.Credentials {
-	cr := &policy.Credentials{}
-	if h, ok := policy.ParseTokenHash(a.Tok); ok {
-		cr.Current, cr.CurrentSet = h, true
-	}
-	if h, ok := policy.ParseTokenHash(a.TokPrev); ok && a.TokPrevExp > 0 {
-		cr.Previous, cr.HasPrev, cr.PrevExpUs = h, true, a.TokPrevExp
-	}
-	return cr
-}
-
-// authenticateOperator checks Authorization: Bearer <operator token> in constant time (both
-// sides hashed first, so the comparison does not reveal the token's length either).
+// authenticateOperator checks Authorization: Bearer <operator token> (wire.BearerToken) in
+// constant time (both sides hashed first, so the comparison does not reveal the token's
+// length either).
 func (c *call) authenticateOperator() error {
 	if !c.api.opTokSet {
 		return policy.ErrInvalidCredentials
 	}
-	h := c.rc.Request.Header.Peek("Authorization")
-	const prefix = "bearer "
-	if len(h) <= len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
+	tok, ok := wire.BearerToken(&c.rc.Request.Header)
+	if !ok {
 		return policy.ErrInvalidCredentials
 	}
-	got := sha256.Sum256(bytes.TrimSpace(h[len(prefix):]))
+	got := sha256.Sum256(tok)
 	if subtle.ConstantTimeCompare(got[:], c.api.opHash[:]) != 1 {
 		return policy.ErrInvalidCredentials
 	}

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/tenantgw/gateway/policy"
 )
 
@@ -42,14 +40,6 @@ func notFound() error {
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
-
-// requestID returns the caller's X-Request-ID if it is sane, else a new one.
-func requestID(rc *fasthttp.RequestCtx) []byte {
-	if h := rc.Request.Header.Peek("X-Request-ID"); policy.SaneRequestID(h) {
-		return append([]byte(nil), h...)
-	}
-	return policy.AppendRequestID(make([]byte, 0, 32))
-}
 
 // fail writes the error body for err.
 func (c *call) fail(err error) {

@@ -44,42 +44,42 @@ func TestCacheHitPathAllocs(t *testing.T) {
 		tmpl.Header.Set("X-Forwarded-For", "198.51.100.7")
 		tmpl.Header.SetProtocol("HTTP/1.0")
 		tmpl.SetBodyString(`{"to":"1"}`)
-		var ctx fasthttp.RequestCtx
-		ctx.SetRemoteAddr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4711})
+		var rc fasthttp.RequestCtx
+		rc.SetRemoteAddr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4711})
 		st := newReqState()
 		dec := balance.Decision{Admitted: true, Charge: 10000, BillingID: m.ID, Limit: 1000, Remaining: 998, Reset: 2}
 		up := g.ups[0]
 		run := func() {
-			tmpl.CopyTo(&ctx.Request)
-			ctx.Response.Reset()
-			if e := inbound(&ctx.Request); e != nil {
+			tmpl.CopyTo(&rc.Request)
+			rc.Response.Reset()
+			if e := inbound(&rc.Request); e != nil {
 				t.Fatal(e)
 			}
-			idx, pathID, ok := g.routes.Match(ctx.Method(), ctx.Path())
+			idx, pathID, ok := g.routes.Match(rc.Method(), rc.Path())
 			if !ok || idx != 0 {
 				t.Fatal("no match")
 			}
-			g.requestID(&ctx, st)
-			caller, path, pos, _, apiErr := g.resolve(&ctx, st, pathID)
+			g.requestID(&rc, st)
+			caller, path, pos, _, apiErr := g.resolve(&rc, st, pathID)
 			if apiErr != nil || caller.id != r.ID || path.id != k.ID || pos != 1 {
 				t.Fatalf("resolve: %v", apiErr)
 			}
 			st.hex = st.hash.AppendHex(st.hex[:0])
-			g.prepareUpstream(&ctx.Request, st, up, caller.id, path.id, dec.BillingID, dec.Charge)
-			stripResponse(&ctx.Response.Header)
-			g.responseHeaders(&ctx.Response.Header, st, dec.Charge, &dec)
+			g.prepareUpstream(&rc.Request, st, up, caller.id, path.id, dec.BillingID, dec.Charge)
+			stripResponse(&rc.Response.Header)
+			g.responseHeaders(&rc.Response.Header, st, dec.Charge, &dec)
 		}
 		run()
 		if n := testing.AllocsPerRun(200, run); n != 0 {
 			t.Errorf("basic=%v: cache-hit path allocates %v per request", basic, n)
 		}
-		if got := string(ctx.Request.Header.Peek("X-Account-ID")); got != k.ID {
+		if got := string(rc.Request.Header.Peek("X-Account-ID")); got != k.ID {
 			t.Errorf("X-Account-ID %q", got)
 		}
-		if got := string(ctx.Request.Header.Peek("X-Forwarded-For")); got != "198.51.100.7, 127.0.0.1" {
+		if got := string(rc.Request.Header.Peek("X-Forwarded-For")); got != "198.51.100.7, 127.0.0.1" {
 			t.Errorf("X-Forwarded-For %q", got)
 		}
-		if got := string(ctx.Request.Header.Protocol()); got != "HTTP/1.1" {
+		if got := string(rc.Request.Header.Protocol()); got != "HTTP/1.1" {
 			t.Errorf("protocol %q", got)
 		}
 	}

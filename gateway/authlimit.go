@@ -65,12 +65,12 @@ func NewAuthLimiter(o AuthLimitOptions) *AuthLimiter {
 // Client is the address the limit counts a request against: its peer, or, when the peer
 // is a trusted proxy, the nearest address in X-Forwarded-For (read from the right) that is
 // not one. A malformed entry ends the walk: the last trusted hop is used.
-func (a *AuthLimiter) Client(ctx *fasthttp.RequestCtx) netip.Addr {
-	addr := clientAddr(ctx)
+func (a *AuthLimiter) Client(rc *fasthttp.RequestCtx) netip.Addr {
+	addr := clientAddr(rc)
 	if len(a.trusted) == 0 || !a.isTrusted(addr) {
 		return addr
 	}
-	xff := ctx.Request.Header.Peek("X-Forwarded-For")
+	xff := rc.Request.Header.Peek("X-Forwarded-For")
 	for len(xff) > 0 {
 		i := bytes.LastIndexByte(xff, ',')
 		hop := bytes.TrimSpace(xff[i+1:])
@@ -107,8 +107,8 @@ func parseAddr(b []byte) (netip.Addr, error) {
 	return netip.ParseAddr(unsafe.String(&b[0], len(b)))
 }
 
-func clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
-	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+func clientAddr(rc *fasthttp.RequestCtx) netip.Addr {
+	if ta, ok := rc.RemoteAddr().(*net.TCPAddr); ok {
 		if a, ok := netip.AddrFromSlice(ta.IP); ok {
 			return a.Unmap()
 		}
@@ -118,12 +118,12 @@ func clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 
 // Throttled reports whether the request's client may not authenticate now; when it may
 // not, Retry-After is set on the response.
-func (a *AuthLimiter) Throttled(ctx *fasthttp.RequestCtx) bool {
+func (a *AuthLimiter) Throttled(rc *fasthttp.RequestCtx) bool {
 	if a.l == nil {
 		return false
 	}
-	if wait := a.l.blocked(a.Client(ctx), a.now()); wait > 0 {
-		setRetryAfter(ctx, wait)
+	if wait := a.l.blocked(a.Client(rc), a.now()); wait > 0 {
+		setRetryAfter(rc, wait)
 		return true
 	}
 	return false
@@ -131,12 +131,12 @@ func (a *AuthLimiter) Throttled(ctx *fasthttp.RequestCtx) bool {
 
 // Failed counts a failed authentication of the request's client and reports whether it
 // is now over the limit; when it is, Retry-After is set on the response.
-func (a *AuthLimiter) Failed(ctx *fasthttp.RequestCtx) bool {
+func (a *AuthLimiter) Failed(rc *fasthttp.RequestCtx) bool {
 	if a.l == nil {
 		return false
 	}
-	if wait := a.l.fail(a.Client(ctx), a.now()); wait > 0 {
-		setRetryAfter(ctx, wait)
+	if wait := a.l.fail(a.Client(rc), a.now()); wait > 0 {
+		setRetryAfter(rc, wait)
 		return true
 	}
 	return false

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // facts are what the gateway caches about an account: only what never changes (id, root,
@@ -26,7 +26,7 @@ type facts struct {
 	chain    []string // ancestors, parent first, root last
 	keys     []string // balance.AdmitKeys(root, id, chain)
 	currency string
-	creds    policy.Credentials
+	tokens   wire.Tokens
 	loaded   int64 // Unix ns when read from the store
 	missing  bool  // negative entry: no such (live) account
 }
@@ -57,23 +57,9 @@ func (f *facts) position(id string) int {
 	return -1
 }
 
-// verify checks a token hash against the live tokens in constant time.
-func (f *facts) verify(h policy.TokenHash, nowUs int64) bool {
-	c := &f.creds
-	cur := c.CurrentSet && h.Equal(c.Current)
-	prev := c.HasPrev && h.Equal(c.Previous) && nowUs < c.PrevExpUs
-	return cur || prev
-}
-
 func factsOf(a *balance.Account, now time.Time) *facts {
 	f := &facts{id: a.ID, root: a.Root, chain: a.Chain, keys: balance.AdmitKeys(a.Root, a.ID, a.Chain),
-		currency: a.Currency, loaded: now.UnixNano()}
-	if h, ok := policy.ParseTokenHash(a.Tok); ok {
-		f.creds.Current, f.creds.CurrentSet = h, true
-	}
-	if h, ok := policy.ParseTokenHash(a.TokPrev); ok && a.TokPrevExp > 0 {
-		f.creds.Previous, f.creds.HasPrev, f.creds.PrevExpUs = h, true, a.TokPrevExp
-	}
+		currency: a.Currency, loaded: now.UnixNano(), tokens: wire.TokensOf(a)}
 	return f
 }
 

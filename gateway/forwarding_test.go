@@ -55,7 +55,7 @@ func authHeaders(a *acct) string { return "X-Auth-ID: " + a.ID + "\r\nX-Auth-Tok
 func TestPathNotInNormalFormRefused(t *testing.T) {
 	var fellBack atomic.Int32
 	f := newFixture(t, func(o *Options) {
-		o.Fallback = func(ctx *fasthttp.RequestCtx) { fellBack.Add(1); ctx.SetStatusCode(200) }
+		o.Fallback = func(rc *fasthttp.RequestCtx) { fellBack.Add(1); rc.SetStatusCode(200) }
 	})
 	other := f.mk(nil, "1.00") // another tree
 	m := f.mk(nil, "1.00")     // the caller's
@@ -360,7 +360,7 @@ func TestForwardedFor(t *testing.T) {
 func TestMalformedPathIDIsForbidden(t *testing.T) {
 	var fellBack atomic.Int32
 	f := newFixture(t, func(o *Options) {
-		o.Fallback = func(ctx *fasthttp.RequestCtx) { fellBack.Add(1); ctx.SetStatusCode(404) }
+		o.Fallback = func(rc *fasthttp.RequestCtx) { fellBack.Add(1); rc.SetStatusCode(404) }
 	})
 	m := f.mk(nil, "1.00")
 	for _, id := range []string{"SA_NOSUCHACCOUNT000000Y", "SA_bad", "sa_ABCDEFGHIJ0123456789", "MA_ABCDEFGHIJ01234567890", "x"} {

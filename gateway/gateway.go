@@ -22,6 +22,11 @@
 //     request id, so a retried refund cannot pay twice).
 //   - Shutdown stops accepting, lets in-flight requests finish (their refunds included) and
 //     then returns; Close releases the cache and idle upstream connections.
+//
+// Files by concern: handler.go is ServeFastHTTP, the steps of a request in order; auth.go the
+// credentials (read by policy/wire) and the access rule; admit.go the admit; forward.go the
+// upstream request; charge.go refund, settlement and compensation; respond.go what the client
+// receives. In this package rc is always the *fasthttp.RequestCtx, ctx a context.Context.
 package gateway
 
 import (

@@ -57,20 +57,37 @@ func TestAdmittedRequest(t *testing.T) {
 	}
 }
 
+// TestBasicAuthAndNoSecretsUpstream: Basic credentials are accepted; when both forms are
+// sent, X-Auth-ID/X-Auth-Token win; no credential of either form reaches the upstream. An
+// X-Auth-Token next to Basic is half a pair of headers: refused (wire.ReadCredentials, the
+// management API's rule too), nothing forwarded or charged.
 func TestBasicAuthAndNoSecretsUpstream(t *testing.T) {
 	f := newFixture(t, nil)
 	m := f.mk(nil, "1.00")
 	c := f.mk(m, "")
-	a := f.do(call{path: smsPath(c), as: c, basic: true, header: map[string]string{"x-account-id": m.ID, "x-auth-token": "zzz"}})
+	a := f.do(call{path: smsPath(c), as: c, basic: true, header: map[string]string{"x-account-id": m.ID}})
 	if a.status != 200 {
 		t.Fatalf("basic: %d %s", a.status, a.body)
 	}
-	u := f.sms.requests()[0]
-	if u.get("authorization") != "" || u.get("x-auth-token") != "" || len(u.header["x-account-id"]) != 1 || u.get("x-account-id") != c.ID {
-		t.Errorf("upstream headers %v", u.header)
-	}
 	if a.header["X-Charge"] != "0.005" {
 		t.Errorf("X-Charge %q", a.header["X-Charge"])
+	}
+	a = f.do(call{path: smsPath(c), as: c, header: map[string]string{"x-account-id": m.ID, "authorization": basicHeader(m.ID, "zzz")}})
+	if a.status != 200 {
+		t.Fatalf("headers and Basic: %d %s", a.status, a.body)
+	}
+	for i, u := range f.sms.requests() {
+		if u.get("authorization") != "" || u.get("x-auth-token") != "" || u.get("x-auth-id") != "" ||
+			len(u.header["x-account-id"]) != 1 || u.get("x-account-id") != c.ID || u.get("x-caller-id") != c.ID {
+			t.Errorf("%d: upstream headers %v", i, u.header)
+		}
+	}
+	a = f.do(call{path: smsPath(c), as: c, basic: true, header: map[string]string{"x-auth-token": "zzz"}})
+	if a.status != 401 || a.err.Error.Code != "INVALID_CREDENTIALS" || a.header["X-Charge"] != "0.00" {
+		t.Errorf("Basic and X-Auth-Token alone: %d %s, X-Charge %q", a.status, a.body, a.header["X-Charge"])
+	}
+	if f.sms.count() != 2 || f.bal(m) != amt("0.99") {
+		t.Errorf("forwarded %d, balance %v", f.sms.count(), f.bal(m))
 	}
 }
 
@@ -489,7 +506,7 @@ func TestAuthFailureLimit(t *testing.T) {
 func TestFallback(t *testing.T) {
 	var hits atomic.Int32
 	f := newFixture(t, func(o *Options) {
-		o.Fallback = func(ctx *fasthttp.RequestCtx) { hits.Add(1); ctx.SetStatusCode(299) }
+		o.Fallback = func(rc *fasthttp.RequestCtx) { hits.Add(1); rc.SetStatusCode(299) }
 	})
 	m := f.mk(nil, "1")
 	if a := f.do(call{method: "GET", path: "/v1/Account/" + m.ID + "/", as: m}); a.status != 299 || hits.Load() != 1 {

@@ -62,13 +62,13 @@ func startRecorder(t testing.TB) *recorder {
 	return r
 }
 
-func (r *recorder) serve(ctx *fasthttp.RequestCtx) {
-	rec := recorded{method: string(ctx.Method()), uri: string(ctx.RequestURI()), proto: string(ctx.Request.Header.Protocol()),
-		header: map[string][]string{}, body: append([]byte(nil), ctx.PostBody()...)}
-	if len(ctx.Request.Header.PeekTrailerKeys()) > 0 {
-		rec.trailer = string(ctx.Request.Header.TrailerHeader())
+func (r *recorder) serve(rc *fasthttp.RequestCtx) {
+	rec := recorded{method: string(rc.Method()), uri: string(rc.RequestURI()), proto: string(rc.Request.Header.Protocol()),
+		header: map[string][]string{}, body: append([]byte(nil), rc.PostBody()...)}
+	if len(rc.Request.Header.PeekTrailerKeys()) > 0 {
+		rec.trailer = string(rc.Request.Header.TrailerHeader())
 	}
-	for k, v := range ctx.Request.Header.All() {
+	for k, v := range rc.Request.Header.All() {
 		n := strings.ToLower(string(k))
 		rec.header[n] = append(rec.header[n], string(v))
 	}
@@ -82,14 +82,14 @@ func (r *recorder) serve(ctx *fasthttp.RequestCtx) {
 	if d := r.delay.Load(); d > 0 {
 		time.Sleep(time.Duration(d))
 	}
-	ctx.SetStatusCode(int(r.status.Load()))
-	ctx.SetContentType("application/json")
-	ctx.Response.Header.Set("X-Upstream", "yes")
-	ctx.Response.Header.Set("X-Charge", "999")
+	rc.SetStatusCode(int(r.status.Load()))
+	rc.SetContentType("application/json")
+	rc.Response.Header.Set("X-Upstream", "yes")
+	rc.Response.Header.Set("X-Charge", "999")
 	if c := r.cost.Load(); c != nil {
-		ctx.Response.Header.Set("X-Usage-Cost", *c)
+		rc.Response.Header.Set("X-Usage-Cost", *c)
 	}
-	ctx.SetBodyString(`{"api_id":"x"}`)
+	rc.SetBodyString(`{"api_id":"x"}`)
 }
 
 func (r *recorder) requests() []recorded {

@@ -56,19 +56,19 @@ func startPipeUpstream(t *testing.T, delay time.Duration) *pipeUpstream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+	srv := &fasthttp.Server{Handler: func(rc *fasthttp.RequestCtx) {
 		u.mu.Lock()
-		u.conns[ctx.ConnID()]++
+		u.conns[rc.ConnID()]++
 		u.mu.Unlock()
-		if bytes.Contains(ctx.Path(), []byte("/Drop/")) {
-			ctx.HijackSetNoResponse(true)
-			ctx.Hijack(func(c net.Conn) { c.Close() })
+		if bytes.Contains(rc.Path(), []byte("/Drop/")) {
+			rc.HijackSetNoResponse(true)
+			rc.Hijack(func(c net.Conn) { c.Close() })
 			return
 		}
 		time.Sleep(delay)
-		ctx.SetStatusCode(201)
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"echo":"` + string(ctx.Request.Header.Peek(hRequestID)) + `"}`)
+		rc.SetStatusCode(201)
+		rc.SetContentType("application/json")
+		rc.SetBodyString(`{"echo":"` + string(rc.Request.Header.Peek(hRequestID)) + `"}`)
 	}}
 	go srv.Serve(readCountingListener{ln, u}) //nolint:errcheck
 	t.Cleanup(func() { srv.Shutdown() })

@@ -71,12 +71,12 @@ func uuid4(dst []byte) []byte {
 	return append(dst, h[20:]...)
 }
 
-func sandboxStart(ctx *fasthttp.RequestCtx, status int) []byte {
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	acct := ctx.Request.Header.Peek(hAccountID)
+func sandboxStart(rc *fasthttp.RequestCtx, status int) []byte {
+	rc.SetStatusCode(status)
+	rc.SetContentType("application/json")
+	acct := rc.Request.Header.Peek(hAccountID)
 	if len(acct) > 0 {
-		ctx.Response.Header.SetBytesV(hAccountID, acct)
+		rc.Response.Header.SetBytesV(hAccountID, acct)
 	}
 	b := append([]byte(nil), `{"api_id":"`...)
 	b = uuid4(b)
@@ -89,37 +89,37 @@ func sandboxStart(ctx *fasthttp.RequestCtx, status int) []byte {
 	return append(b, '"')
 }
 
-func sandboxVoice(ctx *fasthttp.RequestCtx) {
-	p := ctx.Path()
+func sandboxVoice(rc *fasthttp.RequestCtx) {
+	p := rc.Path()
 	switch {
-	case bytes.HasSuffix(p, []byte("/Call/")) && ctx.IsPost():
-		b := sandboxStart(ctx, fasthttp.StatusCreated)
+	case bytes.HasSuffix(p, []byte("/Call/")) && rc.IsPost():
+		b := sandboxStart(rc, fasthttp.StatusCreated)
 		b = append(b, `,"message":"call fired","request_uuid":"`...)
 		b = uuid4(b)
 		b = append(b, `","call_uuid":"`...)
 		b = uuid4(b)
-		ctx.SetBody(append(b, `"}`...))
-	case bytes.HasSuffix(p, []byte("/Call/")) && ctx.IsGet():
-		b := sandboxStart(ctx, fasthttp.StatusOK)
+		rc.SetBody(append(b, `"}`...))
+	case bytes.HasSuffix(p, []byte("/Call/")) && rc.IsGet():
+		b := sandboxStart(rc, fasthttp.StatusOK)
 		b = append(b, `,"meta":{"limit":20,"offset":0,"total_count":0,"next":null,"previous":null},"objects":[]}`...)
-		ctx.SetBody(b)
+		rc.SetBody(b)
 	default:
-		sandboxNotFound(ctx)
+		sandboxNotFound(rc)
 	}
 }
 
-func sandboxSMS(ctx *fasthttp.RequestCtx) {
-	if bytes.HasSuffix(ctx.Path(), []byte("/Message/")) && ctx.IsPost() {
-		b := sandboxStart(ctx, fasthttp.StatusAccepted)
+func sandboxSMS(rc *fasthttp.RequestCtx) {
+	if bytes.HasSuffix(rc.Path(), []byte("/Message/")) && rc.IsPost() {
+		b := sandboxStart(rc, fasthttp.StatusAccepted)
 		b = append(b, `,"message":"message(s) queued","message_uuid":["`...)
 		b = uuid4(b)
-		ctx.SetBody(append(b, `"]}`...))
+		rc.SetBody(append(b, `"]}`...))
 		return
 	}
-	sandboxNotFound(ctx)
+	sandboxNotFound(rc)
 }
 
-func sandboxNotFound(ctx *fasthttp.RequestCtx) {
-	b := sandboxStart(ctx, fasthttp.StatusNotFound)
-	ctx.SetBody(append(b, `,"error":"not found"}`...))
+func sandboxNotFound(rc *fasthttp.RequestCtx) {
+	b := sandboxStart(rc, fasthttp.StatusNotFound)
+	rc.SetBody(append(b, `,"error":"not found"}`...))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // ServerOptions configure a listener's HTTP server (NewServer). Zero values take the
@@ -94,17 +95,14 @@ func serverErrorFor(err error) *policy.APIError {
 }
 
 // ErrorHandler answers a request fasthttp could not read (see serverErrorFor) with the
-// API's error body and X-Request-ID (the client's when policy.SaneRequestID holds, else a
+// API's error body and X-Request-ID (wire.PickRequestID: the client's when sane, else a
 // new one). It is NewServer's default; the public listener uses the gateway's own, which
 // gives the same answers and counts them in the metrics.
-func ErrorHandler(ctx *fasthttp.RequestCtx, err error) {
-	rid := ctx.Request.Header.Peek(hRequestID)
-	if !policy.SaneRequestID(rid) {
-		rid = policy.AppendRequestID(make([]byte, 0, 32))
-	}
+func ErrorHandler(rc *fasthttp.RequestCtx, err error) {
+	rid, _ := wire.PickRequestID(make([]byte, 0, 32), &rc.Request.Header)
 	e := serverErrorFor(err)
-	ctx.Response.Header.SetBytesV(hRequestID, rid)
-	ctx.SetStatusCode(e.Status)
-	ctx.Response.Header.SetContentType(jsonType)
-	ctx.Response.SetBody(policy.AppendErrorBody(make([]byte, 0, 256), e, rid))
+	rc.Response.Header.SetBytesV(hRequestID, rid)
+	rc.SetStatusCode(e.Status)
+	rc.Response.Header.SetContentType(jsonType)
+	rc.Response.SetBody(policy.AppendErrorBody(make([]byte, 0, 256), e, rid))
 }

@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"encoding/base64"
-
 	"github.com/tenantgw/gateway/balance"
 )
 
@@ -52,54 +50,4 @@ func KYCCallsBlocked(a *balance.Account, ancestors []*balance.Account) bool {
 		}
 	}
 	return false
-}
-
-// ParseBasic splits the value of an Authorization header of the form "Basic base64(id:tok)"
-// into id and token, decoding into dst (which it may grow) so that the result aliases dst.
-// ok is false for any other form.
-func ParseBasic(h, dst []byte) (id, tok, buf []byte, ok bool) {
-	const prefix = "Basic "
-	if len(h) <= len(prefix) || !eqFold(h[:len(prefix)], prefix) {
-		return nil, nil, dst, false
-	}
-	enc := h[len(prefix):]
-	for len(enc) > 0 && enc[0] == ' ' {
-		enc = enc[1:]
-	}
-	n := base64.StdEncoding.DecodedLen(len(enc))
-	if n > 256 {
-		return nil, nil, dst, false
-	}
-	if cap(dst) < n {
-		dst = make([]byte, n)
-	}
-	dst = dst[:n]
-	m, err := base64.StdEncoding.Decode(dst, enc)
-	if err != nil {
-		return nil, nil, dst, false
-	}
-	dec := dst[:m]
-	for i, c := range dec {
-		if c == ':' {
-			return dec[:i], dec[i+1:], dst, true
-		}
-	}
-	return nil, nil, dst, false
-}
-
-func eqFold(b []byte, s string) bool {
-	for i := range b {
-		c := b[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		d := s[i]
-		if d >= 'A' && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }

@@ -98,21 +98,3 @@ func ParseTokenHash(s string) (h TokenHash, ok bool) {
 
 // Equal compares two hashes in constant time.
 func (h TokenHash) Equal(o TokenHash) bool { return subtle.ConstantTimeCompare(h[:], o[:]) == 1 }
-
-// Credentials are an account's live token hashes.
-type Credentials struct {
-	Current    TokenHash
-	Previous   TokenHash // valid until PreviousExp
-	HasPrev    bool
-	PrevExpUs  int64 // Unix µs
-	CurrentSet bool
-}
-
-// Verify reports whether tok is a live token at nowUs (Unix µs). Both hashes are always
-// compared so the time taken does not say which one matched.
-func (c *Credentials) Verify(tok []byte, nowUs int64) bool {
-	h := HashToken(tok)
-	cur := c.CurrentSet && h.Equal(c.Current)
-	prev := c.HasPrev && h.Equal(c.Previous) && nowUs < c.PrevExpUs
-	return cur || prev
-}

@@ -1,7 +1,10 @@
-package policy
+package wire
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 // TestRequestIDsAreRandom: made request ids share no structure — no per-process prefix, no
@@ -50,5 +53,51 @@ func TestRequestIDAllocs(t *testing.T) {
 	buf := make([]byte, 0, 32)
 	if n := testing.AllocsPerRun(100, func() { buf = AppendRequestID(buf[:0]) }); n != 0 {
 		t.Errorf("AppendRequestID allocates %v", n)
+	}
+}
+
+// TestPickRequestID: the client's X-Request-ID when it is sane, else a new one.
+func TestPickRequestID(t *testing.T) {
+	cases := []struct {
+		sent string // "" sends none
+		keep bool
+	}{
+		{"", false},
+		{"abc-123", true},
+		{"a.b_c:D-9", true},
+		{strings.Repeat("r", 128), true},
+		{strings.Repeat("r", 129), false},
+		{"has space", false},
+		{"semi;colon", false},
+		{"ünï", false},
+	}
+	for _, c := range cases {
+		var h fasthttp.RequestHeader
+		if c.sent != "" {
+			h.Set(HeaderRequestID, c.sent)
+		}
+		id, made := PickRequestID([]byte("x"), &h)
+		if made == c.keep {
+			t.Errorf("%q: made %v", c.sent, made)
+		}
+		switch {
+		case c.keep && string(id) != "x"+c.sent:
+			t.Errorf("%q: kept as %q", c.sent, id)
+		case !c.keep && (len(id) != 33 || id[0] != 'x' || !SaneRequestID(id[1:])):
+			t.Errorf("%q: made %q, want 32 hex digits appended", c.sent, id)
+		}
+	}
+}
+
+func TestPickRequestIDAllocs(t *testing.T) {
+	buf := make([]byte, 0, 128)
+	for _, sent := range []string{"", "abc-123", "bad id"} {
+		var h fasthttp.RequestHeader
+		if sent != "" {
+			h.Set(HeaderRequestID, sent)
+		}
+		if n := testing.AllocsPerRun(100, func() { buf, _ = PickRequestID(buf[:0], &h) }); n != 0 {
+			t.Errorf("PickRequestID(%q) allocates %v", sent, n)
+		}
 	}
 }

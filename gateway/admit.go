@@ -1,0 +1,45 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
+)
+
+// admit runs the request's admit: one atomic step in the store (batched with the other
+// admits in flight) that checks the chain and debits the charge into st.dec. It answers
+// OutcomeOK and no error when the request is admitted, else the refusal or store failure to
+// answer with (nothing charged).
+func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, route *policy.Route, caller, path *facts, pos int) (Outcome, *policy.APIError) {
+	st.hex = st.hash.AppendHex(st.hex[:0])
+	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
+		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
+	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
+		out, apiErr := g.storeFailure(st, err)
+		if balance.MaybeRan(err) {
+			// The script may have run (its answer was lost, or came back garbled): undo
+			// whatever it charged, so that a refused request costs nothing.
+			g.compensate(&st.req)
+		}
+		return out, apiErr
+	}
+	if !st.dec.Admitted {
+		return g.refusal(rc, route, caller, path, &st.dec)
+	}
+	return OutcomeOK, nil
+}
+
+// storeFailure logs a failed store call and answers its error: 503 STORE_UNAVAILABLE when
+// the store cannot be reached, 500 otherwise.
+func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *policy.APIError) {
+	if errors.Is(err, balance.ErrUnavailable) {
+		g.log.Warn("store unavailable; request refused, nothing charged", "request_id", string(st.rid), "err", err)
+		return OutcomeStoreUnavailable, errStoreUnavailable
+	}
+	g.log.Error("store", "request_id", string(st.rid), "err", err)
+	return OutcomeError, errInternal
+}

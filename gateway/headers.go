@@ -1,0 +1,25 @@
+package gateway
+
+import "github.com/tenantgw/gateway/policy/wire"
+
+// Header names.
+const (
+	hAuthID       = wire.HeaderAuthID
+	hAuthToken    = wire.HeaderAuthToken
+	hAuthz        = wire.HeaderAuthorization
+	hRequestID    = wire.HeaderRequestID
+	hForwardedFor = "X-Forwarded-For"
+	hForwarded    = "Forwarded"
+	hAccountID    = "X-Account-ID"
+	hCallerID     = "X-Caller-ID"
+	hBillingID    = "X-Billing-Account-ID"
+	hCharge       = "X-Charge"
+	hUsageCost    = "X-Usage-Cost" // from the upstream: what the request really cost (settlement)
+	hRLPolicy     = "RateLimit-Policy"
+	hRL           = "RateLimit"
+	hRetryAfter   = "Retry-After"
+	hWWWAuth      = "WWW-Authenticate"
+	wwwAuthValue  = `Basic realm="gateway"`
+	jsonType      = "application/json"
+	rlPolicyStart = `"acct";q=`
+)
