@@ -9,7 +9,13 @@
 //     out (sandbox upstreams, the default routes, derived route names), then
 //     Validate. A Config returned by Load without error is valid.
 //   - Every setting has a default. The comment on each field gives its YAML
-//     key, its unit and its default; Default returns them all.
+//     key, its unit and its default; Default returns them all, and the
+//     Default… constants hold each one.
+//   - config is the one place that defaults and validates settings. The
+//     constructors of the other packages take the values a valid Config holds
+//     and use the Default… constants for an option left zero (so a zero
+//     Options in a test behaves as the default configuration); they neither
+//     default with values of their own nor check again what Validate checks.
 //   - Errors name the setting by its path, such as "routes[2].price" or
 //     "upstreams.voice.timeout", and say why. Each problem is an *Error;
 //     several are joined with errors.Join. Errors from Load also say where
