@@ -155,7 +155,9 @@ type Limits struct {
 // Upstream is one backend that routes forward to. Fields the file leaves
 // out take the defaults of DefaultUpstream.
 type Upstream struct {
-	// URL is the backend's base URL, http:// or https:// with a host.
+	// URL is the backend's base URL, http:// or https:// with a host (and a
+	// port), nothing more: no path, user, query or fragment, since the
+	// gateway forwards each request's own path to that host.
 	// YAML "url"; required, except in the sandbox where main fills it in.
 	URL string `yaml:"url"`
 	// Timeout bounds the whole exchange, until the last byte of the
@@ -189,10 +191,12 @@ type Upstream struct {
 
 // Route is one proxied telephony route (API.md §5).
 type Route struct {
-	// Name identifies the route in metrics and usage. YAML "name"; optional,
-	// default Method + " " + Path, e.g. "POST /v1/Account/{auth_id}/Call/".
+	// Name identifies the route in metrics and usage; it must not contain '|'
+	// or a line break. YAML "name"; optional, default Method + " " + Path,
+	// e.g. "POST /v1/Account/{auth_id}/Call/".
 	Name string `yaml:"name"`
-	// Method is the HTTP method, upper-cased by Load. YAML "method"; required.
+	// Method is the HTTP method, letters only, upper-cased by Load.
+	// YAML "method"; required.
 	Method string `yaml:"method"`
 	// Path is the path template: it starts with "/" and holds {auth_id} as
 	// one whole segment, e.g. "/v1/Account/{auth_id}/Call/". YAML "path"; required.
