@@ -57,7 +57,7 @@ func startStack(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.
 // stackOptions are what tests vary in a stack; the zero value is startStack's.
 type stackOptions struct {
 	level     slog.Level     // what stack.logs keeps; default INFO and up
-	authLimit int            // auth failures per minute on each listener, as serve wires them; 0: no limit
+	authLimit int            // auth failures per minute on each listener, as serve wires them; 0: one no test reaches
 	trusted   []netip.Prefix // limits.trusted_proxies
 }
 
@@ -81,7 +81,7 @@ func startStackWith(t *testing.T, routes []policy.RouteSpec, ups map[string]gate
 		t.Fatal(err)
 	}
 	if o.authLimit == 0 {
-		o.authLimit = -1
+		o.authLimit = 1 << 30 // config has no "no limit"
 	}
 	limit := func() *gateway.AuthLimiter {
 		return gateway.NewAuthLimiter(gateway.AuthLimitOptions{PerMinute: o.authLimit, TrustedProxies: o.trusted})
