@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +65,24 @@ func TestNegativeOptionsAreDefaults(t *testing.T) {
 	}
 	if g.auth == nil || g.auth.burst != config.DefaultAuthFailuresPerMinute {
 		t.Errorf("AuthFailuresPerMinute -1: %+v, want config's default limit", g.auth)
+	}
+}
+
+// TestTrustedProxiesFromTheLimiter: limits.trusted_proxies reaches the gateway once, in the
+// AuthLimiter main shares between the public listener's endpoints, and the X-Forwarded-For
+// the upstream receives honours it as the limit does. (It used to read
+// Options.TrustedProxies, which main never sets, so a trusted proxy's list was dropped.)
+func TestTrustedProxiesFromTheLimiter(t *testing.T) {
+	f := newFixture(t, func(o *Options) {
+		o.AuthLimiter = NewAuthLimiter(AuthLimitOptions{PerMinute: unreachedAuthLimit,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	})
+	m := f.mk(nil, "1.00")
+	if a := f.do(call{path: callPath(m), as: m, header: map[string]string{"X-Forwarded-For": "198.51.100.7"}}); a.status != 200 {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	got := f.voice.requests()
+	if xff := strings.Join(got[len(got)-1].header["x-forwarded-for"], "|"); xff != "198.51.100.7, 127.0.0.1" {
+		t.Errorf("upstream received X-Forwarded-For %q, want the trusted proxy's list and the proxy", xff)
 	}
 }

@@ -128,7 +128,8 @@ type Options struct {
 	// is one of them counts, for the auth-failure limit, against the nearest address in its
 	// X-Forwarded-For that is not a trusted proxy. Anyone else's X-Forwarded-For is ignored.
 	// The upstream's X-Forwarded-For is the trusted proxy's with the proxy appended, or the
-	// peer alone (see appendForwardedFor).
+	// peer alone (see appendForwardedFor). Like AuthFailuresPerMinute, used only to make the
+	// AuthLimiter: with one given, its trusted proxies are the gateway's, for both.
 	TrustedProxies []netip.Prefix
 	// CacheBytes is the byte budget of the account cache; 0: config.DefaultCacheBytes.
 	CacheBytes int64
