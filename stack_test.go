@@ -13,6 +13,7 @@ import (
 	"github.com/tenantgw/gateway/admin"
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -87,10 +88,15 @@ func startStackWith(t *testing.T, routes []policy.RouteSpec, ups map[string]gate
 		return gateway.NewAuthLimiter(gateway.AuthLimitOptions{PerMinute: o.authLimit, TrustedProxies: o.trusted})
 	}
 	pubLimit := limit()
-	s.api = admin.New(admin.Options{Store: store, OperatorToken: s.opToken, Logger: log,
-		Invalidate: func(id string) { s.gw.Invalidate(id) }, AuthLimiter: pubLimit, OperatorAuthLimiter: limit()})
-	s.gw, err = gateway.New(gateway.Options{Store: store, Fallback: s.api.Public, Logger: log, Metrics: gm,
-		Routes: routes, Upstreams: ups, AuthLimiter: pubLimit})
+	// The default configuration's settings, as serve passes them, with the test's routes.
+	ao := adminOptions(config.Default())
+	ao.Store, ao.OperatorToken, ao.Logger, ao.AuthLimiter, ao.OperatorAuthLimiter = store, s.opToken, log, pubLimit, limit()
+	ao.Invalidate = func(id string) { s.gw.Invalidate(id) }
+	s.api = admin.New(ao)
+	gwo := gatewayOptions(config.Default())
+	gwo.Store, gwo.Fallback, gwo.Logger, gwo.Metrics, gwo.AuthLimiter = store, s.api.Public, log, gm, pubLimit
+	gwo.Routes, gwo.Upstreams = routes, ups
+	s.gw, err = gateway.New(gwo)
 	if err != nil {
 		t.Fatal(err)
 	}
