@@ -14,8 +14,10 @@
 //   - config is the one place that defaults and validates settings. The
 //     constructors of the other packages take the values a valid Config holds
 //     and use the Default… constants for an option left zero (so a zero
-//     Options in a test behaves as the default configuration); they neither
-//     default with values of their own nor check again what Validate checks.
+//     Options in a test behaves as the default configuration). They default
+//     with no values of their own and check again only what they cannot build
+//     without (an upstream URL's scheme and host, a route's {auth_id}), so
+//     Validate refuses everything they would.
 //   - Errors name the setting by its path, such as "routes[2].price" or
 //     "upstreams.voice.timeout", and say why. Each problem is an *Error;
 //     several are joined with errors.Join. Errors from Load also say where

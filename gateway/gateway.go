@@ -100,8 +100,10 @@ type Upstream struct {
 
 // Options configure a Gateway. The settings among them hold what config produced (main maps
 // a config.Config to them); one left zero takes config's default (config.Default…), so a
-// zero Options runs as the default configuration. New neither checks again what
-// config.Validate checks nor gives values config refuses a meaning of their own.
+// zero Options runs as the default configuration. The rules of the settings are
+// config.Validate's: New gives values config refuses no meaning of their own, and fails only
+// for what it cannot build — an upstream URL it cannot forward to as it is, a route naming
+// no upstream, a route policy.CompileRoutes cannot compile.
 type Options struct {
 	// Store is the store the gateway admits and refunds in. Required.
 	Store Store
