@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -112,13 +111,7 @@ func serve(file string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, err := balance.Open(ctx, balance.Options{
-		Redis: cfg.Store.Redis, Cluster: cfg.Store.Cluster,
-		SentinelMaster: cfg.Store.Sentinel.Master, SentinelAddrs: cfg.Store.Sentinel.Addrs,
-		DataDir:     cfg.Store.DataDir,
-		DialTimeout: cfg.Store.DialTimeout.Std(), ReadTimeout: cfg.Store.ReadTimeout.Std(), WriteTimeout: cfg.Store.WriteTimeout.Std(),
-		PoolSize: cfg.Store.PoolSize, MarkerTTL: cfg.Limits.RefundMarkerTTL.Std(),
-	})
+	store, err := balance.Open(ctx, storeOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -145,52 +138,32 @@ func serve(file string, stdout, stderr io.Writer) error {
 		log.Info("sandbox upstreams started", "voice", voice, "sms", sms)
 	}
 
-	var trusted []netip.Prefix
-	for _, p := range cfg.Limits.TrustedProxies {
-		pfx, err := config.ParsePrefix(p) // validated by Load
-		if err != nil {
-			return fmt.Errorf("limits.trusted_proxies: %w", err)
-		}
-		trusted = append(trusted, pfx)
-	}
 	// The auth-failure limit: one for the public listener (proxied routes and management
 	// API count together), one for the operator listener, so that failures on the public
 	// listener never lock the operator out.
-	limit := func() *gateway.AuthLimiter {
-		return gateway.NewAuthLimiter(gateway.AuthLimitOptions{PerMinute: cfg.Limits.AuthFailuresPerMinute, TrustedProxies: trusted})
+	lo, err := authLimitOptions(cfg)
+	if err != nil {
+		return err
 	}
-	pubLimit, opLimit := limit(), limit()
+	pubLimit, opLimit := gateway.NewAuthLimiter(lo), gateway.NewAuthLimiter(lo)
 
 	var gw *gateway.Gateway
-	api := admin.New(admin.Options{
-		Store: store, OperatorToken: opToken,
-		RateLimit: cfg.Defaults.RateLimit, MaxSubaccounts: cfg.Defaults.MaxSubaccounts, MaxDepth: cfg.Defaults.MaxDepth,
-		TokenGrace: cfg.Defaults.TokenGrace.Std(), ClosedRetention: cfg.Defaults.ClosedRetention.Std(),
-		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
-		Invalidate: func(id string) { // this instance at once, the others through the store
-			gw.Invalidate(id)
-			if err := store.PublishInvalidation(context.Background(), id); err != nil {
-				log.Warn("publishing a cache invalidation", "auth_id", id, "err", err)
-			}
-		},
-		Logger: log, AuthLimiter: pubLimit, OperatorAuthLimiter: opLimit,
-	})
-	routes := make([]policy.RouteSpec, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		routes[i] = policy.RouteSpec{Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream,
-			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price)}
+	ao := adminOptions(cfg)
+	ao.Store, ao.OperatorToken, ao.Logger, ao.AuthLimiter, ao.OperatorAuthLimiter = store, opToken, log, pubLimit, opLimit
+	ao.Invalidate = func(id string) { // this instance at once, the others through the store
+		gw.Invalidate(id)
+		if err := store.PublishInvalidation(context.Background(), id); err != nil {
+			log.Warn("publishing a cache invalidation", "auth_id", id, "err", err)
+		}
 	}
-	ups := gatewayUpstreams(cfg.Upstreams)
+	api := admin.New(ao)
 	gwMetrics, err := gateway.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	gw, err = gateway.New(gateway.Options{
-		Store: store, Routes: routes, Upstreams: ups,
-		MaxBodyBytes: cfg.Limits.MaxBodyBytes, AuthLimiter: pubLimit,
-		CacheBytes: int64(cfg.Limits.CacheBytes), NegativeCacheTTL: cfg.Limits.NegativeCacheTTL.Std(),
-		Fallback: api.Public, Logger: log, Metrics: gwMetrics,
-	})
+	gwo := gatewayOptions(cfg)
+	gwo.Store, gwo.AuthLimiter, gwo.Fallback, gwo.Logger, gwo.Metrics = store, pubLimit, api.Public, log, gwMetrics
+	gw, err = gateway.New(gwo)
 	if err != nil {
 		return err
 	}
@@ -233,17 +206,6 @@ func serve(file string, stdout, stderr io.Writer) error {
 		log.Warn("operator listener shutdown", "err", e)
 	}
 	return err
-}
-
-// gatewayUpstreams turns the configured upstreams into the gateway's.
-func gatewayUpstreams(c map[string]config.Upstream) map[string]gateway.Upstream {
-	ups := make(map[string]gateway.Upstream, len(c))
-	for name, u := range c {
-		ups[name] = gateway.Upstream{URL: u.URL, Timeout: u.Timeout.Std(), ConnectTimeout: u.ConnectTimeout.Std(),
-			MaxConns: u.MaxConns, MaxResponseBytes: u.MaxResponseBytes, Pipeline: u.Pipeline,
-			PipelineDelay: u.PipelineDelay.Std()}
-	}
-	return ups
 }
 
 func setURL(cfg *config.Config, name, url string) {

@@ -69,10 +69,11 @@ func newOperatorServer(api *admin.API, store *balance.Store, reg *prometheus.Reg
 			api.Operator(rc)
 		}
 	}
-	// The public listener's settings and error answers (gateway.NewServer); a longer write
-	// timeout for /debug/pprof/profile, which answers after the seconds it samples.
+	// The public listener's settings, timeouts and error answers (gateway.NewServer's
+	// defaults); a longer write timeout for /debug/pprof/profile, which answers after the
+	// seconds it samples.
 	return gateway.NewServer(gateway.ServerOptions{Name: "gateway-operator", Handler: h, MaxBodyBytes: maxBody,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, Logger: log})
+		WriteTimeout: 60 * time.Second, Logger: log})
 }
 
 // pprofIndex is net/http/pprof's index page (the list of profiles) at /debug/pprof/.

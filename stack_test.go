@@ -13,6 +13,7 @@ import (
 	"github.com/tenantgw/gateway/admin"
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -57,7 +58,7 @@ func startStack(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.
 // stackOptions are what tests vary in a stack; the zero value is startStack's.
 type stackOptions struct {
 	level     slog.Level     // what stack.logs keeps; default INFO and up
-	authLimit int            // auth failures per minute on each listener, as serve wires them; 0: no limit
+	authLimit int            // auth failures per minute on each listener, as serve wires them; 0: one no test reaches
 	trusted   []netip.Prefix // limits.trusted_proxies
 }
 
@@ -81,16 +82,21 @@ func startStackWith(t *testing.T, routes []policy.RouteSpec, ups map[string]gate
 		t.Fatal(err)
 	}
 	if o.authLimit == 0 {
-		o.authLimit = -1
+		o.authLimit = 1 << 30 // config has no "no limit"
 	}
 	limit := func() *gateway.AuthLimiter {
 		return gateway.NewAuthLimiter(gateway.AuthLimitOptions{PerMinute: o.authLimit, TrustedProxies: o.trusted})
 	}
 	pubLimit := limit()
-	s.api = admin.New(admin.Options{Store: store, OperatorToken: s.opToken, Logger: log,
-		Invalidate: func(id string) { s.gw.Invalidate(id) }, AuthLimiter: pubLimit, OperatorAuthLimiter: limit()})
-	s.gw, err = gateway.New(gateway.Options{Store: store, Fallback: s.api.Public, Logger: log, Metrics: gm,
-		Routes: routes, Upstreams: ups, AuthLimiter: pubLimit})
+	// The default configuration's settings, as serve passes them, with the test's routes.
+	ao := adminOptions(config.Default())
+	ao.Store, ao.OperatorToken, ao.Logger, ao.AuthLimiter, ao.OperatorAuthLimiter = store, s.opToken, log, pubLimit, limit()
+	ao.Invalidate = func(id string) { s.gw.Invalidate(id) }
+	s.api = admin.New(ao)
+	gwo := gatewayOptions(config.Default())
+	gwo.Store, gwo.Fallback, gwo.Logger, gwo.Metrics, gwo.AuthLimiter = store, s.api.Public, log, gm, pubLimit
+	gwo.Routes, gwo.Upstreams = routes, ups
+	s.gw, err = gateway.New(gwo)
 	if err != nil {
 		t.Fatal(err)
 	}

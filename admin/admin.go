@@ -60,22 +60,27 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
-// Options configure the API. Zero values take the defaults of API.md §7.
+// Options configure the API. The settings among them hold what config produced (main maps
+// config's defaults.* and limits.max_body_bytes to them). One left zero takes config's
+// default (config.Default…), except TokenGrace, whose zero is a setting of its own.
 type Options struct {
 	Store         *balance.Store
 	OperatorToken string // Bearer token for /admin/v1/; "" refuses every operator request
 
-	RateLimit      int // rate_limit of new accounts, requests per second; default 1000
-	MaxSubaccounts int // max_subaccounts of new accounts; default 1000
-	MaxDepth       int // depth bound of a tree (main = depth 0); default 3
+	RateLimit      int // rate_limit of new accounts, requests per second
+	MaxSubaccounts int // max_subaccounts of new accounts
+	MaxDepth       int // depth bound of a tree (main = depth 0)
 
-	TokenGrace      time.Duration // default grace of a rotated token; default 24h
-	ClosedRetention time.Duration // how long a closed record stays readable; default 720h
+	// TokenGrace is the grace of a rotated token when the rotation does not say; taken as
+	// it is: 0 revokes the old token at once, as token_grace: 0 does.
+	TokenGrace      time.Duration
+	ClosedRetention time.Duration // how long a closed record stays readable
 
-	MaxBodyBytes int // request body limit in bytes; default 1 MiB
+	MaxBodyBytes int // request body limit in bytes
 
 	// Invalidate is called with an account's id after its token was rotated, its status
 	// changed, or it was deleted, so that credential caches drop it. May be nil.
@@ -113,25 +118,22 @@ type API struct {
 	opTokSet bool
 }
 
-// New returns an API for o, with defaults filled in.
+// New returns an API for o, an option left zero taking config's default (see Options).
 func New(o Options) *API {
 	if o.RateLimit <= 0 {
-		o.RateLimit = 1000
+		o.RateLimit = config.DefaultRateLimit
 	}
 	if o.MaxSubaccounts <= 0 {
-		o.MaxSubaccounts = 1000
+		o.MaxSubaccounts = config.DefaultMaxSubaccounts
 	}
 	if o.MaxDepth <= 0 {
-		o.MaxDepth = 3
-	}
-	if o.TokenGrace <= 0 {
-		o.TokenGrace = 24 * time.Hour
+		o.MaxDepth = config.DefaultMaxDepth
 	}
 	if o.ClosedRetention <= 0 {
-		o.ClosedRetention = 720 * time.Hour
+		o.ClosedRetention = config.DefaultClosedRetention
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		o.MaxBodyBytes = config.DefaultMaxBodyBytes
 	}
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 5 * time.Second

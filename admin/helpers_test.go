@@ -15,6 +15,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/config"
 )
 
 const testOperatorToken = "op-secret-token-for-tests"
@@ -86,6 +87,7 @@ func newEnv(t *testing.T, st *balance.Store, tweak func(*Options)) *env {
 	e := &env{t: t, st: st, clock: &clock{}}
 	o := Options{
 		Store: st, OperatorToken: testOperatorToken, MaxBodyBytes: 4096, Now: e.clock.now,
+		TokenGrace: config.DefaultTokenGrace, // as serve passes token_grace
 		Invalidate: func(id string) {
 			e.mu.Lock()
 			e.invalidated = append(e.invalidated, id)

@@ -10,12 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultMarkerTTL is how long the refund marker of an admitted request lives unless
-// Options.MarkerTTL says otherwise: a refund, a settlement or the check of a lost admit
-// answer must come within this time (they come within seconds; the rest is for reconciling
-// by hand). Markers cost about 60 bytes of store memory each for that long.
-const DefaultMarkerTTL = time.Hour
-
 // Reason says why the admit script refused a request.
 type Reason uint8
 

@@ -12,8 +12,8 @@
 //   - Errors of decisions are the sentinel errors in errors.go; anything else is a store
 //     failure (wrapped, test with IsUnavailable).
 //
-// The import direction is policy → balance → (nothing of ours); config is mapped to Options
-// by main.
+// The import direction is policy → balance → config (for the defaults of Options, nothing
+// else); main maps a config.Config to Options.
 package balance
 
 import (
@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantgw/gateway/config"
 )
 
 // Options selects and tunes the store. Exactly one of Redis, Cluster or SentinelMaster may be
@@ -35,15 +37,21 @@ type Options struct {
 	SentinelAddrs  []string // sentinel "host:port" addresses
 	DataDir        string   // where the embedded store persists; "" = memory only
 
-	DialTimeout  time.Duration // default 2s
-	ReadTimeout  time.Duration // default 1s: a store that does not answer is unavailable quickly
-	WriteTimeout time.Duration // default 1s
-	PoolSize     int           // default 0 = go-redis default (10 per CPU)
+	// Zero timeouts take config's defaults (config.DefaultDialTimeout, …): the read timeout
+	// is short, so that a store that does not answer is unavailable quickly.
+	DialTimeout  time.Duration
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	PoolSize     int // 0 = go-redis default (10 per CPU), as store.pool_size: 0
 
 	// NoAdmitBatching sends every admit as its own script call instead of deciding the
 	// admits that are in flight together in one (see batch.go). Default false: batching on.
 	NoAdmitBatching bool
-	// MarkerTTL is how long a refund marker lives (0 = DefaultMarkerTTL).
+	// MarkerTTL is how long the refund marker of an admitted request lives
+	// (limits.refund_marker_ttl; 0 = config.DefaultRefundMarkerTTL): a refund, a settlement
+	// or the check of a lost admit answer must come within this time (they come within
+	// seconds; the rest is for reconciling by hand). Markers cost about 60 bytes of store
+	// memory each for that long.
 	MarkerTTL time.Duration
 }
 
@@ -60,17 +68,17 @@ type Store struct {
 // snapshot from DataDir and starts it on a loopback port.
 func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.DialTimeout == 0 {
-		o.DialTimeout = 2 * time.Second
+		o.DialTimeout = config.DefaultDialTimeout
 	}
 	if o.ReadTimeout == 0 {
-		o.ReadTimeout = time.Second
+		o.ReadTimeout = config.DefaultReadTimeout
 	}
 	if o.WriteTimeout == 0 {
-		o.WriteTimeout = time.Second
+		o.WriteTimeout = config.DefaultWriteTimeout
 	}
 	s := &Store{markerTTL: o.MarkerTTL, timeout: o.ReadTimeout}
 	if s.markerTTL <= 0 {
-		s.markerTTL = DefaultMarkerTTL
+		s.markerTTL = config.DefaultRefundMarkerTTL
 	}
 	uo := &redis.UniversalOptions{
 		DialTimeout:  o.DialTimeout,
@@ -128,7 +136,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 // NewFromClient wraps an existing client (tests, tools). The caller keeps ownership of
 // nothing: Close closes rdb.
 func NewFromClient(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, markerTTL: DefaultMarkerTTL}
+	return &Store{rdb: rdb, markerTTL: config.DefaultRefundMarkerTTL}
 }
 
 // MarkerTTL is how long the refund markers of admitted requests live.

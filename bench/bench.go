@@ -39,12 +39,14 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/tenantgw/gateway/config"
 )
 
 // Defaults of Options (and of the command's flags).
 const (
-	DefaultTarget      = "http://127.0.0.1:8080"
-	DefaultOperator    = "http://127.0.0.1:8081"
+	DefaultTarget      = "http://127.0.0.1" + config.DefaultListen // a gateway started with no configuration
+	DefaultOperator    = "http://" + config.DefaultOperatorListen
 	DefaultPath        = "/v1/Account/{auth_id}/Call/"
 	DefaultMethod      = "POST"
 	DefaultBody        = `{"from":"14155550100","to":"14155550123","answer_url":"https://example.com/answer","answer_method":"POST"}`

@@ -9,7 +9,15 @@
 //     out (sandbox upstreams, the default routes, derived route names), then
 //     Validate. A Config returned by Load without error is valid.
 //   - Every setting has a default. The comment on each field gives its YAML
-//     key, its unit and its default; Default returns them all.
+//     key, its unit and its default; Default returns them all, and the
+//     Default… constants hold each one.
+//   - config is the one place that defaults and validates settings. The
+//     constructors of the other packages take the values a valid Config holds
+//     and use the Default… constants for an option left zero (so a zero
+//     Options in a test behaves as the default configuration). They default
+//     with no values of their own and check again only what they cannot build
+//     without (an upstream URL's scheme and host, a route's {auth_id}), so
+//     Validate refuses everything they would.
 //   - Errors name the setting by its path, such as "routes[2].price" or
 //     "upstreams.voice.timeout", and say why. Each problem is an *Error;
 //     several are joined with errors.Join. Errors from Load also say where
@@ -149,7 +157,9 @@ type Limits struct {
 // Upstream is one backend that routes forward to. Fields the file leaves
 // out take the defaults of DefaultUpstream.
 type Upstream struct {
-	// URL is the backend's base URL, http:// or https:// with a host.
+	// URL is the backend's base URL, http:// or https:// with a host (and a
+	// port), nothing more: no path, user, query or fragment, since the
+	// gateway forwards each request's own path to that host.
 	// YAML "url"; required, except in the sandbox where main fills it in.
 	URL string `yaml:"url"`
 	// Timeout bounds the whole exchange, until the last byte of the
@@ -183,10 +193,12 @@ type Upstream struct {
 
 // Route is one proxied telephony route (API.md §5).
 type Route struct {
-	// Name identifies the route in metrics and usage. YAML "name"; optional,
-	// default Method + " " + Path, e.g. "POST /v1/Account/{auth_id}/Call/".
+	// Name identifies the route in metrics and usage; it must not contain '|'
+	// or a line break. YAML "name"; optional, default Method + " " + Path,
+	// e.g. "POST /v1/Account/{auth_id}/Call/".
 	Name string `yaml:"name"`
-	// Method is the HTTP method, upper-cased by Load. YAML "method"; required.
+	// Method is the HTTP method, letters only, upper-cased by Load.
+	// YAML "method"; required.
 	Method string `yaml:"method"`
 	// Path is the path template: it starts with "/" and holds {auth_id} as
 	// one whole segment, e.g. "/v1/Account/{auth_id}/Call/". YAML "path"; required.

@@ -23,43 +23,77 @@ func Default() Config {
 	return c
 }
 
+// The defaults of the settings (API.md §7), each written here only: base and
+// DefaultUpstream are made of them, and the constructors of the other packages
+// (gateway.New, admin.New, balance.Open, …) use them for an option left zero, so
+// that a zero Options in a test behaves as the default configuration does.
+const (
+	DefaultListen         = ":8080"
+	DefaultOperatorListen = "127.0.0.1:8081"
+
+	DefaultDataDir      = "./data"
+	DefaultDialTimeout  = 2 * time.Second
+	DefaultReadTimeout  = time.Second
+	DefaultWriteTimeout = time.Second
+
+	DefaultRateLimit       = 1000
+	DefaultMaxSubaccounts  = 1000
+	DefaultMaxDepth        = 3
+	DefaultTokenGrace      = 24 * time.Hour
+	DefaultClosedRetention = 720 * time.Hour
+
+	DefaultMaxBodyBytes          = 1 << 20
+	DefaultAuthFailuresPerMinute = 30
+	DefaultCacheBytes            = 64 << 20
+	DefaultNegativeCacheTTL      = 5 * time.Second
+	DefaultRefundMarkerTTL       = time.Hour
+
+	DefaultUpstreamTimeout  = 10 * time.Second
+	DefaultConnectTimeout   = 2 * time.Second
+	DefaultMaxConns         = 512
+	DefaultMaxResponseBytes = 10 << 20
+
+	DefaultLogFormat = "text"
+	DefaultLogLevel  = "info"
+)
+
 // base returns the defaults of every setting, with no upstreams and no routes.
 func base() Config {
 	return Config{
-		Listen:         ":8080",
-		OperatorListen: "127.0.0.1:8081",
+		Listen:         DefaultListen,
+		OperatorListen: DefaultOperatorListen,
 		Store: Store{
-			DataDir:      "./data",
-			DialTimeout:  Duration(2 * time.Second),
-			ReadTimeout:  Duration(time.Second),
-			WriteTimeout: Duration(time.Second),
+			DataDir:      DefaultDataDir,
+			DialTimeout:  Duration(DefaultDialTimeout),
+			ReadTimeout:  Duration(DefaultReadTimeout),
+			WriteTimeout: Duration(DefaultWriteTimeout),
 		},
 		Defaults: Defaults{
-			RateLimit:       1000,
-			MaxSubaccounts:  1000,
-			MaxDepth:        3,
-			TokenGrace:      Duration(24 * time.Hour),
-			ClosedRetention: Duration(720 * time.Hour),
+			RateLimit:       DefaultRateLimit,
+			MaxSubaccounts:  DefaultMaxSubaccounts,
+			MaxDepth:        DefaultMaxDepth,
+			TokenGrace:      Duration(DefaultTokenGrace),
+			ClosedRetention: Duration(DefaultClosedRetention),
 		},
 		Limits: Limits{
-			MaxBodyBytes:          1 << 20,
-			AuthFailuresPerMinute: 30,
-			CacheBytes:            64 << 20,
-			NegativeCacheTTL:      Duration(5 * time.Second),
-			RefundMarkerTTL:       Duration(time.Hour),
+			MaxBodyBytes:          DefaultMaxBodyBytes,
+			AuthFailuresPerMinute: DefaultAuthFailuresPerMinute,
+			CacheBytes:            DefaultCacheBytes,
+			NegativeCacheTTL:      Duration(DefaultNegativeCacheTTL),
+			RefundMarkerTTL:       Duration(DefaultRefundMarkerTTL),
 		},
-		Log: Log{Format: "text", Level: "info"},
+		Log: Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
 	}
 }
 
 // DefaultUpstream returns an upstream with every default and no URL.
 func DefaultUpstream() Upstream {
 	return Upstream{
-		Timeout:          Duration(10 * time.Second),
-		ConnectTimeout:   Duration(2 * time.Second),
-		MaxConns:         512,
+		Timeout:          Duration(DefaultUpstreamTimeout),
+		ConnectTimeout:   Duration(DefaultConnectTimeout),
+		MaxConns:         DefaultMaxConns,
 		PipelineDelay:    Duration(DefaultPipelineDelay),
-		MaxResponseBytes: 10 << 20,
+		MaxResponseBytes: DefaultMaxResponseBytes,
 	}
 }
 

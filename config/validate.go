@@ -229,6 +229,11 @@ func (v *validator) upstreamURL(setting, s string) {
 		v.add(setting, "%q has no host", u.Redacted())
 	case u.RawQuery != "" || u.Fragment != "":
 		v.add(setting, "%q must not have a query or a fragment", u.Redacted())
+	case u.Path != "" && u.Path != "/":
+		// The gateway forwards each request's own path to the upstream's host.
+		v.add(setting, "%q must not have a path", u.Redacted())
+	case u.User != nil:
+		v.add(setting, "%q must not hold a user or password", u.Redacted())
 	}
 }
 
@@ -246,7 +251,7 @@ func (v *validator) routes(routes []Route, ups map[string]Upstream) {
 		switch {
 		case r.Method == "":
 			v.add(p+".method", "required")
-		case !isToken(r.Method):
+		case !isMethod(r.Method):
 			v.add(p+".method", "%q is not an HTTP method", r.Method)
 		}
 		if reason := checkPath(r.Path); reason != "" {
@@ -275,6 +280,9 @@ func (v *validator) routes(routes []Route, ups map[string]Upstream) {
 		byMethodPath[key] = i
 		if r.Name == "" {
 			v.add(p+".name", "required")
+		} else if strings.ContainsAny(r.Name, "|\n\r") {
+			// '|' separates the parts of the store's usage counters (package balance).
+			v.add(p+".name", "%q must not contain '|' or line breaks", r.Name)
 		} else if j, dup := byName[r.Name]; dup {
 			v.add(p+".name", "%q is also the name of routes[%d]", r.Name, j)
 		} else {
@@ -337,14 +345,14 @@ func shadowsManagement(p string) bool {
 	return false
 }
 
-// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), as a method must be.
-func isToken(s string) bool {
+// isMethod reports whether s is a route's method: upper-case letters A to Z only (Load
+// upper-cases methods), as every method of the API is.
+func isMethod(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+		if s[i] < 'A' || s[i] > 'Z' {
 			return false
 		}
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
+
+	"github.com/tenantgw/gateway/config"
 )
 
 // AuthLimiter is the auth-failure limit of one listener: each client address may fail
@@ -26,17 +28,17 @@ import (
 // failures on the public listener never lock the operator out. Safe for concurrent use;
 // the methods allocate nothing while the address has no failures on record.
 type AuthLimiter struct {
-	l       *authLimiter // nil: no limit
+	l       *authLimiter // nil only in a zero AuthLimiter, which limits nothing
 	trusted []netip.Prefix
 	now     func() time.Time
 }
 
 // AuthLimitOptions configure an AuthLimiter. Zero values take the documented defaults.
 type AuthLimitOptions struct {
-	// PerMinute is how many failures an address may have a minute; default 30, negative:
-	// no limit.
+	// PerMinute is how many failures an address may have a minute
+	// (limits.auth_failures_per_minute); 0 or less: config.DefaultAuthFailuresPerMinute.
 	PerMinute int
-	// Entries bounds the addresses tracked; default 100,000.
+	// Entries bounds the addresses tracked; default 100,000 (not a setting).
 	Entries int
 	// TrustedProxies are the load balancers in front of the listener (see Client).
 	TrustedProxies []netip.Prefix
@@ -46,8 +48,8 @@ type AuthLimitOptions struct {
 
 // NewAuthLimiter returns an AuthLimiter for o.
 func NewAuthLimiter(o AuthLimitOptions) *AuthLimiter {
-	if o.PerMinute == 0 {
-		o.PerMinute = 30
+	if o.PerMinute <= 0 {
+		o.PerMinute = config.DefaultAuthFailuresPerMinute
 	}
 	if o.Entries <= 0 {
 		o.Entries = 100_000
@@ -55,11 +57,7 @@ func NewAuthLimiter(o AuthLimitOptions) *AuthLimiter {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &AuthLimiter{trusted: o.TrustedProxies, now: o.Now}
-	if o.PerMinute > 0 {
-		a.l = newAuthLimiter(o.PerMinute, o.Entries, o.Now())
-	}
-	return a
+	return &AuthLimiter{l: newAuthLimiter(o.PerMinute, o.Entries, o.Now()), trusted: o.TrustedProxies, now: o.Now}
 }
 
 // Client is the address the limit counts a request against: its peer, or, when the peer

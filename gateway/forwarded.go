@@ -8,7 +8,7 @@ import (
 )
 
 // appendForwardedFor appends the X-Forwarded-For the upstream receives for a request from
-// peer (the connection's other end): when peer is a trusted proxy (Options.TrustedProxies),
+// peer (the connection's other end): when peer is a trusted proxy (the AuthLimiter's),
 // the list the request carries (every X-Forwarded-For line, in order) followed by peer;
 // otherwise peer alone, since the list of anyone else may be forged. Nothing is appended
 // for a peer without an IP address. The upstream can therefore trust the last entry, and
@@ -19,7 +19,7 @@ func (g *Gateway) appendForwardedFor(dst []byte, h *fasthttp.RequestHeader, peer
 	if !peer.IsValid() {
 		return dst
 	}
-	if len(g.opts.TrustedProxies) > 0 && g.trusted(peer) {
+	if len(g.limiter.trusted) > 0 && g.trusted(peer) {
 		for _, v := range h.PeekAll(hForwardedFor) {
 			if v = bytes.TrimSpace(v); len(v) > 0 {
 				dst = append(dst, v...)

@@ -46,6 +46,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/policy"
 )
 
@@ -69,11 +70,12 @@ type Upstream struct {
 	// URL is "http://host:port" or "https://host:port" (no path).
 	URL string
 	// Timeout bounds the whole exchange with the upstream (write request, read answer);
-	// default 10s. Exceeding it answers 504 UPSTREAM_TIMEOUT and refunds.
+	// 0: config.DefaultUpstreamTimeout. Exceeding it answers 504 UPSTREAM_TIMEOUT and refunds.
 	Timeout time.Duration
-	// ConnectTimeout bounds establishing a connection; default 2s. Failing answers 502.
+	// ConnectTimeout bounds establishing a connection; 0: config.DefaultConnectTimeout.
+	// Failing answers 502.
 	ConnectTimeout time.Duration
-	// MaxConns bounds the open connections to the upstream; default 512. With Pipeline it
+	// MaxConns bounds the open connections to the upstream; 0: config.DefaultMaxConns. With Pipeline it
 	// bounds the requests in flight to the upstream instead (MaxConns/Pipeline per
 	// connection); a request that finds every connection full waits up to ConnectTimeout
 	// for room, then answers 502.
@@ -91,15 +93,22 @@ type Upstream struct {
 	Pipeline int
 	// PipelineDelay is how long a pipelined connection that finds no more requests queued
 	// waits for some before it writes: the requests that arrive meanwhile go out in the
-	// same system call (and the upstream answers them in one). 0 (the default here; the
-	// config's default is 50µs) writes at once. Unused without Pipeline.
+	// same system call (and the upstream answers them in one). 0 writes at once, as
+	// pipeline_delay: 0s does: taken as it is, since zero is a valid setting (config's
+	// default, config.DefaultPipelineDelay, is what a configured upstream holds). Unused
+	// without Pipeline.
 	PipelineDelay time.Duration
-	// MaxResponseBytes bounds the upstream's answer body; default 10 MiB. A larger answer
-	// is treated as garbage: 502 and a refund.
+	// MaxResponseBytes bounds the upstream's answer body; 0: config.DefaultMaxResponseBytes.
+	// A larger answer is treated as garbage: 502 and a refund.
 	MaxResponseBytes int
 }
 
-// Options configure a Gateway. Zero values take the documented defaults.
+// Options configure a Gateway. The settings among them hold what config produced (main maps
+// a config.Config to them); one left zero takes config's default (config.Default…), so a
+// zero Options runs as the default configuration. The rules of the settings are
+// config.Validate's: New gives values config refuses no meaning of their own, and fails only
+// for what it cannot build — an upstream URL it cannot forward to as it is, a route naming
+// no upstream, a route policy.CompileRoutes cannot compile.
 type Options struct {
 	// Store is the store the gateway admits and refunds in. Required.
 	Store Store
@@ -108,8 +117,8 @@ type Options struct {
 	Routes []policy.RouteSpec
 	// Upstreams by name.
 	Upstreams map[string]Upstream
-	// MaxBodyBytes bounds a request body; default 1 MiB. Larger: 413 PAYLOAD_TOO_LARGE. It
-	// applies to the server made by Server/Serve/ListenAndServe.
+	// MaxBodyBytes bounds a request body; 0: config.DefaultMaxBodyBytes (NewServer). Larger:
+	// 413 PAYLOAD_TOO_LARGE. It applies to the server made by Server/Serve/ListenAndServe.
 	MaxBodyBytes int
 	// AuthLimiter is the public listener's auth-failure limit, shared with the management
 	// API (main hands it the same one); its clock should be Now. Nil: New makes one from
@@ -117,20 +126,22 @@ type Options struct {
 	// otherwise unused.
 	AuthLimiter *AuthLimiter
 	// AuthFailuresPerMinute is how many authentication failures a client address may have
-	// per minute before it gets 429 TOO_MANY_AUTH_FAILURES; default 30, negative = no limit.
+	// per minute before it gets 429 TOO_MANY_AUTH_FAILURES; 0: config's default
+	// (NewAuthLimiter).
 	AuthFailuresPerMinute int
-	// AuthLimiterEntries bounds the client addresses tracked; default 100,000.
+	// AuthLimiterEntries bounds the client addresses tracked; 0: NewAuthLimiter's default.
 	AuthLimiterEntries int
 	// TrustedProxies are load balancers in front of the public listener: a request whose peer
 	// is one of them counts, for the auth-failure limit, against the nearest address in its
 	// X-Forwarded-For that is not a trusted proxy. Anyone else's X-Forwarded-For is ignored.
 	// The upstream's X-Forwarded-For is the trusted proxy's with the proxy appended, or the
-	// peer alone (see appendForwardedFor).
+	// peer alone (see appendForwardedFor). Like AuthFailuresPerMinute, used only to make the
+	// AuthLimiter: with one given, its trusted proxies are the gateway's, for both.
 	TrustedProxies []netip.Prefix
-	// CacheBytes is the byte budget of the account cache; default 64 MiB.
+	// CacheBytes is the byte budget of the account cache; 0: config.DefaultCacheBytes.
 	CacheBytes int64
-	// NegativeCacheTTL is how long an unknown auth_id is remembered as unknown; default 5s,
-	// negative = not at all.
+	// NegativeCacheTTL is how long an unknown auth_id is remembered as unknown; 0:
+	// config.DefaultNegativeCacheTTL.
 	NegativeCacheTTL time.Duration
 	// RefreshAfter: a token that does not match a cached account that was read longer ago
 	// than this makes the gateway re-read the account once (a rotation made through another
@@ -151,8 +162,8 @@ type Options struct {
 	Metrics *Metrics
 	// Now is the clock (tests); nil: time.Now. The store's clock decides rate limits.
 	Now func() time.Time
-	// ReadTimeout, WriteTimeout and IdleTimeout of the server made by Server; defaults 30s,
-	// 30s and 120s.
+	// ReadTimeout, WriteTimeout and IdleTimeout of the server made by Server; 0: NewServer's
+	// defaults.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
@@ -198,29 +209,17 @@ func New(o Options) (*Gateway, error) {
 	if o.Store == nil {
 		return nil, errors.New("gateway: Options.Store is required")
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
-	}
 	if o.CacheBytes <= 0 {
-		o.CacheBytes = 64 << 20
+		o.CacheBytes = config.DefaultCacheBytes
 	}
-	if o.NegativeCacheTTL == 0 {
-		o.NegativeCacheTTL = 5 * time.Second
+	if o.NegativeCacheTTL <= 0 {
+		o.NegativeCacheTTL = config.DefaultNegativeCacheTTL
 	}
 	if o.RefreshAfter <= 0 {
 		o.RefreshAfter = time.Second
 	}
 	if o.RefundTimeout <= 0 {
 		o.RefundTimeout = 5 * time.Second
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = 30 * time.Second
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 30 * time.Second
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 120 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -263,11 +262,7 @@ func New(o Options) (*Gateway, error) {
 		}
 		g.ups[i] = u
 	}
-	neg := o.NegativeCacheTTL
-	if neg < 0 {
-		neg = 0
-	}
-	g.cache, err = newFactsCache(o.CacheBytes, neg, o.Store.Account, o.Now)
+	g.cache, err = newFactsCache(o.CacheBytes, o.NegativeCacheTTL, o.Store.Account, o.Now)
 	if err != nil {
 		return nil, fmt.Errorf("limits.cache_bytes: %w", err)
 	}
@@ -291,16 +286,16 @@ func newUpstream(name string, u Upstream) (*upstream, error) {
 		return nil, fmt.Errorf("%s.url: %q must not have a path, query or user", field, u.URL)
 	}
 	if u.Timeout <= 0 {
-		u.Timeout = 10 * time.Second
+		u.Timeout = config.DefaultUpstreamTimeout
 	}
 	if u.ConnectTimeout <= 0 {
-		u.ConnectTimeout = 2 * time.Second
+		u.ConnectTimeout = config.DefaultConnectTimeout
 	}
 	if u.MaxConns <= 0 {
-		u.MaxConns = 512
+		u.MaxConns = config.DefaultMaxConns
 	}
 	if u.MaxResponseBytes <= 0 {
-		u.MaxResponseBytes = 10 << 20
+		u.MaxResponseBytes = config.DefaultMaxResponseBytes
 	}
 	isTLS := p.Scheme == "https"
 	addr := p.Host

@@ -152,6 +152,10 @@ func openRedis(t testing.TB) *balance.Store {
 	return s
 }
 
+// unreachedAuthLimit is an auth-failure limit (a minute) that no test reaches: the fixture's,
+// so that tests of bad credentials are not cut short by 429s (config has no "no limit").
+const unreachedAuthLimit = 1 << 30
+
 func newFixture(t testing.TB, edit func(o *Options)) *fixture {
 	t.Helper()
 	return newFixtureOn(t, openRedis(t), edit)
@@ -168,7 +172,7 @@ func newFixtureOn(t testing.TB, store *balance.Store, edit func(o *Options)) *fi
 			"voice": {URL: f.voice.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second},
 			"sms":   {URL: f.sms.url, Timeout: 2 * time.Second, ConnectTimeout: time.Second},
 		},
-		AuthFailuresPerMinute: -1,
+		AuthFailuresPerMinute: unreachedAuthLimit,
 	}
 	if edit != nil {
 		edit(&o)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/wire"
 )
@@ -21,7 +22,7 @@ type ServerOptions struct {
 	Handler fasthttp.RequestHandler
 	// ErrorHandler answers what fasthttp could not read; nil: ErrorHandler.
 	ErrorHandler func(*fasthttp.RequestCtx, error)
-	// MaxBodyBytes bounds a request body; default 1 MiB. A Content-Length over it is
+	// MaxBodyBytes bounds a request body; 0: config.DefaultMaxBodyBytes. A Content-Length over it is
 	// answered 413 before any of the body is read, a chunked body as soon as it exceeds it.
 	MaxBodyBytes int
 	// ReadTimeout, WriteTimeout and IdleTimeout; defaults 30s, 30s and 120s.
@@ -40,7 +41,7 @@ func NewServer(o ServerOptions) *fasthttp.Server {
 		o.ErrorHandler = ErrorHandler
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		o.MaxBodyBytes = config.DefaultMaxBodyBytes
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 30 * time.Second

@@ -9,15 +9,16 @@ import (
 	"github.com/tenantgw/gateway/balance"
 )
 
-// RouteSpec is one configured route as the configuration file states it (API.md §7).
+// RouteSpec is one configured route as config.Load produced it (API.md §7): validated, its
+// method upper-cased and its name derived. See CompileRoutes for a route built otherwise.
 type RouteSpec struct {
-	Name       string // used in usage counters and metrics; default "METHOD path"
+	Name       string // used in usage counters and metrics
 	Method     string // GET, POST, …
 	Path       string // template holding "{auth_id}" once, e.g. "/v1/Account/{auth_id}/Call/"
 	Upstream   string // name of an upstream
-	Permission string // "calls", "sms", "cdr", or "" for none
+	Permission string // "calls", "sms", "cdr" ("" needs none: only in routes built by hand)
 	KYC        bool   // gated by kyc_calls_blocked
-	Price      string // decimal money, e.g. "0.0100"; "" = 0
+	Price      string // decimal money, e.g. "0.0100" ("" is free: only in routes built by hand)
 }
 
 // Route is a compiled route. Its fields are read-only after CompileRoutes.
@@ -47,31 +48,27 @@ const authIDParam = "{auth_id}"
 
 var permFields = map[string]string{"calls": balance.PermCalls, "sms": balance.PermSMS, "cdr": balance.PermCDR, "": ""}
 
-// CompileRoutes checks and compiles the configured routes. Errors name the setting, e.g.
-// "routes[2].price: …".
+// CompileRoutes compiles routes into a table. It compiles what config validated: the rules
+// of a route (method, path template, permission, price, name, no two alike, an upstream
+// that exists) are config.Validate's alone, and config.Load upper-cases methods and derives
+// names; CompileRoutes checks none of that again. A route that did not come through config
+// (tests build them) is compiled as written: an empty Name stays empty, Permission "" needs
+// no permission, Price "" is free, a method that is not upper-case matches no request, and
+// of two routes with the same method and path the first matches.
+//
+// It fails only for a route it cannot compile into one that is safe to run: a path without
+// {auth_id}, a price that is not an amount, or is negative (an admit would pay the caller),
+// an unknown permission. config refuses each of these too. Errors name the setting, e.g.
+// "routes[2].price: …", and wrap ErrBadRoute.
 func CompileRoutes(specs []RouteSpec) (*Routes, error) {
 	rs := &Routes{routes: make([]Route, 0, len(specs))}
-	seen := map[string]int{}
 	for i, s := range specs {
 		bad := func(field, format string, a ...any) error {
 			return fmt.Errorf("routes[%d].%s: %s: %w", i, field, fmt.Sprintf(format, a...), ErrBadRoute)
 		}
-		m := strings.ToUpper(strings.TrimSpace(s.Method))
-		if m == "" || strings.IndexFunc(m, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-			return nil, bad("method", "%q is not an HTTP method", s.Method)
-		}
-		if !strings.HasPrefix(s.Path, "/") {
-			return nil, bad("path", "%q must start with /", s.Path)
-		}
-		if strings.Count(s.Path, authIDParam) != 1 {
-			return nil, bad("path", "%q must hold %s exactly once", s.Path, authIDParam)
-		}
-		if strings.ContainsAny(s.Path, "?# ") {
-			return nil, bad("path", "%q must be a plain path", s.Path)
-		}
-		pre, suf, _ := strings.Cut(s.Path, authIDParam)
-		if strings.ContainsAny(pre+suf, "{}") {
-			return nil, bad("path", "%q: only %s may be a parameter", s.Path, authIDParam)
+		pre, suf, found := strings.Cut(s.Path, authIDParam)
+		if !found {
+			return nil, bad("path", "%q has no %s", s.Path, authIDParam)
 		}
 		field, ok := permFields[s.Permission]
 		if !ok {
@@ -88,25 +85,10 @@ func CompileRoutes(specs []RouteSpec) (*Routes, error) {
 			}
 			price = p
 		}
-		if s.Upstream == "" {
-			return nil, bad("upstream", "missing")
-		}
-		name := s.Name
-		if name == "" {
-			name = m + " " + s.Path
-		}
-		if strings.ContainsAny(name, "|\n\r") {
-			return nil, bad("name", "%q must not contain '|' or line breaks", name)
-		}
-		key := m + " " + s.Path
-		if j, dup := seen[key]; dup {
-			return nil, bad("path", "%s duplicates routes[%d]", key, j)
-		}
-		seen[key] = i
 		rs.routes = append(rs.routes, Route{
-			Name: name, Method: m, Path: s.Path, Upstream: s.Upstream, Permission: s.Permission,
+			Name: s.Name, Method: s.Method, Path: s.Path, Upstream: s.Upstream, Permission: s.Permission,
 			PermField: field, KYC: s.KYC, Price: price,
-			method: []byte(m), prefix: []byte(pre), suffix: []byte(suf),
+			method: []byte(s.Method), prefix: []byte(pre), suffix: []byte(suf),
 		})
 	}
 	return rs, nil
