@@ -22,7 +22,7 @@ import (
 func openClusterStore(t *testing.T) *balance.Store {
 	t.Helper()
 	nodes := redistest.StartCluster(t)
-	s, err := balance.Open(context.Background(), balance.Options{Cluster: nodes})
+	s, err := balance.Open(context.Background(), balance.Options{Cluster: nodes, ReadTimeout: testReadTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,12 +27,22 @@ func runOnStores(t *testing.T, cluster bool, f func(t *testing.T, s *balance.Sto
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	t.Run("embedded", func(t *testing.T) { f(t, open(t, balance.Options{DataDir: t.TempDir()})) })
-	t.Run("redis", func(t *testing.T) { f(t, open(t, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0"})) })
+	// These tests are about decisions, not timeouts: a generous read timeout keeps a machine
+	// loaded by other work (the race detector runs the embedded store's Lua slowly) from
+	// failing an admit with "store unavailable".
+	t.Run("embedded", func(t *testing.T) {
+		f(t, open(t, balance.Options{DataDir: t.TempDir(), ReadTimeout: testReadTimeout}))
+	})
+	t.Run("redis", func(t *testing.T) {
+		f(t, open(t, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0", ReadTimeout: testReadTimeout}))
+	})
 	if cluster {
 		t.Run("cluster", func(t *testing.T) { f(t, openClusterStore(t)) })
 	}
 }
+
+// testReadTimeout is the store read timeout of the stores runOnStores opens.
+const testReadTimeout = 10 * time.Second
 
 var seq atomic.Int64
 
