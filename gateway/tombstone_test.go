@@ -105,3 +105,27 @@ func TestWithdrawnAdmitIs503(t *testing.T) {
 		t.Errorf("balance %v, want 1.00", b)
 	}
 }
+
+// TestClientRequestIDDoesNotKeyTheMarker: the refund marker is keyed by an id the gateway
+// makes for each request, never by the client's X-Request-ID, so a client that sends the
+// same X-Request-ID again is admitted again (an id with a marker would be refused), even
+// after the first request was refunded.
+func TestClientRequestIDDoesNotKeyTheMarker(t *testing.T) {
+	f := newFixture(t, nil)
+	m := f.mk(nil, "1.00")
+	k := f.mk(m, "")
+	hdr := map[string]string{"X-Request-ID": "client-id-again"}
+	f.voice.status.Store(500) // the first fails upstream and is refunded
+	if a := f.do(call{path: callPath(k), as: k, header: hdr}); a.status != 500 || a.header["X-Charge"] != "0.00" {
+		t.Fatalf("first: %d %q %s", a.status, a.header["X-Charge"], a.body)
+	}
+	f.voice.status.Store(200)
+	for i := 0; i < 2; i++ {
+		if a := f.do(call{path: callPath(k), as: k, header: hdr}); a.status != 200 || a.header["X-Charge"] != "0.01" {
+			t.Fatalf("again %d: %d %q %s", i, a.status, a.header["X-Charge"], a.body)
+		}
+	}
+	if b := f.bal(m); b != amt("0.98") {
+		t.Errorf("balance %v, want 0.98", b)
+	}
+}
