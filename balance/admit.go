@@ -23,11 +23,15 @@ const (
 	ReasonKYC                 // KYC-gated route while a customer_use account is not verified
 	ReasonRateLimited         // a rate limit of the chain is exhausted; AuthID, Limit, RetryAfter
 	ReasonInsufficient        // the billing account cannot pay; AuthID, Available
+	// ReasonWithdrawn: the request's marker already exists — a refund ran before this admit
+	// and left a tombstone (the gateway gave the request up as a 503 and checked it for a
+	// charge), or the id was admitted before. Nothing was taken; the gateway answers 503.
+	ReasonWithdrawn
 	reasonCount
 )
 
 var reasonNames = [...]string{"admitted", "invalid_credentials", "forbidden", "suspended",
-	"permission_denied", "kyc_required", "rate_limited", "insufficient_balance"}
+	"permission_denied", "kyc_required", "rate_limited", "insufficient_balance", "withdrawn"}
 
 // String returns a short snake_case name, fit for a metric label.
 func (r Reason) String() string {
@@ -163,11 +167,15 @@ func asInt(x interface{}) int64 {
 // Refund returns the charge of the admitted request req.RequestID to the account that paid,
 // exactly once: a second call (from any instance) finds the marker spent and answers
 // refunded = false. req needs Keys and RequestID only. It returns what was refunded.
+// When the request has no marker (never admitted, or its admit has not run yet: the gateway
+// refunds an admit whose answer was lost, and a stalled store may run it later) it leaves a
+// tombstone marker (state 'x', living MarkerTTL) and answers refunded = false: an admit of
+// that id is then refused (ReasonWithdrawn) and takes nothing.
 func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount Amount, refunded bool, err error) {
 	if len(req.Keys) < 2 {
 		return 0, false, fmt.Errorf("refund: bad request (keys %d)", len(req.Keys))
 	}
-	v, err := refundScript.Run(ctx, s.rdb, req.Keys, req.RequestID).Result()
+	v, err := refundScript.Run(ctx, s.rdb, req.Keys, req.RequestID, s.markerTTL.Milliseconds()).Result()
 	if err != nil {
 		return 0, false, fmt.Errorf("refund: %w", storeErr(err))
 	}
@@ -201,6 +209,8 @@ func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost Amount) (Amo
 // Marker is the refund/settlement marker of one admitted request, as stored under
 // MarkerKey: "<state>|<billing id>|<price µ>|<day>|<route>", state 'a' (admitted, open) or
 // 'r' (refunded), or 's' (settled, with the settled cost appended as a sixth field). Later states and fields are appended, never reordered.
+// State 'x' is a tombstone, "x||0||": a refund found no marker and left it so that the
+// request's admit, should it run later, takes nothing (see Refund).
 type Marker struct {
 	State     byte
 	BillingID string

@@ -151,8 +151,11 @@ type cfTally struct {
 
 // cfCompare builds two forests of two trees each from desc, then sends every round to the
 // reference script one request per call and to the store's script as one batch, at the
-// same clock reading, and compares what they decided and wrote.
-func cfCompare(t *testing.T, s *balance.Store, ref, label string, desc []cfAcct, rounds []cfRound, tally *cfTally) {
+// same clock reading, and compares what they decided and wrote. With tomb, about one
+// request in four is withdrawn before its round (refunded before its admit, which leaves a
+// tombstone): the batch must refuse it (ReasonWithdrawn) and decide the others as the
+// reference decides the round without it.
+func cfCompare(t *testing.T, s *balance.Store, ref, label string, desc []cfAcct, rounds []cfRound, tally *cfTally, tomb *rand.Rand) {
 	ctx := context.Background()
 	forests := [2][]*cfTree{} // [0] for the reference, [1] for the closed form
 	for k := range forests {
@@ -168,6 +171,26 @@ func cfCompare(t *testing.T, s *balance.Store, ref, label string, desc []cfAcct,
 		reqs := [2][]*balance.AdmitRequest{cfRequests(forests[0], desc, steps, &ids), nil}
 		ids = base // the same request ids in both forests (their trees differ)
 		reqs[1] = cfRequests(forests[1], desc, steps, &ids)
+		refOf := make([]int, len(reqs[1])) // index in reqs[0] of each request; -1 = withdrawn
+		if tomb != nil {
+			kept := reqs[0][:0]
+			for i, r := range reqs[1] {
+				refOf[i] = len(kept)
+				if tomb.IntN(4) == 0 {
+					if amt, ok, err := s.Refund(ctx, r); err != nil || ok || amt != 0 {
+						t.Fatalf("%s: refund of request %d before its admit: %v %v %v", label, i, amt, ok, err)
+					}
+					refOf[i] = -1
+					continue
+				}
+				kept = append(kept, reqs[0][i])
+			}
+			reqs[0] = kept
+		} else {
+			for i := range refOf {
+				refOf[i] = i
+			}
+		}
 		decs := [2][]balance.Decision{make([]balance.Decision, len(reqs[0])), make([]balance.Decision, len(reqs[1]))}
 		for k, body := range []string{ref, balance.AdmitScriptBody()} {
 			for i, err := range balance.AdmitWithClock(t, s, body, at, reqs[k], decs[k], k == 0) {
@@ -183,8 +206,17 @@ func cfCompare(t *testing.T, s *balance.Store, ref, label string, desc []cfAcct,
 				treeOf = append(treeOf, st.tree)
 			}
 		}
-		for i := range decs[0] {
-			w, g := decs[0][i], decs[1][i]
+		for i := range decs[1] {
+			g := decs[1][i]
+			if refOf[i] < 0 {
+				tally.reasons[g.Reason]++
+				mb, eb := s.RefundMarker(ctx, forests[1][treeOf[i]].accts[0].Root, string(reqs[1][i].RequestID))
+				if g != (balance.Decision{Reason: balance.ReasonWithdrawn, Price: reqs[1][i].Price}) || eb != nil || mb.State != 'x' {
+					t.Errorf("%s, %v: request %d withdrawn: %+v, marker %+v %v", label, dt, i, g, mb, eb)
+				}
+				continue
+			}
+			w := decs[0][refOf[i]]
 			ra, rb := forests[0][treeOf[i]].role, forests[1][treeOf[i]].role
 			if w.Admitted {
 				tally.admitted++
@@ -196,7 +228,7 @@ func cfCompare(t *testing.T, s *balance.Store, ref, label string, desc []cfAcct,
 				g.Remaining != w.Remaining || g.Reset != w.Reset || g.Available != w.Available || g.Price != w.Price {
 				t.Errorf("%s, %v: request %d: closed form %+v, reference %+v", label, dt, i, g, w)
 			}
-			ma, ea := s.RefundMarker(ctx, forests[0][treeOf[i]].accts[0].Root, string(reqs[0][i].RequestID))
+			ma, ea := s.RefundMarker(ctx, forests[0][treeOf[i]].accts[0].Root, string(reqs[0][refOf[i]].RequestID))
 			mb, eb := s.RefundMarker(ctx, forests[1][treeOf[i]].accts[0].Root, string(reqs[1][i].RequestID))
 			if (ea == nil) != (eb == nil) || (ea == nil && (ma.State != mb.State || ma.Price != mb.Price ||
 				ra[ma.BillingID] != rb[mb.BillingID] || ma.Day != mb.Day || ma.Route != mb.Route)) {
@@ -244,7 +276,7 @@ func TestAdmitClosedFormSameAsSequential(t *testing.T) {
 			for _, dt := range []time.Duration{0, 250 * time.Millisecond, time.Second, 1370 * time.Millisecond, 4 * time.Second} {
 				rounds = append(rounds, cfRound{dt, cfRandomSteps(rng, 2, desc)})
 			}
-			cfCompare(t, s, string(ref), fmt.Sprintf("seed %d", seed), desc, rounds, tally)
+			cfCompare(t, s, string(ref), fmt.Sprintf("seed %d", seed), desc, rounds, tally, nil)
 		}
 		// The random sequences must have exercised admits, runs and every refusal.
 		if tally.admitted < 200 || tally.runs < 100 || len(tally.reasons) < 6 ||
@@ -259,6 +291,34 @@ func TestAdmitClosedFormSameAsSequential(t *testing.T) {
 		tie := []cfAcct{{parent: -1, own: true, credit: "1.00", rate: 5}, {parent: 0, rate: 5}, {parent: 0}}
 		one := func(path, n int) []cfStep { return []cfStep{{path: path, n: n, price: "0.01", perm: "p_calls"}} }
 		cfCompare(t, s, string(ref), "tie", tie, []cfRound{
-			{0, one(2, 1)}, {100 * time.Millisecond, one(1, 1)}, {250 * time.Millisecond, one(1, 6)}}, tally)
+			{0, one(2, 1)}, {100 * time.Millisecond, one(1, 1)}, {250 * time.Millisecond, one(1, 6)}}, tally, nil)
+	})
+}
+
+// TestAdmitClosedFormWithdrawn: withdrawn requests (refunded before their admit, see
+// refund.lua) anywhere in a batch, in the middle of runs of identical requests too, are
+// refused and change nothing, and the batch decides every other request exactly as the
+// reference script decides the same rounds without them: decisions, balances, rate state,
+// last_used, usage and markers.
+func TestAdmitClosedFormWithdrawn(t *testing.T) {
+	ref, err := os.ReadFile("testdata/admit_sequential.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOnStores(t, true, func(t *testing.T, s *balance.Store) {
+		tally := &cfTally{reasons: map[balance.Reason]int{}}
+		for seed := uint64(101); seed <= 106; seed++ {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			desc := cfRandomTree(rng)
+			var rounds []cfRound
+			for _, dt := range []time.Duration{0, 250 * time.Millisecond, time.Second, 4 * time.Second} {
+				rounds = append(rounds, cfRound{dt, cfRandomSteps(rng, 2, desc)})
+			}
+			cfCompare(t, s, string(ref), fmt.Sprintf("seed %d", seed), desc, rounds, tally, rng)
+		}
+		if tally.admitted < 50 || tally.reasons[balance.ReasonWithdrawn] < 30 || tally.reasons[balance.ReasonRateLimited] < 10 ||
+			tally.reasons[balance.ReasonInsufficient] < 10 {
+			t.Errorf("%d admitted, refusals %v: the sequences exercise too little", tally.admitted, tally.reasons)
+		}
 	})
 }

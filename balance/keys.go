@@ -56,8 +56,10 @@ func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
 // batch writes a few hashes instead of a key per request, and hashes that small stay in
 // Redis's compact encoding (about 60 bytes a marker, keys and expiry included). An id of one
 // character is field id of "{ROOT}:rf:". The hash expires the store's MarkerTTL after its
-// last admit, so every marker lives at least that long. (The scripts' marker_key and
-// marker_field, in prelude.lua.)
+// last admit, so every marker lives at least that long. A refund that finds no marker
+// writes a tombstone there (and restarts the hash's lifetime), which the admit script
+// refuses to admit over (see Store.Refund). (The scripts' marker_key and marker_field, in
+// prelude.lua.)
 func MarkerKey(root, requestID string) (key, field string) {
 	if len(requestID) <= 1 {
 		return "{" + root + "}:rf:", requestID

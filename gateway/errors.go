@@ -52,6 +52,11 @@ func (g *Gateway) refusal(ctx *fasthttp.RequestCtx, route *policy.Route, caller,
 		return OutcomeInsufficientBalance, &policy.APIError{Status: http.StatusPaymentRequired, Code: "INSUFFICIENT_BALANCE",
 			Message: "balance too low for this request", Details: map[string]any{"auth_id": d.AuthID,
 				"required": d.Price.String(), "available": d.Available.String(), "currency": path.currency}}
+	case balance.ReasonWithdrawn:
+		// The request id has a marker already (a refund ran first, see compensate): nothing
+		// was charged. The gateway refunds only after its admit call has returned, so a
+		// request it is still deciding meets this only with an id used before.
+		return OutcomeStoreUnavailable, errStoreUnavailable
 	}
 	return OutcomeError, errInternal
 }

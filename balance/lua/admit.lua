@@ -59,16 +59,30 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- permission fields this batch's routes need.
 local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
 local NF = #F
+-- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
+-- marker_field of its reqid, in its tree), for the j-th request of the batch.
+local MK, MF = {}, {}
 do
-  local seen, i = {}, 4
-  for _ = 1, m do
+  local seen, i, pspec, prefix = {}, 4, nil, nil
+  for j = 1, m do
+    local rid
     if ARGV[i] == '=' then
+      rid = ARGV[i + 1]
       i = i + 2
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
+      local spec = ARGV[i]
+      if spec ~= pspec then -- the tree's marker prefix, from the path account's key
+        pspec = spec
+        prefix = string.match(KEYS[tonumber(string.match(spec, ' (%d+)'))], '^(.-}:)') .. 'rf:'
+      end
+      rid = ARGV[i + 7]
       i = i + 8
     end
+    local key, field = prefix, rid -- marker_split, inline
+    if #rid > 1 then key, field = prefix .. sub(rid, 1, -2), sub(rid, -1) end
+    MK[j], MF[j] = key, field
   end
 end
 local S = {}
@@ -83,6 +97,39 @@ for i = 1, a do
     S[i] = s
   else
     S[i] = false
+  end
+end
+
+-- A request whose marker already exists is refused first of all, with 8, and changes
+-- nothing: a refund that found no marker for its id left a tombstone there (the gateway
+-- gave the request up, answered 503 "nothing was charged" and checked it for a charge
+-- before this admit ran: a stalled store, or the admit's bytes still in a socket buffer), or
+-- the id was admitted before. dead[j] is true for such a request j. Request ids are unique
+-- and random, so the usual batch has no marker hash yet: one EXISTS answers for all of
+-- them; only when one of the hashes exists are the batch's fields read, one HMGET per hash.
+local dead = false
+if redis.call('EXISTS', unpack(MK, 1, m)) > 0 then
+  local mf, mkeys = {}, {} -- per marker hash: its fields and their requests
+  for j = 1, m do
+    local key = MK[j]
+    local g = mf[key]
+    if not g then
+      g = {{}, {}}
+      mf[key] = g
+      mkeys[#mkeys + 1] = key
+    end
+    local n = #g[1] + 1
+    g[1][n], g[2][n] = MF[j], j
+  end
+  for x = 1, #mkeys do
+    local g = mf[mkeys[x]]
+    local r = redis.call('HMGET', mkeys[x], unpack(g[1]))
+    for y = 1, #r do
+      if r[y] then
+        dead = dead or {}
+        dead[g[2][y]] = true
+      end
+    end
   end
 end
 
@@ -155,13 +202,13 @@ local function static(ch, pos, th, perm, kyc)
 end
 
 local usage, uorder = {}, {}
-local marks, mbuckets = {}, {}
+local mbk, mbuckets = {}, {} -- the markers to write, per marker hash
 local pmbs, pmprice, pmroute, pmval -- the last marker value built, reused by a run of alike
 local pu, puch, puroute -- the last usage entry, likewise
 
 -- run: the rate limits and the balance for a run of k identical requests that passed
--- static, their effects and their answers, in closed form; the t-th one's reqid is
--- ARGV[i0 + 2(t - 1)]. It decides exactly what k requests one after the
+-- static, their effects and their answers, in closed form; the t-th one is request
+-- j0 + t - 1 of the batch. It decides exactly what k requests one after the
 -- other would (each sees the debits and rate state of those before it):
 --   GCRA: with base = max(tat, now), the t-th admit of the run moves tat to base + t*T and
 --   passes iff now - (base + t*T - T*rate) >= 0, i.e. t <= cap = floor((now + T*rate - base) / T);
@@ -173,7 +220,7 @@ local pu, puch, puroute -- the last usage entry, likewise
 --   are checked before the balance), and since a refusal changes nothing, so is every
 --   request after it in the run, with the same answer.
 local caps, bases = {}, {}
-local function run(ch, pos, b, price, route, k, i0)
+local function run(ch, pos, b, price, route, k, j0)
   local n = #ch - 1
   local adm = k -- how many the rates let in
   local tight, tcap = 0, 0
@@ -221,34 +268,27 @@ local function run(ch, pos, b, price, route, k, i0)
     end
     u[3], u[4] = u[3] + A, u[4] + A * price -- the sums one at a time makes (integers < 2^53)
     -- the markers, into the batch's list for their marker hash
-    if not bs.prefix then
-      bs.prefix = string.match(bs.key, '^(.-}:)')
-      marks[bs.prefix] = marks[bs.prefix] or {}
-    end
     if not (bs == pmbs and price == pmprice and route == pmroute) then
       pmbs, pmprice, pmroute = bs, price, route
       pmval = 'a|' .. bs.id .. '|' .. istr(price) .. '|' .. day .. '|' .. route
     end
-    local mt = marks[bs.prefix]
     local rlimit, T, tbase
     if tight > 0 then
       local ts = S[ch[tight + 1]]
       rlimit, T, tbase = ts.rate, ts.T, bases[tight]
     end
-    local ri = i0
+    local jj = j0
     for t = 1, A do
-      local reqid = ARGV[ri]
-      ri = ri + 2
-      local bucket, field = '', reqid -- marker_split, inline
-      if #reqid > 1 then bucket, field = sub(reqid, 1, -2), sub(reqid, -1) end
-      local mb = mt[bucket]
+      local key = MK[jj]
+      local mb = mbk[key]
       if not mb then
         mb = {}
-        mt[bucket] = mb
-        mbuckets[#mbuckets + 1] = {bs.prefix .. 'rf:' .. bucket, mb}
+        mbk[key] = mb
+        mbuckets[#mbuckets + 1] = {key, mb}
       end
-      mb[#mb + 1] = field
+      mb[#mb + 1] = MF[jj]
       mb[#mb + 1] = pmval
+      jj = jj + 1
       if tight == 0 then
         answer(0, 0, price, b, 0, 0, 0, 0)
       else
@@ -276,28 +316,43 @@ end
 
 local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
--- its static checks are done once, the rest in closed form (run).
+-- its static checks are done once, the rest in closed form (run). A withdrawn request
+-- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
 local i, j = 4, 1
+local ch, pos, th, perm, kyc, price, route
 while j <= m do
-  local spec = ARGV[i]
-  local ch = specs[spec]
-  if not ch then
-    ch = {}
-    for x in string.gmatch(spec, '%d+') do ch[#ch + 1] = tonumber(x) end
-    specs[spec] = ch
-  end
-  local pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local price, route, i0 = tonumber(ARGV[i + 5]), ARGV[i + 6], i + 7
-  i = i + 8
-  local k = 1
-  while j + k <= m and ARGV[i] == '=' do k, i = k + 1, i + 2 end
-  local refusal, b = static(ch, pos, th, perm, kyc)
-  if refusal then
-    for _ = 1, k do answer(unpack(refusal)) end
+  if ARGV[i] == '=' then
+    i = i + 2
   else
-    run(ch, pos, b, price, route, k, i0)
+    local spec = ARGV[i]
+    ch = specs[spec]
+    if not ch then
+      ch = {}
+      for x in string.gmatch(spec, '%d+') do ch[#ch + 1] = tonumber(x) end
+      specs[spec] = ch
+    end
+    pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    price, route = tonumber(ARGV[i + 5]), ARGV[i + 6]
+    i = i + 8
   end
-  j = j + k
+  if dead and dead[j] then
+    answer(8, 0, 0, 0, 0, 0, 0, 0)
+    j = j + 1
+  else
+    local k = 1
+    if dead then
+      while j + k <= m and ARGV[i] == '=' and not dead[j + k] do k, i = k + 1, i + 2 end
+    else
+      while j + k <= m and ARGV[i] == '=' do k, i = k + 1, i + 2 end
+    end
+    local refusal, b = static(ch, pos, th, perm, kyc)
+    if refusal then
+      for _ = 1, k do answer(unpack(refusal)) end
+    else
+      run(ch, pos, b, price, route, k, j)
+    end
+    j = j + k
+  end
 end
 
 -- Write: each changed account once, usage once per (account, route), the markers in one

@@ -1,6 +1,6 @@
 -- refund: returns the charge of one admitted request, exactly once.
 -- KEYS as for admit (the path account's chain, path first, root last, then its usage hash).
--- ARGV[1] request id.
+-- ARGV[1] request id, ARGV[2] marker lifetime (ms).
 -- The marker of the request (see marker_key) written by admit ("a|<billing>|<price>|<day>|<route>") says who
 -- paid what; it is rewritten with state 'r' (the marker hash keeps its expiry), so a second refund finds
 -- nothing to do. The money goes back to the billing account, or, if that account has been
@@ -11,11 +11,26 @@
 -- Every value it adds to (the balance, the two counters) is read and checked before the
 -- first write: if one cannot take the change (not an integer, or it would leave
 -- +-MAX_AMOUNT), it answers an error and has written nothing; the marker stays open.
--- Answers {1, price, billing id} when refunded, {0, 0, ''} when there was nothing to refund.
+-- When the request has no marker, it was never admitted — or its admit has not run yet
+-- (the gateway refunds a request whose admit answer was lost, and a stalled store may run
+-- that admit later): the refund then leaves a tombstone "x||0||" in the marker's place (the
+-- marker hash's lifetime restarts, as with an admit's write), and the admit script refuses
+-- a request whose marker exists, so that admit takes nothing. Refund and settle find
+-- nothing to do with a tombstone.
+-- Answers {1, price, billing id} when refunded, {0, 0, ''} when there was nothing to refund
+-- (the marker was spent or a tombstone, or there was none and it left one).
 local prefix = string.match(KEYS[1], '^(.-}:)')
 local mk, mf = marker_key(prefix, ARGV[1]), marker_field(ARGV[1])
 local m = redis.call('HGET', mk, mf)
-if not m then return {0, 0, ''} end
+if not m then
+  local ttl = tonumber(ARGV[2])
+  if not ttl or ttl < 1 or ttl ~= math.floor(ttl) then
+    return redis.error_reply('ERR refund ' .. ARGV[1] .. ': bad marker lifetime')
+  end
+  redis.call('HSET', mk, mf, 'x||0||')
+  redis.call('PEXPIRE', mk, istr(ttl))
+  return {0, 0, ''}
+end
 local state, bid, price, day, route = string.match(m, '^(%a)|([^|]*)|(%-?%d+)|([^|]*)|([^|]*)')
 if state ~= 'a' then return {0, 0, ''} end
 local p = tonumber(price)
