@@ -25,7 +25,7 @@ type reqState struct {
 
 func newReqState() *reqState {
 	return &reqState{basic: make([]byte, 0, 128), hex: make([]byte, 0, 64), rid: make([]byte, 0, 64),
-		mid: make([]byte, 0, 32), num: make([]byte, 0, 64), body: make([]byte, 0, 512), xff: make([]byte, 0, 64)}
+		mid: make([]byte, 0, 48), num: make([]byte, 0, 64), body: make([]byte, 0, 512), xff: make([]byte, 0, 64)}
 }
 
 func (g *Gateway) acquire() *reqState { return g.pool.Get().(*reqState) }

@@ -15,17 +15,12 @@ import (
 )
 
 // requestID picks the request's X-Request-ID (wire.PickRequestID: the client's if sane,
-// else a new one) and the internal id that keys the refund marker (always new, so a client
-// reusing ids cannot make two requests share a refund; the one made for X-Request-ID when
-// the client sent none, so that logs name one id).
+// else a new random one) and the internal id that keys the refund marker
+// (balance.AppendMarkerID: always new, so a client reusing ids cannot make two requests
+// share a refund; a counter, so markers share hashes; the log names it refund_key).
 func (g *Gateway) requestID(rc *fasthttp.RequestCtx, st *reqState) {
-	var made bool
-	st.rid, made = wire.PickRequestID(st.rid[:0], &rc.Request.Header)
-	if made {
-		st.mid = append(st.mid[:0], st.rid...)
-	} else {
-		st.mid = wire.AppendRequestID(st.mid[:0])
-	}
+	st.rid, _ = wire.PickRequestID(st.rid[:0], &rc.Request.Header)
+	st.mid = balance.AppendMarkerID(st.mid[:0])
 	rc.Response.Header.SetBytesV(hRequestID, st.rid)
 }
 
