@@ -11,8 +11,8 @@
 //     listed in router.go; POST /admin/v1/Account/{id}/Token/ (rotate any account's token,
 //     main accounts included) extends API.md §6.
 //   - Every answer carries X-Request-ID (the caller's when policy.SaneRequestID holds, else a
-//     new one) and Cache-Control: no-store; every error has the body of API.md §3, built by
-//     policy.AppendErrorBody from policy.ErrorFor.
+//     new one) and Cache-Control: no-store; every error has the body of API.md §3, written
+//     by wire.WriteError from wire.ErrorFor (package policy/wire, shared with the gateway).
 //   - Public credentials (X-Auth-ID/X-Auth-Token or HTTP Basic) are verified against the
 //     store's record on every request; no cache. Unknown, wrong, expired, closed or deleted →
 //     401 INVALID_CREDENTIALS with WWW-Authenticate: Basic realm="gateway". Accepted

@@ -16,7 +16,10 @@ import (
 // by hand). Markers cost about 60 bytes of store memory each for that long.
 const DefaultMarkerTTL = time.Hour
 
-// Reason says why the admit script refused a request.
+// Reason says why the admit script refused a request: the code the script answers, which
+// balance/lua/admit.lua names at its top. What a refusal looks like on the wire and in the
+// metrics (status, code, message, label) is its row in the refusal table, keyed by Reason
+// (policy/wire.Refusals); a test pins the Lua codes to that table.
 type Reason uint8
 
 // Reasons, as the admit script answers them (its first element).
@@ -29,19 +32,8 @@ const (
 	ReasonKYC                 // KYC-gated route while a customer_use account is not verified
 	ReasonRateLimited         // a rate limit of the chain is exhausted; AuthID, Limit, RetryAfter
 	ReasonInsufficient        // the billing account cannot pay; AuthID, Available
-	reasonCount
+	reasonCount               // codes from here on are not the script's: an unexpected answer
 )
-
-var reasonNames = [...]string{"admitted", "invalid_credentials", "forbidden", "suspended",
-	"permission_denied", "kyc_required", "rate_limited", "insufficient_balance"}
-
-// String returns a short snake_case name, fit for a metric label.
-func (r Reason) String() string {
-	if r < reasonCount {
-		return reasonNames[r]
-	}
-	return "unknown"
-}
 
 // Permission field names of the account hash, as routes name them.
 const (

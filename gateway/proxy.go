@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // Header names.
@@ -33,9 +33,6 @@ const (
 	hRLPolicy     = "RateLimit-Policy"
 	hRL           = "RateLimit"
 	hRetryAfter   = "Retry-After"
-	hWWWAuth      = "WWW-Authenticate"
-	wwwAuthValue  = `Basic realm="gateway"`
-	jsonType      = "application/json"
 	rlPolicyStart = `"acct";q=`
 )
 
@@ -101,7 +98,7 @@ func (g *Gateway) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 }
 
 // refuseUnrouted answers a request refused before routing (nothing was charged).
-func (g *Gateway) refuseUnrouted(ctx *fasthttp.RequestCtx, e *policy.APIError, refusal int, reason string) {
+func (g *Gateway) refuseUnrouted(ctx *fasthttp.RequestCtx, e *wire.APIError, refusal int, reason string) {
 	st := g.acquire()
 	g.requestID(ctx, st)
 	g.writeError(ctx, st, e)
@@ -186,7 +183,7 @@ func (g *Gateway) authenticate(ctx context.Context, st *reqState, id, tok []byte
 // resolve authenticates the caller and applies the access rule; it answers the caller's and
 // the path account's facts and the caller's position in the path account's chain, or the
 // error to answer with.
-func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte) (caller, path *facts, pos int, out Outcome, apiErr *policy.APIError) {
+func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte) (caller, path *facts, pos int, out Outcome, apiErr *wire.APIError) {
 	st.peer = clientAddr(ctx)
 	addr := g.client(ctx)
 	if g.auth != nil {
@@ -230,7 +227,7 @@ func (g *Gateway) resolve(ctx *fasthttp.RequestCtx, st *reqState, pathID []byte)
 	return caller, path, pos, OutcomeOK, nil
 }
 
-func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *policy.APIError) {
+func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *wire.APIError) {
 	if errors.Is(err, balance.ErrUnavailable) {
 		g.log.Warn("store unavailable; request refused, nothing charged", "request_id", string(st.rid), "err", err)
 		return OutcomeStoreUnavailable, errStoreUnavailable
@@ -274,7 +271,7 @@ func (g *Gateway) compensate(req *balance.AdmitRequest) {
 	}()
 }
 
-func (g *Gateway) authFailed(ctx *fasthttp.RequestCtx, addr netip.Addr) (Outcome, *policy.APIError) {
+func (g *Gateway) authFailed(ctx *fasthttp.RequestCtx, addr netip.Addr) (Outcome, *wire.APIError) {
 	if g.auth != nil {
 		if wait := g.auth.fail(addr, g.now()); wait > 0 {
 			return OutcomeAuthThrottled, g.throttled(ctx, wait)
@@ -283,7 +280,7 @@ func (g *Gateway) authFailed(ctx *fasthttp.RequestCtx, addr netip.Addr) (Outcome
 	return OutcomeInvalidCredentials, errInvalidCredentials
 }
 
-func (g *Gateway) throttled(ctx *fasthttp.RequestCtx, wait time.Duration) *policy.APIError {
+func (g *Gateway) throttled(ctx *fasthttp.RequestCtx, wait time.Duration) *wire.APIError {
 	setRetryAfter(ctx, wait)
 	return errAuthThrottled
 }
@@ -369,7 +366,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 }
 
 // refuse answers a matched request that was not forwarded: nothing was charged.
-func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, st *reqState, e *policy.APIError) {
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, st *reqState, e *wire.APIError) {
 	g.writeError(ctx, st, e)
 	ctx.Response.Header.Set(hCharge, "0.00")
 }
@@ -418,7 +415,7 @@ func (g *Gateway) settle(st *reqState, idx int, raw []byte, charge balance.Amoun
 	return final
 }
 
-func upstreamFailure(err error) (Outcome, *policy.APIError) {
+func upstreamFailure(err error) (Outcome, *wire.APIError) {
 	var ne net.Error
 	var op *net.OpError
 	isDial := errors.As(err, &op) && op.Op == "dial"
@@ -479,14 +476,8 @@ func setRateLimit(h *fasthttp.ResponseHeader, st *reqState, limit, remaining int
 }
 
 // writeError answers with the API's error body.
-func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, st *reqState, e *policy.APIError) {
-	ctx.SetStatusCode(e.Status)
-	ctx.Response.Header.SetContentType(jsonType)
-	if e.Status == http.StatusUnauthorized {
-		ctx.Response.Header.Set(hWWWAuth, wwwAuthValue)
-	}
-	st.body = policy.AppendErrorBody(st.body[:0], e, st.rid)
-	ctx.Response.SetBody(st.body)
+func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, st *reqState, e *wire.APIError) {
+	st.body = wire.WriteError(ctx, e, st.rid, wire.BasicChallenge, st.body)
 }
 
 // serverError answers errors fasthttp meets before the handler (body too large, bad

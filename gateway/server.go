@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // ServerOptions configure a listener's HTTP server (NewServer). Zero values take the
@@ -71,15 +72,15 @@ func NewServer(o ServerOptions) *fasthttp.Server {
 
 // Answers to requests fasthttp could not read.
 var (
-	errHeaderTooLarge = &policy.APIError{Status: http.StatusRequestHeaderFieldsTooLarge, Code: "INVALID_REQUEST", Message: "request header too large"}
-	errReadTimeout    = &policy.APIError{Status: http.StatusRequestTimeout, Code: "INVALID_REQUEST", Message: "request not received in time"}
-	errMalformed      = &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Message: "malformed HTTP request"}
+	errHeaderTooLarge = &wire.APIError{Status: http.StatusRequestHeaderFieldsTooLarge, Code: wire.InvalidRequest.Code, Message: "request header too large"}
+	errReadTimeout    = &wire.APIError{Status: http.StatusRequestTimeout, Code: wire.InvalidRequest.Code, Message: "request not received in time"}
+	errMalformed      = wire.InvalidRequest.Answer(nil)
 )
 
 // serverErrorFor is the answer to an error fasthttp met reading a request: 413
 // PAYLOAD_TOO_LARGE for a body over the limit, 431 for a header over the read buffer, 408
 // for a request not received within the read timeout, 400 INVALID_REQUEST otherwise.
-func serverErrorFor(err error) *policy.APIError {
+func serverErrorFor(err error) *wire.APIError {
 	var small *fasthttp.ErrSmallBuffer
 	var te interface{ Timeout() bool }
 	switch {
@@ -104,7 +105,5 @@ func ErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 	e := serverErrorFor(err)
 	ctx.Response.Header.SetBytesV(hRequestID, rid)
-	ctx.SetStatusCode(e.Status)
-	ctx.Response.Header.SetContentType(jsonType)
-	ctx.Response.SetBody(policy.AppendErrorBody(make([]byte, 0, 256), e, rid))
+	wire.WriteError(ctx, e, rid, wire.BasicChallenge, nil)
 }

@@ -1,4 +1,4 @@
-package policy
+package wire
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
 )
 
 // TestErrorFor pins the answer (status, code, message, details) of every error the mapping
@@ -33,24 +34,24 @@ func TestErrorFor(t *testing.T) {
 		want want
 	}{
 		{custom, want{418, "TEAPOT", "short and stout", map[string]any{"x": 1}}},
-		{Invalid("amount", "must be positive"), want{400, "INVALID_REQUEST", "amount: must be positive", map[string]any{"field": "amount"}}},
-		{Invalid("", "not JSON"), want{400, "INVALID_REQUEST", "not JSON", nil}},
-		{&PermissionError{Permission: "calls", AuthID: "SA_X"}, want{403, "PERMISSION_DENIED", "permission calls is off",
+		{policy.Invalid("amount", "must be positive"), want{400, "INVALID_REQUEST", "amount: must be positive", map[string]any{"field": "amount"}}},
+		{policy.Invalid("", "not JSON"), want{400, "INVALID_REQUEST", "not JSON", nil}},
+		{&policy.PermissionError{Permission: "calls", AuthID: "SA_X"}, want{403, "PERMISSION_DENIED", "permission calls is off",
 			map[string]any{"permission": "calls", "auth_id": "SA_X"}}},
 		{&balance.InsufficientError{AuthID: "SA_P", Required: amt("0.01"), Available: amt("0.004")}, want{402, "INSUFFICIENT_BALANCE",
 			"balance too low for this request", map[string]any{"auth_id": "SA_P", "required": amt("0.01").String(), "available": amt("0.004").String()}}},
 		{&balance.SuspendedError{AuthID: "SA_S"}, conflict("parent_suspended", "an ancestor is suspended", "auth_id", "SA_S")},
-		{ErrInvalidCredentials, want{401, "INVALID_CREDENTIALS", "missing, unknown or wrong credentials", nil}},
-		{ErrTooManyAuthFailures, want{429, "TOO_MANY_AUTH_FAILURES", "too many failed authentication attempts from this address", nil}},
-		{ErrForbidden, want{403, "FORBIDDEN", "not allowed for these credentials", nil}},
-		{ErrKYCRequired, want{403, "KYC_REQUIRED", "KYC verification required", nil}},
-		{ErrRouteNotFound, want{404, "ROUTE_NOT_FOUND", "no route for this method and path", nil}},
-		{ErrResourceNotFound, want{404, "NOT_FOUND", "no such resource", nil}},
+		{policy.ErrInvalidCredentials, want{401, "INVALID_CREDENTIALS", "missing, unknown or wrong credentials", nil}},
+		{policy.ErrTooManyAuthFailures, want{429, "TOO_MANY_AUTH_FAILURES", "too many failed authentication attempts from this address", nil}},
+		{policy.ErrForbidden, want{403, "FORBIDDEN", "not allowed for these credentials", nil}},
+		{policy.ErrKYCRequired, want{403, "KYC_REQUIRED", "KYC verification required", nil}},
+		{policy.ErrRouteNotFound, want{404, "ROUTE_NOT_FOUND", "no route for this method and path", nil}},
+		{policy.ErrResourceNotFound, want{404, "NOT_FOUND", "no such resource", nil}},
 		{balance.ErrNotFound, want{404, "NOT_FOUND", "no such resource", nil}},
-		{ErrTooLarge, want{413, "PAYLOAD_TOO_LARGE", "request body over the configured limit", nil}},
+		{policy.ErrTooLarge, want{413, "PAYLOAD_TOO_LARGE", "request body over the configured limit", nil}},
 		{balance.ErrUnavailable, want{503, "STORE_UNAVAILABLE", "the store cannot be reached; nothing was charged", nil}},
 		{balance.ErrInsufficientBalance, want{402, "INSUFFICIENT_BALANCE", "balance too low for this request", nil}},
-		{ErrMaxDepth, conflict("max_depth", errText)},
+		{policy.ErrMaxDepth, conflict("max_depth", errText)},
 		{balance.ErrAccountClosed, conflict("account_closed", "the account is closed")},
 		{balance.ErrHasSubaccounts, conflict("has_subaccounts", "the account has subaccounts")},
 		{balance.ErrSubaccountLimit, conflict("subaccount_limit", "the parent has reached max_subaccounts")},
