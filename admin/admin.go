@@ -6,8 +6,10 @@
 //   - (*API).Public and (*API).Operator are fasthttp.RequestHandlers, safe for concurrent use.
 //     They keep nothing of the *fasthttp.RequestCtx after they return. The gateway calls Public
 //     as its fallback for every path that is not a proxied route; Operator serves the operator
-//     listener's /admin/v1/ paths. Paths either does not know get 404 NOT_FOUND; a known path
-//     with a method it does not serve gets 405 METHOD_NOT_ALLOWED with Allow. The paths are
+//     listener's /admin/v1/ paths. Paths either does not know get 404 NOT_FOUND, but for a
+//     public path under /v1/Account/{auth_id}/: 404 ROUTE_NOT_FOUND once the caller is
+//     authenticated (401 before). A known path with a method it does not serve gets 405
+//     METHOD_NOT_ALLOWED with Allow. The paths are
 //     listed in router.go; POST /admin/v1/Account/{id}/Token/ (rotate any account's token,
 //     main accounts included) extends API.md §6.
 //   - Every answer carries X-Request-ID (the caller's when policy.SaneRequestID holds, else a
