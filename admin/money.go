@@ -165,7 +165,7 @@ func (c *call) move(from *balance.Account, op movementOp) {
 	tr, replay, err := op.run(c.api.st, c.ctx, from, child, amt, policy.NewTransferID(), reference, idem)
 	if err != nil {
 		e := moneyError(err, from.Currency)
-		if e.Code == "INSUFFICIENT_BALANCE" {
+		if e.Code == wire.InsufficientBalance.Code {
 			e.Message = op.short
 		}
 		c.fail(e)
