@@ -6,13 +6,15 @@
 //   - (*API).Public and (*API).Operator are fasthttp.RequestHandlers, safe for concurrent use.
 //     They keep nothing of the *fasthttp.RequestCtx after they return. The gateway calls Public
 //     as its fallback for every path that is not a proxied route; Operator serves the operator
-//     listener's /admin/v1/ paths. Paths either does not know get 404 NOT_FOUND; a known path
-//     with a method it does not serve gets 405 METHOD_NOT_ALLOWED with Allow. The paths are
+//     listener's /admin/v1/ paths. Paths either does not know get 404 NOT_FOUND, but for a
+//     public path under /v1/Account/{auth_id}/: 404 ROUTE_NOT_FOUND once the caller is
+//     authenticated (401 before). A known path with a method it does not serve gets 405
+//     METHOD_NOT_ALLOWED with Allow. The paths are
 //     listed in router.go; POST /admin/v1/Account/{id}/Token/ (rotate any account's token,
 //     main accounts included) extends API.md §6.
 //   - Every answer carries X-Request-ID (wire.PickRequestID: the caller's when sane, else a
-//     new one) and Cache-Control: no-store; every error has the body of API.md §3, built by
-//     policy.AppendErrorBody from policy.ErrorFor.
+//     new one) and Cache-Control: no-store; every error has the body of API.md §3, written by
+//     wire.WriteError from wire.ErrorFor (package policy/wire, shared with the gateway).
 //   - Public credentials are read by wire.ReadCredentials (X-Auth-ID/X-Auth-Token, or HTTP
 //     Basic when neither header is sent; a half pair is refused), the gateway's own rule, and
 //     verified against the store's record (wire.Tokens) on every request; no cache. Unknown,

@@ -57,7 +57,7 @@ func TestAccessAndCredentials(t *testing.T) {
 				{"grandchild not a direct child", sub(tr.m), "GET", "/v1/Account/" + tr.m.id + "/Subaccount/" + tr.a1.id + "/", 404, "NOT_FOUND"},
 				{"parent to child", sub(tr.a), "GET", "/v1/Account/" + tr.a.id + "/Subaccount/" + tr.a1.id + "/", 200, ""},
 				{"child updates parent", sub(tr.a1), "PATCH", "/v1/Account/" + tr.m.id + "/Subaccount/" + tr.a.id + "/", 403, "FORBIDDEN"},
-				{"unknown path", sub(tr.a), "GET", "/v1/Account/" + tr.a.id + "/Nothing/", 404, "NOT_FOUND"},
+				{"unknown path", sub(tr.a), "GET", "/v1/Account/" + tr.a.id + "/Nothing/", 404, "ROUTE_NOT_FOUND"},
 				{"not an API path", sub(tr.a), "GET", "/", 404, "NOT_FOUND"},
 				{"wrong method", sub(tr.a), "DELETE", "/v1/Account/" + tr.a.id + "/", 405, "METHOD_NOT_ALLOWED"},
 			}

@@ -8,42 +8,39 @@ import (
 	"net/http"
 
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
-// Errors of this package that policy.ErrorFor has no sentinel for.
+// Errors of this package that wire.ErrorFor has no sentinel for.
 
 // suspendedError is 403 ACCOUNT_SUSPENDED: the caller (or an ancestor of it) is suspended.
 func suspendedError(id string) error {
-	return &policy.APIError{Status: http.StatusForbidden, Code: "ACCOUNT_SUSPENDED",
-		Message: "the account or an ancestor is suspended", Details: map[string]any{"auth_id": id}}
+	return wire.Suspended.Answer(map[string]any{"auth_id": id})
 }
 
 // creditLimitForbidden is 403 FORBIDDEN for a tenant's create or update that sets
 // credit_limit: only the operator sets it directly; an ancestor moves credit it holds itself
 // with a credit transfer from parent, the account that would give it (API.md §3).
 func creditLimitForbidden(parent string) error {
-	return &policy.APIError{Status: http.StatusForbidden, Code: "FORBIDDEN",
-		Message: "credit_limit is set by the operator only; move credit you hold with a credit transfer: POST /v1/Account/" +
-			parent + "/CreditTransfer/",
-		Details: map[string]any{"field": "credit_limit"}}
+	return wire.Forbidden.Saying("credit_limit is set by the operator only; move credit you hold with a credit transfer: POST /v1/Account/"+
+		parent+"/CreditTransfer/", map[string]any{"field": "credit_limit"})
 }
 
 // methodNotAllowed answers 405 METHOD_NOT_ALLOWED for a known path, with Allow.
 func (c *call) methodNotAllowed(allow string) {
 	c.rc.Response.Header.Set("Allow", allow)
-	c.fail(&policy.APIError{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED",
+	c.fail(&wire.APIError{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED",
 		Message: "method not allowed on this path"})
 }
 
-func notFound() error {
-	return &policy.APIError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no such resource"}
-}
+// notFound is 404 NOT_FOUND: no such resource.
+func notFound() error { return policy.ErrResourceNotFound }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
 // fail writes the error body for err.
 func (c *call) fail(err error) {
-	e := policy.ErrorFor(err)
+	e := wire.ErrorFor(err)
 	switch {
 	case e.Status >= 500 && e.Code == "INTERNAL_ERROR":
 		c.api.log.Error("admin request failed", "request_id", string(c.rid),
@@ -58,16 +55,11 @@ func (c *call) fail(err error) {
 				slog.String("method", string(c.rc.Method())), slog.String("path", string(c.rc.Path())))
 		}
 	}
-	if e.Status == http.StatusUnauthorized {
-		if c.operator {
-			c.rc.Response.Header.Set("WWW-Authenticate", `Bearer realm="gateway"`)
-		} else {
-			c.rc.Response.Header.Set("WWW-Authenticate", `Basic realm="gateway"`)
-		}
+	challenge := wire.BasicChallenge
+	if c.operator {
+		challenge = wire.BearerChallenge
 	}
-	c.rc.SetStatusCode(e.Status)
-	c.rc.SetContentType("application/json")
-	c.rc.SetBody(policy.AppendErrorBody(make([]byte, 0, 256), e, c.rid))
+	wire.WriteError(c.rc, e, c.rid, challenge, make([]byte, 0, 256))
 }
 
 // reply writes v as JSON with status.

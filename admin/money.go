@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // The money endpoints of API.md §4: transfers and credit transfers between a parent and a
@@ -164,7 +165,7 @@ func (c *call) move(from *balance.Account, op movementOp) {
 	tr, replay, err := op.run(c.api.st, c.ctx, from, child, amt, policy.NewTransferID(), reference, idem)
 	if err != nil {
 		e := moneyError(err, from.Currency)
-		if e.Code == "INSUFFICIENT_BALANCE" {
+		if e.Code == wire.InsufficientBalance.Code {
 			e.Message = op.short
 		}
 		c.fail(e)
@@ -191,9 +192,9 @@ func (c *call) failMoney(err error, currency string) { c.fail(moneyError(err, cu
 
 // moneyError is the answer to a refused money movement: a 402's details carry the
 // currency, a shared_balance conflict's the account without an own balance.
-func moneyError(err error, currency string) *policy.APIError {
-	e := policy.ErrorFor(err)
-	if e.Code == "INSUFFICIENT_BALANCE" && e.Details != nil {
+func moneyError(err error, currency string) *wire.APIError {
+	e := wire.ErrorFor(err)
+	if e.Code == wire.InsufficientBalance.Code && e.Details != nil {
 		e.Details["currency"] = currency
 	}
 	var se *balance.SharedError

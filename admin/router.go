@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/tenantgw/gateway/policy"
 )
 
 // Paths, with or without the trailing slash:
@@ -25,7 +27,8 @@ import (
 type routeKind int
 
 const (
-	rNone routeKind = iota
+	rNone     routeKind = iota
+	rUnrouted           // under /v1/Account/{id}/ but no resource: 404 ROUTE_NOT_FOUND once authenticated
 	rSelf
 	rBalance
 	rSubs
@@ -90,7 +93,7 @@ func parsePublic(path string) route {
 	case len(s) == 4 && s[1] == "Subaccount" && s[2] != "" && s[3] == "Token":
 		return route{kind: rToken, id: s[0], sub: s[2]}
 	}
-	return route{}
+	return route{kind: rUnrouted, id: s[0]}
 }
 
 func parseOperator(path string) route {
@@ -126,12 +129,22 @@ func methodOK(r route, method []byte) bool {
 	return false
 }
 
-// accept answers what is wrong before any handler runs — an unknown path (404), a method
-// the path does not serve (405), failed authentication — and reports whether to go on.
+// accept answers what is wrong before any handler runs — an unknown path (404 NOT_FOUND), a
+// path under /v1/Account/{auth_id}/ that is no resource (401 or 404 ROUTE_NOT_FOUND), a
+// method the path does not serve (405), failed authentication — and reports whether to go on.
 func (c *call) accept(r route, authenticate func() error) bool {
 	switch {
 	case r.kind == rNone:
 		c.fail(notFound())
+	case r.kind == rUnrouted:
+		// Neither a management resource nor a proxied route (the gateway sends Public every
+		// request no route matched): API.md §3's ROUTE_NOT_FOUND, for an authenticated caller
+		// only. The access rule does not apply: the answer is the same for every {auth_id}.
+		err := c.limited(authenticate)
+		if err == nil {
+			err = policy.ErrRouteNotFound
+		}
+		c.fail(err)
 	case !methodOK(r, c.rc.Method()):
 		c.methodNotAllowed(allowed[r.kind])
 	default:
@@ -144,8 +157,9 @@ func (c *call) accept(r route, authenticate func() error) bool {
 	return false
 }
 
-// Public serves the management API of API.md §4 on the public listener. Anything it does
-// not know is 404 NOT_FOUND.
+// Public serves the management API of API.md §4 on the public listener. A path under
+// /v1/Account/{auth_id}/ that it does not know is 404 ROUTE_NOT_FOUND for an authenticated
+// caller (401 otherwise); anything else it does not know is 404 NOT_FOUND.
 func (a *API) Public(rc *fasthttp.RequestCtx) {
 	c, cancel := a.begin(rc, false)
 	defer cancel()

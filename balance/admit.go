@@ -10,7 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Reason says why the admit script refused a request.
+// Reason says why the admit script refused a request: the code the script answers, which
+// balance/lua/admit.lua names at its top. What a refusal looks like on the wire and in the
+// metrics (status, code, message, label) is its row in the refusal table, keyed by Reason
+// (policy/wire.Refusals); a test pins the Lua codes to that table.
 type Reason uint8
 
 // Reasons, as the admit script answers them (its first element).
@@ -27,19 +30,8 @@ const (
 	// and left a tombstone (the gateway gave the request up as a 503 and checked it for a
 	// charge), or the id was admitted before. Nothing was taken; the gateway answers 503.
 	ReasonWithdrawn
-	reasonCount
+	reasonCount // codes from here on are not the script's: an unexpected answer
 )
-
-var reasonNames = [...]string{"admitted", "invalid_credentials", "forbidden", "suspended",
-	"permission_denied", "kyc_required", "rate_limited", "insufficient_balance", "withdrawn"}
-
-// String returns a short snake_case name, fit for a metric label.
-func (r Reason) String() string {
-	if r < reasonCount {
-		return reasonNames[r]
-	}
-	return "unknown"
-}
 
 // Permission field names of the account hash, as routes name them.
 const (

@@ -2,7 +2,7 @@ package balance
 
 import "errors"
 
-// Decisions of the store's scripts. Callers map them to HTTP in one place (policy.ErrorFor).
+// Decisions of the store's scripts. Callers map them to HTTP in one place (policy/wire.ErrorFor).
 var (
 	ErrNotFound            = errors.New("account not found")
 	ErrExists              = errors.New("account id already exists")

@@ -41,6 +41,9 @@ func runAdmits(s *Store, script *redis.Script, reqs []*AdmitRequest, decs []Deci
 // AdmitScriptBody is the admit script the store runs, without the prelude.
 func AdmitScriptBody() string { return admitLua }
 
+// ReasonCount is one past the last code of the admit script that the store decodes.
+const ReasonCount = reasonCount
+
 // AdmitWithClock runs reqs through the admit script body (the prelude is prepended) with the
 // store's clock (Redis TIME) replaced by now: as one batch exactly as the batcher sends it,
 // or, oneByOne, each request in a call of its own. It fails the test if body does not read

@@ -8,13 +8,14 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // admit runs the request's admit: one atomic step in the store (batched with the other
 // admits in flight) that checks the chain and debits the charge into st.dec. It answers
 // OutcomeOK and no error when the request is admitted, else the refusal or store failure to
 // answer with (nothing charged).
-func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, route *policy.Route, caller, path *facts, pos int) (Outcome, *policy.APIError) {
+func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, route *policy.Route, caller, path *facts, pos int) (Outcome, *wire.APIError) {
 	st.hex = st.hash.AppendHex(st.hex[:0])
 	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
 		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
@@ -35,7 +36,7 @@ func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, route *policy.Rou
 
 // storeFailure logs a failed store call and answers its error: 503 STORE_UNAVAILABLE when
 // the store cannot be reached, 500 otherwise.
-func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *policy.APIError) {
+func (g *Gateway) storeFailure(st *reqState, err error) (Outcome, *wire.APIError) {
 	if errors.Is(err, balance.ErrUnavailable) {
 		g.log.Warn("store unavailable; request refused, nothing charged", "request_id", string(st.rid), "err", err)
 		return OutcomeStoreUnavailable, errStoreUnavailable

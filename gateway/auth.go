@@ -15,7 +15,7 @@ import (
 // resolve authenticates the caller and applies the access rule; it answers the caller's and
 // the path account's facts and the caller's position in the path account's chain, or the
 // error to answer with.
-func (g *Gateway) resolve(rc *fasthttp.RequestCtx, st *reqState, pathID []byte) (caller, path *facts, pos int, out Outcome, apiErr *policy.APIError) {
+func (g *Gateway) resolve(rc *fasthttp.RequestCtx, st *reqState, pathID []byte) (caller, path *facts, pos int, out Outcome, apiErr *wire.APIError) {
 	st.peer = clientAddr(rc)
 	addr := g.client(rc)
 	if g.auth != nil {
@@ -94,7 +94,7 @@ func (g *Gateway) trusted(a netip.Addr) bool { return g.limiter.isTrusted(a) }
 
 // authFailed counts a failed authentication against addr: 401, or 429 once it puts addr
 // over the limit.
-func (g *Gateway) authFailed(rc *fasthttp.RequestCtx, addr netip.Addr) (Outcome, *policy.APIError) {
+func (g *Gateway) authFailed(rc *fasthttp.RequestCtx, addr netip.Addr) (Outcome, *wire.APIError) {
 	if g.auth != nil {
 		if wait := g.auth.fail(addr, g.now()); wait > 0 {
 			return OutcomeAuthThrottled, g.throttled(rc, wait)
@@ -104,7 +104,7 @@ func (g *Gateway) authFailed(rc *fasthttp.RequestCtx, addr netip.Addr) (Outcome,
 }
 
 // throttled is the 429 of a client over the auth-failure limit, with Retry-After.
-func (g *Gateway) throttled(rc *fasthttp.RequestCtx, wait time.Duration) *policy.APIError {
+func (g *Gateway) throttled(rc *fasthttp.RequestCtx, wait time.Duration) *wire.APIError {
 	setRetryAfter(rc, wait)
 	return errAuthThrottled
 }

@@ -7,56 +7,45 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
-// Errors the gateway answers without details; built once.
+// Errors the gateway answers without details; built once from the refusal table
+// (policy/wire), but for the two failures of an admitted request, which only the gateway
+// answers.
 var (
-	errRouteNotFound       = policy.ErrorFor(policy.ErrRouteNotFound)
-	errInvalidCredentials  = policy.ErrorFor(policy.ErrInvalidCredentials)
-	errForbidden           = policy.ErrorFor(policy.ErrForbidden)
-	errStoreUnavailable    = policy.ErrorFor(balance.ErrUnavailable)
-	errTooLarge            = policy.ErrorFor(policy.ErrTooLarge)
-	errInternal            = policy.ErrorFor(nil)
-	errAuthThrottled       = policy.ErrorFor(policy.ErrTooManyAuthFailures)
-	errUpstreamUnavailable = &policy.APIError{Status: http.StatusBadGateway, Code: "UPSTREAM_UNAVAILABLE", Message: "the upstream could not be reached or answered garbage; nothing was charged"}
-	errUpstreamTimeout     = &policy.APIError{Status: http.StatusGatewayTimeout, Code: "UPSTREAM_TIMEOUT", Message: "the upstream did not answer in time; nothing was charged"}
+	errRouteNotFound       = wire.RouteNotFound.Answer(nil)
+	errInvalidCredentials  = wire.InvalidCredentials.Answer(nil)
+	errForbidden           = wire.Forbidden.Answer(nil)
+	errStoreUnavailable    = wire.StoreUnavailable.Answer(nil)
+	errTooLarge            = wire.PayloadTooLarge.Answer(nil)
+	errInternal            = wire.ErrorFor(nil)
+	errAuthThrottled       = wire.TooManyAuthFailures.Answer(nil)
+	errUpstreamUnavailable = &wire.APIError{Status: http.StatusBadGateway, Code: "UPSTREAM_UNAVAILABLE", Message: "the upstream could not be reached or answered garbage; nothing was charged"}
+	errUpstreamTimeout     = &wire.APIError{Status: http.StatusGatewayTimeout, Code: "UPSTREAM_TIMEOUT", Message: "the upstream did not answer in time; nothing was charged"}
 )
 
-// refusal maps an admit refusal to its answer (API.md §3), naming the account at fault.
-func (g *Gateway) refusal(ctx *fasthttp.RequestCtx, route *policy.Route, caller, path *facts, d *balance.Decision) (Outcome, *policy.APIError) {
+// refusal maps an admit refusal to its outcome and answer (the refusal table's row of
+// d.Reason, naming the account at fault, see wire.Refused), after what the refusal asks of
+// the gateway itself: a refused credential or a vanished account leaves the cache, a 401
+// counts against the auth-failure limit, a rate limit sets Retry-After and RateLimit.
+func (g *Gateway) refusal(rc *fasthttp.RequestCtx, route *policy.Route, caller, path *facts, d *balance.Decision) (Outcome, *wire.APIError) {
+	if _, ok := wire.ForReason(d.Reason); !ok {
+		return OutcomeError, errInternal
+	}
 	switch d.Reason {
 	case balance.ReasonCredentials:
 		// The store knows better than the cache (rotated or closed elsewhere).
 		g.Invalidate(caller.id)
-		return g.authFailed(ctx, g.client(ctx))
+		return g.authFailed(rc, g.client(rc))
 	case balance.ReasonGone:
 		g.Invalidate(d.AuthID)
 		return OutcomeForbidden, errForbidden
-	case balance.ReasonSuspended:
-		return OutcomeSuspended, &policy.APIError{Status: http.StatusForbidden, Code: "ACCOUNT_SUSPENDED",
-			Message: "the account or an ancestor is suspended", Details: map[string]any{"auth_id": d.AuthID}}
-	case balance.ReasonPermission:
-		return OutcomePermissionDenied, policy.ErrorFor(&policy.PermissionError{Permission: route.Permission, AuthID: d.AuthID})
-	case balance.ReasonKYC:
-		return OutcomeKYCRequired, &policy.APIError{Status: http.StatusForbidden, Code: "KYC_REQUIRED",
-			Message: "KYC verification required", Details: map[string]any{"auth_id": d.AuthID}}
 	case balance.ReasonRateLimited:
-		setRetryAfter(ctx, d.Reset)
-		st := &ctx.Response.Header
+		setRetryAfter(rc, d.Reset)
 		var buf [64]byte
 		tmp := &reqState{num: buf[:0]}
-		setRateLimit(st, tmp, d.Limit, 0, d.Reset)
-		return OutcomeRateLimited, &policy.APIError{Status: http.StatusTooManyRequests, Code: "RATE_LIMITED",
-			Message: "over a rate limit in the chain", Details: map[string]any{"auth_id": d.AuthID, "limit": d.Limit}}
-	case balance.ReasonInsufficient:
-		return OutcomeInsufficientBalance, &policy.APIError{Status: http.StatusPaymentRequired, Code: "INSUFFICIENT_BALANCE",
-			Message: "balance too low for this request", Details: map[string]any{"auth_id": d.AuthID,
-				"required": d.Price.String(), "available": d.Available.String(), "currency": path.currency}}
-	case balance.ReasonWithdrawn:
-		// The request id has a marker already (a refund ran first, see compensate): nothing
-		// was charged. The gateway refunds only after its admit call has returned, so a
-		// request it is still deciding meets this only with an id used before.
-		return OutcomeStoreUnavailable, errStoreUnavailable
+		setRateLimit(&rc.Response.Header, tmp, d.Limit, 0, d.Reset)
 	}
-	return OutcomeError, errInternal
+	return outcomeOf(d.Reason), wire.Refused(d, route.Permission, path.currency)
 }

@@ -8,13 +8,14 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // forward sends the admitted request to its route's upstream, leaving the upstream's answer
 // in rc.Response. It answers OutcomeOK; OutcomeUpstream5xx when the upstream answered 5xx
 // (its answer stands, with no error); or the upstream's failure (connect error, timeout,
 // garbage) with the error to answer with instead.
-func (g *Gateway) forward(rc *fasthttp.RequestCtx, st *reqState, idx int, route *policy.Route, caller, path *facts) (Outcome, *policy.APIError) {
+func (g *Gateway) forward(rc *fasthttp.RequestCtx, st *reqState, idx int, route *policy.Route, caller, path *facts) (Outcome, *wire.APIError) {
 	d := &st.dec
 	up := g.ups[idx]
 	g.prepareUpstream(&rc.Request, st, up, caller.id, path.id, d.BillingID, d.Charge)
@@ -41,7 +42,7 @@ func (g *Gateway) forward(rc *fasthttp.RequestCtx, st *reqState, idx int, route 
 
 // upstreamFailure is the outcome and answer of an upstream call that failed: a timeout
 // (not one of connecting) is 504 UPSTREAM_TIMEOUT, anything else 502 UPSTREAM_UNAVAILABLE.
-func upstreamFailure(err error) (Outcome, *policy.APIError) {
+func upstreamFailure(err error) (Outcome, *wire.APIError) {
 	var ne net.Error
 	var op *net.OpError
 	isDial := errors.As(err, &op) && op.Op == "dial"

@@ -18,8 +18,5 @@ const (
 	hRLPolicy     = "RateLimit-Policy"
 	hRL           = "RateLimit"
 	hRetryAfter   = "Retry-After"
-	hWWWAuth      = "WWW-Authenticate"
-	wwwAuthValue  = `Basic realm="gateway"`
-	jsonType      = "application/json"
 	rlPolicyStart = `"acct";q=`
 )

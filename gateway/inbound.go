@@ -2,11 +2,10 @@ package gateway
 
 import (
 	"bytes"
-	"net/http"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // What every request of the public listener goes through before it is routed (the
@@ -16,16 +15,14 @@ import (
 // (or the management API) then receives.
 
 var (
-	errPathNotNormal = &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST",
-		Message: "the path must be in normal form: no percent-encoding, no dot or empty segments",
-		Details: map[string]any{"field": "path"}}
-	errTrailers = &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST",
-		Message: "the request's trailer section could not be discarded"}
+	errPathNotNormal = wire.InvalidRequest.Saying("the path must be in normal form: no percent-encoding, no dot or empty segments",
+		map[string]any{"field": "path"})
+	errTrailers = wire.InvalidRequest.Saying("the request's trailer section could not be discarded", nil)
 )
 
 // inbound checks and trims the client's request before routing; it answers the error to
 // refuse it with, or nil.
-func inbound(req *fasthttp.Request) *policy.APIError {
+func inbound(req *fasthttp.Request) *wire.APIError {
 	if !normalPath(req.URI()) {
 		return errPathNotNormal
 	}

@@ -9,75 +9,94 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/wire"
 )
 
 // Outcome is how a proxied request ended; a bounded set, fit for a metric label.
 type Outcome uint8
 
-// Outcomes.
+// Outcomes. The store's refusals are numbered as the store numbers them (balance.Reason):
+// their names, answers and refusal labels are the refusal table's rows (wire.Refusals), so
+// a new refusal of the admit script is an outcome without a line here.
 const (
-	OutcomeOK                  Outcome = iota // admitted and answered by the upstream (< 500)
-	OutcomeInvalidCredentials                 // 401
-	OutcomeAuthThrottled                      // 429 TOO_MANY_AUTH_FAILURES
-	OutcomeForbidden                          // 403 FORBIDDEN (access rule, path account gone)
-	OutcomeSuspended                          // 403 ACCOUNT_SUSPENDED
-	OutcomePermissionDenied                   // 403 PERMISSION_DENIED
-	OutcomeKYCRequired                        // 403 KYC_REQUIRED
-	OutcomeRateLimited                        // 429 RATE_LIMITED
-	OutcomeInsufficientBalance                // 402
-	OutcomeStoreUnavailable                   // 503
-	OutcomeUpstreamUnavailable                // 502, refunded
-	OutcomeUpstreamTimeout                    // 504, refunded
-	OutcomeUpstream5xx                        // upstream answered 5xx, refunded
-	OutcomeError                              // 500
+	OutcomeOK                  = Outcome(balance.Admitted)           // admitted and answered by the upstream (< 500)
+	OutcomeInvalidCredentials  = Outcome(balance.ReasonCredentials)  // 401
+	OutcomeForbidden           = Outcome(balance.ReasonGone)         // 403 FORBIDDEN (access rule, path account gone)
+	OutcomeSuspended           = Outcome(balance.ReasonSuspended)    // 403 ACCOUNT_SUSPENDED
+	OutcomePermissionDenied    = Outcome(balance.ReasonPermission)   // 403 PERMISSION_DENIED
+	OutcomeKYCRequired         = Outcome(balance.ReasonKYC)          // 403 KYC_REQUIRED
+	OutcomeRateLimited         = Outcome(balance.ReasonRateLimited)  // 429 RATE_LIMITED
+	OutcomeInsufficientBalance = Outcome(balance.ReasonInsufficient) // 402
+	OutcomeWithdrawn           = Outcome(balance.ReasonWithdrawn)    // 503 STORE_UNAVAILABLE: a refund ran before the admit
+)
+
+// Outcomes the admit script does not decide, after the table's.
+const (
+	OutcomeAuthThrottled       = Outcome(len(wire.Refusals)) + iota // 429 TOO_MANY_AUTH_FAILURES
+	OutcomeStoreUnavailable                                         // 503
+	OutcomeUpstreamUnavailable                                      // 502, refunded
+	OutcomeUpstreamTimeout                                          // 504, refunded
+	OutcomeUpstream5xx                                              // upstream answered 5xx, refunded
+	OutcomeError                                                    // 500
 	outcomeCount
 )
 
-var outcomeNames = [outcomeCount]string{"ok", "invalid_credentials", "auth_throttled", "forbidden",
-	"suspended", "permission_denied", "kyc_required", "rate_limited", "insufficient_balance",
-	"store_unavailable", "upstream_unavailable", "upstream_timeout", "upstream_5xx", "error"}
+// outcomeOf is the outcome of a refusal of the admit script (wire.ForReason(r) holds).
+func outcomeOf(r balance.Reason) Outcome { return Outcome(r) }
 
-// String returns the outcome's label value.
+// outcomeNames are the names of the outcomes that are no row of the refusal table.
+var outcomeNames = [outcomeCount]string{OutcomeOK: "ok", OutcomeAuthThrottled: "auth_throttled",
+	OutcomeStoreUnavailable: "store_unavailable", OutcomeUpstreamUnavailable: "upstream_unavailable",
+	OutcomeUpstreamTimeout: "upstream_timeout", OutcomeUpstream5xx: "upstream_5xx", OutcomeError: "error"}
+
+// String returns the outcome's label value: a store refusal's is its row's label.
 func (o Outcome) String() string {
+	if row, ok := wire.ForReason(balance.Reason(o)); ok {
+		return row.Label
+	}
 	if o < outcomeCount {
 		return outcomeNames[o]
 	}
 	return "unknown"
 }
 
-// Refusal reasons: the label values of gateway_refusals_total. A refusal is a request that
-// was answered without being forwarded and charged nothing. The admit script's reasons use
-// balance.Reason.String(); the others are decided before (or instead of) the store call.
-const (
-	ReasonInvalidCredentials  = "invalid_credentials"    // 401 (bad, unknown, revoked credentials)
-	ReasonTooManyAuthFailures = "too_many_auth_failures" // 429 TOO_MANY_AUTH_FAILURES
-	ReasonForbidden           = "forbidden"              // 403 FORBIDDEN (access rule, account gone)
-	ReasonRouteNotFound       = "route_not_found"        // 404 ROUTE_NOT_FOUND (no fallback configured)
-	ReasonStoreUnavailable    = "store_unavailable"      // 503 STORE_UNAVAILABLE
-	ReasonPayloadTooLarge     = "payload_too_large"      // 413 PAYLOAD_TOO_LARGE
-	ReasonInvalidRequest      = "invalid_request"        // 400/408 malformed HTTP, a request not received in time, a path not in normal form
-)
-
-// refusalReason is the refusal reason of an outcome, "" when the outcome is not a refusal
-// (forwarded, or failed after it was admitted).
-var refusalReason = [outcomeCount]string{
-	OutcomeInvalidCredentials:  ReasonInvalidCredentials,
-	OutcomeAuthThrottled:       ReasonTooManyAuthFailures,
-	OutcomeForbidden:           ReasonForbidden,
-	OutcomeSuspended:           balance.ReasonSuspended.String(),
-	OutcomePermissionDenied:    balance.ReasonPermission.String(),
-	OutcomeKYCRequired:         balance.ReasonKYC.String(),
-	OutcomeRateLimited:         balance.ReasonRateLimited.String(),
-	OutcomeInsufficientBalance: balance.ReasonInsufficient.String(),
-	OutcomeStoreUnavailable:    ReasonStoreUnavailable,
-}
-
-// Refusal indexes that do not come from an Outcome.
+// Refusal reasons: the label values of gateway_refusals_total are the Label of the refusal
+// table's rows (policy/wire). A refusal is a request that was answered without being
+// forwarded and charged nothing; refusalRows indexes them by Outcome, and after the outcomes
+// come the refusals that have no route.
 const (
 	refusalRouteNotFound = int(outcomeCount) + iota
 	refusalTooLarge
 	refusalInvalidRequest
 	refusalCount
+)
+
+var refusalRows = func() (rows [refusalCount]*wire.Refusal) {
+	for r := range wire.Refusals {
+		rows[r], _ = wire.ForReason(balance.Reason(r))
+	}
+	rows[OutcomeAuthThrottled] = wire.TooManyAuthFailures
+	rows[OutcomeStoreUnavailable] = wire.StoreUnavailable
+	rows[refusalRouteNotFound] = wire.RouteNotFound
+	rows[refusalTooLarge] = wire.PayloadTooLarge
+	rows[refusalInvalidRequest] = wire.InvalidRequest
+	return rows
+}()
+
+// refusalReason is the refusal label of an outcome, "" when the outcome is not a refusal
+// (forwarded, or failed after it was admitted).
+var refusalReason = func() (labels [outcomeCount]string) {
+	for o := range outcomeCount {
+		labels[o] = refusalLabel(int(o))
+	}
+	return labels
+}()
+
+// The labels of the refusals that have no route.
+var (
+	ReasonRouteNotFound   = wire.RouteNotFound.Label   // 404 ROUTE_NOT_FOUND (no route, no fallback configured)
+	ReasonPayloadTooLarge = wire.PayloadTooLarge.Label // 413 PAYLOAD_TOO_LARGE
+	ReasonInvalidRequest  = wire.InvalidRequest.Label  // 400/408/431 malformed HTTP, a request not received in time, a path not in normal form
 )
 
 // Upstream error kinds: the label values of gateway_upstream_errors_total{kind}.
@@ -191,16 +210,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// refusalLabel is the label of refusal index i (an Outcome or refusalRouteNotFound…), ""
+// for an outcome that is no refusal.
 func refusalLabel(i int) string {
-	switch i {
-	case refusalRouteNotFound:
-		return ReasonRouteNotFound
-	case refusalTooLarge:
-		return ReasonPayloadTooLarge
-	case refusalInvalidRequest:
-		return ReasonInvalidRequest
+	if row := refusalRows[i]; row != nil {
+		return row.Label
 	}
-	return refusalReason[i]
+	return ""
 }
 
 // metrics are the gateway's children of Metrics, resolved once in New so that the hot path

@@ -3,14 +3,12 @@ package gateway
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -27,7 +25,7 @@ func (g *Gateway) requestID(rc *fasthttp.RequestCtx, st *reqState) {
 // answer finishes the answer of a forwarded request: the error body when the upstream
 // failed (apiErr), else the upstream's answer without hop-by-hop and gateway-owned headers;
 // then X-Request-ID, X-Charge (the final charge) and the RateLimit headers.
-func (g *Gateway) answer(rc *fasthttp.RequestCtx, st *reqState, apiErr *policy.APIError, charge balance.Amount) {
+func (g *Gateway) answer(rc *fasthttp.RequestCtx, st *reqState, apiErr *wire.APIError, charge balance.Amount) {
 	if apiErr != nil {
 		rc.Response.Reset()
 		rc.Response.Header.SetBytesV(hRequestID, st.rid)
@@ -40,13 +38,13 @@ func (g *Gateway) answer(rc *fasthttp.RequestCtx, st *reqState, apiErr *policy.A
 }
 
 // refuse answers a matched request that was not forwarded: nothing was charged.
-func (g *Gateway) refuse(rc *fasthttp.RequestCtx, st *reqState, e *policy.APIError) {
+func (g *Gateway) refuse(rc *fasthttp.RequestCtx, st *reqState, e *wire.APIError) {
 	g.writeError(rc, st, e)
 	rc.Response.Header.Set(hCharge, "0.00")
 }
 
 // refuseUnrouted answers a request refused before routing (nothing was charged).
-func (g *Gateway) refuseUnrouted(rc *fasthttp.RequestCtx, e *policy.APIError, refusal int, reason string) {
+func (g *Gateway) refuseUnrouted(rc *fasthttp.RequestCtx, e *wire.APIError, refusal int, reason string) {
 	st := g.acquire()
 	g.requestID(rc, st)
 	g.writeError(rc, st, e)
@@ -100,14 +98,8 @@ func setRetryAfter(rc *fasthttp.RequestCtx, wait time.Duration) {
 }
 
 // writeError answers with the API's error body.
-func (g *Gateway) writeError(rc *fasthttp.RequestCtx, st *reqState, e *policy.APIError) {
-	rc.SetStatusCode(e.Status)
-	rc.Response.Header.SetContentType(jsonType)
-	if e.Status == http.StatusUnauthorized {
-		rc.Response.Header.Set(hWWWAuth, wwwAuthValue)
-	}
-	st.body = policy.AppendErrorBody(st.body[:0], e, st.rid)
-	rc.Response.SetBody(st.body)
+func (g *Gateway) writeError(rc *fasthttp.RequestCtx, st *reqState, e *wire.APIError) {
+	st.body = wire.WriteError(rc, e, st.rid, wire.BasicChallenge, st.body)
 }
 
 // serverError answers errors fasthttp meets before the handler (body too large, bad

@@ -9,7 +9,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/config"
-	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -73,15 +72,15 @@ func NewServer(o ServerOptions) *fasthttp.Server {
 
 // Answers to requests fasthttp could not read.
 var (
-	errHeaderTooLarge = &policy.APIError{Status: http.StatusRequestHeaderFieldsTooLarge, Code: "INVALID_REQUEST", Message: "request header too large"}
-	errReadTimeout    = &policy.APIError{Status: http.StatusRequestTimeout, Code: "INVALID_REQUEST", Message: "request not received in time"}
-	errMalformed      = &policy.APIError{Status: http.StatusBadRequest, Code: "INVALID_REQUEST", Message: "malformed HTTP request"}
+	errHeaderTooLarge = &wire.APIError{Status: http.StatusRequestHeaderFieldsTooLarge, Code: wire.InvalidRequest.Code, Message: "request header too large"}
+	errReadTimeout    = &wire.APIError{Status: http.StatusRequestTimeout, Code: wire.InvalidRequest.Code, Message: "request not received in time"}
+	errMalformed      = wire.InvalidRequest.Answer(nil)
 )
 
 // serverErrorFor is the answer to an error fasthttp met reading a request: 413
 // PAYLOAD_TOO_LARGE for a body over the limit, 431 for a header over the read buffer, 408
 // for a request not received within the read timeout, 400 INVALID_REQUEST otherwise.
-func serverErrorFor(err error) *policy.APIError {
+func serverErrorFor(err error) *wire.APIError {
 	var small *fasthttp.ErrSmallBuffer
 	var te interface{ Timeout() bool }
 	switch {
@@ -103,7 +102,5 @@ func ErrorHandler(rc *fasthttp.RequestCtx, err error) {
 	rid, _ := wire.PickRequestID(make([]byte, 0, 32), &rc.Request.Header)
 	e := serverErrorFor(err)
 	rc.Response.Header.SetBytesV(hRequestID, rid)
-	rc.SetStatusCode(e.Status)
-	rc.Response.Header.SetContentType(jsonType)
-	rc.Response.SetBody(policy.AppendErrorBody(make([]byte, 0, 256), e, rid))
+	wire.WriteError(rc, e, rid, wire.BasicChallenge, nil)
 }

@@ -19,15 +19,15 @@
 --
 -- Checks for each request, in this order, and writes nothing for it unless every one passes:
 --   the caller exists, is not closed and the token is live (tok, or tok_prev before
---   tok_prev_exp)                                               -> 1 INVALID_CREDENTIALS
---   every account of the chain exists and is not closed          -> 2 FORBIDDEN (the one gone)
---   every status is active (topmost offender named)              -> 3 ACCOUNT_SUSPENDED
---   the permission flag is '1' everywhere (topmost offender)     -> 4 PERMISSION_DENIED
---   KYC-gated: no customer_use account that is not verified      -> 5 KYC_REQUIRED
---   GCRA of every account's rate (burst = one second's worth)    -> 6 RATE_LIMITED (the one
+--   tok_prev_exp)                                               -> INVALID_CREDENTIALS
+--   every account of the chain exists and is not closed          -> FORBIDDEN (the one gone)
+--   every status is active (topmost offender named)              -> SUSPENDED
+--   the permission flag is '1' everywhere (topmost offender)     -> PERMISSION_DENIED
+--   KYC-gated: no customer_use account that is not verified      -> KYC_REQUIRED
+--   GCRA of every account's rate (burst = one second's worth)    -> RATE_LIMITED (the one
 --                                                                     that must be waited for longest)
 --   the billing account (nearest own = '1' from the path account up) keeps
---   bal - price >= -credit (only checked when price > 0)         -> 7 INSUFFICIENT_BALANCE
+--   bal - price >= -credit (only checked when price > 0)         -> INSUFFICIENT_BALANCE
 -- An admitted request moves every tat, debits the billing account, adds 1 to
 -- '<day>|<route>|n' and price to '|c' of the path account's usage, stamps last_used on the
 -- caller (at most once a second) and writes the marker "a|<billing>|<price>|<day>|<route>".
@@ -41,10 +41,24 @@
 --
 -- Answers an array of 8 integers per request, in order: code, who, charge, payer, limit,
 -- remaining, reset, available. who and payer are positions (1-based) in that request's chain
--- of the account named (0 = none); admitted (code 0): charge = price, limit/remaining/reset
--- (ms) of the tightest rate in the chain; 6: limit of the offender and reset = retry-after
--- (ms); 7: available = bal + credit. (Integers rather than text: Redis writes them out
--- without Lua formatting any number.)
+-- of the account named (0 = none); ADMITTED: charge = price, limit/remaining/reset (ms) of
+-- the tightest rate in the chain; RATE_LIMITED: limit of the offender and reset =
+-- retry-after (ms); INSUFFICIENT_BALANCE: available = bal + credit. (Integers rather than
+-- text: Redis writes them out without Lua formatting any number.)
+
+-- The codes (the first integer of an answer): balance.Reason in Go, whose refusal table
+-- (policy/wire.Refusals) has one row per code, in this order; a test pins each name (the
+-- row's metric label in capitals) and number to its row. A new refusal is one constant here and one row there.
+local ADMITTED = 0
+local INVALID_CREDENTIALS = 1
+local FORBIDDEN = 2
+local SUSPENDED = 3
+local PERMISSION_DENIED = 4
+local KYC_REQUIRED = 5
+local RATE_LIMITED = 6
+local INSUFFICIENT_BALANCE = 7
+local WITHDRAWN = 8
+
 -- Globals and library functions used per admit, as locals (a local is a register; a global
 -- is a table lookup each time).
 local ARGV, KEYS, tonumber = ARGV, KEYS, tonumber
@@ -100,7 +114,7 @@ for i = 1, a do
   end
 end
 
--- A request whose marker already exists is refused first of all, with 8, and changes
+-- A request whose marker already exists is refused first of all, with WITHDRAWN, and changes
 -- nothing: a refund that found no marker for its id left a tombstone there (the gateway
 -- gave the request up, answered 503 "nothing was charged" and checked it for a charge
 -- before this admit ran: a stalled store, or the admit's bytes still in a socket buffer), or
@@ -175,30 +189,30 @@ end
 local function static(ch, pos, th, perm, kyc)
   local n = #ch - 1
   local c = S[ch[pos + 1]]
-  if not c then return refused(1, 0, 0, 0, 0, 0, 0, 0) end
-  if c.status == 'closed' or not live(c, th) then return refused(1, pos, 0, 0, 0, 0, 0, 0) end
+  if not c then return refused(INVALID_CREDENTIALS, 0, 0, 0, 0, 0, 0, 0) end
+  if c.status == 'closed' or not live(c, th) then return refused(INVALID_CREDENTIALS, pos, 0, 0, 0, 0, 0, 0) end
   for i = 1, n do
     local s = S[ch[i + 1]]
-    if not s or s.status == 'closed' then return refused(2, i, 0, 0, 0, 0, 0, 0) end
+    if not s or s.status == 'closed' then return refused(FORBIDDEN, i, 0, 0, 0, 0, 0, 0) end
   end
   for i = n, 1, -1 do
-    if S[ch[i + 1]].status ~= 'active' then return refused(3, i, 0, 0, 0, 0, 0, 0) end
+    if S[ch[i + 1]].status ~= 'active' then return refused(SUSPENDED, i, 0, 0, 0, 0, 0, 0) end
   end
   if perm ~= '' then
     for i = n, 1, -1 do
-      if S[ch[i + 1]][perm] ~= '1' then return refused(4, i, 0, 0, 0, 0, 0, 0) end
+      if S[ch[i + 1]][perm] ~= '1' then return refused(PERMISSION_DENIED, i, 0, 0, 0, 0, 0, 0) end
     end
   end
   if kyc == '1' then
     for i = n, 1, -1 do
       local s = S[ch[i + 1]]
-      if s.kyc_mode == 'customer_use' and s.kyc_status ~= 'verified' then return refused(5, i, 0, 0, 0, 0, 0, 0) end
+      if s.kyc_mode == 'customer_use' and s.kyc_status ~= 'verified' then return refused(KYC_REQUIRED, i, 0, 0, 0, 0, 0, 0) end
     end
   end
   for i = 1, n do
     if S[ch[i + 1]].own == '1' then return nil, i end
   end
-  return refused(7, 1, 0, 0, 0, 0, 0, 0)
+  return refused(INSUFFICIENT_BALANCE, 1, 0, 0, 0, 0, 0, 0)
 end
 
 local usage, uorder = {}, {}
@@ -290,15 +304,15 @@ local function run(ch, pos, b, price, route, k, j0)
       mb[#mb + 1] = pmval
       jj = jj + 1
       if tight == 0 then
-        answer(0, 0, price, b, 0, 0, 0, 0)
+        answer(ADMITTED, 0, price, b, 0, 0, 0, 0)
       else
-        answer(0, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), 0)
+        answer(ADMITTED, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), 0)
       end
     end
   end
   if A == k then return end
   -- The (A+1)th is refused, and so is every one after it, alike.
-  local code, who, payer, limit, reset, avail = 7, b, b, 0, 0, bal + bs.credit
+  local code, who, payer, limit, reset, avail = INSUFFICIENT_BALANCE, b, b, 0, 0, bal + bs.credit
   if A == adm then
     -- a rate: the one that must be waited for longest (ties: the first in the chain)
     local j, worstRetry = A + 1, -1
@@ -309,7 +323,7 @@ local function run(ch, pos, b, price, route, k, j0)
         if retry > worstRetry then who, worstRetry = x, retry end
       end
     end
-    code, payer, limit, reset, avail = 6, 0, S[ch[who + 1]].rate, ceil(worstRetry / 1000), 0
+    code, payer, limit, reset, avail = RATE_LIMITED, 0, S[ch[who + 1]].rate, ceil(worstRetry / 1000), 0
   end
   for _ = A + 1, k do answer(code, who, 0, payer, limit, 0, reset, avail) end
 end
@@ -336,7 +350,7 @@ while j <= m do
     i = i + 8
   end
   if dead and dead[j] then
-    answer(8, 0, 0, 0, 0, 0, 0, 0)
+    answer(WITHDRAWN, 0, 0, 0, 0, 0, 0, 0)
     j = j + 1
   else
     local k = 1
