@@ -61,7 +61,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *Account) error {
 		keys = append(keys, KidsKey(a.Root, a.Parent))
 		keys = append(keys, chainKeys(a.Root, a.Chain)...)
 	}
-	out, err := result(createScript.Run(ctx, s.rdb, keys, a.fields()...).Result())
+	out, err := result(createScript.Run(ctx, s.rdb, keys, accountFields(a)...).Result())
 	if err != nil {
 		s.rdb.Del(context.WithoutCancel(ctx), IndexKey(a.ID))
 		if errors.Is(err, ErrParentSuspended) && len(out) > 1 {

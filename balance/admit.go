@@ -43,13 +43,6 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
-// Permission field names of the account hash, as routes name them.
-const (
-	PermCalls = "p_calls"
-	PermSMS   = "p_sms"
-	PermCDR   = "p_cdr"
-)
-
 // AdmitRequest is one proxied request as the admit script sees it. The gateway keeps one per
 // in-flight request and reuses it; Store.Admit neither retains it nor its slices.
 type AdmitRequest struct {
@@ -63,8 +56,8 @@ type AdmitRequest struct {
 	// checks it against the account's live tokens, so a rotation or close made through any
 	// instance is honoured even when a cache is stale.
 	TokenHash []byte
-	// Permission is the hash field of the flag the route needs (PermCalls…), "" for none.
-	Permission string
+	// Permission is the flag the route needs (model.PermCalls…), model.PermNone for none.
+	Permission Permission
 	// KYC is true for a KYC-gated route.
 	KYC bool
 	// Price is debited from the billing account (µ, >= 0).
@@ -129,8 +122,8 @@ func AdmitKeys(root, id string, chain []string) []string {
 // Keys and TokenHash of consecutive requests are compared by identity to send repeats
 // compactly, so callers should reuse one Keys slice per account (AdmitKeys, cached).
 func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) error {
-	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 {
-		return fmt.Errorf("admit: bad request (keys %d, caller %d)", len(req.Keys), req.CallerPos)
+	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 || !req.Permission.Valid() {
+		return fmt.Errorf("admit: bad request (keys %d, caller %d, permission %d)", len(req.Keys), req.CallerPos, req.Permission)
 	}
 	if s.batch != nil {
 		return s.batch.admit(req, dec)

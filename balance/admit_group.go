@@ -78,7 +78,7 @@ func (g *admitGroup) args() []interface{} {
 		if r.KYC {
 			kyc = "1"
 		}
-		a = append(a, string(s), r.CallerPos+1, r.TokenHash, r.Permission, kyc, int64(r.Price), r.Route, r.RequestID)
+		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID)
 	}
 	g.argv = a
 	return a

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // admStores runs f against the embedded store and a real redis-server (the cluster runs
@@ -87,7 +88,7 @@ func admMk(t testing.TB, s *balance.Store, parent *admAcct, credit string, opts 
 var admReqSeq atomic.Int64
 
 // admReq builds a request by caller on path.
-func admReq(caller, path *admAcct, perm string, kyc bool, price string) *balance.AdmitRequest {
+func admReq(caller, path *admAcct, perm model.Permission, kyc bool, price string) *balance.AdmitRequest {
 	pos := -1
 	ids := append([]string{path.ID}, path.Chain...)
 	for i, id := range ids {
@@ -379,12 +380,12 @@ func TestAdmitGCRA(t *testing.T) {
 		c := admMk(t, s, m, "", admRate(5))
 		// burst: one second's worth, then refused.
 		for i := range 5 {
-			d := admDo(t, s, admReq(c, c, "", false, "0"))
+			d := admDo(t, s, admReq(c, c, model.PermNone, false, "0"))
 			if !d.Admitted || d.Limit != 5 || d.Remaining != 4-i {
 				t.Fatalf("request %d: %+v", i, d)
 			}
 		}
-		d := admDo(t, s, admReq(c, c, "", false, "0"))
+		d := admDo(t, s, admReq(c, c, model.PermNone, false, "0"))
 		if d.Admitted || d.Reason != balance.ReasonRateLimited || d.AuthID != c.ID {
 			t.Fatalf("6th: %+v", d)
 		}
@@ -393,10 +394,10 @@ func TestAdmitGCRA(t *testing.T) {
 		}
 		// refill: one emission interval later exactly one more is allowed.
 		time.Sleep(d.Reset + 10*time.Millisecond)
-		if d := admDo(t, s, admReq(c, c, "", false, "0")); !d.Admitted {
+		if d := admDo(t, s, admReq(c, c, model.PermNone, false, "0")); !d.Admitted {
 			t.Fatalf("after refill: %+v", d)
 		}
-		if d := admDo(t, s, admReq(c, c, "", false, "0")); d.Admitted {
+		if d := admDo(t, s, admReq(c, c, model.PermNone, false, "0")); d.Admitted {
 			t.Fatalf("refill gave more than one: %+v", d)
 		}
 	})
@@ -409,14 +410,14 @@ func TestAdmitChainLimit(t *testing.T) {
 		a := admMk(t, s, p, "", admRate(10))
 		b := admMk(t, s, p, "", admRate(10))
 		for i, who := range []*admAcct{a, b, a, b} {
-			if d := admDo(t, s, admReq(who, who, "", false, "0")); !d.Admitted {
+			if d := admDo(t, s, admReq(who, who, model.PermNone, false, "0")); !d.Admitted {
 				t.Fatalf("request %d refused: %+v", i, d)
 			} else if d.Limit != 4 {
 				t.Errorf("request %d: tightest limit %d, want the parent's 4", i, d.Limit)
 			}
 		}
 		before := admTreeState(t, s, m.Root)
-		d := admDo(t, s, admReq(a, a, "", false, "0"))
+		d := admDo(t, s, admReq(a, a, model.PermNone, false, "0"))
 		if d.Admitted || d.Reason != balance.ReasonRateLimited || d.AuthID != p.ID || d.Limit != 4 {
 			t.Fatalf("5th: %+v, want rate limited by the parent", d)
 		}
@@ -432,10 +433,10 @@ func TestAdmitBilling(t *testing.T) {
 		r := admMk(t, s, m, "2", admOwn())
 		shared := admMk(t, s, r, "")                           // spends the reseller's
 		own := admMk(t, s, r, "1", admOwn(), admCredit("0.5")) // spends its own
-		if d := admDo(t, s, admReq(shared, shared, "", false, "0.5")); !d.Admitted || d.BillingID != r.ID {
+		if d := admDo(t, s, admReq(shared, shared, model.PermNone, false, "0.5")); !d.Admitted || d.BillingID != r.ID {
 			t.Fatalf("shared: %+v", d)
 		}
-		if d := admDo(t, s, admReq(m, own, "", false, "1.2")); !d.Admitted || d.BillingID != own.ID {
+		if d := admDo(t, s, admReq(m, own, model.PermNone, false, "1.2")); !d.Admitted || d.BillingID != own.ID {
 			t.Fatalf("own: %+v", d)
 		}
 		if got := admBal(t, s, r); got != admAmt("1.5") {
@@ -448,17 +449,17 @@ func TestAdmitBilling(t *testing.T) {
 			t.Errorf("main %v, want 10 (untouched)", got)
 		}
 		// The floor: -0.2 - 0.3 = -0.5 is allowed, anything more is not.
-		if d := admDo(t, s, admReq(own, own, "", false, "0.300001")); d.Admitted || d.Reason != balance.ReasonInsufficient || d.Available != admAmt("0.3") {
+		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0.300001")); d.Admitted || d.Reason != balance.ReasonInsufficient || d.Available != admAmt("0.3") {
 			t.Fatalf("over the floor: %+v", d)
 		}
-		if d := admDo(t, s, admReq(own, own, "", false, "0.3")); !d.Admitted {
+		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0.3")); !d.Admitted {
 			t.Fatalf("to the floor: %+v", d)
 		}
 		if got := admBal(t, s, own); got != admAmt("-0.5") {
 			t.Errorf("own %v, want -0.50", got)
 		}
 		// A free route is admitted even at the floor.
-		if d := admDo(t, s, admReq(own, own, "", false, "0")); !d.Admitted {
+		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0")); !d.Admitted {
 			t.Fatalf("free route at the floor: %+v", d)
 		}
 	})
@@ -476,18 +477,18 @@ func TestAdmitTokens(t *testing.T) {
 		}
 		c.tok = newTok
 		for _, who := range []*admAcct{&old, c} {
-			if d := admDo(t, s, admReq(who, c, "", false, "0")); !d.Admitted {
+			if d := admDo(t, s, admReq(who, c, model.PermNone, false, "0")); !d.Admitted {
 				t.Fatalf("token during grace: %+v", d)
 			}
 		}
 		if _, err := s.RotateToken(ctx, c.Account, policy.HashToken([]byte(newTok)).Hex(), 0); err != nil {
 			t.Fatal(err)
 		}
-		if d := admDo(t, s, admReq(&old, c, "", false, "0")); d.Reason != balance.ReasonCredentials {
+		if d := admDo(t, s, admReq(&old, c, model.PermNone, false, "0")); d.Reason != balance.ReasonCredentials {
 			t.Fatalf("revoked token: %+v", d)
 		}
 		// the main account acts on the child with its own token.
-		if d := admDo(t, s, admReq(m, c, "", false, "0")); !d.Admitted {
+		if d := admDo(t, s, admReq(m, c, model.PermNone, false, "0")); !d.Admitted {
 			t.Fatalf("main on child: %+v", d)
 		}
 	})
@@ -506,7 +507,7 @@ func TestAdmitConcurrent(t *testing.T) {
 				defer func() { done <- struct{}{} }()
 				for range 2 {
 					var d balance.Decision
-					if err := s.Admit(context.Background(), admReq(c, c, "", false, "0.01"), &d); err != nil {
+					if err := s.Admit(context.Background(), admReq(c, c, model.PermNone, false, "0.01"), &d); err != nil {
 						t.Error(err)
 						return
 					}
@@ -532,7 +533,7 @@ func TestRefundAfterBillingClosed(t *testing.T) {
 		ctx := context.Background()
 		m := admMk(t, s, nil, "1")
 		c := admMk(t, s, m, "0.5", admOwn())
-		req := admReq(c, c, "", false, "0.1")
+		req := admReq(c, c, model.PermNone, false, "0.1")
 		if d := admDo(t, s, req); !d.Admitted || d.BillingID != c.ID {
 			t.Fatalf("%+v", d)
 		}
@@ -561,7 +562,7 @@ func TestSettleOnce(t *testing.T) {
 		ctx := context.Background()
 		m := admMk(t, s, nil, "1.00")
 		k := admMk(t, s, m, "")
-		req := admReq(k, k, "p_calls", false, "0.01")
+		req := admReq(k, k, model.PermCalls, false, "0.01")
 		d := admDo(t, s, req)
 		if !d.Admitted {
 			t.Fatalf("admit: %+v", d)
@@ -586,7 +587,7 @@ func TestSettleOnce(t *testing.T) {
 		if u := admUsage(t, s, k); u[admToday()+"|voice.call|c"] != "15000" || u[admToday()+"|voice.call|s"] != "1" {
 			t.Fatalf("usage %v", u)
 		}
-		req2 := admReq(k, k, "p_calls", false, "0.01")
+		req2 := admReq(k, k, model.PermCalls, false, "0.01")
 		if d := admDo(t, s, req2); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}

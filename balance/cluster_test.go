@@ -13,6 +13,7 @@ import (
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // openClusterStore starts a real three-master Redis Cluster (redistest.StartCluster) and
@@ -261,7 +262,7 @@ func TestClusterConformance(t *testing.T) {
 		if d := admDo(t, s, admReq(c, c, balance.PermCalls, false, "0.6")); d.Reason != balance.ReasonInsufficient || d.AuthID != r.ID {
 			t.Fatalf("%+v", d)
 		}
-		if d := admDo(t, s, admReq(c, c, "", false, "0.1")); !d.Admitted {
+		if d := admDo(t, s, admReq(c, c, model.PermNone, false, "0.1")); !d.Admitted {
 			t.Fatalf("%+v", d)
 		}
 		ids, err := s.Subtree(ctx, m.Root, m.ID)
@@ -284,7 +285,7 @@ func TestClusterConformance(t *testing.T) {
 			wg.Go(func() {
 				for range 2 {
 					var d balance.Decision
-					if err := s.Admit(ctx, admReq(c, c, "", false, "0.01"), &d); err != nil {
+					if err := s.Admit(ctx, admReq(c, c, model.PermNone, false, "0.01"), &d); err != nil {
 						t.Error(err)
 						return
 					}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestDeleteFoldsUsage: deleting accounts (plain and cascade) folds their usage into the
@@ -29,7 +30,7 @@ func TestDeleteFoldsUsage(t *testing.T) {
 
 		admit := func(a *admAcct, route, price string) *balance.AdmitRequest {
 			t.Helper()
-			req := admReq(a, a, "", false, price)
+			req := admReq(a, a, model.PermNone, false, price)
 			req.Route = route
 			if d := admDo(t, s, req); !d.Admitted {
 				t.Fatalf("admit on %s: %+v", a.ID, d)
@@ -192,7 +193,7 @@ func TestDeleteFoldsExpiredClosedChild(t *testing.T) {
 		m := admMk(t, s, nil, "1")
 		r := admMk(t, s, m, "0.5", admOwn())
 		c := admMk(t, s, r, "")
-		req := admReq(c, c, "", false, "0.02")
+		req := admReq(c, c, model.PermNone, false, "0.02")
 		if d := admDo(t, s, req); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestCloseAndDeleteMoveNegativeBalances: the update (close) and delete scripts move an own
@@ -19,7 +20,7 @@ func TestCloseAndDeleteMoveNegativeBalances(t *testing.T) {
 		b := admMk(t, s, m, "0.25", admOwn(), admCredit("1"))
 		z := admMk(t, s, m, "", admOwn())
 		for _, x := range []*admAcct{a, b} {
-			if d := admDo(t, s, admReq(x, x, "", false, "0.75")); !d.Admitted || admBal(t, s, x) != admAmt("-0.5") {
+			if d := admDo(t, s, admReq(x, x, model.PermNone, false, "0.75")); !d.Admitted || admBal(t, s, x) != admAmt("-0.5") {
 				t.Fatalf("admit on %s: %+v, balance %v", x.ID, d, admBal(t, s, x))
 			}
 		}

@@ -1,6 +1,7 @@
-// Package balance holds money and the store: Amount (exact int64 micro-units), the Redis key
-// layout, the Lua scripts that move money and admit requests, the account records they act
-// on, and the embedded store used when no Redis is configured.
+// Package balance holds money and the store: the Redis key layout and how records are
+// encoded in it, the Lua scripts that move money and admit requests, and the embedded store
+// used when no Redis is configured. The records themselves (Amount, Account, Permission) are
+// package model's; no other package knows a key or a hash field name.
 //
 // Contracts:
 //   - Every multi-key script touches the keys of one account tree only, all under the root's
@@ -12,8 +13,8 @@
 //   - Errors of decisions are the sentinel errors in errors.go; anything else is a store
 //     failure (wrapped, test with IsUnavailable).
 //
-// The import direction is policy → balance → (nothing of ours); config is mapped to Options
-// by main.
+// The import direction is balance → model (nothing else of ours); policy uses model, not
+// balance; config is mapped to Options by main.
 package balance
 
 import (

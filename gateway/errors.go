@@ -36,7 +36,7 @@ func (g *Gateway) refusal(ctx *fasthttp.RequestCtx, route *policy.Route, caller,
 		return OutcomeSuspended, &policy.APIError{Status: http.StatusForbidden, Code: "ACCOUNT_SUSPENDED",
 			Message: "the account or an ancestor is suspended", Details: map[string]any{"auth_id": d.AuthID}}
 	case balance.ReasonPermission:
-		return OutcomePermissionDenied, policy.ErrorFor(&policy.PermissionError{Permission: route.Permission, AuthID: d.AuthID})
+		return OutcomePermissionDenied, policy.ErrorFor(&policy.PermissionError{Permission: route.Permission.String(), AuthID: d.AuthID})
 	case balance.ReasonKYC:
 		return OutcomeKYCRequired, &policy.APIError{Status: http.StatusForbidden, Code: "KYC_REQUIRED",
 			Message: "KYC verification required", Details: map[string]any{"auth_id": d.AuthID}}

@@ -309,7 +309,7 @@ func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, st *reqState, idx int, pathID 
 	// Admit: one atomic step in the store (batched with the other admits in flight).
 	st.hex = st.hash.AppendHex(st.hex[:0])
 	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
-		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
+		Permission: route.Permission, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
 	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
 		out, apiErr = g.storeFailure(st, err)
 		if balance.MaybeRan(err) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 var defaultSpecs = []RouteSpec{
@@ -24,7 +26,7 @@ func TestCompileRoutes(t *testing.T) {
 		t.Fatalf("len %d", rs.Len())
 	}
 	r := rs.Route(0)
-	if r.Price != 10_000 || r.PermField != "p_calls" || !r.KYC || r.Upstream != "voice" || r.Name != "voice.call" {
+	if r.Price != 10_000 || r.Permission != model.PermCalls || !r.KYC || r.Upstream != "voice" || r.Name != "voice.call" {
 		t.Errorf("route 0 = %+v", r)
 	}
 	if rs.Route(2).Price != 5_000 || rs.Route(1).Price != 0 {
