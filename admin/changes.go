@@ -1,35 +1,23 @@
 package admin
 
 import (
-	"strconv"
-
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // changeFor turns an update body into a store change for a. It checks what can be checked
 // before the store (closed is final, KYC needs an email); the store's update script checks
 // the rest atomically (closed again, parent_suspended, has_subaccounts, shared_balance).
 func (c *call) changeFor(a *balance.Account, in *accountInput) (balance.Change, error) {
-	ch := balance.Change{Set: map[string]string{}}
+	var ch balance.Change
 	if a.Status == balance.StatusClosed {
 		return ch, balance.ErrAccountClosed
 	}
-	if in.name != nil {
-		ch.Set["name"] = *in.name
-	}
-	for _, f := range []struct {
-		key string
-		t   optText
-	}{{"desc", in.desc}, {"email", in.email}, {"btype", in.btype}} {
-		switch {
-		case !f.t.set:
-		case f.t.v == nil:
-			ch.Delete = append(ch.Delete, f.key)
-		default:
-			ch.Set[f.key] = *f.t.v
-		}
-	}
+	ch.Name = in.name
+	ch.Desc = balance.Nullable{Set: in.desc.set, Value: in.desc.v}
+	ch.Email = balance.Nullable{Set: in.email.set, Value: in.email.v}
+	ch.BusinessType = balance.Nullable{Set: in.btype.set, Value: in.btype.v}
 	mode, email := a.KYCMode, a.Email
 	if in.kycMode != nil {
 		mode = *in.kycMode
@@ -41,30 +29,32 @@ func (c *call) changeFor(a *balance.Account, in *accountInput) (balance.Change, 
 		return ch, err
 	}
 	if in.kycMode != nil && *in.kycMode != a.KYCMode {
-		ch.Set["kyc_mode"] = mode
+		status := balance.KYCNotRequired
 		if mode == balance.KYCCustomer {
-			ch.Set["kyc_status"] = balance.KYCPending
-		} else {
-			ch.Set["kyc_status"] = balance.KYCNotRequired
+			status = balance.KYCPending
 		}
+		ch.KYCMode, ch.KYCStatus = &mode, &status
 	}
 	for _, f := range []struct {
-		key string
-		v   *bool
-	}{{"p_calls", in.calls}, {"p_sms", in.sms}, {"p_cdr", in.cdr}, {"p_sub", in.sub}} {
+		p model.Permission
+		v *bool
+	}{{model.PermCalls, in.calls}, {model.PermSMS, in.sms}, {model.PermCDR, in.cdr}, {model.PermSub, in.sub}} {
 		if f.v != nil {
-			ch.Set[f.key] = b01(*f.v)
+			if ch.Perms == nil {
+				ch.Perms = map[model.Permission]bool{}
+			}
+			ch.Perms[f.p] = *f.v
 		}
 	}
 	if in.rate != nil {
-		ch.Set["rate"] = strconv.FormatInt(*in.rate, 10)
+		r := int(*in.rate)
+		ch.RateLimit = &r
 	}
 	if in.maxSub != nil {
-		ch.Set["max_sub"] = strconv.FormatInt(*in.maxSub, 10)
+		m := int(*in.maxSub)
+		ch.MaxSub = &m
 	}
-	if in.credit != nil {
-		ch.Set["credit"] = strconv.FormatInt(int64(*in.credit), 10)
-	}
+	ch.CreditLimit = in.credit
 	if in.useParent != nil {
 		own := !*in.useParent
 		ch.WantOwn = &own
@@ -79,24 +69,13 @@ func (c *call) changeFor(a *balance.Account, in *accountInput) (balance.Change, 
 	return ch, nil
 }
 
-func emptyChange(ch balance.Change) bool {
-	return len(ch.Set) == 0 && len(ch.Delete) == 0 && ch.Status == "" && ch.WantOwn == nil
-}
-
-func b01(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
 // applyUpdate applies an update body to a and returns the account as it now reads.
 func (c *call) applyUpdate(a *balance.Account, in *accountInput) (*balance.Account, error) {
 	ch, err := c.changeFor(a, in)
 	if err != nil {
 		return nil, err
 	}
-	if emptyChange(ch) {
+	if ch.Empty() {
 		return a, nil
 	}
 	if err := c.api.st.UpdateAccount(c.ctx, a, ch); err != nil {

@@ -94,7 +94,7 @@ func (c *call) setKYC(a *balance.Account) {
 		c.fail(policy.Invalid("status", "the account's kyc_mode is personal_use; KYC applies to customer_use accounts"))
 		return
 	}
-	if err := c.api.st.UpdateAccount(c.ctx, a, balance.Change{Set: map[string]string{"kyc_status": s}}); err != nil {
+	if err := c.api.st.UpdateAccount(c.ctx, a, balance.Change{KYCStatus: &s}); err != nil {
 		c.fail(err)
 		return
 	}

@@ -174,16 +174,6 @@ func (s *Store) Mains(ctx context.Context) ([]string, error) {
 	return ids, storeErr(err)
 }
 
-// Change is a partial update of an account. Nil fields are left alone.
-type Change struct {
-	Set       map[string]string // hash fields to set (see keys.go), already validated
-	Delete    []string          // hash fields to delete (optional fields set to null)
-	Status    string            // new status, or ""
-	WantOwn   *bool             // use_parent_balance false (true) or true (false)
-	Retention time.Duration     // how long a closed record stays readable
-	CloseTrID string            // ledger id for the balance returned on close
-}
-
 // UpdateAccount applies ch to a atomically: a closed account refuses every change; a status
 // change under a suspended ancestor is refused; closing an account with open children is
 // refused; the balance mode switches only from shared to own (starting at zero). Closing
@@ -194,17 +184,8 @@ func (s *Store) UpdateAccount(ctx context.Context, a *Account, ch Change) error 
 	if ch.WantOwn != nil {
 		want = b01(*ch.WantOwn)
 	}
-	del := ""
-	for i, f := range ch.Delete {
-		if i > 0 {
-			del += ","
-		}
-		del += f
-	}
-	args := []interface{}{ch.Status, want, ch.CloseTrID, ch.Retention.Milliseconds(), Tag(a.Root), del}
-	for k, v := range ch.Set {
-		args = append(args, k, v)
-	}
+	set, del := ch.fields()
+	args := append([]interface{}{ch.Status, want, ch.CloseTrID, ch.Retention.Milliseconds(), Tag(a.Root), del}, set...)
 	out, err := result(updateScript.Run(ctx, s.rdb, keys, args...).Result())
 	if err != nil {
 		if errors.Is(err, ErrParentSuspended) && len(out) > 1 {

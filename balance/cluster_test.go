@@ -116,7 +116,7 @@ func TestClusterConformance(t *testing.T) {
 		if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Status: balance.StatusSuspended}); !errors.As(err, &se) || se.AuthID != m.ID {
 			t.Fatalf("status change under suspended root: %v", err)
 		}
-		if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Set: map[string]string{"name": "x"}}); err != nil || get(t, s, a.ID).Name != "x" {
+		if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Name: ptr("x")}); err != nil || get(t, s, a.ID).Name != "x" {
 			t.Fatalf("rename: %v", err)
 		}
 	})

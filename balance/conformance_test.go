@@ -143,7 +143,7 @@ func TestStoreConformance(t *testing.T) {
 				t.Fatalf("status change under suspended root: %v", err)
 			}
 			// a change that is not a status change is still allowed
-			if err := s.UpdateAccount(ctx, get(t, s, b.ID), balance.Change{Set: map[string]string{"name": "x"}}); err != nil {
+			if err := s.UpdateAccount(ctx, get(t, s, b.ID), balance.Change{Name: ptr("x")}); err != nil {
 				t.Fatal(err)
 			}
 			if get(t, s, b.ID).Name != "x" {
@@ -156,7 +156,7 @@ func TestStoreConformance(t *testing.T) {
 			if err != nil || after != 5_000_000 {
 				t.Fatalf("credit: %v %v", after, err)
 			}
-			if err := s.UpdateAccount(ctx, m, balance.Change{Set: map[string]string{"credit": "1000000"}}); err != nil {
+			if err := s.UpdateAccount(ctx, m, balance.Change{CreditLimit: ptr[balance.Amount](1_000_000)}); err != nil {
 				t.Fatal(err)
 			}
 			var ie *balance.InsufficientError

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +15,7 @@ import (
 // setCredit sets a's credit_limit directly, as the operator does.
 func setCredit(t *testing.T, s *balance.Store, a *balance.Account, credit balance.Amount) {
 	t.Helper()
-	if err := s.UpdateAccount(context.Background(), a, balance.Change{Set: map[string]string{"credit": strconv.FormatInt(int64(credit), 10)}}); err != nil {
+	if err := s.UpdateAccount(context.Background(), a, balance.Change{CreditLimit: &credit}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -73,3 +73,15 @@ func RunAdmitBatch(s *Store, reqs []*AdmitRequest, decs []Decision, deadlines []
 	}
 	return errs
 }
+
+// AccountHashFields are the names of the fields of an account hash that the store writes
+// when it creates an account (optional ones included).
+func AccountHashFields() []string {
+	x := "x"
+	f := accountFields(&Account{Desc: &x, Email: &x, BusinessType: &x})
+	names := make([]string, 0, len(f)/2)
+	for i := 0; i < len(f); i += 2 {
+		names = append(names, f[i].(string))
+	}
+	return names
+}

@@ -11,7 +11,7 @@ func TestPermissionNames(t *testing.T) {
 			t.Errorf("ParsePermission(%q) = %d, %v; want %d", want, back, ok, p)
 		}
 	}
-	for _, name := range []string{"fax", "Calls", "p_calls", " calls", "subaccount"} {
+	for _, name := range []string{"fax", "Calls", "call", " calls", "subaccount"} {
 		if p, ok := ParsePermission(name); ok {
 			t.Errorf("ParsePermission(%q) = %d", name, p)
 		}
