@@ -85,3 +85,26 @@ func AccountHashFields() []string {
 	}
 	return names
 }
+
+// NewFromClient wraps an existing client. Close closes rdb.
+func NewFromClient(rdb redis.UniversalClient) *Store {
+	return &Store{rdb: rdb, markerTTL: DefaultMarkerTTL}
+}
+
+// MarkerTTL is how long the refund markers of admitted requests live.
+func (s *Store) MarkerTTL() time.Duration { return s.markerTTL }
+
+// Connected reports whether the subscription is currently established.
+func (sub *Subscription) Connected() bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.connected
+}
+
+// Subscribes reports how many times the subscription has been established (1 after the
+// first, +1 per reconnect).
+func (sub *Subscription) Subscribes() int {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.resubs
+}

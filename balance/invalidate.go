@@ -105,21 +105,6 @@ func (s *Store) SubscribeInvalidations(ctx context.Context, fn func(id string)) 
 // (tests wait on it before publishing).
 func (sub *Subscription) Ready() <-chan struct{} { return sub.ready }
 
-// Connected reports whether the subscription is currently established.
-func (sub *Subscription) Connected() bool {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	return sub.connected
-}
-
-// Subscribes reports how many times the subscription has been established (1 after the
-// first, +1 per reconnect).
-func (sub *Subscription) Subscribes() int {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	return sub.resubs
-}
-
 // Close stops the subscription and waits for its goroutine to end.
 func (sub *Subscription) Close() error {
 	sub.cancel()

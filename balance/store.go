@@ -126,15 +126,6 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	return s, nil
 }
 
-// NewFromClient wraps an existing client (tests, tools). The caller keeps ownership of
-// nothing: Close closes rdb.
-func NewFromClient(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, markerTTL: DefaultMarkerTTL}
-}
-
-// MarkerTTL is how long the refund markers of admitted requests live.
-func (s *Store) MarkerTTL() time.Duration { return s.markerTTL }
-
 // Client returns the underlying client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
