@@ -82,8 +82,8 @@ func (c *call) credit(a *balance.Account) {
 		return
 	}
 	reference := ""
-	if ref.v != nil {
-		reference = *ref.v
+	if ref.Value != nil {
+		reference = *ref.Value
 	}
 	idem, err := c.idempotency("credit:" + a.ID)
 	if err != nil {

@@ -15,15 +15,13 @@ func (c *call) changeFor(a *balance.Account, in *accountInput) (balance.Change, 
 		return ch, balance.ErrAccountClosed
 	}
 	ch.Name = in.name
-	ch.Desc = balance.Nullable{Set: in.desc.set, Value: in.desc.v}
-	ch.Email = balance.Nullable{Set: in.email.set, Value: in.email.v}
-	ch.BusinessType = balance.Nullable{Set: in.btype.set, Value: in.btype.v}
+	ch.Desc, ch.Email, ch.BusinessType = in.desc, in.email, in.btype
 	mode, email := a.KYCMode, a.Email
 	if in.kycMode != nil {
 		mode = *in.kycMode
 	}
-	if in.email.set {
-		email = in.email.v
+	if in.email.Set {
+		email = in.email.Value
 	}
 	if err := requireEmailForKYC(mode, email); err != nil {
 		return ch, err
@@ -99,7 +97,7 @@ func (c *call) newAccount(id string, in *accountInput) *balance.Account {
 	if in.name != nil {
 		a.Name = *in.name
 	}
-	a.Desc, a.Email, a.BusinessType = in.desc.v, in.email.v, in.btype.v
+	a.Desc, a.Email, a.BusinessType = in.desc.Value, in.email.Value, in.btype.Value
 	if in.status != nil {
 		a.Status = *in.status
 	}
@@ -132,5 +130,5 @@ func validateNew(in *accountInput) error {
 	if in.kycMode != nil {
 		mode = *in.kycMode
 	}
-	return requireEmailForKYC(mode, in.email.v)
+	return requireEmailForKYC(mode, in.email.Value)
 }

@@ -31,17 +31,11 @@ const (
 	maxMaxSub       = 1_000_000
 )
 
-// optText is a nullable text field of a body: set says it was given, v == nil means null.
-type optText struct {
-	set bool
-	v   *string
-}
-
 // accountInput is what a body says about an account's fields; nil or unset = not given.
 type accountInput struct {
 	name                 *string
-	desc, email, btype   optText
-	status               *string // after the enabled alias
+	desc, email, btype   balance.Nullable // Set: given; a nil Value: null
+	status               *string          // after the enabled alias
 	calls, sms, cdr, sub *bool
 	rate, maxSub         *int64
 	kycMode              *string
@@ -74,8 +68,8 @@ func parseAccountInput(b *body, allowed []string) (*accountInput, error) {
 	if in.email, err = nullableText(b, "email", textRule{max: maxEmail}); err != nil {
 		return nil, err
 	}
-	if in.email.v != nil {
-		if a, err := mail.ParseAddress(*in.email.v); err != nil || a.Name != "" || a.Address != *in.email.v {
+	if in.email.Value != nil {
+		if a, err := mail.ParseAddress(*in.email.Value); err != nil || a.Name != "" || a.Address != *in.email.Value {
 			return nil, policy.Invalid("email", "must be an email address such as ops@example.com")
 		}
 	}
@@ -143,22 +137,22 @@ func isCurrency(s string) bool {
 }
 
 // nullableText reads a text field that may be null; "" reads as null too.
-func nullableText(b *body, field string, r textRule) (optText, error) {
+func nullableText(b *body, field string, r textRule) (balance.Nullable, error) {
 	raw, ok := b.m[field]
 	if !ok {
-		return optText{}, nil
+		return balance.Nullable{}, nil
 	}
 	if isNull(raw) {
-		return optText{set: true}, nil
+		return balance.Nullable{Set: true}, nil
 	}
 	s, err := parseText(field, raw, r)
 	if err != nil {
-		return optText{}, err
+		return balance.Nullable{}, err
 	}
 	if s == "" {
-		return optText{set: true}, nil
+		return balance.Nullable{Set: true}, nil
 	}
-	return optText{set: true, v: &s}, nil
+	return balance.Nullable{Set: true, Value: &s}, nil
 }
 
 func optInt(b *body, field string, min, max int64) (*int64, error) {

@@ -158,8 +158,8 @@ func (c *call) move(from *balance.Account, op movementOp) {
 		return
 	}
 	reference := ""
-	if ref.v != nil {
-		reference = *ref.v
+	if ref.Value != nil {
+		reference = *ref.Value
 	}
 	tr, replay, err := op.run(c.api.st, c.ctx, from, child, amt, policy.NewTransferID(), reference, idem)
 	if err != nil {
