@@ -17,6 +17,7 @@ import (
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestConservation: many concurrent clients move money every way the gateway knows —
@@ -127,7 +128,7 @@ func TestConservation(t *testing.T) {
 	var credited, told atomic.Int64 // µ credited by the operator; µ of X-Charge on 2xx
 	var creditMoves atomic.Int64    // credit transfers that went through
 	parse := func(s string) int64 {
-		a, err := balance.ParseAmount(s)
+		a, err := model.ParseAmount(s)
 		if err != nil {
 			t.Errorf("amount %q: %v", s, err)
 		}
@@ -242,7 +243,7 @@ func TestConservation(t *testing.T) {
 		if len(recs) != len(ids) {
 			t.Fatalf("tree of %s lists %d accounts and has %d records", m.id, len(ids), len(recs))
 		}
-		var credit balance.Amount
+		var credit model.Amount
 		nAccounts += len(recs)
 		for _, a := range recs {
 			credit += a.CreditLimit
@@ -252,7 +253,7 @@ func TestConservation(t *testing.T) {
 			if a.Own {
 				sumOwn += int64(a.Balance)
 				// a delete moves a negative balance up too, without a floor check
-				var debt balance.Amount
+				var debt model.Amount
 				trs, err := st.Ledger(ctx, balance.LedgerQuery{Root: m.id, ID: a.ID})
 				if err != nil {
 					t.Fatal(err)
@@ -266,15 +267,15 @@ func TestConservation(t *testing.T) {
 					t.Errorf("%s: balance %v below its floor -%v (debt taken over %v)", a.ID, a.Balance, a.CreditLimit, debt)
 				}
 			}
-			if a.Status == balance.StatusClosed {
+			if a.Status == model.StatusClosed {
 				nClosed++
 			}
-			if a.Status == balance.StatusClosed && a.Balance != 0 {
+			if a.Status == model.StatusClosed && a.Balance != 0 {
 				t.Errorf("closed %s still holds %v", a.ID, a.Balance)
 			}
 		}
 		if credit != treeCredit {
-			t.Errorf("tree of %s holds %v of credit; the operator gave it %v", m.id, credit, balance.Amount(treeCredit))
+			t.Errorf("tree of %s holds %v of credit; the operator gave it %v", m.id, credit, model.Amount(treeCredit))
 		}
 		usage, err := st.SubtreeUsage(ctx, m.id, m.id, "", "")
 		if err != nil {
@@ -285,14 +286,14 @@ func TestConservation(t *testing.T) {
 		}
 	}
 	t.Logf("credited %v, own balances %v, charged %v, upstream calls %d, closed %d, deleted %d (%d accounts left), credit transfers %d",
-		balance.Amount(credited.Load()), balance.Amount(sumOwn), balance.Amount(charged), upCalls.Load(), nClosed, deleted.Load(), nAccounts, creditMoves.Load())
+		model.Amount(credited.Load()), model.Amount(sumOwn), model.Amount(charged), upCalls.Load(), nClosed, deleted.Load(), nAccounts, creditMoves.Load())
 	if charged != told.Load() {
-		t.Errorf("usage says %v was charged, clients were told %v", balance.Amount(charged), balance.Amount(told.Load()))
+		t.Errorf("usage says %v was charged, clients were told %v", model.Amount(charged), model.Amount(told.Load()))
 	}
 	if sumOwn+charged != credited.Load() {
 		t.Errorf("books do not balance: own %v + charged %v != credited %v (off by %v)",
-			balance.Amount(sumOwn), balance.Amount(charged), balance.Amount(credited.Load()),
-			balance.Amount(sumOwn+charged-credited.Load()))
+			model.Amount(sumOwn), model.Amount(charged), model.Amount(credited.Load()),
+			model.Amount(sumOwn+charged-credited.Load()))
 	}
 	if upCalls.Load() < 100 || charged == 0 || nClosed == 0 || deleted.Load() == 0 || creditMoves.Load() == 0 {
 		t.Errorf("too little traffic to mean anything: %d upstream calls, %d closed, %d deleted, %d credit transfers",

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestSentinelFailover: a gateway on a Sentinel-managed primary (one replica, three
@@ -56,11 +56,11 @@ func TestSentinelFailover(t *testing.T) {
 	m := scNewMain(t, gw, 1000000, credit)
 	sub := scNewSub(t, gw, m, 1000000)
 	initial := scBalance(t, gw, m)
-	price, _ := balance.ParseAmount("0.01")
+	price, _ := model.ParseAmount("0.01")
 
 	type tally struct {
 		ok, unavailable int
-		charged         balance.Amount
+		charged         model.Amount
 		other           []string
 		lastOK          time.Time
 	}

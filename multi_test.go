@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // scRace reports whether this test binary was built with -race; the gateway binary
@@ -293,10 +293,10 @@ func scNewSub(t testing.TB, in *scInstance, parent scCreds, rate int) scCreds {
 }
 
 // scBalance reads the billing balance of c in micro-units through in.
-func scBalance(t testing.TB, in *scInstance, c scCreds) balance.Amount {
+func scBalance(t testing.TB, in *scInstance, c scCreds) model.Amount {
 	t.Helper()
 	m := scMust(t, 200, "GET", in.public+"/v1/Account/"+c.id+"/Balance/", c, "", nil)
-	a, err := balance.ParseAmount(m["balance"].(string))
+	a, err := model.ParseAmount(m["balance"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,9 +307,9 @@ func scCallURL(in *scInstance, id string) string { return in.public + "/v1/Accou
 func scSMSURL(in *scInstance, id string) string  { return in.public + "/v1/Account/" + id + "/Message/" }
 
 // scCharge reads X-Charge of an answer.
-func scCharge(t testing.TB, r scReply) balance.Amount {
+func scCharge(t testing.TB, r scReply) model.Amount {
 	t.Helper()
-	a, err := balance.ParseAmount(r.header.Get("X-Charge"))
+	a, err := model.ParseAmount(r.header.Get("X-Charge"))
 	if err != nil {
 		t.Fatalf("X-Charge %q: %v", r.header.Get("X-Charge"), err)
 	}
@@ -380,8 +380,8 @@ func TestMultiInstance(t *testing.T) {
 		if limited.Load() == 0 {
 			t.Fatal("nothing was rate-limited: the hammer was too weak to test anything")
 		}
-		price, _ := balance.ParseAmount("0.005")
-		if spent := before - scBalance(t, b, m); spent != balance.Amount(admitted.Load())*price {
+		price, _ := model.ParseAmount("0.005")
+		if spent := before - scBalance(t, b, m); spent != model.Amount(admitted.Load())*price {
 			t.Fatalf("spent %v for %d admitted requests at %v", spent, admitted.Load(), price)
 		}
 	})
@@ -423,7 +423,7 @@ func TestMultiInstance(t *testing.T) {
 		final := scBalance(t, ins[2], m)
 		if admitted.Load() != K || final != 0 || charged.Load() != 250_000 {
 			t.Fatalf("admitted %d (want %d), charged %v (want 0.25), final balance %v (want 0.00)",
-				admitted.Load(), K, balance.Amount(charged.Load()), final)
+				admitted.Load(), K, model.Amount(charged.Load()), final)
 		}
 	})
 

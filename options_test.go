@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/tenantgw/gateway/policy/model"
+
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -63,10 +65,10 @@ routes:
 	if err != nil || rs.Len() != 2 {
 		t.Fatalf("configured routes: %v", err)
 	}
-	if r := rs.Route(0); r.Name != "POST /v1/Account/{auth_id}/Call/" || r.Method != "POST" || r.Price != 10_000 || !r.KYC || r.Permission != "calls" {
+	if r := rs.Route(0); r.Name != "POST /v1/Account/{auth_id}/Call/" || r.Method != "POST" || r.Price != 10_000 || !r.KYC || r.Permission != model.PermCalls {
 		t.Errorf("route 0 compiled as %+v", r)
 	}
-	if r := rs.Route(1); r.Name != "cdr" || r.Method != "GET" || r.Price != 0 || r.Permission != "cdr" {
+	if r := rs.Route(1); r.Name != "cdr" || r.Method != "GET" || r.Price != 0 || r.Permission != model.PermCDR {
 		t.Errorf("route 1 compiled as %+v", r)
 	}
 }

@@ -5,11 +5,12 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // pathAccount loads the {auth_id} of a public path and applies the access rule: an id that
 // is malformed, unknown or out of the caller's reach is policy.ErrForbidden alike.
-func (c *call) pathAccount(id string) (*balance.Account, error) {
+func (c *call) pathAccount(id string) (*model.Account, error) {
 	if !policy.ValidID([]byte(id)) {
 		return nil, policy.ErrForbidden
 	}
@@ -32,7 +33,7 @@ func (c *call) pathAccount(id string) (*balance.Account, error) {
 // childAccount loads {sub_auth_id}: 403 FORBIDDEN when it is unknown or out of the caller's
 // reach (as for {auth_id}), 404 NOT_FOUND when the caller reaches it but it is not a direct
 // child of parent.
-func (c *call) childAccount(parent *balance.Account, id string) (*balance.Account, error) {
+func (c *call) childAccount(parent *model.Account, id string) (*model.Account, error) {
 	a, err := c.pathAccount(id)
 	if err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ func (c *call) childAccount(parent *balance.Account, id string) (*balance.Accoun
 }
 
 // anyAccount loads an account for the operator: unknown is 404.
-func (c *call) anyAccount(id string) (*balance.Account, error) {
+func (c *call) anyAccount(id string) (*model.Account, error) {
 	if !policy.ValidID([]byte(id)) {
 		return nil, notFound()
 	}
@@ -57,7 +58,7 @@ func (c *call) anyAccount(id string) (*balance.Account, error) {
 
 // ancestors returns the records of a's chain, parent first. Records that have gone (a
 // closed ancestor whose retention ended) are left out.
-func (c *call) ancestors(a *balance.Account) ([]*balance.Account, error) {
+func (c *call) ancestors(a *model.Account) ([]*model.Account, error) {
 	return c.api.st.Accounts(c.ctx, a.Root, a.Chain)
 }
 
@@ -67,7 +68,7 @@ func (c *call) requireWritable() error {
 	if c.caller == nil {
 		return nil
 	}
-	if c.caller.Status != balance.StatusActive {
+	if c.caller.Status != model.StatusActive {
 		return suspendedError(c.caller.ID)
 	}
 	anc, err := c.ancestors(c.caller)
@@ -75,7 +76,7 @@ func (c *call) requireWritable() error {
 		return err
 	}
 	for _, p := range anc {
-		if p.Status != balance.StatusActive {
+		if p.Status != model.StatusActive {
 			return suspendedError(p.ID)
 		}
 	}

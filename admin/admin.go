@@ -35,7 +35,7 @@
 //   - Bodies: JSON objects or application/x-www-form-urlencoded, at most Options.MaxBodyBytes
 //     (413 beyond). Unknown and duplicate fields, wrong types and bad values are 400 naming
 //     the field. Booleans and integers are also accepted as strings ("true", "1000"); money is
-//     read exactly by balance.Amount. An empty string for description, email or business_type
+//     read exactly by model.Amount. An empty string for description, email or business_type
 //     sets it to null.
 //   - auth_token is in clear only in the answers that create or rotate it.
 //   - credit_limit is set directly by the operator only: a tenant's create or update that
@@ -63,6 +63,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/config"
+	"github.com/tenantgw/gateway/policy/model"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -160,7 +161,7 @@ type call struct {
 	rc     *fasthttp.RequestCtx
 	ctx    context.Context
 	rid    []byte
-	caller *balance.Account // nil on the operator listener
+	caller *model.Account // nil on the operator listener
 	// operator is set on the operator listener (401s then ask for Bearer, not Basic).
 	operator bool
 }

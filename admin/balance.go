@@ -3,26 +3,26 @@ package admin
 import (
 	"net/http"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // maxReference bounds the reference of a credit or transfer, in characters.
 const maxReference = 255
 
 type balanceJSON struct {
-	AuthID           string         `json:"auth_id"`
-	BillingAuthID    string         `json:"billing_auth_id"`
-	Balance          balance.Amount `json:"balance"`
-	CreditLimit      balance.Amount `json:"credit_limit"`
-	Available        balance.Amount `json:"available"`
-	Currency         string         `json:"currency"`
-	UseParentBalance bool           `json:"use_parent_balance"`
+	AuthID           string       `json:"auth_id"`
+	BillingAuthID    string       `json:"billing_auth_id"`
+	Balance          model.Amount `json:"balance"`
+	CreditLimit      model.Amount `json:"credit_limit"`
+	Available        model.Amount `json:"available"`
+	Currency         string       `json:"currency"`
+	UseParentBalance bool         `json:"use_parent_balance"`
 }
 
 // readBalance answers the balance of the account that pays for a: a itself when it has an
 // own balance, else the nearest ancestor that has one.
-func (c *call) readBalance(a *balance.Account) {
+func (c *call) readBalance(a *model.Account) {
 	bill := a
 	if !a.Own {
 		anc, err := c.ancestors(a)
@@ -48,21 +48,21 @@ func (c *call) readBalance(a *balance.Account) {
 // transferJSON is the transfer object of API.md §4. For a credit, from and
 // from_balance_after are null (the money comes from the operator).
 type transferJSON struct {
-	TransferID       string          `json:"transfer_id"`
-	From             *string         `json:"from"`
-	To               string          `json:"to"`
-	Amount           balance.Amount  `json:"amount"`
-	Currency         string          `json:"currency"`
-	Reference        *string         `json:"reference"`
-	Kind             string          `json:"kind"`
-	CreatedAt        string          `json:"created_at"`
-	FromBalanceAfter *balance.Amount `json:"from_balance_after"`
-	ToBalanceAfter   balance.Amount  `json:"to_balance_after"`
+	TransferID       string        `json:"transfer_id"`
+	From             *string       `json:"from"`
+	To               string        `json:"to"`
+	Amount           model.Amount  `json:"amount"`
+	Currency         string        `json:"currency"`
+	Reference        *string       `json:"reference"`
+	Kind             string        `json:"kind"`
+	CreatedAt        string        `json:"created_at"`
+	FromBalanceAfter *model.Amount `json:"from_balance_after"`
+	ToBalanceAfter   model.Amount  `json:"to_balance_after"`
 }
 
 // credit adds money to a's own balance (negative takes it away, never below
 // -credit_limit): 201 with the transfer of kind credit; 402 and nothing moved otherwise.
-func (c *call) credit(a *balance.Account) {
+func (c *call) credit(a *model.Account) {
 	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
 	if err == nil {
 		err = b.only("amount", "reference")
@@ -82,8 +82,8 @@ func (c *call) credit(a *balance.Account) {
 		return
 	}
 	reference := ""
-	if ref.v != nil {
-		reference = *ref.v
+	if ref.Value != nil {
+		reference = *ref.Value
 	}
 	idem, err := c.idempotency("credit:" + a.ID)
 	if err != nil {

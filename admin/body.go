@@ -12,8 +12,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // body is a request body read into its top-level fields. JSON bodies keep each value's raw
@@ -215,8 +215,8 @@ func parseInt(field string, raw json.RawMessage, min, max int64) (int64, error) 
 }
 
 // parseAmount reads money exactly (string or JSON number, at most 6 fraction digits).
-func parseAmount(field string, raw json.RawMessage) (balance.Amount, error) {
-	var a balance.Amount
+func parseAmount(field string, raw json.RawMessage) (model.Amount, error) {
+	var a model.Amount
 	if isNull(raw) {
 		return 0, policy.Invalid(field, "must be an amount, not null")
 	}

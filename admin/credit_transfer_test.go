@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // creditOf reads an account's credit_limit as the operator sees it.
@@ -223,9 +224,9 @@ func TestCreditTransfers(t *testing.T) {
 			t.Fatalf("reseller's ledger: %v", l)
 		}
 		// The tree holds exactly the credit the operator gave the main.
-		var sum balance.Amount
+		var sum model.Amount
 		for _, id := range []string{m.id, c.id, shared.id, g.id, gc.id} {
-			a, err := balance.ParseAmount(e.creditOf(id))
+			a, err := model.ParseAmount(e.creditOf(id))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Field sets of the bodies that carry account fields.
@@ -31,22 +32,16 @@ const (
 	maxMaxSub       = 1_000_000
 )
 
-// optText is a nullable text field of a body: set says it was given, v == nil means null.
-type optText struct {
-	set bool
-	v   *string
-}
-
 // accountInput is what a body says about an account's fields; nil or unset = not given.
 type accountInput struct {
 	name                 *string
-	desc, email, btype   optText
-	status               *string // after the enabled alias
+	desc, email, btype   balance.Nullable // Set: given; a nil Value: null
+	status               *string          // after the enabled alias
 	calls, sms, cdr, sub *bool
 	rate, maxSub         *int64
 	kycMode              *string
 	useParent            *bool
-	credit               *balance.Amount
+	credit               *model.Amount
 	currency             *string
 }
 
@@ -74,8 +69,8 @@ func parseAccountInput(b *body, allowed []string) (*accountInput, error) {
 	if in.email, err = nullableText(b, "email", textRule{max: maxEmail}); err != nil {
 		return nil, err
 	}
-	if in.email.v != nil {
-		if a, err := mail.ParseAddress(*in.email.v); err != nil || a.Name != "" || a.Address != *in.email.v {
+	if in.email.Value != nil {
+		if a, err := mail.ParseAddress(*in.email.Value); err != nil || a.Name != "" || a.Address != *in.email.Value {
 			return nil, policy.Invalid("email", "must be an email address such as ops@example.com")
 		}
 	}
@@ -98,7 +93,7 @@ func parseAccountInput(b *body, allowed []string) (*accountInput, error) {
 	}
 	if raw, ok := b.m["kyc_mode"]; ok {
 		s, ok := jsonString(raw)
-		if !ok || (s != balance.KYCPersonal && s != balance.KYCCustomer) {
+		if !ok || (s != model.KYCPersonal && s != model.KYCCustomer) {
 			return nil, policy.Invalid("kyc_mode", "must be personal_use or customer_use")
 		}
 		in.kycMode = &s
@@ -143,22 +138,22 @@ func isCurrency(s string) bool {
 }
 
 // nullableText reads a text field that may be null; "" reads as null too.
-func nullableText(b *body, field string, r textRule) (optText, error) {
+func nullableText(b *body, field string, r textRule) (balance.Nullable, error) {
 	raw, ok := b.m[field]
 	if !ok {
-		return optText{}, nil
+		return balance.Nullable{}, nil
 	}
 	if isNull(raw) {
-		return optText{set: true}, nil
+		return balance.Nullable{Set: true}, nil
 	}
 	s, err := parseText(field, raw, r)
 	if err != nil {
-		return optText{}, err
+		return balance.Nullable{}, err
 	}
 	if s == "" {
-		return optText{set: true}, nil
+		return balance.Nullable{Set: true}, nil
 	}
-	return optText{set: true, v: &s}, nil
+	return balance.Nullable{Set: true, Value: &s}, nil
 }
 
 func optInt(b *body, field string, min, max int64) (*int64, error) {
@@ -177,7 +172,7 @@ func optInt(b *body, field string, min, max int64) (*int64, error) {
 func (in *accountInput) readStatus(b *body) error {
 	if raw, ok := b.m["status"]; ok {
 		s, ok := jsonString(raw)
-		if !ok || (s != balance.StatusActive && s != balance.StatusSuspended && s != balance.StatusClosed) {
+		if !ok || (s != model.StatusActive && s != model.StatusSuspended && s != model.StatusClosed) {
 			return policy.Invalid("status", "must be active, suspended or closed")
 		}
 		in.status = &s
@@ -187,9 +182,9 @@ func (in *accountInput) readStatus(b *body) error {
 		if err != nil {
 			return err
 		}
-		s := balance.StatusSuspended
+		s := model.StatusSuspended
 		if en {
-			s = balance.StatusActive
+			s = model.StatusActive
 		}
 		if in.status != nil && *in.status != s {
 			return policy.Invalid("enabled", "contradicts status")
@@ -243,7 +238,7 @@ func minString(s []string) string {
 
 // requireEmailForKYC is the KYC rule: customer_use needs an email.
 func requireEmailForKYC(mode string, email *string) error {
-	if mode == balance.KYCCustomer && email == nil {
+	if mode == model.KYCCustomer && email == nil {
 		return policy.Invalid("email", "required when kyc_mode is customer_use")
 	}
 	return nil

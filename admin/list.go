@@ -6,8 +6,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Paging of lists (API.md §4): limit (default 20, 1 to 100), offset (≥ 0), and the filters
@@ -59,7 +59,7 @@ func parsePage(q *fasthttp.Args) (page, error) {
 	if q.Has("status") {
 		p.status, p.hasStatus = string(q.Peek("status")), true
 		switch p.status {
-		case balance.StatusActive, balance.StatusSuspended, balance.StatusClosed:
+		case model.StatusActive, model.StatusSuspended, model.StatusClosed:
 		default:
 			return p, policy.Invalid("status", "must be active, suspended or closed")
 		}
@@ -82,7 +82,7 @@ func parseQueryInt(field string, v []byte, min, max int64) (int, error) {
 }
 
 // filter keeps the accounts that match p's filters.
-func (p page) filter(all []*balance.Account) []*balance.Account {
+func (p page) filter(all []*model.Account) []*model.Account {
 	out := all[:0:0]
 	for _, a := range all {
 		if (p.hasStatus && a.Status != p.status) || (p.hasName && a.Name != p.name) {
@@ -94,7 +94,7 @@ func (p page) filter(all []*balance.Account) []*balance.Account {
 }
 
 // window returns p's slice of all.
-func (p page) window(all []*balance.Account) []*balance.Account {
+func (p page) window(all []*model.Account) []*model.Account {
 	if p.offset >= len(all) {
 		return nil
 	}
@@ -134,7 +134,7 @@ func (p page) uri(base string, offset int) string {
 }
 
 // missing returns the ids in ids that have no record in got.
-func missing(ids []string, got []*balance.Account) []string {
+func missing(ids []string, got []*model.Account) []string {
 	if len(ids) == len(got) {
 		return nil
 	}

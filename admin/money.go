@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -84,7 +85,7 @@ func transferView(tr *balance.Transfer) transferJSON {
 // with the body {"to", "amount", "reference", "currency"}.
 type movementOp struct {
 	scope string // the operation, in the scope of an Idempotency-Key
-	run   func(st *balance.Store, ctx context.Context, parent, child *balance.Account, amount balance.Amount,
+	run   func(st *balance.Store, ctx context.Context, parent, child *model.Account, amount model.Amount,
 		trID, reference string, idem balance.Idempotency) (*balance.Transfer, bool, error)
 	short string // the message of a 402: what the giver lacks
 }
@@ -97,15 +98,15 @@ var (
 )
 
 // transfer moves money between from ({auth_id}) and a direct child.
-func (c *call) transfer(from *balance.Account) { c.move(from, moneyTransfer) }
+func (c *call) transfer(from *model.Account) { c.move(from, moneyTransfer) }
 
 // creditTransfer moves credit_limit between from ({auth_id}) and a direct child: the only
 // way a tenant extends credit (API.md §3), so every unit of credit in a tree was granted by
 // the operator.
-func (c *call) creditTransfer(from *balance.Account) { c.move(from, creditTransferOp) }
+func (c *call) creditTransfer(from *model.Account) { c.move(from, creditTransferOp) }
 
 // move runs op between from ({auth_id}) and the direct child the body names.
-func (c *call) move(from *balance.Account, op movementOp) {
+func (c *call) move(from *model.Account, op movementOp) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
@@ -159,8 +160,8 @@ func (c *call) move(from *balance.Account, op movementOp) {
 		return
 	}
 	reference := ""
-	if ref.v != nil {
-		reference = *ref.v
+	if ref.Value != nil {
+		reference = *ref.Value
 	}
 	tr, replay, err := op.run(c.api.st, c.ctx, from, child, amt, policy.NewTransferID(), reference, idem)
 	if err != nil {
@@ -175,7 +176,7 @@ func (c *call) move(from *balance.Account, op movementOp) {
 }
 
 // movementAmount reads the required, non-zero "amount" of a credit or a transfer.
-func movementAmount(b *body) (balance.Amount, error) {
+func movementAmount(b *body) (model.Amount, error) {
 	raw, ok := b.m["amount"]
 	if !ok {
 		return 0, policy.Invalid("amount", "required")
@@ -205,7 +206,7 @@ func moneyError(err error, currency string) *wire.APIError {
 }
 
 // listTransfers answers the ledger records where a is a side, newest first.
-func (c *call) listTransfers(a *balance.Account) {
+func (c *call) listTransfers(a *model.Account) {
 	q := c.rc.QueryArgs()
 	p := page{limit: defaultLimit}
 	var err error
@@ -263,10 +264,10 @@ func (c *call) listTransfers(a *balance.Account) {
 }
 
 type usageRow struct {
-	Date    string         `json:"date"`
-	Route   string         `json:"route"`
-	Count   int64          `json:"count"`
-	Charged balance.Amount `json:"charged"`
+	Date    string       `json:"date"`
+	Route   string       `json:"route"`
+	Count   int64        `json:"count"`
+	Charged model.Amount `json:"charged"`
 }
 
 type usageJSON struct {
@@ -282,7 +283,7 @@ type usageJSON struct {
 // include_subaccounts=true summed over the whole subtree, the usage of deleted descendants
 // included (folded into a's or a descendant's counters by the delete); without it, a's own
 // usage only. Counts and charges are net of refunds and settlements.
-func (c *call) usage(a *balance.Account) {
+func (c *call) usage(a *model.Account) {
 	q := c.rc.QueryArgs()
 	out := usageJSON{AuthID: a.ID, Currency: a.Currency, Objects: []usageRow{}}
 	var start, end string

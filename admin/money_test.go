@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // balanceOf reads the balance field of GET …/Balance/ as the account itself sees it.
@@ -237,7 +238,7 @@ func TestUsageAndCascadeReturns(t *testing.T) {
 		e.must(201, req{method: "POST", path: "/v1/Account/" + r.id + "/Transfer/", cred: &rc, body: `{"to":"` + c.id + `","amount":"1.25"}`})
 
 		// Admit a few requests straight through the store's admit script.
-		admit := func(a account, route string, price balance.Amount) {
+		admit := func(a account, route string, price model.Amount) {
 			rec, err := st.Account(ctx, a.id)
 			if err != nil {
 				t.Fatal(err)

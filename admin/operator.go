@@ -5,6 +5,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // defaultCurrency is the currency of a main account created without one.
@@ -21,7 +22,7 @@ func (c *call) createMain() {
 		c.fail(err)
 		return
 	}
-	a, tok, err := c.insert(policy.NewMainID, in, func(a *balance.Account) {
+	a, tok, err := c.insert(policy.NewMainID, in, func(a *model.Account) {
 		a.Root, a.Own, a.Perms.Sub = a.ID, true, true
 		a.Currency = defaultCurrency
 		if in.currency != nil {
@@ -65,7 +66,7 @@ func (c *call) listMains() {
 
 // setKYC records the operator's KYC decision on a customer_use account: 200 with the
 // object. A personal_use account has no KYC of its own (400).
-func (c *call) setKYC(a *balance.Account) {
+func (c *call) setKYC(a *model.Account) {
 	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
 	if err == nil {
 		err = b.only("status")
@@ -81,20 +82,20 @@ func (c *call) setKYC(a *balance.Account) {
 	}
 	s, _ := jsonString(raw)
 	switch s {
-	case balance.KYCVerified, balance.KYCFailed, balance.KYCPending:
+	case model.KYCVerified, model.KYCFailed, model.KYCPending:
 	default:
 		c.fail(policy.Invalid("status", "must be verified, failed or pending"))
 		return
 	}
-	if a.Status == balance.StatusClosed {
+	if a.Status == model.StatusClosed {
 		c.fail(balance.ErrAccountClosed)
 		return
 	}
-	if a.KYCMode != balance.KYCCustomer {
+	if a.KYCMode != model.KYCCustomer {
 		c.fail(policy.Invalid("status", "the account's kyc_mode is personal_use; KYC applies to customer_use accounts"))
 		return
 	}
-	if err := c.api.st.UpdateAccount(c.ctx, a, balance.Change{Set: map[string]string{"kyc_status": s}}); err != nil {
+	if err := c.api.st.UpdateAccount(c.ctx, a, balance.Change{KYCStatus: &s}); err != nil {
 		c.fail(err)
 		return
 	}

@@ -7,13 +7,14 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // maxGrace bounds grace_seconds of a rotation: 30 days.
 const maxGrace = 30 * 24 * 3600
 
 // view renders a with its ancestors read from the store.
-func (c *call) view(a *balance.Account, token string) (accountJSON, error) {
+func (c *call) view(a *model.Account, token string) (accountJSON, error) {
 	anc, err := c.ancestors(a)
 	if err != nil {
 		return accountJSON{}, err
@@ -22,7 +23,7 @@ func (c *call) view(a *balance.Account, token string) (accountJSON, error) {
 }
 
 // readAccount answers 200 with the account object.
-func (c *call) readAccount(a *balance.Account) {
+func (c *call) readAccount(a *model.Account) {
 	v, err := c.view(a, "")
 	if err != nil {
 		c.fail(err)
@@ -32,7 +33,7 @@ func (c *call) readAccount(a *balance.Account) {
 }
 
 // listChildren answers the page of parent's direct children, newest first.
-func (c *call) listChildren(parent *balance.Account) {
+func (c *call) listChildren(parent *model.Account) {
 	p, err := parsePage(c.rc.QueryArgs())
 	if err != nil {
 		c.fail(err)
@@ -56,7 +57,7 @@ func (c *call) listChildren(parent *balance.Account) {
 		c.fail(err)
 		return
 	}
-	chain := append([]*balance.Account{parent}, anc...)
+	chain := append([]*model.Account{parent}, anc...)
 	kids = p.filter(kids)
 	out := listJSON{Meta: p.meta("/v1/Account/"+parent.ID+"/Subaccount/", len(kids)), Objects: []any{}}
 	for _, k := range p.window(kids) {
@@ -67,7 +68,7 @@ func (c *call) listChildren(parent *balance.Account) {
 
 // createChild creates a subaccount under parent: 201 with the token in clear. A body with
 // credit_limit is 403 FORBIDDEN: credit comes from the parent by a credit transfer.
-func (c *call) createChild(parent *balance.Account) {
+func (c *call) createChild(parent *model.Account) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
@@ -88,7 +89,7 @@ func (c *call) createChild(parent *balance.Account) {
 		c.fail(err)
 		return
 	}
-	chain := append([]*balance.Account{parent}, anc...)
+	chain := append([]*model.Account{parent}, anc...)
 	for _, p := range chain {
 		if !p.Perms.Sub {
 			c.fail(&policy.PermissionError{Permission: "subaccounts", AuthID: p.ID})
@@ -99,7 +100,7 @@ func (c *call) createChild(parent *balance.Account) {
 		c.fail(policy.ErrMaxDepth)
 		return
 	}
-	a, tok, err := c.insert(policy.NewSubID, in, func(a *balance.Account) {
+	a, tok, err := c.insert(policy.NewSubID, in, func(a *model.Account) {
 		a.Parent, a.Root, a.Depth = parent.ID, parent.Root, parent.Depth+1
 		a.Chain = append([]string{parent.ID}, parent.Chain...)
 		a.Currency = parent.Currency
@@ -115,7 +116,7 @@ func (c *call) createChild(parent *balance.Account) {
 // insert creates an account from in with a fresh id, fill setting what depends on its place
 // in the tree, and retries with a new id should one be taken (twice at most: ids are 103
 // random bits). It returns the record and the auth_token in clear.
-func (c *call) insert(newID func() string, in *accountInput, fill func(*balance.Account)) (*balance.Account, string, error) {
+func (c *call) insert(newID func() string, in *accountInput, fill func(*model.Account)) (*model.Account, string, error) {
 	tok := policy.NewToken()
 	for try := 0; ; try++ {
 		a := c.newAccount(newID(), in)
@@ -142,7 +143,7 @@ func (c *call) accountBody(fields []string) (*accountInput, error) {
 
 // updateAccount applies a partial update: 200 with the whole object. Only the operator (no
 // caller) sets credit_limit; a tenant's body with it is 403 FORBIDDEN and changes nothing.
-func (c *call) updateAccount(a *balance.Account, fields []string) {
+func (c *call) updateAccount(a *model.Account, fields []string) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
@@ -164,7 +165,7 @@ func (c *call) updateAccount(a *balance.Account, fields []string) {
 
 // deleteChild deletes sub (a direct child of parent), with its subtree if cascade is given
 // in the query or the body: 204.
-func (c *call) deleteChild(parent, sub *balance.Account) {
+func (c *call) deleteChild(parent, sub *model.Account) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
@@ -208,7 +209,7 @@ type rotateJSON struct {
 }
 
 // rotate gives a a new token; the old one lives for grace_seconds (default TokenGrace): 201.
-func (c *call) rotate(a *balance.Account) {
+func (c *call) rotate(a *model.Account) {
 	if err := c.requireWritable(); err != nil {
 		c.fail(err)
 		return
@@ -230,7 +231,7 @@ func (c *call) rotate(a *balance.Account) {
 		}
 		grace = time.Duration(n) * time.Second
 	}
-	if a.Status == balance.StatusClosed {
+	if a.Status == model.StatusClosed {
 		c.fail(balance.ErrAccountClosed)
 		return
 	}

@@ -3,56 +3,15 @@ package balance
 import (
 	"strconv"
 	"strings"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
-// Account is an account record as the store holds it (see keys.go for the hash fields).
-// It is plain data: the rules about who may change what live in package policy.
-type Account struct {
-	ID, Parent, Root string
-	Depth            int      // 0 for a main account
-	Chain            []string // ancestors from the parent up to the root; empty for a main
-	Name             string
-	Desc, Email      *string // nil = null
-	BusinessType     *string
-	Status           string // StatusActive, StatusSuspended or StatusClosed
-	Perms            Perms
-	RateLimit        int // requests per second
-	KYCMode          string
-	KYCStatus        string
-	Own              bool   // has its own balance
-	Balance          Amount // own balance; meaningful when Own
-	CreditLimit      Amount
-	Currency         string
-	MaxSub           int
-	Kids             int   // children that are not closed
-	Created, Updated int64 // Unix µs
-	LastUsed, Closed int64 // Unix µs; 0 = never
-	Tok, TokPrev     string
-	TokPrevExp       int64 // Unix µs
-}
-
-// Perms are the permission flags of an account.
-type Perms struct{ Calls, SMS, CDR, Sub bool }
-
-// Statuses.
-const (
-	StatusActive    = "active"
-	StatusSuspended = "suspended"
-	StatusClosed    = "closed"
-)
-
-// KYC modes and states.
-const (
-	KYCPersonal    = "personal_use"
-	KYCCustomer    = "customer_use"
-	KYCNotRequired = "not_required"
-	KYCPending     = "pending"
-	KYCVerified    = "verified"
-	KYCFailed      = "failed"
-)
-
-// IsMain reports whether a is a main account.
-func (a *Account) IsMain() bool { return a.Parent == "" }
+// permArgs are the account hash fields of the permission flags, by model.Permission, as the
+// admit script's perm argument ("" for none). They are interface values already, so building
+// a script call's arguments does not allocate for them.
+var permArgs = [...]interface{}{model.PermNone: "", model.PermCalls: "p_calls", model.PermSMS: "p_sms",
+	model.PermCDR: "p_cdr", model.PermSub: "p_sub"}
 
 func b01(b bool) string {
 	if b {
@@ -63,13 +22,13 @@ func b01(b bool) string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// fields returns the hash fields of a for HSET, absent optional fields omitted.
+// accountFields returns the hash fields of a for HSET, absent optional fields omitted.
 //
 // The order matters for speed: Redis keeps a small hash as a listpack that HMGET and HSET
 // scan from the front, so the fields the admit script reads and writes on every request
 // come first, and the ones it reads that may be unset (tok_prev, last_used, tat) exist from
 // the start (a missing field costs a scan of the whole hash).
-func (a *Account) fields() []interface{} {
+func accountFields(a *model.Account) []interface{} {
 	f := []interface{}{
 		"id", a.ID, "status", a.Status, "tat", "0", "rate", itoa(int64(a.RateLimit)),
 		"own", b01(a.Own), "bal", itoa(int64(a.Balance)), "credit", itoa(int64(a.CreditLimit)),
@@ -105,17 +64,17 @@ func atoi(s string) int64 {
 }
 
 // accountFromHash decodes a hash read with HGETALL; nil when the hash is empty.
-func accountFromHash(m map[string]string) *Account {
+func accountFromHash(m map[string]string) *model.Account {
 	if len(m) == 0 || m["id"] == "" {
 		return nil
 	}
-	a := &Account{
+	a := &model.Account{
 		ID: m["id"], Parent: m["parent"], Root: m["root"], Depth: int(atoi(m["depth"])),
 		Name: m["name"], Desc: optional(m, "desc"), Email: optional(m, "email"), BusinessType: optional(m, "btype"),
 		Status:    m["status"],
-		Perms:     Perms{Calls: m["p_calls"] == "1", SMS: m["p_sms"] == "1", CDR: m["p_cdr"] == "1", Sub: m["p_sub"] == "1"},
+		Perms:     model.Perms{Calls: m["p_calls"] == "1", SMS: m["p_sms"] == "1", CDR: m["p_cdr"] == "1", Sub: m["p_sub"] == "1"},
 		RateLimit: int(atoi(m["rate"])), KYCMode: m["kyc_mode"], KYCStatus: m["kyc_status"],
-		Own: m["own"] == "1", Balance: Amount(atoi(m["bal"])), CreditLimit: Amount(atoi(m["credit"])),
+		Own: m["own"] == "1", Balance: model.Amount(atoi(m["bal"])), CreditLimit: model.Amount(atoi(m["credit"])),
 		Currency: m["currency"], MaxSub: int(atoi(m["max_sub"])), Kids: int(atoi(m["kids"])),
 		Created: atoi(m["created"]), Updated: atoi(m["updated"]), LastUsed: atoi(m["last_used"]), Closed: atoi(m["closed"]),
 		Tok: m["tok"], TokPrev: m["tok_prev"], TokPrevExp: atoi(m["tok_prev_exp"]),

@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
-// Tag returns the key prefix "{ROOT}:" of a tree.
-func Tag(root string) string { return "{" + root + "}:" }
+// tag returns the key prefix "{ROOT}:" of a tree.
+func tag(root string) string { return "{" + root + "}:" }
 
 func chainKeys(root string, chain []string) []string {
 	keys := make([]string, 0, len(chain))
 	for _, id := range chain {
-		keys = append(keys, AccountKey(root, id))
+		keys = append(keys, accountKey(root, id))
 	}
 	return keys
 }
@@ -46,24 +48,24 @@ func result(v interface{}, err error) ([]string, error) {
 // (parent first). It checks atomically that the parent exists, is not closed, that no
 // ancestor is suspended, and that the parent has room (max_subaccounts). a.Created and
 // a.Updated are set from the store's clock.
-func (s *Store) CreateAccount(ctx context.Context, a *Account) error {
+func (s *Store) CreateAccount(ctx context.Context, a *model.Account) error {
 	// The index is written first: an index entry without its account is harmless (ids are
 	// random), an account without its index would be unreachable.
-	ok, err := s.rdb.SetNX(ctx, IndexKey(a.ID), a.Root, 0).Result()
+	ok, err := s.rdb.SetNX(ctx, indexKey(a.ID), a.Root, 0).Result()
 	if err != nil {
 		return storeErr(err)
 	}
 	if !ok {
 		return ErrExists
 	}
-	keys := []string{AccountKey(a.Root, a.ID)}
+	keys := []string{accountKey(a.Root, a.ID)}
 	if !a.IsMain() {
-		keys = append(keys, KidsKey(a.Root, a.Parent))
+		keys = append(keys, kidsKey(a.Root, a.Parent))
 		keys = append(keys, chainKeys(a.Root, a.Chain)...)
 	}
-	out, err := result(createScript.Run(ctx, s.rdb, keys, a.fields()...).Result())
+	out, err := result(createScript.Run(ctx, s.rdb, keys, accountFields(a)...).Result())
 	if err != nil {
-		s.rdb.Del(context.WithoutCancel(ctx), IndexKey(a.ID))
+		s.rdb.Del(context.WithoutCancel(ctx), indexKey(a.ID))
 		if errors.Is(err, ErrParentSuspended) && len(out) > 1 {
 			return &SuspendedError{AuthID: out[1]}
 		}
@@ -72,7 +74,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *Account) error {
 	a.Created = atoi(out[1])
 	a.Updated = a.Created
 	if a.IsMain() {
-		if err := s.rdb.ZAdd(ctx, MainsKey, redis.Z{Score: float64(a.Created), Member: a.ID}).Err(); err != nil {
+		if err := s.rdb.ZAdd(ctx, mainsKey, redis.Z{Score: float64(a.Created), Member: a.ID}).Err(); err != nil {
 			return storeErr(err)
 		}
 	}
@@ -85,9 +87,9 @@ type SuspendedError struct{ AuthID string }
 func (e *SuspendedError) Error() string { return "account " + e.AuthID + " is suspended" }
 func (e *SuspendedError) Unwrap() error { return ErrParentSuspended }
 
-// RootOf returns the root of an account id, or ErrNotFound.
-func (s *Store) RootOf(ctx context.Context, id string) (string, error) {
-	root, err := s.rdb.Get(ctx, IndexKey(id)).Result()
+// rootOf returns the root of an account id, or ErrNotFound.
+func (s *Store) rootOf(ctx context.Context, id string) (string, error) {
+	root, err := s.rdb.Get(ctx, indexKey(id)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNotFound
 	}
@@ -96,8 +98,8 @@ func (s *Store) RootOf(ctx context.Context, id string) (string, error) {
 
 // Account reads an account by id, or ErrNotFound (also for a closed account whose retention
 // ended, and for a deleted one).
-func (s *Store) Account(ctx context.Context, id string) (*Account, error) {
-	root, err := s.RootOf(ctx, id)
+func (s *Store) Account(ctx context.Context, id string) (*model.Account, error) {
+	root, err := s.rootOf(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +107,8 @@ func (s *Store) Account(ctx context.Context, id string) (*Account, error) {
 }
 
 // AccountIn reads an account of a known tree.
-func (s *Store) AccountIn(ctx context.Context, root, id string) (*Account, error) {
-	m, err := s.rdb.HGetAll(ctx, AccountKey(root, id)).Result()
+func (s *Store) AccountIn(ctx context.Context, root, id string) (*model.Account, error) {
+	m, err := s.rdb.HGetAll(ctx, accountKey(root, id)).Result()
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -141,12 +143,12 @@ func (s *Store) hashes(ctx context.Context, keys []string) ([]map[string]string,
 
 // accountsAt reads the accounts at keys in one round trip, in order; missing ones are left
 // out.
-func (s *Store) accountsAt(ctx context.Context, keys []string) ([]*Account, error) {
+func (s *Store) accountsAt(ctx context.Context, keys []string) ([]*model.Account, error) {
 	maps, err := s.hashes(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Account, 0, len(maps))
+	out := make([]*model.Account, 0, len(maps))
 	for _, m := range maps {
 		if a := accountFromHash(m); a != nil {
 			out = append(out, a)
@@ -157,54 +159,35 @@ func (s *Store) accountsAt(ctx context.Context, keys []string) ([]*Account, erro
 
 // Accounts reads several accounts of one tree in one round trip, in order; missing ones are
 // left out.
-func (s *Store) Accounts(ctx context.Context, root string, ids []string) ([]*Account, error) {
+func (s *Store) Accounts(ctx context.Context, root string, ids []string) ([]*model.Account, error) {
 	return s.accountsAt(ctx, chainKeys(root, ids))
 }
 
 // Children returns the ids of the direct children of id, newest first. Ids of closed
 // children whose retention ended stay in the set until ForgetChildren drops them.
 func (s *Store) Children(ctx context.Context, root, id string) ([]string, error) {
-	ids, err := s.rdb.ZRevRange(ctx, KidsKey(root, id), 0, -1).Result()
+	ids, err := s.rdb.ZRevRange(ctx, kidsKey(root, id), 0, -1).Result()
 	return ids, storeErr(err)
 }
 
 // Mains returns the ids of every main account, newest first.
 func (s *Store) Mains(ctx context.Context) ([]string, error) {
-	ids, err := s.rdb.ZRevRange(ctx, MainsKey, 0, -1).Result()
+	ids, err := s.rdb.ZRevRange(ctx, mainsKey, 0, -1).Result()
 	return ids, storeErr(err)
-}
-
-// Change is a partial update of an account. Nil fields are left alone.
-type Change struct {
-	Set       map[string]string // hash fields to set (see keys.go), already validated
-	Delete    []string          // hash fields to delete (optional fields set to null)
-	Status    string            // new status, or ""
-	WantOwn   *bool             // use_parent_balance false (true) or true (false)
-	Retention time.Duration     // how long a closed record stays readable
-	CloseTrID string            // ledger id for the balance returned on close
 }
 
 // UpdateAccount applies ch to a atomically: a closed account refuses every change; a status
 // change under a suspended ancestor is refused; closing an account with open children is
 // refused; the balance mode switches only from shared to own (starting at zero). Closing
 // returns the own balance to the parent's billing account as a ledger record of kind close.
-func (s *Store) UpdateAccount(ctx context.Context, a *Account, ch Change) error {
-	keys := append([]string{AccountKey(a.Root, a.ID)}, chainKeys(a.Root, a.Chain)...)
+func (s *Store) UpdateAccount(ctx context.Context, a *model.Account, ch Change) error {
+	keys := append([]string{accountKey(a.Root, a.ID)}, chainKeys(a.Root, a.Chain)...)
 	want := ""
 	if ch.WantOwn != nil {
 		want = b01(*ch.WantOwn)
 	}
-	del := ""
-	for i, f := range ch.Delete {
-		if i > 0 {
-			del += ","
-		}
-		del += f
-	}
-	args := []interface{}{ch.Status, want, ch.CloseTrID, ch.Retention.Milliseconds(), Tag(a.Root), del}
-	for k, v := range ch.Set {
-		args = append(args, k, v)
-	}
+	set, del := ch.fields()
+	args := append([]interface{}{ch.Status, want, ch.CloseTrID, ch.Retention.Milliseconds(), tag(a.Root), del}, set...)
 	out, err := result(updateScript.Run(ctx, s.rdb, keys, args...).Result())
 	if err != nil {
 		if errors.Is(err, ErrParentSuspended) && len(out) > 1 {
@@ -212,16 +195,16 @@ func (s *Store) UpdateAccount(ctx context.Context, a *Account, ch Change) error 
 		}
 		return err
 	}
-	if ch.Status == StatusClosed && ch.Retention > 0 {
-		s.rdb.PExpire(ctx, IndexKey(a.ID), ch.Retention)
+	if ch.Status == model.StatusClosed && ch.Retention > 0 {
+		s.rdb.PExpire(ctx, indexKey(a.ID), ch.Retention)
 	}
 	return nil
 }
 
 // RotateToken makes newHash the account's token; the current one stays valid for grace
 // (0 revokes it now). It returns when the previous token expires (zero time if revoked).
-func (s *Store) RotateToken(ctx context.Context, a *Account, newHash string, grace time.Duration) (time.Time, error) {
-	out, err := result(rotateScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID)}, newHash, grace.Milliseconds()).Result())
+func (s *Store) RotateToken(ctx context.Context, a *model.Account, newHash string, grace time.Duration) (time.Time, error) {
+	out, err := result(rotateScript.Run(ctx, s.rdb, []string{accountKey(a.Root, a.ID)}, newHash, grace.Milliseconds()).Result())
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -236,17 +219,17 @@ func (s *Store) RotateToken(ctx context.Context, a *Account, newHash string, gra
 // parent's, per day and route, in the same atomic step: it counts in the SubtreeUsage of
 // parent and of every account above, which the delete leaves as they were, not in parent's
 // own UsageOf. An error has deleted nothing. It returns every deleted id.
-func (s *Store) DeleteAccount(ctx context.Context, parent, a *Account, cascade bool, trPrefix string) ([]string, error) {
-	keys := []string{AccountKey(a.Root, a.ID), AccountKey(a.Root, parent.ID), KidsKey(a.Root, parent.ID)}
+func (s *Store) DeleteAccount(ctx context.Context, parent, a *model.Account, cascade bool, trPrefix string) ([]string, error) {
+	keys := []string{accountKey(a.Root, a.ID), accountKey(a.Root, parent.ID), kidsKey(a.Root, parent.ID)}
 	keys = append(keys, chainKeys(a.Root, parent.Chain)...)
-	out, err := result(deleteScript.Run(ctx, s.rdb, keys, b01(cascade), trPrefix, Tag(a.Root)).Result())
+	out, err := result(deleteScript.Run(ctx, s.rdb, keys, b01(cascade), trPrefix, tag(a.Root)).Result())
 	if err != nil {
 		return nil, err
 	}
 	ids := out[1:]
 	idx := make([]string, len(ids))
 	for i, id := range ids {
-		idx[i] = IndexKey(id)
+		idx[i] = indexKey(id)
 	}
 	// Index entries live in other slots: delete them one by one (no cross-slot DEL).
 	for _, k := range idx {
@@ -257,7 +240,7 @@ func (s *Store) DeleteAccount(ctx context.Context, parent, a *Account, cascade b
 
 // Credit adds amount (negative takes away, never below -credit_limit) to a's own balance
 // and records it in the ledger. It returns the balance after and the record's time.
-func (s *Store) Credit(ctx context.Context, a *Account, amount Amount, trID, reference string) (Amount, time.Time, error) {
+func (s *Store) Credit(ctx context.Context, a *model.Account, amount model.Amount, trID, reference string) (model.Amount, time.Time, error) {
 	tr, _, err := s.CreditIdem(ctx, a, amount, trID, reference, Idempotency{})
 	if err != nil {
 		return 0, time.Time{}, err

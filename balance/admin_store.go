@@ -2,6 +2,8 @@ package balance
 
 import (
 	"context"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Store methods used by the management API (package admin) beyond the account scripts.
@@ -16,8 +18,8 @@ return {'OK', now}`)
 
 // TouchLastUsed records that a's credentials were just accepted (store clock) and sets
 // a.LastUsed. ErrNotFound if a is gone.
-func (s *Store) TouchLastUsed(ctx context.Context, a *Account) error {
-	out, err := result(touchScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID)}).Result())
+func (s *Store) TouchLastUsed(ctx context.Context, a *model.Account) error {
+	out, err := result(touchScript.Run(ctx, s.rdb, []string{accountKey(a.Root, a.ID)}).Result())
 	if err != nil {
 		return err
 	}
@@ -27,10 +29,10 @@ func (s *Store) TouchLastUsed(ctx context.Context, a *Account) error {
 
 // MainAccounts reads several main accounts (each the root of its own tree) in one round trip,
 // in order; missing ones (a closed main whose retention ended) are left out.
-func (s *Store) MainAccounts(ctx context.Context, ids []string) ([]*Account, error) {
+func (s *Store) MainAccounts(ctx context.Context, ids []string) ([]*model.Account, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = AccountKey(id, id)
+		keys[i] = accountKey(id, id)
 	}
 	return s.accountsAt(ctx, keys)
 }
@@ -45,7 +47,7 @@ func (s *Store) ForgetChildren(ctx context.Context, root, parent string, ids []s
 	for i, id := range ids {
 		m[i] = id
 	}
-	return storeErr(s.rdb.ZRem(ctx, KidsKey(root, parent), m...).Err())
+	return storeErr(s.rdb.ZRem(ctx, kidsKey(root, parent), m...).Err())
 }
 
 // ForgetMains removes ids from the set of main accounts: closed mains whose record expired.
@@ -57,5 +59,5 @@ func (s *Store) ForgetMains(ctx context.Context, ids []string) error {
 	for i, id := range ids {
 		m[i] = id
 	}
-	return storeErr(s.rdb.ZRem(ctx, MainsKey, m...).Err())
+	return storeErr(s.rdb.ZRem(ctx, mainsKey, m...).Err())
 }

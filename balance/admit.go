@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Reason says why the admit script refused a request: the code the script answers, which
@@ -33,13 +35,6 @@ const (
 	reasonCount // codes from here on are not the script's: an unexpected answer
 )
 
-// Permission field names of the account hash, as routes name them.
-const (
-	PermCalls = "p_calls"
-	PermSMS   = "p_sms"
-	PermCDR   = "p_cdr"
-)
-
 // AdmitRequest is one proxied request as the admit script sees it. The gateway keeps one per
 // in-flight request and reuses it; Store.Admit neither retains it nor its slices.
 type AdmitRequest struct {
@@ -53,12 +48,12 @@ type AdmitRequest struct {
 	// checks it against the account's live tokens, so a rotation or close made through any
 	// instance is honoured even when a cache is stale.
 	TokenHash []byte
-	// Permission is the hash field of the flag the route needs (PermCalls…), "" for none.
-	Permission string
+	// Permission is the flag the route needs (model.PermCalls…), model.PermNone for none.
+	Permission model.Permission
 	// KYC is true for a KYC-gated route.
 	KYC bool
 	// Price is debited from the billing account (µ, >= 0).
-	Price Amount
+	Price model.Amount
 	// Route is the route's name, used in the usage counters (must not contain '|').
 	Route string
 	// RequestID keys the refund marker; unique per request within the tree.
@@ -72,7 +67,7 @@ type Decision struct {
 	// AuthID is the account that caused a refusal ("" when admitted).
 	AuthID string
 	// Charge is what was debited (the route's price when admitted, else 0).
-	Charge Amount
+	Charge model.Amount
 	// BillingID is the account that paid (admitted) or could not pay (ReasonInsufficient).
 	BillingID string
 	// Limit is the rate limit (requests per second) of the tightest account of the chain when
@@ -84,9 +79,9 @@ type Decision struct {
 	// retry can succeed (ReasonRateLimited, i.e. Retry-After).
 	Reset time.Duration
 	// Available is balance + credit_limit of the billing account (ReasonInsufficient).
-	Available Amount
+	Available model.Amount
 	// Price echoes the price asked for (for ReasonInsufficient's "required").
-	Price Amount
+	Price model.Amount
 }
 
 // Admitter is the seam of the admit call: one request in, one decision out. The Store batches
@@ -101,9 +96,9 @@ var _ Admitter = (*Store)(nil)
 // ancestors (parent first, root last) are chain.
 func AdmitKeys(root, id string, chain []string) []string {
 	keys := make([]string, 0, len(chain)+2)
-	keys = append(keys, AccountKey(root, id))
+	keys = append(keys, accountKey(root, id))
 	for _, a := range chain {
-		keys = append(keys, AccountKey(root, a))
+		keys = append(keys, accountKey(root, a))
 	}
 	return append(keys, UsageKey(root, id))
 }
@@ -119,8 +114,8 @@ func AdmitKeys(root, id string, chain []string) []string {
 // Keys and TokenHash of consecutive requests are compared by identity to send repeats
 // compactly, so callers should reuse one Keys slice per account (AdmitKeys, cached).
 func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) error {
-	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 {
-		return fmt.Errorf("admit: bad request (keys %d, caller %d)", len(req.Keys), req.CallerPos)
+	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 || !req.Permission.Valid() {
+		return fmt.Errorf("admit: bad request (keys %d, caller %d, permission %d)", len(req.Keys), req.CallerPos, req.Permission)
 	}
 	if s.batch != nil {
 		return s.batch.admit(req, dec)
@@ -163,7 +158,7 @@ func asInt(x interface{}) int64 {
 // refunds an admit whose answer was lost, and a stalled store may run it later) it leaves a
 // tombstone marker (state 'x', living MarkerTTL) and answers refunded = false: an admit of
 // that id is then refused (ReasonWithdrawn) and takes nothing.
-func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount Amount, refunded bool, err error) {
+func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount model.Amount, refunded bool, err error) {
 	if len(req.Keys) < 2 {
 		return 0, false, fmt.Errorf("refund: bad request (keys %d)", len(req.Keys))
 	}
@@ -175,7 +170,7 @@ func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount Amount, r
 	if !ok || len(raw) < 2 {
 		return 0, false, fmt.Errorf("refund: unexpected answer %v", v)
 	}
-	return Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
+	return model.Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
 }
 
 // Settle makes the charge of an admitted request cost (what the upstream reported), exactly
@@ -183,8 +178,8 @@ func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount Amount, r
 // account atomically, without a floor check (the request was already admitted). It returns
 // the final charge and whether it settled; when it did not (refunded, settled before, or the
 // marker expired) the charge is unchanged.
-func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost Amount) (Amount, bool, error) {
-	if len(req.Keys) < 2 || cost < 0 || cost > MaxAmount {
+func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost model.Amount) (model.Amount, bool, error) {
+	if len(req.Keys) < 2 || cost < 0 || cost > model.MaxAmount {
 		return 0, false, fmt.Errorf("settle: bad request (keys %d, cost %d)", len(req.Keys), cost)
 	}
 	v, err := settleScript.Run(ctx, s.rdb, req.Keys, req.RequestID, int64(cost)).Result()
@@ -195,25 +190,25 @@ func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost Amount) (Amo
 	if !ok || len(raw) < 2 {
 		return 0, false, fmt.Errorf("settle: unexpected answer %v", v)
 	}
-	return Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
+	return model.Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
 }
 
 // Marker is the refund/settlement marker of one admitted request, as stored under
-// MarkerKey: "<state>|<billing id>|<price µ>|<day>|<route>", state 'a' (admitted, open) or
+// markerKey: "<state>|<billing id>|<price µ>|<day>|<route>", state 'a' (admitted, open) or
 // 'r' (refunded), or 's' (settled, with the settled cost appended as a sixth field). Later states and fields are appended, never reordered.
 // State 'x' is a tombstone, "x||0||": a refund found no marker and left it so that the
 // request's admit, should it run later, takes nothing (see Refund).
 type Marker struct {
 	State     byte
 	BillingID string
-	Price     Amount
+	Price     model.Amount
 	Day       string
 	Route     string
 }
 
 // RefundMarker reads the marker of a request (tests and tools); ErrNotFound when absent.
 func (s *Store) RefundMarker(ctx context.Context, root string, requestID string) (*Marker, error) {
-	key, field := MarkerKey(root, requestID)
+	key, field := markerKey(root, requestID)
 	v, err := s.rdb.HGet(ctx, key, field).Result()
 	if err == redis.Nil {
 		return nil, ErrNotFound
@@ -225,5 +220,5 @@ func (s *Store) RefundMarker(ctx context.Context, root string, requestID string)
 	if len(parts) < 5 || len(parts[0]) != 1 {
 		return nil, fmt.Errorf("refund marker %q is malformed", v)
 	}
-	return &Marker{State: parts[0][0], BillingID: parts[1], Price: Amount(atoi(parts[2])), Day: parts[3], Route: parts[4]}, nil
+	return &Marker{State: parts[0][0], BillingID: parts[1], Price: model.Amount(atoi(parts[2])), Day: parts[3], Route: parts[4]}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // batchTree is one account tree with an account for every way an admit can end.
@@ -22,9 +23,9 @@ func newBatchTree(t *testing.T, s *balance.Store) *batchTree {
 	bt := &batchTree{m: m}
 	bt.s1 = admMk(t, s, m, "", admRate(3)) // spends m's balance
 	bt.s2 = admMk(t, s, m, "0.02", admOwn(), none)
-	bt.s3 = admMk(t, s, m, "", none, func(a *balance.Account) { a.Status = balance.StatusSuspended })
-	bt.s4 = admMk(t, s, m, "", none, admPerms(balance.Perms{Calls: true}))
-	bt.s5 = admMk(t, s, m, "", none, admKYC(balance.KYCCustomer, balance.KYCPending))
+	bt.s3 = admMk(t, s, m, "", none, func(a *model.Account) { a.Status = model.StatusSuspended })
+	bt.s4 = admMk(t, s, m, "", none, admPerms(model.Perms{Calls: true}))
+	bt.s5 = admMk(t, s, m, "", none, admKYC(model.KYCCustomer, model.KYCPending))
 	bt.s6 = admMk(t, s, bt.s1, "", none)
 	return bt
 }
@@ -46,21 +47,21 @@ func (bt *batchTree) requests() []*balance.AdmitRequest {
 			out = append(out, &r)
 		}
 	}
-	rep(5, func() *balance.AdmitRequest { return admReq(bt.s1, bt.s1, "p_calls", false, "0.01") }) // 3 in, then s1's rate
-	rep(3, func() *balance.AdmitRequest { return admReq(bt.s2, bt.s2, "p_calls", false, "0.01") }) // 2 in, then s2's balance
-	rep(1, func() *balance.AdmitRequest { return admReq(bt.m, bt.s1, "p_calls", false, "0.01") })  // the parent, on s1: rate
-	rep(2, func() *balance.AdmitRequest { return admReq(bt.s3, bt.s3, "p_calls", false, "0.01") }) // suspended
-	rep(2, func() *balance.AdmitRequest { return admReq(bt.s4, bt.s4, "p_sms", false, "0.01") })   // permission
-	rep(2, func() *balance.AdmitRequest { return admReq(bt.s5, bt.s5, "p_calls", true, "0.01") })  // KYC
+	rep(5, func() *balance.AdmitRequest { return admReq(bt.s1, bt.s1, model.PermCalls, false, "0.01") }) // 3 in, then s1's rate
+	rep(3, func() *balance.AdmitRequest { return admReq(bt.s2, bt.s2, model.PermCalls, false, "0.01") }) // 2 in, then s2's balance
+	rep(1, func() *balance.AdmitRequest { return admReq(bt.m, bt.s1, model.PermCalls, false, "0.01") })  // the parent, on s1: rate
+	rep(2, func() *balance.AdmitRequest { return admReq(bt.s3, bt.s3, model.PermCalls, false, "0.01") }) // suspended
+	rep(2, func() *balance.AdmitRequest { return admReq(bt.s4, bt.s4, model.PermSMS, false, "0.01") })   // permission
+	rep(2, func() *balance.AdmitRequest { return admReq(bt.s5, bt.s5, model.PermCalls, true, "0.01") })  // KYC
 	rep(2, func() *balance.AdmitRequest {
-		r := admReq(bt.s2, bt.s2, "p_calls", false, "0.01")
+		r := admReq(bt.s2, bt.s2, model.PermCalls, false, "0.01")
 		r.TokenHash = bt.s1.hash() // not s2's token
 		return r
 	})
-	rep(2, func() *balance.AdmitRequest { return admReq(bt.s6, bt.s6, "p_calls", false, "0.01") }) // s1's rate, up the chain
-	rep(3, func() *balance.AdmitRequest { return admReq(bt.m, bt.m, "p_calls", false, "0.01") })   // 0.02 left: 2 in, then balance
-	rep(2, func() *balance.AdmitRequest { return admReq(bt.s2, bt.s2, "p_calls", false, "0") })    // free: in at balance 0
-	rep(1, func() *balance.AdmitRequest { return admReq(bt.s4, bt.s4, "p_calls", false, "0.01") }) // m is empty now
+	rep(2, func() *balance.AdmitRequest { return admReq(bt.s6, bt.s6, model.PermCalls, false, "0.01") }) // s1's rate, up the chain
+	rep(3, func() *balance.AdmitRequest { return admReq(bt.m, bt.m, model.PermCalls, false, "0.01") })   // 0.02 left: 2 in, then balance
+	rep(2, func() *balance.AdmitRequest { return admReq(bt.s2, bt.s2, model.PermCalls, false, "0") })    // free: in at balance 0
+	rep(1, func() *balance.AdmitRequest { return admReq(bt.s4, bt.s4, model.PermCalls, false, "0.01") }) // m is empty now
 	return out
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // BenchmarkAdmitParallel measures admits per second with many in flight at once (as under
@@ -34,7 +35,7 @@ func BenchmarkAdmitParallel(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				var d balance.Decision
 				for pb.Next() {
-					if err := s.Admit(context.Background(), admReq(k, k, "p_calls", false, "0.0001"), &d); err != nil || !d.Admitted {
+					if err := s.Admit(context.Background(), admReq(k, k, model.PermCalls, false, "0.0001"), &d); err != nil || !d.Admitted {
 						b.Errorf("admit: %v %+v", err, d)
 						return
 					}

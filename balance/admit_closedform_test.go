@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // cfAcct describes one account of a closed-form test tree; parent is an index into the
@@ -69,11 +70,11 @@ func cfRandomTree(rng *rand.Rand) []cfAcct {
 	}
 	switch rng.IntN(3) { // one that the static checks refuse
 	case 0:
-		desc = append(desc, cfAcct{parent: 1, refused: true, opts: []admOpt{func(a *balance.Account) { a.Status = balance.StatusSuspended }}})
+		desc = append(desc, cfAcct{parent: 1, refused: true, opts: []admOpt{func(a *model.Account) { a.Status = model.StatusSuspended }}})
 	case 1:
-		desc = append(desc, cfAcct{parent: 0, refused: true, opts: []admOpt{admPerms(balance.Perms{SMS: true})}})
+		desc = append(desc, cfAcct{parent: 0, refused: true, opts: []admOpt{admPerms(model.Perms{SMS: true})}})
 	default:
-		desc = append(desc, cfAcct{parent: 2, refused: true, opts: []admOpt{admKYC(balance.KYCCustomer, balance.KYCPending)}})
+		desc = append(desc, cfAcct{parent: 2, refused: true, opts: []admOpt{admKYC(model.KYCCustomer, model.KYCPending)}})
 	}
 	return desc
 }
@@ -83,7 +84,7 @@ func cfRandomTree(rng *rand.Rand) []cfAcct {
 type cfStep struct {
 	tree, path, up, n int
 	price             string
-	perm              string
+	perm              model.Permission
 	kyc, badTok       bool
 }
 
@@ -92,7 +93,7 @@ func cfRandomSteps(rng *rand.Rand, trees int, desc []cfAcct) []cfStep {
 	var steps []cfStep
 	for range 6 + rng.IntN(6) {
 		st := cfStep{tree: rng.IntN(trees), path: rng.IntN(len(desc)), n: 1 + rng.IntN(10),
-			price: prices[rng.IntN(len(prices))], perm: "p_calls"}
+			price: prices[rng.IntN(len(prices))], perm: model.PermCalls}
 		depth := 0
 		for p := desc[st.path].parent; p >= 0; p = desc[p].parent {
 			depth++
@@ -102,7 +103,7 @@ func cfRandomSteps(rng *rand.Rand, trees int, desc []cfAcct) []cfStep {
 		}
 		switch rng.IntN(12) {
 		case 0:
-			st.perm = "p_sms"
+			st.perm = model.PermSMS
 		case 1:
 			st.kyc = true
 		case 2:
@@ -289,7 +290,7 @@ func TestAdmitClosedFormSameAsSequential(t *testing.T) {
 		// to 400 ms. At 250 ms both allow 4 more (floor(950/200), floor(850/200)), and the
 		// answers must name s1's reset (250 ms for the first), the first in the chain, not m's.
 		tie := []cfAcct{{parent: -1, own: true, credit: "1.00", rate: 5}, {parent: 0, rate: 5}, {parent: 0}}
-		one := func(path, n int) []cfStep { return []cfStep{{path: path, n: n, price: "0.01", perm: "p_calls"}} }
+		one := func(path, n int) []cfStep { return []cfStep{{path: path, n: n, price: "0.01", perm: model.PermCalls}} }
 		cfCompare(t, s, string(ref), "tie", tie, []cfRound{
 			{0, one(2, 1)}, {100 * time.Millisecond, one(1, 1)}, {250 * time.Millisecond, one(1, 6)}}, tally, nil)
 	})

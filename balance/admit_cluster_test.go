@@ -6,6 +6,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestAdmitCluster: admit and refund run in one slot of a real Redis Cluster (every key
@@ -24,7 +25,7 @@ func TestAdmitCluster(t *testing.T) {
 	m := admMk(t, s, nil, "1")
 	r := admMk(t, s, m, "0.5", admOwn())
 	c := admMk(t, s, r, "")
-	req := admReq(m, c, balance.PermCalls, true, "0.2")
+	req := admReq(m, c, model.PermCalls, true, "0.2")
 	if d := admDo(t, s, req); !d.Admitted || d.BillingID != r.ID {
 		t.Fatalf("%+v", d)
 	}
@@ -37,7 +38,7 @@ func TestAdmitCluster(t *testing.T) {
 	if got := admBal(t, s, r); got != admAmt("0.5") {
 		t.Fatalf("balance after refund %v", got)
 	}
-	if d := admDo(t, s, admReq(c, c, balance.PermCalls, false, "0.6")); d.Reason != balance.ReasonInsufficient {
+	if d := admDo(t, s, admReq(c, c, model.PermCalls, false, "0.6")); d.Reason != balance.ReasonInsufficient {
 		t.Fatalf("%+v", d)
 	}
 }

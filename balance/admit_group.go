@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // admitGroup is the admits of one script call (see lua/admit.lua): requests of trees that
@@ -78,7 +80,7 @@ func (g *admitGroup) args() []interface{} {
 		if r.KYC {
 			kyc = "1"
 		}
-		a = append(a, string(s), r.CallerPos+1, r.TokenHash, r.Permission, kyc, int64(r.Price), r.Route, r.RequestID)
+		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID)
 	}
 	g.argv = a
 	return a
@@ -129,12 +131,12 @@ func decodeAnswer(raw []interface{}, req *AdmitRequest, dec *Decision) error {
 		Admitted:  f[0] == 0,
 		Reason:    Reason(f[0]),
 		AuthID:    chainID(req, f[1]),
-		Charge:    Amount(f[2]),
+		Charge:    model.Amount(f[2]),
 		BillingID: chainID(req, f[3]),
 		Limit:     int(f[4]),
 		Remaining: int(f[5]),
 		Reset:     time.Duration(f[6]) * time.Millisecond,
-		Available: Amount(f[7]),
+		Available: model.Amount(f[7]),
 		Price:     req.Price,
 	}
 	return nil

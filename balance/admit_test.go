@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // admStores runs f against the embedded store and a real redis-server (the cluster runs
@@ -21,26 +22,26 @@ var admSeq atomic.Int64
 
 // admAcct is a test account with its clear token.
 type admAcct struct {
-	*balance.Account
+	*model.Account
 	tok string
 }
 
 func (a *admAcct) hash() []byte { return []byte(policy.HashToken([]byte(a.tok)).Hex()) }
 
-type admOpt func(*balance.Account)
+type admOpt func(*model.Account)
 
-func admRate(r int) admOpt            { return func(a *balance.Account) { a.RateLimit = r } }
-func admPerms(p balance.Perms) admOpt { return func(a *balance.Account) { a.Perms = p } }
-func admOwn() admOpt                  { return func(a *balance.Account) { a.Own = true } }
+func admRate(r int) admOpt          { return func(a *model.Account) { a.RateLimit = r } }
+func admPerms(p model.Perms) admOpt { return func(a *model.Account) { a.Perms = p } }
+func admOwn() admOpt                { return func(a *model.Account) { a.Own = true } }
 func admCredit(c string) admOpt {
-	return func(a *balance.Account) { a.CreditLimit = admAmt(c) }
+	return func(a *model.Account) { a.CreditLimit = admAmt(c) }
 }
 func admKYC(mode, status string) admOpt {
-	return func(a *balance.Account) { a.KYCMode, a.KYCStatus = mode, status }
+	return func(a *model.Account) { a.KYCMode, a.KYCStatus = mode, status }
 }
 
-func admAmt(s string) balance.Amount {
-	v, err := balance.ParseAmount(s)
+func admAmt(s string) model.Amount {
+	v, err := model.ParseAmount(s)
 	if err != nil {
 		panic(err)
 	}
@@ -56,9 +57,9 @@ func admID(prefix string) string {
 func admMk(t testing.TB, s *balance.Store, parent *admAcct, credit string, opts ...admOpt) *admAcct {
 	t.Helper()
 	tok := policy.NewToken()
-	a := &balance.Account{Name: "t", Status: balance.StatusActive,
-		Perms: balance.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 1000,
-		KYCMode: balance.KYCPersonal, KYCStatus: balance.KYCNotRequired, Currency: "USD",
+	a := &model.Account{Name: "t", Status: model.StatusActive,
+		Perms: model.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 1000,
+		KYCMode: model.KYCPersonal, KYCStatus: model.KYCNotRequired, Currency: "USD",
 		MaxSub: 1000, Tok: policy.HashToken([]byte(tok)).Hex()}
 	if parent == nil {
 		a.ID = admID("MA")
@@ -87,7 +88,7 @@ func admMk(t testing.TB, s *balance.Store, parent *admAcct, credit string, opts 
 var admReqSeq atomic.Int64
 
 // admReq builds a request by caller on path.
-func admReq(caller, path *admAcct, perm string, kyc bool, price string) *balance.AdmitRequest {
+func admReq(caller, path *admAcct, perm model.Permission, kyc bool, price string) *balance.AdmitRequest {
 	pos := -1
 	ids := append([]string{path.ID}, path.Chain...)
 	for i, id := range ids {
@@ -137,7 +138,7 @@ func admTreeState(t testing.TB, s *balance.Store, root string) map[string]any {
 	return out
 }
 
-func admBal(t testing.TB, s *balance.Store, a *admAcct) balance.Amount {
+func admBal(t testing.TB, s *balance.Store, a *admAcct) model.Amount {
 	t.Helper()
 	x, err := s.AccountIn(context.Background(), a.Root, a.ID)
 	if err != nil {
@@ -169,7 +170,7 @@ func TestAdmitRefusalsWriteNothing(t *testing.T) {
 			return tree{m, r, c, o}
 		}
 		suspend := func(t *testing.T, a *admAcct) {
-			if err := s.UpdateAccount(ctx, a.Account, balance.Change{Status: balance.StatusSuspended}); err != nil {
+			if err := s.UpdateAccount(ctx, a.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -187,73 +188,73 @@ func TestAdmitRefusalsWriteNothing(t *testing.T) {
 		}{
 			{name: "bad token", credits: [3]string{"10", "", ""},
 				req: func(tr tree) *balance.AdmitRequest {
-					r := admReq(tr.cust, tr.cust, balance.PermCalls, true, "0.01")
+					r := admReq(tr.cust, tr.cust, model.PermCalls, true, "0.01")
 					r.TokenHash = []byte(policy.HashToken([]byte("nope")).Hex())
 					return r
 				},
 				reason: balance.ReasonCredentials, who: func(tr tree) string { return tr.cust.ID }},
 			{name: "closed caller", credits: [3]string{"10", "", ""},
 				setup: func(t *testing.T, tr tree) {
-					if err := s.UpdateAccount(ctx, tr.other.Account, balance.Change{Status: balance.StatusClosed, Retention: time.Hour}); err != nil {
+					if err := s.UpdateAccount(ctx, tr.other.Account, balance.Change{Status: model.StatusClosed, Retention: time.Hour}); err != nil {
 						t.Fatal(err)
 					}
 				},
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.other, tr.other, balance.PermCalls, false, "0.01")
+					return admReq(tr.other, tr.other, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonCredentials, who: func(tr tree) string { return tr.other.ID }},
 			{name: "suspended self", credits: [3]string{"10", "", ""},
 				setup: func(t *testing.T, tr tree) { suspend(t, tr.cust) },
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.cust, tr.cust, balance.PermCalls, false, "0.01")
+					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonSuspended, who: func(tr tree) string { return tr.cust.ID }},
 			{name: "suspended grandparent", credits: [3]string{"10", "", ""},
 				setup: func(t *testing.T, tr tree) { suspend(t, tr.main) },
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.cust, tr.cust, balance.PermCalls, false, "0.01")
+					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonSuspended, who: func(tr tree) string { return tr.main.ID }},
 			{name: "permission off at the parent", credits: [3]string{"10", "", ""},
-				resOpts: []admOpt{admPerms(balance.Perms{SMS: true, CDR: true})},
+				resOpts: []admOpt{admPerms(model.Perms{SMS: true, CDR: true})},
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.cust, tr.cust, balance.PermCalls, false, "0.01")
+					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonPermission, who: func(tr tree) string { return tr.reseller.ID }},
 			{name: "KYC blocked at the parent", credits: [3]string{"10", "", ""},
-				resOpts: []admOpt{admKYC(balance.KYCCustomer, balance.KYCPending)},
+				resOpts: []admOpt{admKYC(model.KYCCustomer, model.KYCPending)},
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.cust, tr.cust, balance.PermCalls, true, "0.01")
+					return admReq(tr.cust, tr.cust, model.PermCalls, true, "0.01")
 				},
 				reason: balance.ReasonKYC, who: func(tr tree) string { return tr.reseller.ID }},
 			{name: "rate limited at the child", credits: [3]string{"10", "", ""},
 				custOpts: []admOpt{admRate(2)},
 				setup: func(t *testing.T, tr tree) {
 					for range 2 {
-						if d := admDo(t, s, admReq(tr.cust, tr.cust, balance.PermCalls, false, "0.01")); !d.Admitted {
+						if d := admDo(t, s, admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")); !d.Admitted {
 							t.Fatalf("warm-up refused: %+v", d)
 						}
 					}
 				},
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.cust, tr.cust, balance.PermCalls, false, "0.01")
+					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonRateLimited, who: func(tr tree) string { return tr.cust.ID }},
 			{name: "insufficient shared balance", credits: [3]string{"0.005", "", ""},
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.cust, tr.cust, balance.PermCalls, false, "0.01")
+					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonInsufficient, who: func(tr tree) string { return tr.main.ID }, avail: "0.005"},
 			{name: "insufficient own balance", credits: [3]string{"10", "0.004", ""},
 				resOpts: []admOpt{admOwn()},
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.cust, tr.cust, balance.PermCalls, false, "0.01")
+					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonInsufficient, who: func(tr tree) string { return tr.reseller.ID }, avail: "0.004"},
 			{name: "credit floor", credits: [3]string{"10", "", "0.30"},
 				custOpts: []admOpt{admOwn(), admCredit("0.50")},
 				req: func(tr tree) *balance.AdmitRequest {
-					return admReq(tr.main, tr.cust, balance.PermCalls, false, "0.81")
+					return admReq(tr.main, tr.cust, model.PermCalls, false, "0.81")
 				},
 				reason: balance.ReasonInsufficient, who: func(tr tree) string { return tr.cust.ID }, avail: "0.80"},
 		}
@@ -297,7 +298,7 @@ func TestAdmitWritesAndRefundOnce(t *testing.T) {
 		r := admMk(t, s, m, "", admRate(50))
 		c := admMk(t, s, r, "", admRate(20))
 
-		req := admReq(r, c, balance.PermCalls, true, "0.01")
+		req := admReq(r, c, model.PermCalls, true, "0.01")
 		req.Route = "voice.call"
 		d := admDo(t, s, req)
 		if !d.Admitted || d.Charge != admAmt("0.01") || d.BillingID != m.ID {
@@ -344,13 +345,13 @@ func TestAdmitWritesAndRefundOnce(t *testing.T) {
 			t.Errorf("marker after refund %+v", mk)
 		}
 		// A refund for a request that was never admitted does nothing.
-		other := admReq(r, c, balance.PermCalls, true, "0.01")
+		other := admReq(r, c, model.PermCalls, true, "0.01")
 		if _, ok, err := s.Refund(ctx, other); err != nil || ok {
 			t.Errorf("refund of an unknown request = %v %v", ok, err)
 		}
 
 		// Concurrent refunds of one request: exactly one wins.
-		req2 := admReq(c, c, balance.PermCalls, false, "0.25")
+		req2 := admReq(c, c, model.PermCalls, false, "0.25")
 		if d := admDo(t, s, req2); !d.Admitted {
 			t.Fatalf("%+v", d)
 		}
@@ -379,12 +380,12 @@ func TestAdmitGCRA(t *testing.T) {
 		c := admMk(t, s, m, "", admRate(5))
 		// burst: one second's worth, then refused.
 		for i := range 5 {
-			d := admDo(t, s, admReq(c, c, "", false, "0"))
+			d := admDo(t, s, admReq(c, c, model.PermNone, false, "0"))
 			if !d.Admitted || d.Limit != 5 || d.Remaining != 4-i {
 				t.Fatalf("request %d: %+v", i, d)
 			}
 		}
-		d := admDo(t, s, admReq(c, c, "", false, "0"))
+		d := admDo(t, s, admReq(c, c, model.PermNone, false, "0"))
 		if d.Admitted || d.Reason != balance.ReasonRateLimited || d.AuthID != c.ID {
 			t.Fatalf("6th: %+v", d)
 		}
@@ -393,10 +394,10 @@ func TestAdmitGCRA(t *testing.T) {
 		}
 		// refill: one emission interval later exactly one more is allowed.
 		time.Sleep(d.Reset + 10*time.Millisecond)
-		if d := admDo(t, s, admReq(c, c, "", false, "0")); !d.Admitted {
+		if d := admDo(t, s, admReq(c, c, model.PermNone, false, "0")); !d.Admitted {
 			t.Fatalf("after refill: %+v", d)
 		}
-		if d := admDo(t, s, admReq(c, c, "", false, "0")); d.Admitted {
+		if d := admDo(t, s, admReq(c, c, model.PermNone, false, "0")); d.Admitted {
 			t.Fatalf("refill gave more than one: %+v", d)
 		}
 	})
@@ -409,14 +410,14 @@ func TestAdmitChainLimit(t *testing.T) {
 		a := admMk(t, s, p, "", admRate(10))
 		b := admMk(t, s, p, "", admRate(10))
 		for i, who := range []*admAcct{a, b, a, b} {
-			if d := admDo(t, s, admReq(who, who, "", false, "0")); !d.Admitted {
+			if d := admDo(t, s, admReq(who, who, model.PermNone, false, "0")); !d.Admitted {
 				t.Fatalf("request %d refused: %+v", i, d)
 			} else if d.Limit != 4 {
 				t.Errorf("request %d: tightest limit %d, want the parent's 4", i, d.Limit)
 			}
 		}
 		before := admTreeState(t, s, m.Root)
-		d := admDo(t, s, admReq(a, a, "", false, "0"))
+		d := admDo(t, s, admReq(a, a, model.PermNone, false, "0"))
 		if d.Admitted || d.Reason != balance.ReasonRateLimited || d.AuthID != p.ID || d.Limit != 4 {
 			t.Fatalf("5th: %+v, want rate limited by the parent", d)
 		}
@@ -432,10 +433,10 @@ func TestAdmitBilling(t *testing.T) {
 		r := admMk(t, s, m, "2", admOwn())
 		shared := admMk(t, s, r, "")                           // spends the reseller's
 		own := admMk(t, s, r, "1", admOwn(), admCredit("0.5")) // spends its own
-		if d := admDo(t, s, admReq(shared, shared, "", false, "0.5")); !d.Admitted || d.BillingID != r.ID {
+		if d := admDo(t, s, admReq(shared, shared, model.PermNone, false, "0.5")); !d.Admitted || d.BillingID != r.ID {
 			t.Fatalf("shared: %+v", d)
 		}
-		if d := admDo(t, s, admReq(m, own, "", false, "1.2")); !d.Admitted || d.BillingID != own.ID {
+		if d := admDo(t, s, admReq(m, own, model.PermNone, false, "1.2")); !d.Admitted || d.BillingID != own.ID {
 			t.Fatalf("own: %+v", d)
 		}
 		if got := admBal(t, s, r); got != admAmt("1.5") {
@@ -448,17 +449,17 @@ func TestAdmitBilling(t *testing.T) {
 			t.Errorf("main %v, want 10 (untouched)", got)
 		}
 		// The floor: -0.2 - 0.3 = -0.5 is allowed, anything more is not.
-		if d := admDo(t, s, admReq(own, own, "", false, "0.300001")); d.Admitted || d.Reason != balance.ReasonInsufficient || d.Available != admAmt("0.3") {
+		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0.300001")); d.Admitted || d.Reason != balance.ReasonInsufficient || d.Available != admAmt("0.3") {
 			t.Fatalf("over the floor: %+v", d)
 		}
-		if d := admDo(t, s, admReq(own, own, "", false, "0.3")); !d.Admitted {
+		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0.3")); !d.Admitted {
 			t.Fatalf("to the floor: %+v", d)
 		}
 		if got := admBal(t, s, own); got != admAmt("-0.5") {
 			t.Errorf("own %v, want -0.50", got)
 		}
 		// A free route is admitted even at the floor.
-		if d := admDo(t, s, admReq(own, own, "", false, "0")); !d.Admitted {
+		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0")); !d.Admitted {
 			t.Fatalf("free route at the floor: %+v", d)
 		}
 	})
@@ -476,18 +477,18 @@ func TestAdmitTokens(t *testing.T) {
 		}
 		c.tok = newTok
 		for _, who := range []*admAcct{&old, c} {
-			if d := admDo(t, s, admReq(who, c, "", false, "0")); !d.Admitted {
+			if d := admDo(t, s, admReq(who, c, model.PermNone, false, "0")); !d.Admitted {
 				t.Fatalf("token during grace: %+v", d)
 			}
 		}
 		if _, err := s.RotateToken(ctx, c.Account, policy.HashToken([]byte(newTok)).Hex(), 0); err != nil {
 			t.Fatal(err)
 		}
-		if d := admDo(t, s, admReq(&old, c, "", false, "0")); d.Reason != balance.ReasonCredentials {
+		if d := admDo(t, s, admReq(&old, c, model.PermNone, false, "0")); d.Reason != balance.ReasonCredentials {
 			t.Fatalf("revoked token: %+v", d)
 		}
 		// the main account acts on the child with its own token.
-		if d := admDo(t, s, admReq(m, c, "", false, "0")); !d.Admitted {
+		if d := admDo(t, s, admReq(m, c, model.PermNone, false, "0")); !d.Admitted {
 			t.Fatalf("main on child: %+v", d)
 		}
 	})
@@ -506,7 +507,7 @@ func TestAdmitConcurrent(t *testing.T) {
 				defer func() { done <- struct{}{} }()
 				for range 2 {
 					var d balance.Decision
-					if err := s.Admit(context.Background(), admReq(c, c, "", false, "0.01"), &d); err != nil {
+					if err := s.Admit(context.Background(), admReq(c, c, model.PermNone, false, "0.01"), &d); err != nil {
 						t.Error(err)
 						return
 					}
@@ -532,11 +533,11 @@ func TestRefundAfterBillingClosed(t *testing.T) {
 		ctx := context.Background()
 		m := admMk(t, s, nil, "1")
 		c := admMk(t, s, m, "0.5", admOwn())
-		req := admReq(c, c, "", false, "0.1")
+		req := admReq(c, c, model.PermNone, false, "0.1")
 		if d := admDo(t, s, req); !d.Admitted || d.BillingID != c.ID {
 			t.Fatalf("%+v", d)
 		}
-		if err := s.UpdateAccount(ctx, c.Account, balance.Change{Status: balance.StatusClosed, Retention: time.Hour, CloseTrID: policy.NewTransferID()}); err != nil {
+		if err := s.UpdateAccount(ctx, c.Account, balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: policy.NewTransferID()}); err != nil {
 			t.Fatal(err)
 		}
 		if got := admBal(t, s, m); got != admAmt("1.4") {
@@ -561,7 +562,7 @@ func TestSettleOnce(t *testing.T) {
 		ctx := context.Background()
 		m := admMk(t, s, nil, "1.00")
 		k := admMk(t, s, m, "")
-		req := admReq(k, k, "p_calls", false, "0.01")
+		req := admReq(k, k, model.PermCalls, false, "0.01")
 		d := admDo(t, s, req)
 		if !d.Admitted {
 			t.Fatalf("admit: %+v", d)
@@ -586,7 +587,7 @@ func TestSettleOnce(t *testing.T) {
 		if u := admUsage(t, s, k); u[admToday()+"|voice.call|c"] != "15000" || u[admToday()+"|voice.call|s"] != "1" {
 			t.Fatalf("usage %v", u)
 		}
-		req2 := admReq(k, k, "p_calls", false, "0.01")
+		req2 := admReq(k, k, model.PermCalls, false, "0.01")
 		if d := admDo(t, s, req2); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // evalHook records the context deadline of every EVALSHA the store sends and can hold the
@@ -74,7 +75,7 @@ func TestQueuedAdmitDeadlineFromItsArrival(t *testing.T) {
 	}
 	defer s.Close()
 	m := admMk(t, s, nil, "10.00")
-	admDo(t, s, admReq(m, m, "p_calls", false, "0.01")) // the script is loaded: one EVALSHA per batch from here
+	admDo(t, s, admReq(m, m, model.PermCalls, false, "0.01")) // the script is loaded: one EVALSHA per batch from here
 	h := newEvalHook(true)
 	s.Client().AddHook(h)
 
@@ -84,7 +85,7 @@ func TestQueuedAdmitDeadlineFromItsArrival(t *testing.T) {
 	}
 	admit := func(out chan<- result) {
 		var r result
-		r.err = s.Admit(ctx, admReq(m, m, "p_calls", false, "0.01"), &r.d)
+		r.err = s.Admit(ctx, admReq(m, m, model.PermCalls, false, "0.01"), &r.d)
 		out <- r
 	}
 	a, b := make(chan result, 1), make(chan result, 1)
@@ -128,13 +129,13 @@ func TestExpiredAdmitsAreNotSent(t *testing.T) {
 	}
 	defer s.Close()
 	m := admMk(t, s, nil, "10.00")
-	admDo(t, s, admReq(m, m, "p_calls", false, "0.01"))
+	admDo(t, s, admReq(m, m, model.PermCalls, false, "0.01"))
 	h := newEvalHook(false)
 	s.Client().AddHook(h)
 
 	now := time.Now()
-	reqs := []*balance.AdmitRequest{admReq(m, m, "p_calls", false, "1.00"), admReq(m, m, "p_calls", false, "1.00"),
-		admReq(m, m, "p_calls", false, "1.00")}
+	reqs := []*balance.AdmitRequest{admReq(m, m, model.PermCalls, false, "1.00"), admReq(m, m, model.PermCalls, false, "1.00"),
+		admReq(m, m, model.PermCalls, false, "1.00")}
 	deadlines := []time.Time{now.Add(-time.Millisecond), now.Add(50 * time.Second), now.Add(40 * time.Second)}
 	decs := make([]balance.Decision, len(reqs))
 	errs := balance.RunAdmitBatch(s, reqs, decs, deadlines)

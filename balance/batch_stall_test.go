@@ -13,6 +13,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestStalledStoreAnswersWithinTheTimeout: a real redis-server stopped with SIGSTOP (alive,
@@ -30,7 +31,7 @@ func TestStalledStoreAnswersWithinTheTimeout(t *testing.T) {
 	}
 	defer s.Close()
 	m := admMk(t, s, nil, "10.00")
-	admDo(t, s, admReq(m, m, "p_calls", false, "0.01")) // the script is loaded
+	admDo(t, s, admReq(m, m, model.PermCalls, false, "0.01")) // the script is loaded
 	info, err := s.Client().Info(ctx, "server").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -64,12 +65,12 @@ func TestStalledStoreAnswersWithinTheTimeout(t *testing.T) {
 	a := make(chan error, 1)
 	go func() {
 		var d balance.Decision
-		a <- s.Admit(ctx, admReq(m, m, "p_calls", false, "0.01"), &d)
+		a <- s.Admit(ctx, admReq(m, m, model.PermCalls, false, "0.01"), &d)
 	}()
 	<-h.first // A's batch is on its way to the stopped server
 	var d balance.Decision
 	bQueued := time.Now()
-	errB := s.Admit(ctx, admReq(m, m, "p_calls", false, "0.01"), &d)
+	errB := s.Admit(ctx, admReq(m, m, model.PermCalls, false, "0.01"), &d)
 	waited := time.Since(bQueued)
 	errA := <-a
 	resume()

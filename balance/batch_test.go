@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestBatchedAdmitsCloseCleanly: admits in flight, batched, while the store closes: every
@@ -37,7 +38,7 @@ func TestBatchedAdmitsCloseCleanly(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				var d balance.Decision
-				err := s.Admit(ctx, admReq(k, k, "p_calls", false, "0.01"), &d)
+				err := s.Admit(ctx, admReq(k, k, model.PermCalls, false, "0.01"), &d)
 				if err != nil {
 					return // the store closed under us
 				}
@@ -59,7 +60,7 @@ func TestBatchedAdmitsCloseCleanly(t *testing.T) {
 		t.Fatal("callers still waiting after the store closed")
 	}
 	bal := admBal(t, reader, m)
-	if spent := admAmt("1000.00") - bal; spent != balance.Amount(admitted)*10_000 {
+	if spent := admAmt("1000.00") - bal; spent != model.Amount(admitted)*10_000 {
 		t.Fatalf("%d admitted but %v debited", admitted, spent)
 	}
 	if admitted == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // openClusterStore starts a real three-master Redis Cluster (redistest.StartCluster) and
@@ -108,14 +109,14 @@ func TestClusterConformance(t *testing.T) {
 	t.Run("update and suspended ancestor", func(t *testing.T) {
 		m := mainAcct(t, s)
 		a := subAcct(t, s, m, false)
-		if err := s.UpdateAccount(ctx, get(t, s, m.ID), balance.Change{Status: balance.StatusSuspended}); err != nil {
+		if err := s.UpdateAccount(ctx, get(t, s, m.ID), balance.Change{Status: model.StatusSuspended}); err != nil {
 			t.Fatal(err)
 		}
 		var se *balance.SuspendedError
-		if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Status: balance.StatusSuspended}); !errors.As(err, &se) || se.AuthID != m.ID {
+		if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Status: model.StatusSuspended}); !errors.As(err, &se) || se.AuthID != m.ID {
 			t.Fatalf("status change under suspended root: %v", err)
 		}
-		if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Set: map[string]string{"name": "x"}}); err != nil || get(t, s, a.ID).Name != "x" {
+		if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Name: ptr("x")}); err != nil || get(t, s, a.ID).Name != "x" {
 			t.Fatalf("rename: %v", err)
 		}
 	})
@@ -227,7 +228,7 @@ func TestClusterConformance(t *testing.T) {
 		if _, _, err := s.Credit(ctx, c, 500_000, newID("TR"), ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.UpdateAccount(ctx, get(t, s, c.ID), balance.Change{Status: balance.StatusClosed, CloseTrID: newID("TR"), Retention: time.Hour}); err != nil {
+		if err := s.UpdateAccount(ctx, get(t, s, c.ID), balance.Change{Status: model.StatusClosed, CloseTrID: newID("TR"), Retention: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		if p := get(t, s, m.ID); p.Balance != 3_500_000 {
@@ -242,7 +243,7 @@ func TestClusterConformance(t *testing.T) {
 		m := admMk(t, s, nil, "1")
 		r := admMk(t, s, m, "0.5", admOwn())
 		c := admMk(t, s, r, "")
-		req := admReq(m, c, balance.PermCalls, true, "0.2")
+		req := admReq(m, c, model.PermCalls, true, "0.2")
 		if d := admDo(t, s, req); !d.Admitted || d.BillingID != r.ID {
 			t.Fatalf("%+v", d)
 		}
@@ -258,10 +259,10 @@ func TestClusterConformance(t *testing.T) {
 		if got := admBal(t, s, r); got != admAmt("0.5") {
 			t.Fatalf("balance after refund %v", got)
 		}
-		if d := admDo(t, s, admReq(c, c, balance.PermCalls, false, "0.6")); d.Reason != balance.ReasonInsufficient || d.AuthID != r.ID {
+		if d := admDo(t, s, admReq(c, c, model.PermCalls, false, "0.6")); d.Reason != balance.ReasonInsufficient || d.AuthID != r.ID {
 			t.Fatalf("%+v", d)
 		}
-		if d := admDo(t, s, admReq(c, c, "", false, "0.1")); !d.Admitted {
+		if d := admDo(t, s, admReq(c, c, model.PermNone, false, "0.1")); !d.Admitted {
 			t.Fatalf("%+v", d)
 		}
 		ids, err := s.Subtree(ctx, m.Root, m.ID)
@@ -284,7 +285,7 @@ func TestClusterConformance(t *testing.T) {
 			wg.Go(func() {
 				for range 2 {
 					var d balance.Decision
-					if err := s.Admit(ctx, admReq(c, c, "", false, "0.01"), &d); err != nil {
+					if err := s.Admit(ctx, admReq(c, c, model.PermNone, false, "0.01"), &d); err != nil {
 						t.Error(err)
 						return
 					}

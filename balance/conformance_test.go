@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // forEachStore runs f against the embedded store, a real redis-server and a real 3-master
@@ -57,12 +58,12 @@ func newID(prefix string) string {
 	return id + "T" + string(digits[1:])
 }
 
-func mainAcct(t *testing.T, s *balance.Store) *balance.Account {
+func mainAcct(t *testing.T, s *balance.Store) *model.Account {
 	t.Helper()
 	id := newID("MA")
-	a := &balance.Account{ID: id, Root: id, Name: "main", Status: balance.StatusActive,
-		Perms: balance.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 100,
-		KYCMode: balance.KYCPersonal, KYCStatus: balance.KYCNotRequired, Own: true, Currency: "USD",
+	a := &model.Account{ID: id, Root: id, Name: "main", Status: model.StatusActive,
+		Perms: model.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 100,
+		KYCMode: model.KYCPersonal, KYCStatus: model.KYCNotRequired, Own: true, Currency: "USD",
 		MaxSub: 2, Tok: "h-" + id}
 	if err := s.CreateAccount(context.Background(), a); err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func mainAcct(t *testing.T, s *balance.Store) *balance.Account {
 	return a
 }
 
-func subAcct(t *testing.T, s *balance.Store, p *balance.Account, own bool) *balance.Account {
+func subAcct(t *testing.T, s *balance.Store, p *model.Account, own bool) *model.Account {
 	t.Helper()
 	a, err := trySub(s, p, own)
 	if err != nil {
@@ -79,17 +80,17 @@ func subAcct(t *testing.T, s *balance.Store, p *balance.Account, own bool) *bala
 	return a
 }
 
-func trySub(s *balance.Store, p *balance.Account, own bool) (*balance.Account, error) {
+func trySub(s *balance.Store, p *model.Account, own bool) (*model.Account, error) {
 	id := newID("SA")
-	a := &balance.Account{ID: id, Parent: p.ID, Root: p.Root, Depth: p.Depth + 1,
-		Chain: append([]string{p.ID}, p.Chain...), Name: "sub", Status: balance.StatusActive,
-		Perms: balance.Perms{Calls: true, SMS: true, CDR: true}, RateLimit: 10,
-		KYCMode: balance.KYCPersonal, KYCStatus: balance.KYCNotRequired, Own: own, Currency: "USD",
+	a := &model.Account{ID: id, Parent: p.ID, Root: p.Root, Depth: p.Depth + 1,
+		Chain: append([]string{p.ID}, p.Chain...), Name: "sub", Status: model.StatusActive,
+		Perms: model.Perms{Calls: true, SMS: true, CDR: true}, RateLimit: 10,
+		KYCMode: model.KYCPersonal, KYCStatus: model.KYCNotRequired, Own: own, Currency: "USD",
 		MaxSub: 2, Tok: "h-" + id}
 	return a, s.CreateAccount(context.Background(), a)
 }
 
-func get(t *testing.T, s *balance.Store, id string) *balance.Account {
+func get(t *testing.T, s *balance.Store, id string) *model.Account {
 	t.Helper()
 	a, err := s.Account(context.Background(), id)
 	if err != nil {
@@ -141,19 +142,19 @@ func TestStoreConformance(t *testing.T) {
 			m := mainAcct(t, s)
 			a := subAcct(t, s, m, false)
 			b := subAcct(t, s, a, false)
-			if err := s.UpdateAccount(ctx, get(t, s, m.ID), balance.Change{Status: balance.StatusSuspended}); err != nil {
+			if err := s.UpdateAccount(ctx, get(t, s, m.ID), balance.Change{Status: model.StatusSuspended}); err != nil {
 				t.Fatal(err)
 			}
 			var se *balance.SuspendedError
 			if _, err := trySub(s, a, false); !errors.As(err, &se) || se.AuthID != m.ID {
 				t.Fatalf("create under suspended root: %v", err)
 			}
-			err := s.UpdateAccount(ctx, get(t, s, b.ID), balance.Change{Status: balance.StatusSuspended})
+			err := s.UpdateAccount(ctx, get(t, s, b.ID), balance.Change{Status: model.StatusSuspended})
 			if !errors.As(err, &se) || se.AuthID != m.ID {
 				t.Fatalf("status change under suspended root: %v", err)
 			}
 			// a change that is not a status change is still allowed
-			if err := s.UpdateAccount(ctx, get(t, s, b.ID), balance.Change{Set: map[string]string{"name": "x"}}); err != nil {
+			if err := s.UpdateAccount(ctx, get(t, s, b.ID), balance.Change{Name: ptr("x")}); err != nil {
 				t.Fatal(err)
 			}
 			if get(t, s, b.ID).Name != "x" {
@@ -166,7 +167,7 @@ func TestStoreConformance(t *testing.T) {
 			if err != nil || after != 5_000_000 {
 				t.Fatalf("credit: %v %v", after, err)
 			}
-			if err := s.UpdateAccount(ctx, m, balance.Change{Set: map[string]string{"credit": "1000000"}}); err != nil {
+			if err := s.UpdateAccount(ctx, m, balance.Change{CreditLimit: ptr[model.Amount](1_000_000)}); err != nil {
 				t.Fatal(err)
 			}
 			var ie *balance.InsufficientError
@@ -176,7 +177,7 @@ func TestStoreConformance(t *testing.T) {
 			if after, _, err := s.Credit(ctx, m, -6_000_000, "TR_C", ""); err != nil || after != -1_000_000 {
 				t.Fatalf("to the floor: %v %v", after, err)
 			}
-			if _, _, err := s.Credit(ctx, m, balance.MaxAmount, "TR_D", ""); err != nil {
+			if _, _, err := s.Credit(ctx, m, model.MaxAmount, "TR_D", ""); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := s.Credit(ctx, m, 2_000_000, "TR_E", ""); !errors.Is(err, balance.ErrBalanceRange) {
@@ -208,13 +209,13 @@ func TestStoreConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			child := subAcct(t, s, sa, false)
-			if err := s.UpdateAccount(ctx, get(t, s, sa.ID), balance.Change{Status: balance.StatusClosed, CloseTrID: "TR_H", Retention: time.Hour}); !errors.Is(err, balance.ErrHasSubaccounts) {
+			if err := s.UpdateAccount(ctx, get(t, s, sa.ID), balance.Change{Status: model.StatusClosed, CloseTrID: "TR_H", Retention: time.Hour}); !errors.Is(err, balance.ErrHasSubaccounts) {
 				t.Fatalf("close with open child: %v", err)
 			}
-			if err := s.UpdateAccount(ctx, get(t, s, child.ID), balance.Change{Status: balance.StatusClosed, CloseTrID: "TR_I", Retention: time.Hour}); err != nil {
+			if err := s.UpdateAccount(ctx, get(t, s, child.ID), balance.Change{Status: model.StatusClosed, CloseTrID: "TR_I", Retention: time.Hour}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.UpdateAccount(ctx, get(t, s, sa.ID), balance.Change{Status: balance.StatusClosed, CloseTrID: "TR_J", Retention: time.Hour}); err != nil {
+			if err := s.UpdateAccount(ctx, get(t, s, sa.ID), balance.Change{Status: model.StatusClosed, CloseTrID: "TR_J", Retention: time.Hour}); err != nil {
 				t.Fatal(err)
 			}
 			if a := get(t, s, sa.ID); a.Status != "closed" || a.Balance != 0 || a.Closed == 0 {
@@ -223,7 +224,7 @@ func TestStoreConformance(t *testing.T) {
 			if p := get(t, s, m.ID); p.Balance != 3_000_000 || p.Kids != 0 {
 				t.Fatalf("parent after close: bal %d kids %d", p.Balance, p.Kids)
 			}
-			if err := s.UpdateAccount(ctx, get(t, s, sa.ID), balance.Change{Status: balance.StatusActive}); !errors.Is(err, balance.ErrAccountClosed) {
+			if err := s.UpdateAccount(ctx, get(t, s, sa.ID), balance.Change{Status: model.StatusActive}); !errors.Is(err, balance.ErrAccountClosed) {
 				t.Fatalf("reopen: %v", err)
 			}
 			if _, err := s.RotateToken(ctx, get(t, s, sa.ID), "new", 0); !errors.Is(err, balance.ErrAccountClosed) {
@@ -235,11 +236,11 @@ func TestStoreConformance(t *testing.T) {
 			if _, _, err := s.Credit(ctx, m, 1_000_000, newID("TR"), ""); err != nil {
 				t.Fatal(err)
 			}
-			closeIt := balance.Change{Status: balance.StatusClosed, CloseTrID: newID("TR"), Retention: time.Hour}
+			closeIt := balance.Change{Status: model.StatusClosed, CloseTrID: newID("TR"), Retention: time.Hour}
 			if err := s.UpdateAccount(ctx, get(t, s, m.ID), closeIt); !errors.Is(err, balance.ErrBalanceNotZero) {
 				t.Fatalf("closing a main with money: %v", err)
 			}
-			if a := get(t, s, m.ID); a.Status != balance.StatusActive || a.Balance != 1_000_000 {
+			if a := get(t, s, m.ID); a.Status != model.StatusActive || a.Balance != 1_000_000 {
 				t.Fatalf("refused close changed the record: %+v", a)
 			}
 			if _, _, err := s.Credit(ctx, m, -1_000_000, newID("TR"), ""); err != nil {

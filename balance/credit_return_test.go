@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestCloseAndDeleteReturnCredit: closing or deleting a subaccount gives its credit_limit
@@ -19,8 +20,8 @@ func TestCloseAndDeleteReturnCredit(t *testing.T) {
 		c := admMk(t, s, r, "", admOwn(), admCredit("0.5"))      // its customer, cascade-deleted with it
 		sh := admMk(t, s, r, "", admCredit("0.25"))              // shared balance: its credit returns too
 		x := admMk(t, s, m, "", admOwn(), admCredit("1.000001")) // closed below
-		sum := func() balance.Amount {
-			var n balance.Amount
+		sum := func() model.Amount {
+			var n model.Amount
 			for _, id := range []string{m.ID, r.ID, c.ID, sh.ID, x.ID} {
 				if a, err := s.Account(ctx, id); err == nil {
 					n += a.CreditLimit
@@ -32,7 +33,7 @@ func TestCloseAndDeleteReturnCredit(t *testing.T) {
 			t.Fatalf("credit in the tree %v, want %v", got, want)
 		}
 		tr := newID("TR")
-		if err := s.UpdateAccount(ctx, x.Account, balance.Change{Status: balance.StatusClosed, Retention: time.Hour, CloseTrID: tr}); err != nil {
+		if err := s.UpdateAccount(ctx, x.Account, balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: tr}); err != nil {
 			t.Fatal(err)
 		}
 		if got := get(t, s, m.ID).CreditLimit; got != admAmt("6.000001") {
@@ -56,7 +57,7 @@ func TestCloseAndDeleteReturnCredit(t *testing.T) {
 			t.Fatalf("credit in the tree after close and delete %v", got)
 		}
 		trs, err = s.Ledger(ctx, balance.LedgerQuery{Root: m.Root, ID: m.ID})
-		var returned balance.Amount
+		var returned model.Amount
 		for _, tr := range trs {
 			if tr.Kind == balance.KindCreditTransfer {
 				returned += tr.Amount

@@ -4,27 +4,27 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // setCredit sets a's credit_limit directly, as the operator does.
-func setCredit(t *testing.T, s *balance.Store, a *balance.Account, credit balance.Amount) {
+func setCredit(t *testing.T, s *balance.Store, a *model.Account, credit model.Amount) {
 	t.Helper()
-	if err := s.UpdateAccount(context.Background(), a, balance.Change{Set: map[string]string{"credit": strconv.FormatInt(int64(credit), 10)}}); err != nil {
+	if err := s.UpdateAccount(context.Background(), a, balance.Change{CreditLimit: &credit}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // limits reads the balance and credit_limit of each account.
-func limits(t *testing.T, s *balance.Store, accts ...*balance.Account) []balance.Amount {
+func limits(t *testing.T, s *balance.Store, accts ...*model.Account) []model.Amount {
 	t.Helper()
-	var out []balance.Amount
+	var out []model.Amount
 	for _, a := range accts {
 		r := get(t, s, a.ID)
 		out = append(out, r.Balance, r.CreditLimit)
@@ -32,7 +32,7 @@ func limits(t *testing.T, s *balance.Store, accts ...*balance.Account) []balance
 	return out
 }
 
-func sameAmounts(a, b []balance.Amount) bool {
+func sameAmounts(a, b []model.Amount) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -67,7 +67,7 @@ func TestCreditTransfer(t *testing.T) {
 				t.Fatalf("pull: %+v %v", tr, err)
 			}
 			// Balances never move; the credit does.
-			if got := limits(t, s, m, c); !sameAmounts(got, []balance.Amount{3_000_000, 7_500_000, 0, 2_500_000}) {
+			if got := limits(t, s, m, c); !sameAmounts(got, []model.Amount{3_000_000, 7_500_000, 0, 2_500_000}) {
 				t.Fatalf("after push and pull: %v", got)
 			}
 			all, err := s.Ledger(ctx, balance.LedgerQuery{Root: m.Root, ID: c.ID})
@@ -112,7 +112,7 @@ func TestCreditTransfer(t *testing.T) {
 			if _, _, err := s.CreditTransfer(ctx, m, c, 2_000_000, newID("TR"), "", balance.Idempotency{}); err != nil {
 				t.Fatal(err)
 			}
-			if got := limits(t, s, m, c); !sameAmounts(got, []balance.Amount{-1_000_000, 1_000_000, -2_000_000, 4_000_000}) {
+			if got := limits(t, s, m, c); !sameAmounts(got, []model.Amount{-1_000_000, 1_000_000, -2_000_000, 4_000_000}) {
 				t.Fatalf("at the floors: %v", got)
 			}
 			// A giver with no credit has nothing to give, whatever its balance.
@@ -139,13 +139,13 @@ func TestCreditTransfer(t *testing.T) {
 			m2 := mainAcct(t, s)
 			setCredit(t, s, m2, 5_000_000)
 			c2 := subAcct(t, s, m2, true)
-			if err := s.UpdateAccount(ctx, c2, balance.Change{Status: balance.StatusClosed, Retention: time.Hour, CloseTrID: newID("TR")}); err != nil {
+			if err := s.UpdateAccount(ctx, c2, balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: newID("TR")}); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := s.CreditTransfer(ctx, m2, c2, 1, newID("TR"), "", balance.Idempotency{}); !errors.Is(err, balance.ErrAccountClosed) {
 				t.Fatalf("to a closed child: %v", err)
 			}
-			if got := limits(t, s, m, shared, m2); !sameAmounts(got, []balance.Amount{0, 5_000_000, 0, 0, 0, 5_000_000}) {
+			if got := limits(t, s, m, shared, m2); !sameAmounts(got, []model.Amount{0, 5_000_000, 0, 0, 0, 5_000_000}) {
 				t.Fatalf("refusals changed credit: %v", got)
 			}
 		})
@@ -189,7 +189,7 @@ func TestCreditTransfer(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got := limits(t, s, m, c); !sameAmounts(got, []balance.Amount{0, 8_000_000, 0, 2_000_000}) {
+			if got := limits(t, s, m, c); !sameAmounts(got, []model.Amount{0, 8_000_000, 0, 2_000_000}) {
 				t.Fatalf("after replays and resends: %v", got)
 			}
 		})
@@ -199,7 +199,7 @@ func TestCreditTransfer(t *testing.T) {
 			if _, _, err := s.Credit(ctx, m, 10_000_000, newID("TR"), ""); err != nil {
 				t.Fatal(err)
 			}
-			kids := []*balance.Account{subAcct(t, s, m, true), subAcct(t, s, m, true)}
+			kids := []*model.Account{subAcct(t, s, m, true), subAcct(t, s, m, true)}
 			var wg sync.WaitGroup
 			var ok atomic.Int32
 			for w := range 8 {
@@ -207,7 +207,7 @@ func TestCreditTransfer(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(w), 13))
 					for range 60 {
 						c := kids[rng.IntN(2)]
-						amt := balance.Amount(rng.IntN(4_000_000) + 1)
+						amt := model.Amount(rng.IntN(4_000_000) + 1)
 						if rng.IntN(2) == 0 {
 							amt = -amt
 						}
@@ -229,8 +229,8 @@ func TestCreditTransfer(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			var credit balance.Amount
-			for _, a := range append([]*balance.Account{m}, kids...) {
+			var credit model.Amount
+			for _, a := range append([]*model.Account{m}, kids...) {
 				r := get(t, s, a.ID)
 				credit += r.CreditLimit
 				if r.CreditLimit < 0 || r.Balance < -r.CreditLimit {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestDeleteFoldsUsage: deleting accounts (plain and cascade) folds their usage into the
@@ -29,7 +30,7 @@ func TestDeleteFoldsUsage(t *testing.T) {
 
 		admit := func(a *admAcct, route, price string) *balance.AdmitRequest {
 			t.Helper()
-			req := admReq(a, a, "", false, price)
+			req := admReq(a, a, model.PermNone, false, price)
 			req.Route = route
 			if d := admDo(t, s, req); !d.Admitted {
 				t.Fatalf("admit on %s: %+v", a.ID, d)
@@ -81,13 +82,13 @@ func TestDeleteFoldsUsage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var sum balance.Amount
+			var sum model.Amount
 			for _, a := range recs {
 				if a.Own {
 					sum += a.Balance
 				}
 			}
-			var charged balance.Amount
+			var charged model.Amount
 			for _, u := range subtree(m) {
 				charged += u.Charged
 			}
@@ -161,13 +162,13 @@ func TestDeleteFoldsUsage(t *testing.T) {
 		books("after a settlement of a deleted account's request")
 		same("the main's own usage after them", own(m), ownM)
 		var n int64
-		var charged balance.Amount
+		var charged model.Amount
 		for _, u := range subtree(m) {
 			n += u.Count
 			charged += u.Charged
 		}
 		var n0 int64
-		var charged0 balance.Amount
+		var charged0 model.Amount
 		for _, u := range subM {
 			n0 += u.Count
 			charged0 += u.Charged
@@ -192,11 +193,11 @@ func TestDeleteFoldsExpiredClosedChild(t *testing.T) {
 		m := admMk(t, s, nil, "1")
 		r := admMk(t, s, m, "0.5", admOwn())
 		c := admMk(t, s, r, "")
-		req := admReq(c, c, "", false, "0.02")
+		req := admReq(c, c, model.PermNone, false, "0.02")
 		if d := admDo(t, s, req); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}
-		if err := s.UpdateAccount(ctx, c.Account, balance.Change{Status: balance.StatusClosed, Retention: time.Hour, CloseTrID: newID("TR")}); err != nil {
+		if err := s.UpdateAccount(ctx, c.Account, balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: newID("TR")}); err != nil {
 			t.Fatal(err)
 		}
 		// the retention ends: the record goes, its listing and usage stay

@@ -1,6 +1,10 @@
 package balance
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tenantgw/gateway/policy/model"
+)
 
 // Decisions of the store's scripts. Callers map them to HTTP in one place (policy/wire.ErrorFor).
 var (
@@ -19,9 +23,9 @@ var (
 
 // InsufficientError is returned (wrapping ErrInsufficientBalance) when an account cannot pay.
 type InsufficientError struct {
-	AuthID    string // the account whose balance is too low
-	Required  Amount // what the operation needed
-	Available Amount // balance + credit_limit at the time
+	AuthID    string       // the account whose balance is too low
+	Required  model.Amount // what the operation needed
+	Available model.Amount // balance + credit_limit at the time
 }
 
 func (e *InsufficientError) Error() string {

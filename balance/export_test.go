@@ -1,12 +1,16 @@
 package balance
 
 import (
+	"github.com/tenantgw/gateway/config"
+
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // AdmitBatch runs reqs as one batch exactly as the batcher sends it (one script call per
@@ -75,4 +79,39 @@ func RunAdmitBatch(s *Store, reqs []*AdmitRequest, decs []Decision, deadlines []
 		errs[i] = c.err
 	}
 	return errs
+}
+
+// AccountHashFields are the names of the fields of an account hash that the store writes
+// when it creates an account (optional ones included).
+func AccountHashFields() []string {
+	x := "x"
+	f := accountFields(&model.Account{Desc: &x, Email: &x, BusinessType: &x})
+	names := make([]string, 0, len(f)/2)
+	for i := 0; i < len(f); i += 2 {
+		names = append(names, f[i].(string))
+	}
+	return names
+}
+
+// NewFromClient wraps an existing client. Close closes rdb.
+func NewFromClient(rdb redis.UniversalClient) *Store {
+	return &Store{rdb: rdb, markerTTL: config.DefaultRefundMarkerTTL}
+}
+
+// MarkerTTL is how long the refund markers of admitted requests live.
+func (s *Store) MarkerTTL() time.Duration { return s.markerTTL }
+
+// Connected reports whether the subscription is currently established.
+func (sub *Subscription) Connected() bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.connected
+}
+
+// Subscribes reports how many times the subscription has been established (1 after the
+// first, +1 per reconnect).
+func (sub *Subscription) Subscribes() int {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.resubs
 }

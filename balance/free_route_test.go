@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestFreeRouteRefundAndSettle: on a route whose price is 0, a refund, the repeated refund
@@ -20,7 +21,7 @@ func TestFreeRouteRefundAndSettle(t *testing.T) {
 		day := admToday()
 		var reqs []*balance.AdmitRequest
 		for range 4 {
-			req := admReq(k, k, "", false, "0")
+			req := admReq(k, k, model.PermNone, false, "0")
 			if d := admDo(t, s, req); !d.Admitted || d.Charge != 0 {
 				t.Fatalf("admit: %+v", d)
 			}
@@ -67,7 +68,7 @@ func TestFreeRouteRefundAndSettle(t *testing.T) {
 		}
 
 		// A priced request settled down to 0: the difference goes back, usage nets to 0 for it.
-		p := admReq(k, k, "", false, "0.01")
+		p := admReq(k, k, model.PermNone, false, "0.01")
 		if d := admDo(t, s, p); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}

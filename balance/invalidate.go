@@ -13,7 +13,7 @@ import (
 //
 // Every gateway instance caches facts about accounts (token hashes, chain). When one instance
 // changes an account through its management API (rotation, close, delete, status change) it
-// drops its own entry and publishes the account's id on InvalidationChannel; every instance
+// drops its own entry and publishes the account's id on invalidationChannel; every instance
 // subscribes and drops the entry too.
 //
 // Transport. Plain PUBLISH/SUBSCRIBE on one channel, with every kind of store:
@@ -40,9 +40,9 @@ import (
 // Invalidation only bounds how long a stale cache can refuse what it should admit (a new
 // token after a rotation) or serve stale immutable-by-contract facts.
 
-// InvalidationChannel is the Redis pub/sub channel of account invalidations; a message is
+// invalidationChannel is the Redis pub/sub channel of account invalidations; a message is
 // one auth_id.
-const InvalidationChannel = "gw:invalidate"
+const invalidationChannel = "gw:invalidate"
 
 // AllAccounts is what SubscribeInvalidations' callback receives when every cached account
 // must be dropped: when a subscription is (re)established, since messages published while
@@ -66,7 +66,7 @@ func (s *Store) PublishInvalidation(ctx context.Context, id string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	return storeErr(s.rdb.Publish(ctx, InvalidationChannel, id).Err())
+	return storeErr(s.rdb.Publish(ctx, invalidationChannel, id).Err())
 }
 
 // Subscription is a running invalidation subscription. Close it to stop.
@@ -104,21 +104,6 @@ func (s *Store) SubscribeInvalidations(ctx context.Context, fn func(id string)) 
 // Ready is closed once the subscription has been confirmed by the store for the first time
 // (tests wait on it before publishing).
 func (sub *Subscription) Ready() <-chan struct{} { return sub.ready }
-
-// Connected reports whether the subscription is currently established.
-func (sub *Subscription) Connected() bool {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	return sub.connected
-}
-
-// Subscribes reports how many times the subscription has been established (1 after the
-// first, +1 per reconnect).
-func (sub *Subscription) Subscribes() int {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	return sub.resubs
-}
 
 // Close stops the subscription and waits for its goroutine to end.
 func (sub *Subscription) Close() error {
@@ -166,7 +151,7 @@ func (sub *Subscription) run(ctx context.Context, rdb redis.UniversalClient, fn 
 // re-subscription shows up here as a new *redis.Subscription confirmation, which is why
 // every confirmation (not just the first) drops everything.
 func (sub *Subscription) session(ctx context.Context, rdb redis.UniversalClient, fn func(string), ready func()) (ok bool) {
-	ps := rdb.Subscribe(ctx, InvalidationChannel)
+	ps := rdb.Subscribe(ctx, invalidationChannel)
 	defer ps.Close()
 	stop := context.AfterFunc(ctx, func() { ps.Close() }) // unblocks a Receive at once
 	defer stop()
@@ -201,14 +186,14 @@ func (sub *Subscription) session(ctx context.Context, rdb redis.UniversalClient,
 		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" && m.Channel == InvalidationChannel {
+			if m.Kind == "subscribe" && m.Channel == invalidationChannel {
 				ok = true
 				sub.setConnected(true)
 				fn(AllAccounts)
 				ready()
 			}
 		case *redis.Message:
-			if m.Channel == InvalidationChannel && m.Payload != AllAccounts {
+			if m.Channel == invalidationChannel && m.Payload != AllAccounts {
 				fn(m.Payload)
 			}
 		case *redis.Pong:

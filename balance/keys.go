@@ -11,7 +11,7 @@ import "strings"
 //	                         "…|s" = settlements; "…|dn", "…|dc", "…|ds" the same folded into
 //	                         ID from descendants it deleted (only subtree sums count them)
 //	{ROOT}:rf:BUCKET  hash   refund / settlement markers of up to 16 proxied requests (expires;
-//	                         see MarkerKey)
+//	                         see markerKey)
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
 //	{ROOT}:idem:K     string idempotency record (expires)
@@ -41,16 +41,16 @@ import "strings"
 //	tok_prev_exp    when tok_prev stops working (µs)
 //	tat             GCRA theoretical arrival time of the account's rate limit (µs)
 
-// AccountKey returns the key of an account's hash.
-func AccountKey(root, id string) string { return "{" + root + "}:acct:" + id }
+// accountKey returns the key of an account's hash.
+func accountKey(root, id string) string { return "{" + root + "}:acct:" + id }
 
-// KidsKey returns the key of an account's children set.
-func KidsKey(root, id string) string { return "{" + root + "}:kids:" + id }
+// kidsKey returns the key of an account's children set.
+func kidsKey(root, id string) string { return "{" + root + "}:kids:" + id }
 
 // UsageKey returns the key of an account's usage counters.
 func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
 
-// MarkerKey returns where the refund / settlement marker of a proxied request lives: field
+// markerKey returns where the refund / settlement marker of a proxied request lives: field
 // of hash key. Markers are grouped by request id without its last character, so one hash
 // holds up to 16 consecutive gateway request ids (they end in a hex counter): the admit of a
 // batch writes a few hashes instead of a key per request, and hashes that small stay in
@@ -60,7 +60,7 @@ func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
 // writes a tombstone there (and restarts the hash's lifetime), which the admit script
 // refuses to admit over (see Store.Refund). (The scripts' marker_key and marker_field, in
 // prelude.lua.)
-func MarkerKey(root, requestID string) (key, field string) {
+func markerKey(root, requestID string) (key, field string) {
 	if len(requestID) <= 1 {
 		return "{" + root + "}:rf:", requestID
 	}
@@ -68,22 +68,22 @@ func MarkerKey(root, requestID string) (key, field string) {
 	return "{" + root + "}:rf:" + requestID[:n], requestID[n:]
 }
 
-// LedgerKey returns the key of the index of ledger records where id is a side.
-func LedgerKey(root, id string) string { return "{" + root + "}:ledger:" + id }
+// ledgerKey returns the key of the index of ledger records where id is a side.
+func ledgerKey(root, id string) string { return "{" + root + "}:ledger:" + id }
 
-// TransferKey returns the key of one ledger record.
-func TransferKey(root, transferID string) string { return "{" + root + "}:tr:" + transferID }
+// transferKey returns the key of one ledger record.
+func transferKey(root, transferID string) string { return "{" + root + "}:tr:" + transferID }
 
-// IdemKey returns the key of an idempotency record.
-func IdemKey(root, key string) string { return "{" + root + "}:idem:" + key }
+// idemKey returns the key of an idempotency record.
+func idemKey(root, key string) string { return "{" + root + "}:idem:" + key }
 
-// IndexKey returns the key of the id → root index entry.
-func IndexKey(id string) string { return "id:" + id }
+// indexKey returns the key of the id → root index entry.
+func indexKey(id string) string { return "id:" + id }
 
-// MainsKey is the set of every main account.
-const MainsKey = "mains"
+// mainsKey is the set of every main account.
+const mainsKey = "mains"
 
-// accountIDOfKey is the account id of an AccountKey (the key itself if it is not one).
+// accountIDOfKey is the account id of an accountKey (the key itself if it is not one).
 func accountIDOfKey(k string) string {
 	if i := strings.Index(k, "}:acct:"); i >= 0 {
 		return k[i+len("}:acct:"):]

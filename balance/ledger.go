@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Transfer is one ledger record: a transfer between a parent and a child, a credit
@@ -17,11 +19,11 @@ import (
 // (negative takes money away).
 type Transfer struct {
 	ID, From, To, Currency, Reference, Kind string
-	Amount                                  Amount
+	Amount                                  model.Amount
 	Created                                 time.Time
 	// FromAfter and ToAfter are the balances right after the movement; for a credit
 	// transfer, the credit limits.
-	FromAfter, ToAfter Amount
+	FromAfter, ToAfter model.Amount
 }
 
 // Ledger record kinds.
@@ -42,10 +44,10 @@ type Idempotency struct {
 
 func (i Idempotency) args(root string) (key, hash string) {
 	if i.Key == "" {
-		return IdemKey(root, "-"), ""
+		return idemKey(root, "-"), ""
 	}
 	h := sha256.Sum256(i.Body)
-	return IdemKey(root, i.Scope+":"+i.Key), hex.EncodeToString(h[:])
+	return idemKey(root, i.Scope+":"+i.Key), hex.EncodeToString(h[:])
 }
 
 func transferFromHash(m map[string]string) *Transfer {
@@ -53,13 +55,13 @@ func transferFromHash(m map[string]string) *Transfer {
 		return nil
 	}
 	return &Transfer{ID: m["id"], From: m["from"], To: m["to"], Currency: m["currency"], Reference: m["reference"],
-		Kind: m["kind"], Amount: Amount(atoi(m["amount"])), Created: time.UnixMicro(atoi(m["created"])).UTC(),
-		FromAfter: Amount(atoi(m["from_after"])), ToAfter: Amount(atoi(m["to_after"]))}
+		Kind: m["kind"], Amount: model.Amount(atoi(m["amount"])), Created: time.UnixMicro(atoi(m["created"])).UTC(),
+		FromAfter: model.Amount(atoi(m["from_after"])), ToAfter: model.Amount(atoi(m["to_after"]))}
 }
 
-// TransferRecord reads one ledger record of a tree.
-func (s *Store) TransferRecord(ctx context.Context, root, id string) (*Transfer, error) {
-	m, err := s.rdb.HGetAll(ctx, TransferKey(root, id)).Result()
+// transferRecord reads one ledger record of a tree.
+func (s *Store) transferRecord(ctx context.Context, root, id string) (*Transfer, error) {
+	m, err := s.rdb.HGetAll(ctx, transferKey(root, id)).Result()
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -78,14 +80,14 @@ func (s *Store) moneyResult(ctx context.Context, root string, out []string, err 
 			if len(out) >= 4 {
 				payer = out[3]
 			}
-			return nil, false, &InsufficientError{AuthID: payer, Required: Amount(atoi(out[1])), Available: Amount(atoi(out[2]))}
+			return nil, false, &InsufficientError{AuthID: payer, Required: model.Amount(atoi(out[1])), Available: model.Amount(atoi(out[2]))}
 		}
 		if errors.Is(err, ErrSharedBalance) && len(out) >= 2 {
 			return nil, false, &SharedError{AuthID: out[1]}
 		}
 		return nil, false, err
 	}
-	tr, err := s.TransferRecord(ctx, root, out[1])
+	tr, err := s.transferRecord(ctx, root, out[1])
 	return tr, out[0] == "IDEM", err
 }
 
@@ -98,15 +100,15 @@ func (e *SharedError) Unwrap() error { return ErrSharedBalance }
 // CreditIdem is Credit with an optional idempotency key: the same key with the same request
 // returns the first record (replay true) and moves nothing; with a different request it is
 // ErrIdempotencyReused.
-func (s *Store) CreditIdem(ctx context.Context, a *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+func (s *Store) CreditIdem(ctx context.Context, a *model.Account, amount model.Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
 	ik, ih := idem.args(a.Root)
-	out, err := result(creditScript.Run(ctx, s.rdb, []string{AccountKey(a.Root, a.ID), ik}, int64(amount), trID, reference, Tag(a.Root), ih).Result())
+	out, err := result(creditScript.Run(ctx, s.rdb, []string{accountKey(a.Root, a.ID), ik}, int64(amount), trID, reference, tag(a.Root), ih).Result())
 	return s.moneyResult(ctx, a.Root, out, err, a.ID)
 }
 
 // Transfer moves amount from parent to its direct child (a negative amount pulls from the
 // child), all or nothing, recorded in the ledger. Both need their own balance.
-func (s *Store) Transfer(ctx context.Context, parent, child *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+func (s *Store) Transfer(ctx context.Context, parent, child *model.Account, amount model.Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
 	return s.movement(ctx, transferScript, parent, child, amount, trID, reference, idem)
 }
 
@@ -116,15 +118,15 @@ func (s *Store) Transfer(ctx context.Context, parent, child *Account, amount Amo
 // balance. The giver's credit_limit stays >= 0 and its balance >= its new -credit_limit: it
 // can give its credit_limit less its debt; beyond that it is an *InsufficientError naming
 // the giver, with Available what it could give.
-func (s *Store) CreditTransfer(ctx context.Context, parent, child *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+func (s *Store) CreditTransfer(ctx context.Context, parent, child *model.Account, amount model.Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
 	return s.movement(ctx, creditTransferScript, parent, child, amount, trID, reference, idem)
 }
 
 // movement runs a script of movement.lua's shape between parent and its direct child.
-func (s *Store) movement(ctx context.Context, script *redis.Script, parent, child *Account, amount Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
+func (s *Store) movement(ctx context.Context, script *redis.Script, parent, child *model.Account, amount model.Amount, trID, reference string, idem Idempotency) (*Transfer, bool, error) {
 	ik, ih := idem.args(parent.Root)
-	keys := []string{AccountKey(parent.Root, parent.ID), AccountKey(parent.Root, child.ID), ik}
-	out, err := result(script.Run(ctx, s.rdb, keys, int64(amount), trID, reference, Tag(parent.Root), ih).Result())
+	keys := []string{accountKey(parent.Root, parent.ID), accountKey(parent.Root, child.ID), ik}
+	out, err := result(script.Run(ctx, s.rdb, keys, int64(amount), trID, reference, tag(parent.Root), ih).Result())
 	return s.moneyResult(ctx, parent.Root, out, err, parent.ID)
 }
 
@@ -145,7 +147,7 @@ func (s *Store) Ledger(ctx context.Context, q LedgerQuery) ([]*Transfer, error) 
 	if !q.End.IsZero() {
 		max = "(" + itoa(q.End.UnixMicro())
 	}
-	ids, err := s.rdb.ZRevRangeByScore(ctx, LedgerKey(q.Root, q.ID), &redis.ZRangeBy{Min: min, Max: max}).Result()
+	ids, err := s.rdb.ZRevRangeByScore(ctx, ledgerKey(q.Root, q.ID), &redis.ZRangeBy{Min: min, Max: max}).Result()
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -154,7 +156,7 @@ func (s *Store) Ledger(ctx context.Context, q LedgerQuery) ([]*Transfer, error) 
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = TransferKey(q.Root, id)
+		keys[i] = transferKey(q.Root, id)
 	}
 	maps, err := s.hashes(ctx, keys)
 	if err != nil {

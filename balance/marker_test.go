@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestMarkerHashesStayCompact: the refund markers of many admits with the gateway's kind of
@@ -22,7 +23,7 @@ func TestMarkerHashesStayCompact(t *testing.T) {
 	m := admMk(t, s, nil, "100.00", admRate(0))
 	k := admMk(t, s, m, "", admRate(0))
 	const n = 1000 // more than a compact hash may hold (hash-max-listpack-entries, 128 or 512)
-	base := admReq(k, k, "p_calls", false, "0.01")
+	base := admReq(k, k, model.PermCalls, false, "0.01")
 	reqs := make([]*balance.AdmitRequest, 50)
 	decs := make([]balance.Decision, len(reqs))
 	for done := 0; done < n; done += len(reqs) {

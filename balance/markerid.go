@@ -7,10 +7,10 @@ import (
 )
 
 // Marker ids: the internal id of a proxied request that keys its refund marker
-// (AdmitRequest.RequestID, MarkerKey). They never leave the gateway and the store (the log
+// (AdmitRequest.RequestID, markerKey). They never leave the gateway and the store (the log
 // names one as refund_key), so unlike X-Request-ID they may say how many came before: a
 // marker id is 16 hex digits chosen at random when the process starts and a 16-hex-digit
-// counter. Consecutive ids differ in their last hex digit, so MarkerKey puts 16 of them in
+// counter. Consecutive ids differ in their last hex digit, so markerKey puts 16 of them in
 // one small hash (one write per hash per admit batch, Redis's compact encoding); random ids
 // would give every marker a hash of its own. The random part keeps instances (and restarts)
 // from ever sharing an id.

@@ -9,6 +9,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // storeSeries reads the store's metrics from reg: round-trip counts and errors by
@@ -57,8 +58,8 @@ func TestStoreInstrument(t *testing.T) {
 		}
 		trips0, _, _, _ := storeSeries(t, reg)
 
-		r1 := admReq(k, k, "p_calls", false, "0.01")
-		r2 := admReq(k, k, "p_calls", false, "0.01")
+		r1 := admReq(k, k, model.PermCalls, false, "0.01")
+		r2 := admReq(k, k, model.PermCalls, false, "0.01")
 		if !admDo(t, s, r1).Admitted || !admDo(t, s, r2).Admitted {
 			t.Fatal("not admitted")
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 func TestMoneyConformance(t *testing.T) {
@@ -107,7 +108,7 @@ func TestMoneyConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := 0; i < 5; i++ {
-				for _, c := range []*balance.Account{c1, c2} {
+				for _, c := range []*model.Account{c1, c2} {
 					if _, _, err := s.Transfer(ctx, m, c, 100_000, newID("TR"), "", balance.Idempotency{}); err != nil {
 						t.Fatal(err)
 					}

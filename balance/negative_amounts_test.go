@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestCloseAndDeleteMoveNegativeBalances: the update (close) and delete scripts move an own
@@ -19,12 +20,12 @@ func TestCloseAndDeleteMoveNegativeBalances(t *testing.T) {
 		b := admMk(t, s, m, "0.25", admOwn(), admCredit("1"))
 		z := admMk(t, s, m, "", admOwn())
 		for _, x := range []*admAcct{a, b} {
-			if d := admDo(t, s, admReq(x, x, "", false, "0.75")); !d.Admitted || admBal(t, s, x) != admAmt("-0.5") {
+			if d := admDo(t, s, admReq(x, x, model.PermNone, false, "0.75")); !d.Admitted || admBal(t, s, x) != admAmt("-0.5") {
 				t.Fatalf("admit on %s: %+v, balance %v", x.ID, d, admBal(t, s, x))
 			}
 		}
 		trID := newID("TR")
-		if err := s.UpdateAccount(ctx, a.Account, balance.Change{Status: balance.StatusClosed, Retention: time.Hour, CloseTrID: trID}); err != nil {
+		if err := s.UpdateAccount(ctx, a.Account, balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: trID}); err != nil {
 			t.Fatal(err)
 		}
 		if got := admBal(t, s, m); got != admAmt("0.5") {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // hashesOf reads the given hashes whole: what a failed script must leave as it was.
@@ -42,7 +43,7 @@ func TestRefundSettleErrorWritesNothing(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				m := admMk(t, s, nil, "1.00")
 				k := admMk(t, s, m, "")
-				req := admReq(k, k, "", false, "0.01")
+				req := admReq(k, k, model.PermNone, false, "0.01")
 				if d := admDo(t, s, req); !d.Admitted {
 					t.Fatalf("admit: %+v", d)
 				}
@@ -91,7 +92,7 @@ func TestDeleteErrorWritesNothing(t *testing.T) {
 				m := admMk(t, s, nil, "1")
 				r := admMk(t, s, m, "0.5", admOwn())
 				k := admMk(t, s, r, "")
-				if d := admDo(t, s, admReq(k, k, "", false, "0.01")); !d.Admitted {
+				if d := admDo(t, s, admReq(k, k, model.PermNone, false, "0.01")); !d.Admitted {
 					t.Fatalf("admit: %+v", d)
 				}
 				target := balance.UsageKey(k.Root, k.ID)

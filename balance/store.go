@@ -1,6 +1,7 @@
-// Package balance holds money and the store: Amount (exact int64 micro-units), the Redis key
-// layout, the Lua scripts that move money and admit requests, the account records they act
-// on, and the embedded store used when no Redis is configured.
+// Package balance holds money and the store: the Redis key layout and how records are
+// encoded in it, the Lua scripts that move money and admit requests, and the embedded store
+// used when no Redis is configured. The records themselves (Amount, Account, Permission) are
+// package model's; no other package knows a key or a hash field name.
 //
 // Contracts:
 //   - Every multi-key script touches the keys of one account tree only, all under the root's
@@ -12,8 +13,9 @@
 //   - Errors of decisions are the sentinel errors in errors.go; anything else is a store
 //     failure (wrapped, test with IsUnavailable).
 //
-// The import direction is policy → balance → config (for the defaults of Options, nothing
-// else); main maps a config.Config to Options.
+// The import direction is balance → policy/model and config (config for the defaults of
+// Options, nothing else); policy uses model, not balance; main maps a config.Config to
+// Options.
 package balance
 
 import (
@@ -132,15 +134,6 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	return s, nil
 }
-
-// NewFromClient wraps an existing client (tests, tools). The caller keeps ownership of
-// nothing: Close closes rdb.
-func NewFromClient(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, markerTTL: config.DefaultRefundMarkerTTL}
-}
-
-// MarkerTTL is how long the refund markers of admitted requests live.
-func (s *Store) MarkerTTL() time.Duration { return s.markerTTL }
 
 // Client returns the underlying client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }

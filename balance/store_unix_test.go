@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestStoreOverUnixSocket: store.redis = unix:///path?db=N reaches a real redis-server on
@@ -30,7 +31,7 @@ func TestStoreOverUnixSocket(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 20; i++ {
-				r := admReq(k, k, "p_calls", false, "0.01")
+				r := admReq(k, k, model.PermCalls, false, "0.01")
 				if d := admDo(t, s, r); d.Admitted {
 					mu.Lock()
 					admitted = append(admitted, r)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // tombState reads what an admit or a refund of req can change: every account and the usage
@@ -38,7 +39,7 @@ func TestRefundBeforeAdmitTakesNothing(t *testing.T) {
 		ctx := context.Background()
 		m := admMk(t, s, nil, "1.00", admRate(5))
 		k := admMk(t, s, m, "", admRate(5))
-		req := admReq(k, k, "p_calls", false, "0.01")
+		req := admReq(k, k, model.PermCalls, false, "0.01")
 
 		amt, ok, err := s.Refund(ctx, req)
 		if err != nil || ok || amt != 0 {
@@ -87,7 +88,7 @@ func TestAdmitThenRefundStillOnce(t *testing.T) {
 		ctx := context.Background()
 		m := admMk(t, s, nil, "1.00", admRate(0))
 		k := admMk(t, s, m, "", admRate(0))
-		req := admReq(k, k, "p_calls", false, "0.01")
+		req := admReq(k, k, model.PermCalls, false, "0.01")
 		if d := admDo(t, s, req); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}
@@ -122,7 +123,7 @@ func TestWithdrawnInARun(t *testing.T) {
 		ctx := context.Background()
 		m := admMk(t, s, nil, "1.00", admRate(0))
 		k := admMk(t, s, m, "", admRate(3))
-		first := admReq(k, k, "p_calls", false, "0.01")
+		first := admReq(k, k, model.PermCalls, false, "0.01")
 		reqs := make([]*balance.AdmitRequest, 6)
 		for i := range reqs {
 			r := *first // the same Keys slice: the batch sends them as a run
@@ -160,7 +161,7 @@ func TestWithdrawnInARun(t *testing.T) {
 		}
 		u, err := s.UsageOf(ctx, m.Root, []string{k.ID}, "", "")
 		var n int64
-		var c balance.Amount
+		var c model.Amount
 		for _, x := range u {
 			n, c = n+x.Count, c+x.Charged
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Usage is what one account (or a subtree, summed) used of one route on one day (UTC).
@@ -14,7 +16,7 @@ type Usage struct {
 	Date    string // YYYY-MM-DD
 	Route   string
 	Count   int64
-	Charged Amount
+	Charged model.Amount
 }
 
 // Subtree returns id and every descendant of id that is still listed (breadth-first), with
@@ -25,7 +27,7 @@ func (s *Store) Subtree(ctx context.Context, root, id string) ([]string, error) 
 		cmds := make([]*redis.StringSliceCmd, len(level))
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, a := range level {
-				cmds[i] = p.ZRevRange(ctx, KidsKey(root, a), 0, -1)
+				cmds[i] = p.ZRevRange(ctx, kidsKey(root, a), 0, -1)
 			}
 			return nil
 		}); err != nil {
@@ -97,7 +99,7 @@ func (s *Store) usageOf(ctx context.Context, root string, ids []string, startDay
 			case "n":
 				u.Count += atoi(v)
 			case "c":
-				u.Charged += Amount(atoi(v))
+				u.Charged += model.Amount(atoi(v))
 			}
 		}
 	}

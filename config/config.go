@@ -22,13 +22,15 @@
 //     "upstreams.voice.timeout", and say why. Each problem is an *Error;
 //     several are joined with errors.Join. Errors from Load also say where
 //     the value came from: "file:line" or the environment variable.
-//   - Money is checked for syntax only; the exact conversion to micro-units
-//     belongs to package balance.
+//   - Money is read with model.ParseAmount, the gateway's one money
+//     grammar (package policy/model), plus the rules of a price (no sign,
+//     at most 9 integer digits); it stays text in the Config.
 //   - A Config is a plain value: Load and Default return values that share
 //     nothing with each other. Fill in what start-up needs (the sandbox URLs),
 //     then treat it as read-only; any number of goroutines may read it.
 //   - The package reads nothing by itself: no environment, and no file but
-//     the one passed to Load. It imports none of the gateway's packages.
+//     the one passed to Load. Of the gateway's packages it imports only
+//     policy/model, the leaf package of domain values.
 package config
 
 import "log/slog"

@@ -2,25 +2,31 @@ package config
 
 import (
 	"fmt"
-	"regexp"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Money is a decimal amount exactly as written in the configuration, such
 // as "0.0100". It is never read through a float: from YAML it is the
 // literal text of the value, so price: 0.0100 and price: "0.0100" are the
-// same. Validate accepts 1 to 9 integer digits and at most 6 fraction
-// digits, with no sign and no exponent; package balance converts it to
-// micro-units.
+// same. Validate reads it with model.ParseAmount, the gateway's one money
+// grammar, and adds the rules of a configured price: no sign, and at most
+// 9 integer digits.
 type Money string
 
-var moneyPattern = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,6})?$`)
+// maxPriceDigits is how many integer digits a configured price may have.
+const maxPriceDigits = 9
 
-// check reports whether m is a valid amount, in words fit for an error.
+// check reports whether m is a valid price, in words fit for an error.
 func (m Money) check() error {
-	if !moneyPattern.MatchString(string(m)) {
-		return fmt.Errorf("%q is not a decimal amount with at most 6 fraction digits", string(m))
+	s := string(m)
+	whole, _, _ := strings.Cut(s, ".")
+	_, err := model.ParseAmount(s)
+	if err != nil || s[0] == '-' || s[0] == '+' || len(whole) > maxPriceDigits {
+		return fmt.Errorf("%q is not a decimal amount with at most 6 fraction digits", s)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, route *policy.Route, caller, path *facts, pos int) (Outcome, *wire.APIError) {
 	st.hex = st.hash.AppendHex(st.hex[:0])
 	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
-		Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
+		Permission: route.Permission, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
 	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
 		out, apiErr := g.storeFailure(st, err)
 		if balance.MaybeRan(err) {

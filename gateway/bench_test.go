@@ -42,7 +42,7 @@ func BenchmarkAdmitPath(b *testing.B) {
 		}
 		st.hex = st.hash.AppendHex(st.hex[:0])
 		st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
-			Permission: route.PermField, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
+			Permission: route.Permission, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid}
 		if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil || !st.dec.Admitted {
 			b.Fatalf("%v %+v", err, st.dec)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -57,7 +58,7 @@ func (f *facts) position(id string) int {
 	return -1
 }
 
-func factsOf(a *balance.Account, now time.Time) *facts {
+func factsOf(a *model.Account, now time.Time) *facts {
 	f := &facts{id: a.ID, root: a.Root, chain: a.Chain, keys: balance.AdmitKeys(a.Root, a.ID, a.Chain),
 		currency: a.Currency, loaded: now.UnixNano(), tokens: wire.TokensOf(a)}
 	return f
@@ -68,7 +69,7 @@ type factsCache struct {
 	c      *ristretto.Cache[[]byte, *facts]
 	negTTL time.Duration
 	gen    atomic.Uint64 // bumped by every invalidation; a load that raced one is not cached
-	load   func(ctx context.Context, id string) (*balance.Account, error)
+	load   func(ctx context.Context, id string) (*model.Account, error)
 	now    func() time.Time
 	hits   prometheus.Counter // lookups answered here (set by New; nil = not counted)
 	misses prometheus.Counter // lookups that read the store
@@ -85,7 +86,7 @@ type flight struct {
 	err     error
 }
 
-func newFactsCache(budget int64, negTTL time.Duration, load func(context.Context, string) (*balance.Account, error), now func() time.Time) (*factsCache, error) {
+func newFactsCache(budget int64, negTTL time.Duration, load func(context.Context, string) (*model.Account, error), now func() time.Time) (*factsCache, error) {
 	items := budget / 400
 	if items < 100 {
 		items = 100
@@ -161,7 +162,7 @@ func (fc *factsCache) read(ctx context.Context, sid string) (*facts, error) {
 		f = &facts{id: sid, missing: true}
 	case err != nil:
 		return nil, err
-	case a.Status == balance.StatusClosed:
+	case a.Status == model.StatusClosed:
 		f = &facts{id: sid, missing: true}
 	default:
 		f = factsOf(a, now)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestCacheMissesShareOneRead: many concurrent lookups of an uncached account read the
@@ -15,9 +15,9 @@ import (
 func TestCacheMissesShareOneRead(t *testing.T) {
 	var loads atomic.Int32
 	gate := make(chan struct{})
-	acct := &balance.Account{ID: "SA_FLIGHT000000000000A", Root: "MA_FLIGHT000000000000A", Parent: "MA_FLIGHT000000000000A",
-		Chain: []string{"MA_FLIGHT000000000000A"}, Status: balance.StatusActive, Tok: hashHex("t")}
-	fc, err := newFactsCache(1<<20, time.Second, func(ctx context.Context, id string) (*balance.Account, error) {
+	acct := &model.Account{ID: "SA_FLIGHT000000000000A", Root: "MA_FLIGHT000000000000A", Parent: "MA_FLIGHT000000000000A",
+		Chain: []string{"MA_FLIGHT000000000000A"}, Status: model.StatusActive, Tok: hashHex("t")}
+	fc, err := newFactsCache(1<<20, time.Second, func(ctx context.Context, id string) (*model.Account, error) {
 		loads.Add(1)
 		<-gate
 		return acct, nil

@@ -7,12 +7,13 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // finalCharge makes the admitted charge final and returns it: refunded exactly once when
 // the upstream failed (out is not OutcomeOK), settled exactly once to the cost the upstream
 // reported in X-Usage-Cost, else the admitted charge.
-func (g *Gateway) finalCharge(rc *fasthttp.RequestCtx, st *reqState, idx int, out Outcome) balance.Amount {
+func (g *Gateway) finalCharge(rc *fasthttp.RequestCtx, st *reqState, idx int, out Outcome) model.Amount {
 	charge := st.dec.Charge
 	if out != OutcomeOK {
 		if g.refund(st, idx) {
@@ -45,9 +46,9 @@ func (g *Gateway) refund(st *reqState, idx int) bool {
 // exactly once, and returns the final charge. A cost that is not a valid non-negative
 // amount is ignored (the admitted charge stands) and logged: it is the upstream's bug, not
 // the client's.
-func (g *Gateway) settle(st *reqState, idx int, raw []byte, charge balance.Amount) balance.Amount {
+func (g *Gateway) settle(st *reqState, idx int, raw []byte, charge model.Amount) model.Amount {
 	route := g.metrics.routes[idx].name
-	cost, err := balance.ParseAmountBytes(raw)
+	cost, err := model.ParseAmountBytes(raw)
 	if err != nil || cost < 0 {
 		g.log.Warn("upstream sent a bad X-Usage-Cost; the admitted charge stands", "route", route,
 			"request_id", string(st.rid), "value", string(raw))

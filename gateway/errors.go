@@ -47,5 +47,5 @@ func (g *Gateway) refusal(rc *fasthttp.RequestCtx, route *policy.Route, caller, 
 		tmp := &reqState{num: buf[:0]}
 		setRateLimit(&rc.Response.Header, tmp, d.Limit, 0, d.Reset)
 	}
-	return outcomeOf(d.Reason), wire.Refused(d, route.Permission, path.currency)
+	return outcomeOf(d.Reason), wire.Refused(d, route.Permission.String(), path.currency)
 }

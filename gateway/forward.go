@@ -6,8 +6,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -57,7 +57,7 @@ func upstreamFailure(err error) (Outcome, *wire.APIError) {
 // headers go; the trusted headers and X-Forwarded-For are set; the request line names
 // HTTP/1.1, the gateway's own version. Path (already in normal form, see normalPath), query
 // and body stay as they are.
-func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstream, callerID, pathID, billingID string, charge balance.Amount) {
+func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstream, callerID, pathID, billingID string, charge model.Amount) {
 	h := &req.Header
 	st.xff = g.appendForwardedFor(st.xff[:0], h, st.peer)
 	stripRequest(h)

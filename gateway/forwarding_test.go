@@ -12,7 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // raw sends one request to the gateway exactly as written (request line, header section,
@@ -78,7 +78,7 @@ func TestPathNotInNormalFormRefused(t *testing.T) {
 		"/v1/Account/" + other.ID + "/../" + m.ID + "/",
 		"/v1/Account/" + other.ID + "%2F..%2F" + m.ID + "/Balance/",
 	}
-	before := map[string]balance.Amount{other.ID: f.bal(other), m.ID: f.bal(m)}
+	before := map[string]model.Amount{other.ID: f.bal(other), m.ID: f.bal(m)}
 	for _, target := range targets {
 		for _, as := range []*acct{m, c} {
 			a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(as) + "Content-Length: 2\r\n\r\n{}")

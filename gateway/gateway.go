@@ -48,17 +48,18 @@ import (
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Store is what the gateway needs of the store; *balance.Store implements it.
 type Store interface {
 	balance.Admitter
 	// Refund returns an admitted request's charge, exactly once.
-	Refund(ctx context.Context, req *balance.AdmitRequest) (balance.Amount, bool, error)
+	Refund(ctx context.Context, req *balance.AdmitRequest) (model.Amount, bool, error)
 	// Settle makes an admitted request's charge what the upstream reported, exactly once.
-	Settle(ctx context.Context, req *balance.AdmitRequest, cost balance.Amount) (balance.Amount, bool, error)
+	Settle(ctx context.Context, req *balance.AdmitRequest, cost model.Amount) (model.Amount, bool, error)
 	// Account reads an account by id (balance.ErrNotFound when there is none).
-	Account(ctx context.Context, id string) (*balance.Account, error)
+	Account(ctx context.Context, id string) (*model.Account, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 func TestAdmittedRequest(t *testing.T) {
@@ -97,7 +98,7 @@ func TestRefusals(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	suspend := func(a *acct) {
-		if err := f.store.UpdateAccount(ctx, a.Account, balance.Change{Status: balance.StatusSuspended}); err != nil {
+		if err := f.store.UpdateAccount(ctx, a.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,7 +121,7 @@ func TestRefusals(t *testing.T) {
 		{name: "no credentials", req: func(tr tree) call { return call{path: callPath(tr.c)} },
 			status: 401, code: "INVALID_CREDENTIALS"},
 		{name: "unknown account", req: func(tr tree) call {
-			return call{path: callPath(tr.c), as: &acct{Account: &balance.Account{ID: "SA_NOSUCHACCOUNT000000X"}, tok: tr.c.tok}}
+			return call{path: callPath(tr.c), as: &acct{Account: &model.Account{ID: "SA_NOSUCHACCOUNT000000X"}, tok: tr.c.tok}}
 		}, status: 401, code: "INVALID_CREDENTIALS"},
 		{name: "foreign account (sibling)", req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.sib} },
 			status: 403, code: "FORBIDDEN"},
@@ -142,11 +143,11 @@ func TestRefusals(t *testing.T) {
 		}, req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 403, code: "ACCOUNT_SUSPENDED", who: func(tr tree) string { return tr.m.ID }},
 		{name: "permission off at the parent", build: func() tree {
-			return f3(f, nil, []acctOpt{withPerms(balance.Perms{SMS: true, CDR: true})}, nil)
+			return f3(f, nil, []acctOpt{withPerms(model.Perms{SMS: true, CDR: true})}, nil)
 		}, req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 403, code: "PERMISSION_DENIED", who: func(tr tree) string { return tr.r.ID }},
 		{name: "KYC-gated route while blocked", build: func() tree {
-			return f3(f, nil, []acctOpt{withKYC(balance.KYCCustomer, balance.KYCPending)}, nil)
+			return f3(f, nil, []acctOpt{withKYC(model.KYCCustomer, model.KYCPending)}, nil)
 		}, req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 403, code: "KYC_REQUIRED", who: func(tr tree) string { return tr.r.ID }},
 		{name: "rate limited at the child", build: func() tree { return f3(f, nil, nil, []acctOpt{withRate(2)}) },
@@ -201,7 +202,7 @@ func TestRefusals(t *testing.T) {
 				}
 			}
 			voice, sms := f.voice.count(), f.sms.count()
-			balances := map[string]balance.Amount{}
+			balances := map[string]model.Amount{}
 			for _, a := range []*acct{tr.m, tr.r, tr.c, tr.sib} {
 				balances[a.ID] = f.bal(a)
 			}
@@ -238,7 +239,7 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 	t.Run("ungated route works while KYC blocks", func(t *testing.T) {
-		tr := f3(f, nil, []acctOpt{withKYC(balance.KYCCustomer, balance.KYCPending)}, nil)
+		tr := f3(f, nil, []acctOpt{withKYC(model.KYCCustomer, model.KYCPending)}, nil)
 		if a := f.do(call{path: smsPath(tr.c), as: tr.c}); a.status != 200 {
 			t.Fatalf("sms while KYC pending: %d %s", a.status, a.body)
 		}
@@ -271,7 +272,7 @@ func TestSuspensionTakesEffectOnNextRequest(t *testing.T) {
 	if a := f.do(call{path: smsPath(c), as: c}); a.status != 200 {
 		t.Fatalf("%d %s", a.status, a.body)
 	}
-	if err := f.store.UpdateAccount(context.Background(), m.Account, balance.Change{Status: balance.StatusSuspended}); err != nil {
+	if err := f.store.UpdateAccount(context.Background(), m.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 		t.Fatal(err)
 	}
 	a := f.do(call{path: smsPath(c), as: c})
@@ -408,7 +409,7 @@ func (d *downStore) Admit(ctx context.Context, r *balance.AdmitRequest, dec *bal
 	return d.Store.Admit(ctx, r, dec)
 }
 
-func (d *downStore) Account(ctx context.Context, id string) (*balance.Account, error) {
+func (d *downStore) Account(ctx context.Context, id string) (*model.Account, error) {
 	if d.down.Load() {
 		return nil, balance.ErrUnavailable
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // recorded is what an upstream received.
@@ -102,22 +103,22 @@ func (r *recorder) count() int { return len(r.requests()) }
 
 // acct is a test account with its clear token.
 type acct struct {
-	*balance.Account
+	*model.Account
 	tok string
 }
 
-type acctOpt func(*balance.Account)
+type acctOpt func(*model.Account)
 
-func withRate(n int) acctOpt            { return func(a *balance.Account) { a.RateLimit = n } }
-func withPerms(p balance.Perms) acctOpt { return func(a *balance.Account) { a.Perms = p } }
-func withOwn() acctOpt                  { return func(a *balance.Account) { a.Own = true } }
-func withCredit(s string) acctOpt       { return func(a *balance.Account) { a.CreditLimit = amt(s) } }
+func withRate(n int) acctOpt          { return func(a *model.Account) { a.RateLimit = n } }
+func withPerms(p model.Perms) acctOpt { return func(a *model.Account) { a.Perms = p } }
+func withOwn() acctOpt                { return func(a *model.Account) { a.Own = true } }
+func withCredit(s string) acctOpt     { return func(a *model.Account) { a.CreditLimit = amt(s) } }
 func withKYC(mode, status string) acctOpt {
-	return func(a *balance.Account) { a.KYCMode, a.KYCStatus = mode, status }
+	return func(a *model.Account) { a.KYCMode, a.KYCStatus = mode, status }
 }
 
-func amt(s string) balance.Amount {
-	v, err := balance.ParseAmount(s)
+func amt(s string) model.Amount {
+	v, err := model.ParseAmount(s)
 	if err != nil {
 		panic(err)
 	}
@@ -215,9 +216,9 @@ var idSeq atomic.Int64
 func (f *fixture) mk(parent *acct, credit string, opts ...acctOpt) *acct {
 	f.t.Helper()
 	tok := policy.NewToken()
-	a := &balance.Account{Name: "t", Status: balance.StatusActive,
-		Perms: balance.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 1000,
-		KYCMode: balance.KYCPersonal, KYCStatus: balance.KYCNotRequired, Currency: "USD",
+	a := &model.Account{Name: "t", Status: model.StatusActive,
+		Perms: model.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 1000,
+		KYCMode: model.KYCPersonal, KYCStatus: model.KYCNotRequired, Currency: "USD",
 		MaxSub: 1000, Tok: policy.HashToken([]byte(tok)).Hex()}
 	if parent == nil {
 		a.ID = fmt.Sprintf("MA_G%019d", idSeq.Add(1))
@@ -242,7 +243,7 @@ func (f *fixture) mk(parent *acct, credit string, opts ...acctOpt) *acct {
 	return &acct{Account: a, tok: tok}
 }
 
-func (f *fixture) bal(a *acct) balance.Amount {
+func (f *fixture) bal(a *acct) model.Amount {
 	f.t.Helper()
 	x, err := f.store.AccountIn(context.Background(), a.Root, a.ID)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // clusterFixtures starts one real three-master Redis Cluster and n gateways on it, each with
@@ -83,7 +84,7 @@ func TestProxyOnCluster(t *testing.T) {
 		if !limited {
 			t.Fatalf("tree %d: rate limit 3 never refused", i)
 		}
-		if err := f.store.UpdateAccount(context.Background(), r.Account, balance.Change{Status: balance.StatusSuspended}); err != nil {
+		if err := f.store.UpdateAccount(context.Background(), r.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 			t.Fatal(err)
 		}
 		before := f.bal(m)
@@ -216,13 +217,13 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 
 	t.Run("suspension: refused by B on the next request", func(t *testing.T) {
 		warm()
-		if err := a.store.UpdateAccount(ctx, c.Account, balance.Change{Status: balance.StatusSuspended}); err != nil {
+		if err := a.store.UpdateAccount(ctx, c.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 			t.Fatal(err)
 		}
 		if r := b.do(call{path: callPath(c), as: c}); r.status != 403 || r.err.Error.Code != "ACCOUNT_SUSPENDED" {
 			t.Fatalf("suspended on B: %d %s", r.status, r.body)
 		}
-		if err := a.store.UpdateAccount(ctx, c.Account, balance.Change{Status: balance.StatusActive}); err != nil {
+		if err := a.store.UpdateAccount(ctx, c.Account, balance.Change{Status: model.StatusActive}); err != nil {
 			t.Fatal(err)
 		}
 		if r := b.do(call{path: callPath(c), as: c}); r.status != 200 {
@@ -241,7 +242,7 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 			}
 		}
 		// Neither is published: the admit script alone refuses.
-		if err := a.store.UpdateAccount(ctx, d.Account, balance.Change{Status: balance.StatusClosed, CloseTrID: policy.NewTransferID(), Retention: time.Hour}); err != nil {
+		if err := a.store.UpdateAccount(ctx, d.Account, balance.Change{Status: model.StatusClosed, CloseTrID: policy.NewTransferID(), Retention: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.store.DeleteAccount(ctx, m.Account, e.Account, false, policy.NewTransferID()); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -296,7 +297,7 @@ func (m *metrics) observe(route int, o Outcome, d time.Duration) {
 func (m *metrics) refused(r int) { m.refusals[r].Inc() }
 
 // admitted counts an admit and its debit.
-func (m *metrics) admitted(route int, charge balance.Amount) {
+func (m *metrics) admitted(route int, charge model.Amount) {
 	rm := &m.routes[route]
 	rm.admits.Inc()
 	if charge > 0 {
@@ -305,7 +306,7 @@ func (m *metrics) admitted(route int, charge balance.Amount) {
 }
 
 // refundedCharge counts a refund of amount.
-func (m *metrics) refundedCharge(route int, amount balance.Amount) {
+func (m *metrics) refundedCharge(route int, amount model.Amount) {
 	rm := &m.routes[route]
 	rm.refunds.Inc()
 	if amount > 0 {
@@ -314,7 +315,7 @@ func (m *metrics) refundedCharge(route int, amount balance.Amount) {
 }
 
 // settled counts a settlement that moved the charge from charge to final.
-func (m *metrics) settled(route int, charge, final balance.Amount) {
+func (m *metrics) settled(route int, charge, final model.Amount) {
 	rm := &m.routes[route]
 	rm.settlements.Inc()
 	switch {

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 	"github.com/tenantgw/gateway/policy/wire"
 )
 
@@ -25,7 +26,7 @@ func (g *Gateway) requestID(rc *fasthttp.RequestCtx, st *reqState) {
 // answer finishes the answer of a forwarded request: the error body when the upstream
 // failed (apiErr), else the upstream's answer without hop-by-hop and gateway-owned headers;
 // then X-Request-ID, X-Charge (the final charge) and the RateLimit headers.
-func (g *Gateway) answer(rc *fasthttp.RequestCtx, st *reqState, apiErr *wire.APIError, charge balance.Amount) {
+func (g *Gateway) answer(rc *fasthttp.RequestCtx, st *reqState, apiErr *wire.APIError, charge model.Amount) {
 	if apiErr != nil {
 		rc.Response.Reset()
 		rc.Response.Header.SetBytesV(hRequestID, st.rid)
@@ -65,7 +66,7 @@ func (g *Gateway) logRefusal(rc *fasthttp.RequestCtx, st *reqState, route, reaso
 }
 
 // responseHeaders sets X-Charge and the RateLimit headers of the tightest limit.
-func (g *Gateway) responseHeaders(h *fasthttp.ResponseHeader, st *reqState, charge balance.Amount, d *balance.Decision) {
+func (g *Gateway) responseHeaders(h *fasthttp.ResponseHeader, st *reqState, charge model.Amount, d *balance.Decision) {
 	st.num = charge.AppendTo(st.num[:0])
 	h.SetBytesV(hCharge, st.num)
 	if d.Limit > 0 {

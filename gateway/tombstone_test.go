@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // lateAdmitStore holds every admit back and reports the store unavailable (a read timeout:
@@ -27,7 +28,7 @@ func (s *lateAdmitStore) Admit(ctx context.Context, req *balance.AdmitRequest, d
 	return fmt.Errorf("admit: %w: read timeout", balance.ErrUnavailable)
 }
 
-func (s *lateAdmitStore) Refund(ctx context.Context, req *balance.AdmitRequest) (balance.Amount, bool, error) {
+func (s *lateAdmitStore) Refund(ctx context.Context, req *balance.AdmitRequest) (model.Amount, bool, error) {
 	a, ok, err := s.Store.Refund(ctx, req)
 	s.refunds <- err
 	return a, ok, err

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 	"github.com/valyala/fasthttp"
 )
 
@@ -45,7 +45,7 @@ type countingStore struct {
 	loads atomic.Int32
 }
 
-func (c *countingStore) Account(ctx context.Context, id string) (*balance.Account, error) {
+func (c *countingStore) Account(ctx context.Context, id string) (*model.Account, error) {
 	c.loads.Add(1)
 	return c.Store.Account(ctx, id)
 }
@@ -55,7 +55,7 @@ func TestCacheNegativeAndBudget(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Store = cs; o.NegativeCacheTTL = time.Hour; o.RefreshAfter = time.Hour })
 	cs.Store = f.store
 	m := f.mk(nil, "1")
-	ghost := &acct{Account: &balance.Account{ID: "SA_GHOST00000000000000X"}, tok: m.tok}
+	ghost := &acct{Account: &model.Account{ID: "SA_GHOST00000000000000X"}, tok: m.tok}
 	for range 3 {
 		if a := f.do(call{path: smsPath(m), as: ghost}); a.status != 401 {
 			t.Fatal(a.status)

@@ -1,7 +1,7 @@
 package policy
 
 import (
-	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Reaches is the access rule: the caller may act on target when target is the caller or
@@ -21,12 +21,12 @@ func Reaches(callerID, targetID string, targetChain []string) bool {
 
 // IsActive reports whether a and every ancestor are active. ancestors are a's chain
 // (parent first) as records.
-func IsActive(a *balance.Account, ancestors []*balance.Account) bool {
-	if a.Status != balance.StatusActive {
+func IsActive(a *model.Account, ancestors []*model.Account) bool {
+	if a.Status != model.StatusActive {
 		return false
 	}
 	for _, p := range ancestors {
-		if p.Status != balance.StatusActive {
+		if p.Status != model.StatusActive {
 			return false
 		}
 	}
@@ -34,13 +34,13 @@ func IsActive(a *balance.Account, ancestors []*balance.Account) bool {
 }
 
 // KYCBlockedSelf reports whether a's own KYC blocks calls: customer_use until verified.
-func KYCBlockedSelf(a *balance.Account) bool {
-	return a.KYCMode == balance.KYCCustomer && a.KYCStatus != balance.KYCVerified
+func KYCBlockedSelf(a *model.Account) bool {
+	return a.KYCMode == model.KYCCustomer && a.KYCStatus != model.KYCVerified
 }
 
 // KYCCallsBlocked is the effective kyc_calls_blocked: a's own block or any ancestor's (a
 // personal_use account inherits its parent's KYC). The admit script applies the same rule.
-func KYCCallsBlocked(a *balance.Account, ancestors []*balance.Account) bool {
+func KYCCallsBlocked(a *model.Account, ancestors []*model.Account) bool {
 	if KYCBlockedSelf(a) {
 		return true
 	}

@@ -3,7 +3,7 @@ package policy
 import (
 	"testing"
 
-	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 func TestReaches(t *testing.T) {
@@ -29,13 +29,13 @@ func TestReaches(t *testing.T) {
 }
 
 func TestKYCCallsBlocked(t *testing.T) {
-	p := &balance.Account{KYCMode: balance.KYCCustomer, KYCStatus: balance.KYCPending}
-	a := &balance.Account{KYCMode: balance.KYCPersonal}
-	if !KYCCallsBlocked(a, []*balance.Account{p}) || KYCBlockedSelf(a) {
+	p := &model.Account{KYCMode: model.KYCCustomer, KYCStatus: model.KYCPending}
+	a := &model.Account{KYCMode: model.KYCPersonal}
+	if !KYCCallsBlocked(a, []*model.Account{p}) || KYCBlockedSelf(a) {
 		t.Error("personal_use inherits the parent's block")
 	}
-	p.KYCStatus = balance.KYCVerified
-	if KYCCallsBlocked(a, []*balance.Account{p}) {
+	p.KYCStatus = model.KYCVerified
+	if KYCCallsBlocked(a, []*model.Account{p}) {
 		t.Error("verified parent blocks")
 	}
 }

@@ -5,6 +5,6 @@
 // policy/wire maps to the answers of API.md §3.
 //
 // Pure decisions take their inputs (and the time) as arguments and touch no store; the
-// records they decide on are balance.Account values. Everything here is safe for concurrent
-// use.
+// records they decide on are package model's (policy/model: Account, Amount, Permission), so
+// policy depends on no store code. Everything here is safe for concurrent use.
 package policy

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // RouteSpec is one configured route as config.Load produced it (API.md §7): validated, its
@@ -27,10 +27,9 @@ type Route struct {
 	Method     string
 	Path       string
 	Upstream   string
-	Permission string         // "calls", "sms", "cdr" or ""
-	PermField  string         // the account hash field of Permission (balance.PermCalls…), or ""
-	KYC        bool           // KYC-gated
-	Price      balance.Amount // µ, >= 0
+	Permission model.Permission // the flag it needs: PermCalls, PermSMS, PermCDR or PermNone
+	KYC        bool             // KYC-gated
+	Price      model.Amount     // µ, >= 0
 
 	method, prefix, suffix []byte
 }
@@ -46,7 +45,8 @@ var ErrBadRoute = errors.New("invalid route")
 
 const authIDParam = "{auth_id}"
 
-var permFields = map[string]string{"calls": balance.PermCalls, "sms": balance.PermSMS, "cdr": balance.PermCDR, "": ""}
+// routePerms are the permissions a route may need, by their configured names.
+var routePerms = map[string]model.Permission{"calls": model.PermCalls, "sms": model.PermSMS, "cdr": model.PermCDR, "": model.PermNone}
 
 // CompileRoutes compiles routes into a table. It compiles what config validated: the rules
 // of a route (method, path template, permission, price, name, no two alike, an upstream
@@ -70,13 +70,13 @@ func CompileRoutes(specs []RouteSpec) (*Routes, error) {
 		if !found {
 			return nil, bad("path", "%q has no %s", s.Path, authIDParam)
 		}
-		field, ok := permFields[s.Permission]
+		perm, ok := routePerms[s.Permission]
 		if !ok {
 			return nil, bad("permission", "%q is not one of calls, sms, cdr", s.Permission)
 		}
-		var price balance.Amount
+		var price model.Amount
 		if s.Price != "" {
-			p, err := balance.ParseAmount(s.Price)
+			p, err := model.ParseAmount(s.Price)
 			if err != nil {
 				return nil, bad("price", "%q: %v", s.Price, err)
 			}
@@ -86,8 +86,7 @@ func CompileRoutes(specs []RouteSpec) (*Routes, error) {
 			price = p
 		}
 		rs.routes = append(rs.routes, Route{
-			Name: s.Name, Method: s.Method, Path: s.Path, Upstream: s.Upstream, Permission: s.Permission,
-			PermField: field, KYC: s.KYC, Price: price,
+			Name: s.Name, Method: s.Method, Path: s.Path, Upstream: s.Upstream, Permission: perm, KYC: s.KYC, Price: price,
 			method: []byte(s.Method), prefix: []byte(pre), suffix: []byte(suf),
 		})
 	}

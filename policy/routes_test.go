@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 var defaultSpecs = []RouteSpec{
@@ -24,7 +26,7 @@ func TestCompileRoutes(t *testing.T) {
 		t.Fatalf("len %d", rs.Len())
 	}
 	r := rs.Route(0)
-	if r.Price != 10_000 || r.PermField != "p_calls" || !r.KYC || r.Upstream != "voice" || r.Name != "voice.call" {
+	if r.Price != 10_000 || r.Permission != model.PermCalls || !r.KYC || r.Upstream != "voice" || r.Name != "voice.call" {
 		t.Errorf("route 0 = %+v", r)
 	}
 	if rs.Route(2).Price != 5_000 || rs.Route(1).Price != 0 {
@@ -43,7 +45,7 @@ func TestCompileRoutesAsWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := rs.Route(0); r.Name != "" || r.Method != "post" || r.Permission != "" || r.PermField != "" || r.Price != 0 {
+	if r := rs.Route(0); r.Name != "" || r.Method != "post" || r.Permission != model.PermNone || r.Price != 0 {
 		t.Errorf("route 0 = %+v, want no name, the method as written, no permission, free", r)
 	}
 	if idx, _, ok := rs.Match([]byte("POST"), []byte("/a/"+sa)); !ok || idx != 1 {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Credential headers.
@@ -124,9 +124,9 @@ type Tokens struct {
 
 // TokensOf reads the live tokens of a's record. A closed account has none; hashes the record
 // holds in another form than policy.ParseTokenHash reads are not tokens.
-func TokensOf(a *balance.Account) Tokens {
+func TokensOf(a *model.Account) Tokens {
 	var t Tokens
-	if a.Status == balance.StatusClosed {
+	if a.Status == model.StatusClosed {
 		return t
 	}
 	if h, ok := policy.ParseTokenHash(a.Tok); ok {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 func basic(s string) []byte { return []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(s))) }
@@ -204,8 +204,8 @@ func TestTokensVerify(t *testing.T) {
 	cur, prev, other := policy.NewToken(), policy.NewToken(), policy.NewToken()
 	hash := func(tok string) policy.TokenHash { return policy.HashToken([]byte(tok)) }
 	const exp = 1_000_000
-	rec := func(edit func(a *balance.Account)) *balance.Account {
-		a := &balance.Account{ID: "MA_AAAAAAAAAAAAAAAAAAAA", Status: balance.StatusActive,
+	rec := func(edit func(a *model.Account)) *model.Account {
+		a := &model.Account{ID: "MA_AAAAAAAAAAAAAAAAAAAA", Status: model.StatusActive,
 			Tok: hash(cur).Hex(), TokPrev: hash(prev).Hex(), TokPrevExp: exp}
 		if edit != nil {
 			edit(a)
@@ -214,7 +214,7 @@ func TestTokensVerify(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		a    *balance.Account
+		a    *model.Account
 		tok  string
 		now  int64
 		want bool
@@ -223,12 +223,12 @@ func TestTokensVerify(t *testing.T) {
 		{"current after the grace", rec(nil), cur, exp + 1, true},
 		{"previous in its grace", rec(nil), prev, exp - 1, true},
 		{"previous at the end of its grace", rec(nil), prev, exp, false},
-		{"previous without an expiry", rec(func(a *balance.Account) { a.TokPrevExp = 0 }), prev, 0, false},
+		{"previous without an expiry", rec(func(a *model.Account) { a.TokPrevExp = 0 }), prev, 0, false},
 		{"another token", rec(nil), other, 0, false},
-		{"closed", rec(func(a *balance.Account) { a.Status = balance.StatusClosed }), cur, 0, false},
-		{"suspended: credentials still work", rec(func(a *balance.Account) { a.Status = balance.StatusSuspended }), cur, 0, true},
-		{"hash in another form", rec(func(a *balance.Account) { a.Tok = strings.ToUpper(a.Tok) + "0" }), cur, 0, false},
-		{"no token", rec(func(a *balance.Account) { a.Tok, a.TokPrev = "", "" }), cur, 0, false},
+		{"closed", rec(func(a *model.Account) { a.Status = model.StatusClosed }), cur, 0, false},
+		{"suspended: credentials still work", rec(func(a *model.Account) { a.Status = model.StatusSuspended }), cur, 0, true},
+		{"hash in another form", rec(func(a *model.Account) { a.Tok = strings.ToUpper(a.Tok) + "0" }), cur, 0, false},
+		{"no token", rec(func(a *model.Account) { a.Tok, a.TokPrev = "", "" }), cur, 0, false},
 	}
 	for _, c := range cases {
 		tk := TokensOf(c.a)

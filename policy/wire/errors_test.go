@@ -9,13 +9,14 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestErrorFor pins the answer (status, code, message, details) of every error the mapping
 // knows, wrapped or not, and the 500 of everything else.
 func TestErrorFor(t *testing.T) {
-	amt := func(s string) balance.Amount {
-		a, err := balance.ParseAmount(s)
+	amt := func(s string) model.Amount {
+		a, err := model.ParseAmount(s)
 		if err != nil {
 			t.Fatal(err)
 		}

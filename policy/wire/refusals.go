@@ -5,6 +5,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/policy"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Refusal is one row of the refusal table: a reason to answer a request without doing it
@@ -112,6 +113,6 @@ func Refused(d *balance.Decision, permission, currency string) *APIError {
 
 // insufficient is the 402 INSUFFICIENT_BALANCE naming the account that cannot pay, what was
 // required and what it has (balance + credit_limit). Callers that know the currency add it.
-func insufficient(authID string, required, available balance.Amount) *APIError {
+func insufficient(authID string, required, available model.Amount) *APIError {
 	return InsufficientBalance.Answer(map[string]any{"auth_id": authID, "required": required.String(), "available": available.String()})
 }

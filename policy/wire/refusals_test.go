@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // TestRefusalTable: every row is whole (a snake_case label, an error status, an
@@ -52,7 +53,7 @@ func TestRefusalTable(t *testing.T) {
 // movement are the same answer (the gateway adds the path account's currency, the management
 // API the account's).
 func TestInsufficientBuiltOnce(t *testing.T) {
-	req, avail := balance.Amount(10_000), balance.Amount(4_000)
+	req, avail := model.Amount(10_000), model.Amount(4_000)
 	admit := Refused(&balance.Decision{Reason: balance.ReasonInsufficient, AuthID: "SA_P", Price: req, Available: avail}, "calls", "EUR")
 	money := ErrorFor(&balance.InsufficientError{AuthID: "SA_P", Required: req, Available: avail})
 	money.Details["currency"] = "EUR"

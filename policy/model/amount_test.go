@@ -1,4 +1,4 @@
-package balance
+package model
 
 import (
 	"encoding/json"

@@ -1,0 +1,17 @@
+package balance
+
+import "context"
+
+// What balance's tests use of the Redis key layout and of the id → root lookup, which the
+// package does not export.
+var (
+	AccountKey = accountKey
+	KidsKey    = kidsKey
+	LedgerKey  = ledgerKey
+	IdemKey    = idemKey
+	IndexKey   = indexKey
+	MarkerKey  = markerKey
+)
+
+// RootOf returns the root of an account id, or ErrNotFound.
+func (s *Store) RootOf(ctx context.Context, id string) (string, error) { return s.rootOf(ctx, id) }
