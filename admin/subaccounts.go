@@ -50,7 +50,7 @@ func (c *call) listChildren(parent *model.Account) {
 		return
 	}
 	if gone := missing(ids, kids); len(gone) > 0 {
-		_ = c.api.st.ForgetChildren(c.ctx, parent.Root, parent.ID, gone) // best effort
+		_ = c.api.st.ForgetChildren(c.ctx, parent.Root, parent, gone) // best effort
 	}
 	anc, err := c.ancestors(parent)
 	if err != nil {

@@ -222,20 +222,20 @@ func (s *Store) RotateToken(ctx context.Context, a *model.Account, newHash strin
 func (s *Store) DeleteAccount(ctx context.Context, parent, a *model.Account, cascade bool, trPrefix string) ([]string, error) {
 	keys := []string{accountKey(a.Root, a.ID), accountKey(a.Root, parent.ID), kidsKey(a.Root, parent.ID)}
 	keys = append(keys, chainKeys(a.Root, parent.Chain)...)
-	out, err := result(deleteScript.Run(ctx, s.rdb, keys, b01(cascade), trPrefix, tag(a.Root)).Result())
+	out, err := result(deleteScript.Run(ctx, s.rdb, keys, b01(cascade), trPrefix, tag(a.Root), "0", "").Result())
 	if err != nil {
 		return nil, err
 	}
-	ids := out[1:]
-	idx := make([]string, len(ids))
-	for i, id := range ids {
-		idx[i] = indexKey(id)
+	s.dropIndex(ctx, out[1:])
+	return out[1:], nil
+}
+
+// dropIndex deletes the index entries of deleted ids. They live in other slots: one by one
+// (no cross-slot DEL); best effort, as an entry of a deleted id leads nowhere.
+func (s *Store) dropIndex(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		s.rdb.Del(ctx, indexKey(id))
 	}
-	// Index entries live in other slots: delete them one by one (no cross-slot DEL).
-	for _, k := range idx {
-		s.rdb.Del(ctx, k)
-	}
-	return ids, nil
 }
 
 // Credit adds amount (negative takes away, never below -credit_limit) to a's own balance

@@ -2,6 +2,7 @@ package balance
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tenantgw/gateway/policy/model"
 )
@@ -37,17 +38,27 @@ func (s *Store) MainAccounts(ctx context.Context, ids []string) ([]*model.Accoun
 	return s.accountsAt(ctx, keys)
 }
 
-// ForgetChildren removes ids from parent's children set: closed children whose record has
-// expired. Best effort; the record is already gone.
-func (s *Store) ForgetChildren(ctx context.Context, root, parent string, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+// ForgetChildren drops ids from parent's children set: closed children whose record has
+// expired (closed_retention). Each goes as a cascading delete would (the delete script in
+// its forget mode, one atomic step per id): its usage, and that of any closed children it
+// still lists, is folded into parent's (SubtreeUsage still counts it), and its keys go;
+// there is no money to move, since closing moved its balance and its credit up. An id whose
+// record exists (not expired after all) or that is no longer listed is left alone.
+func (s *Store) ForgetChildren(ctx context.Context, root string, parent *model.Account, ids []string) error {
+	keys := []string{"", accountKey(root, parent.ID), kidsKey(root, parent.ID)}
+	keys = append(keys, chainKeys(root, parent.Chain)...)
+	for _, id := range ids {
+		keys[0] = accountKey(root, id)
+		out, err := result(deleteScript.Run(ctx, s.rdb, keys, "1", "", tag(root), "1", id).Result())
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.dropIndex(ctx, out[1:])
 	}
-	m := make([]interface{}, len(ids))
-	for i, id := range ids {
-		m[i] = id
-	}
-	return storeErr(s.rdb.ZRem(ctx, kidsKey(root, parent), m...).Err())
+	return nil
 }
 
 // ForgetMains removes ids from the set of main accounts: closed mains whose record expired.

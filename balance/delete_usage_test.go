@@ -225,3 +225,67 @@ func TestDeleteFoldsExpiredClosedChild(t *testing.T) {
 		}
 	})
 }
+
+// TestForgetExpiredChildKeepsUsage: when a closed child's record has expired and the listing
+// forgets it (ForgetChildren), its usage — and that of the closed children it still listed —
+// is folded into the parent's, so the subtree sums above stay what they were; a child whose
+// record is still there is not forgotten.
+func TestForgetExpiredChildKeepsUsage(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		m := admMk(t, s, nil, "1")
+		r := admMk(t, s, m, "0.5", admOwn())
+		c := admMk(t, s, r, "")
+		g := admMk(t, s, c, "")
+		live := admMk(t, s, r, "")
+		for _, a := range []*admAcct{c, g, live} {
+			if d := admDo(t, s, admReq(a, a, model.PermNone, false, "0.02")); !d.Admitted {
+				t.Fatalf("admit on %s: %+v", a.ID, d)
+			}
+		}
+		for _, a := range []*admAcct{g, c, live} {
+			if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: newID("TR")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// c's and g's retention ends: their records go; live's stays
+		for _, a := range []*admAcct{c, g} {
+			if err := s.Client().Del(ctx, balance.AccountKey(a.Root, a.ID)).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sums := func() [2][]balance.Usage {
+			var out [2][]balance.Usage
+			for i, id := range []string{m.ID, r.ID} {
+				u, err := s.SubtreeUsage(ctx, m.Root, id, "", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[i] = u
+			}
+			return out
+		}
+		before := sums()
+		if len(before[0]) != 1 || before[0][0].Count != 3 || before[0][0].Charged != admAmt("0.06") {
+			t.Fatalf("usage before: %+v", before[0])
+		}
+		if err := s.ForgetChildren(ctx, m.Root, get(t, s, r.ID), []string{c.ID, live.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if after := sums(); !reflect.DeepEqual(after, before) {
+			t.Fatalf("subtree usage after forgetting: %+v, want %+v", after, before)
+		}
+		kids, err := s.Children(ctx, m.Root, r.ID)
+		if err != nil || !reflect.DeepEqual(kids, []string{live.ID}) {
+			t.Fatalf("r's children after forgetting: %v %v", kids, err)
+		}
+		for _, k := range []string{balance.UsageKey(c.Root, c.ID), balance.UsageKey(g.Root, g.ID), balance.KidsKey(c.Root, c.ID)} {
+			if n := s.Client().Exists(ctx, k).Val(); n != 0 {
+				t.Fatalf("%s left behind", k)
+			}
+		}
+		if own, err := s.UsageOf(ctx, m.Root, []string{r.ID}, "", ""); err != nil || len(own) != 0 {
+			t.Fatalf("r's own usage %+v %v: the fold counts only in subtree sums", own, err)
+		}
+	})
+}

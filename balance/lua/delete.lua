@@ -1,6 +1,7 @@
 -- delete: KEYS[1] = the account to delete, KEYS[2] = its parent, KEYS[3] = the parent's kids
 -- set, KEYS[4..] = the parent's ancestors (parent's parent .. root). ARGV[1] cascade '1'/'0',
--- ARGV[2] transfer id prefix, ARGV[3] key prefix '{ROOT}:'.
+-- ARGV[2] transfer id prefix, ARGV[3] key prefix '{ROOT}:', ARGV[4] '1' to forget an expired
+-- closed child (see below) whose id is ARGV[5].
 -- Deletes the account (and with cascade its whole subtree; closed children always go with
 -- it, those whose record has expired too). Own balances move to the parent's billing account
 -- as ledger records of kind 'delete'. The usage of everything deleted is folded into the
@@ -17,7 +18,15 @@
 -- Answers {'OK', id, id, ...} (every deleted id) or {word}.
 local P = ARGV[3]
 local target = redis.call('HMGET', KEYS[1], 'id', 'status')
-if not target[1] then return {'NOT_FOUND'} end
+if ARGV[4] == '1' then
+  -- forget (ARGV[5] = the id): a closed child whose record has expired, still listed in the
+  -- parent's kids set, goes the same way (its balance and credit went up when it closed), so
+  -- its usage stays in the subtree sums; a child whose record still exists is not forgotten.
+  if target[1] or not redis.call('ZSCORE', KEYS[3], ARGV[5]) then return {'NOT_FOUND'} end
+  target = {ARGV[5], 'closed'}
+elseif not target[1] then
+  return {'NOT_FOUND'}
+end
 local pid = redis.call('HGET', KEYS[2], 'id')
 if not pid then return {'NOT_FOUND'} end
 -- collect the subtree breadth-first (a child whose closed record has expired is still listed)
