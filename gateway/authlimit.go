@@ -48,12 +48,8 @@ type AuthLimitOptions struct {
 
 // NewAuthLimiter returns an AuthLimiter for o.
 func NewAuthLimiter(o AuthLimitOptions) *AuthLimiter {
-	if o.PerMinute <= 0 {
-		o.PerMinute = config.DefaultAuthFailuresPerMinute
-	}
-	if o.Entries <= 0 {
-		o.Entries = 100_000
-	}
+	o.PerMinute = config.Or(o.PerMinute, config.DefaultAuthFailuresPerMinute)
+	o.Entries = config.Or(o.Entries, 100_000)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
