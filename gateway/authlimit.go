@@ -116,11 +116,7 @@ func (a *AuthLimiter) Throttled(rc *fasthttp.RequestCtx) bool {
 	if a.l == nil {
 		return false
 	}
-	if wait := a.l.blocked(a.Client(rc), a.now()); wait > 0 {
-		setRetryAfter(rc, wait)
-		return true
-	}
-	return false
+	return overLimit(rc, a.l.blocked(a.Client(rc), a.now()))
 }
 
 // Failed counts a failed authentication of the request's client and reports whether it
@@ -129,11 +125,16 @@ func (a *AuthLimiter) Failed(rc *fasthttp.RequestCtx) bool {
 	if a.l == nil {
 		return false
 	}
-	if wait := a.l.fail(a.Client(rc), a.now()); wait > 0 {
-		setRetryAfter(rc, wait)
-		return true
+	return overLimit(rc, a.l.fail(a.Client(rc), a.now()))
+}
+
+// overLimit reports whether wait is positive, setting Retry-After to it when it is.
+func overLimit(rc *fasthttp.RequestCtx, wait time.Duration) bool {
+	if wait <= 0 {
+		return false
 	}
-	return false
+	setRetryAfter(rc, wait)
+	return true
 }
 
 // authLimiter counts authentication failures per client address with a token bucket of
