@@ -123,24 +123,12 @@ type API struct {
 
 // New returns an API for o, an option left zero taking config's default (see Options).
 func New(o Options) *API {
-	if o.RateLimit <= 0 {
-		o.RateLimit = config.DefaultRateLimit
-	}
-	if o.MaxSubaccounts <= 0 {
-		o.MaxSubaccounts = config.DefaultMaxSubaccounts
-	}
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = config.DefaultMaxDepth
-	}
-	if o.ClosedRetention <= 0 {
-		o.ClosedRetention = config.DefaultClosedRetention
-	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = config.DefaultMaxBodyBytes
-	}
-	if o.StoreTimeout <= 0 {
-		o.StoreTimeout = 5 * time.Second
-	}
+	o.RateLimit = config.Or(o.RateLimit, config.DefaultRateLimit)
+	o.MaxSubaccounts = config.Or(o.MaxSubaccounts, config.DefaultMaxSubaccounts)
+	o.MaxDepth = config.Or(o.MaxDepth, config.DefaultMaxDepth)
+	o.ClosedRetention = config.Or(o.ClosedRetention, config.DefaultClosedRetention)
+	o.MaxBodyBytes = config.Or(o.MaxBodyBytes, config.DefaultMaxBodyBytes)
+	o.StoreTimeout = config.Or(o.StoreTimeout, 5*time.Second)
 	a := &API{o: o, st: o.Store, log: o.Logger, now: o.Now}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

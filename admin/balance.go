@@ -63,12 +63,8 @@ type transferJSON struct {
 // credit adds money to a's own balance (negative takes it away, never below
 // -credit_limit): 201 with the transfer of kind credit; 402 and nothing moved otherwise.
 func (c *call) credit(a *model.Account) {
-	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
-	if err == nil {
-		err = b.only("amount", "reference")
-	}
-	if err != nil {
-		c.fail(err)
+	b := c.readFields("amount", "reference")
+	if b == nil {
 		return
 	}
 	amt, err := movementAmount(b)
@@ -76,14 +72,10 @@ func (c *call) credit(a *model.Account) {
 		c.fail(err)
 		return
 	}
-	ref, err := nullableText(b, "reference", textRule{max: maxReference})
+	reference, err := readReference(b)
 	if err != nil {
 		c.fail(err)
 		return
-	}
-	reference := ""
-	if ref.Value != nil {
-		reference = *ref.Value
 	}
 	idem, err := c.idempotency("credit:" + a.ID)
 	if err != nil {

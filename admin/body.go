@@ -43,6 +43,41 @@ func readBody(rc *fasthttp.RequestCtx, max int) (*body, error) {
 	return jsonBody(raw)
 }
 
+// readFields reads the request body (readBody) and refuses a field not among fields
+// (body.only). On failure it has answered the error and returns nil.
+func (c *call) readFields(fields ...string) *body {
+	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
+	if err == nil {
+		err = b.only(fields...)
+	}
+	if err != nil {
+		c.fail(err)
+		return nil
+	}
+	return b
+}
+
+// writeFields is readFields for a write: a caller that may not write (requireWritable) is
+// answered before the body is read.
+func (c *call) writeFields(fields ...string) *body {
+	if err := c.requireWritable(); err != nil {
+		c.fail(err)
+		return nil
+	}
+	return c.readFields(fields...)
+}
+
+// requiredString reads field as a string ("" when it is not a JSON string, for the caller's
+// own check to refuse); a missing field is 400 "required".
+func (b *body) requiredString(field string) (string, error) {
+	raw, ok := b.m[field]
+	if !ok {
+		return "", policy.Invalid(field, "required")
+	}
+	s, _ := jsonString(raw)
+	return s, nil
+}
+
 func jsonBody(raw []byte) (*body, error) {
 	b := &body{m: map[string]json.RawMessage{}}
 	if len(bytes.TrimSpace(raw)) == 0 {

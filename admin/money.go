@@ -107,24 +107,15 @@ func (c *call) creditTransfer(from *model.Account) { c.move(from, creditTransfer
 
 // move runs op between from ({auth_id}) and the direct child the body names.
 func (c *call) move(from *model.Account, op movementOp) {
-	if err := c.requireWritable(); err != nil {
-		c.fail(err)
+	b := c.writeFields("to", "amount", "reference", "currency")
+	if b == nil {
 		return
 	}
-	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
-	if err == nil {
-		err = b.only("to", "amount", "reference", "currency")
-	}
+	to, err := b.requiredString("to")
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	rawTo, ok := b.m["to"]
-	if !ok {
-		c.fail(policy.Invalid("to", "required"))
-		return
-	}
-	to, _ := jsonString(rawTo)
 	if !policy.ValidID([]byte(to)) {
 		c.fail(policy.Invalid("to", "must be an auth_id"))
 		return
@@ -140,7 +131,7 @@ func (c *call) move(from *model.Account, op movementOp) {
 			return
 		}
 	}
-	ref, err := nullableText(b, "reference", textRule{max: maxReference})
+	reference, err := readReference(b)
 	if err != nil {
 		c.fail(err)
 		return
@@ -159,10 +150,6 @@ func (c *call) move(from *model.Account, op movementOp) {
 		c.fail(err)
 		return
 	}
-	reference := ""
-	if ref.Value != nil {
-		reference = *ref.Value
-	}
 	tr, replay, err := op.run(c.api.st, c.ctx, from, child, amt, policy.NewTransferID(), reference, idem)
 	if err != nil {
 		e := moneyError(err, from.Currency)
@@ -173,6 +160,16 @@ func (c *call) move(from *model.Account, op movementOp) {
 		return
 	}
 	c.replied(tr, replay)
+}
+
+// readReference reads the optional reference of a credit or a transfer: "" when absent or
+// null.
+func readReference(b *body) (string, error) {
+	ref, err := nullableText(b, "reference", textRule{max: maxReference})
+	if err != nil || ref.Value == nil {
+		return "", err
+	}
+	return *ref.Value, nil
 }
 
 // movementAmount reads the required, non-zero "amount" of a credit or a transfer.

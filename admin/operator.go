@@ -67,20 +67,15 @@ func (c *call) listMains() {
 // setKYC records the operator's KYC decision on a customer_use account: 200 with the
 // object. A personal_use account has no KYC of its own (400).
 func (c *call) setKYC(a *model.Account) {
-	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
-	if err == nil {
-		err = b.only("status")
+	b := c.readFields("status")
+	if b == nil {
+		return
 	}
+	s, err := b.requiredString("status")
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	raw, ok := b.m["status"]
-	if !ok {
-		c.fail(policy.Invalid("status", "required"))
-		return
-	}
-	s, _ := jsonString(raw)
 	switch s {
 	case model.KYCVerified, model.KYCFailed, model.KYCPending:
 	default:

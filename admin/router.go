@@ -70,6 +70,9 @@ func segments(path, prefix string) ([]string, bool) {
 	return strings.Split(rest, "/"), true
 }
 
+// parsePublic and parseOperator are the path table above as code, one case a row: the rows,
+// and the two functions, are alike by design (each listener serves its own paths), so a new
+// path is one case in the listener's function.
 func parsePublic(path string) route {
 	s, ok := segments(path, "/v1/Account/")
 	if !ok || len(s) == 0 || s[0] == "" {

@@ -166,20 +166,13 @@ func (c *call) updateAccount(a *model.Account, fields []string) {
 // deleteChild deletes sub (a direct child of parent), with its subtree if cascade is given
 // in the query or the body: 204.
 func (c *call) deleteChild(parent, sub *model.Account) {
-	if err := c.requireWritable(); err != nil {
-		c.fail(err)
-		return
-	}
-	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
-	if err == nil {
-		err = b.only("cascade")
-	}
-	if err != nil {
-		c.fail(err)
+	b := c.writeFields("cascade")
+	if b == nil {
 		return
 	}
 	cascade := false
 	if q := c.rc.QueryArgs(); q.Has("cascade") {
+		var err error
 		if cascade, err = parseBool("cascade", stringRaw(string(q.Peek("cascade")))); err != nil {
 			c.fail(err)
 			return
@@ -210,16 +203,8 @@ type rotateJSON struct {
 
 // rotate gives a a new token; the old one lives for grace_seconds (default TokenGrace): 201.
 func (c *call) rotate(a *model.Account) {
-	if err := c.requireWritable(); err != nil {
-		c.fail(err)
-		return
-	}
-	b, err := readBody(c.rc, c.api.o.MaxBodyBytes)
-	if err == nil {
-		err = b.only("grace_seconds")
-	}
-	if err != nil {
-		c.fail(err)
+	b := c.writeFields("grace_seconds")
+	if b == nil {
 		return
 	}
 	grace := c.api.o.TokenGrace

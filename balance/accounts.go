@@ -108,15 +108,20 @@ func (s *Store) Account(ctx context.Context, id string) (*model.Account, error) 
 
 // AccountIn reads an account of a known tree.
 func (s *Store) AccountIn(ctx context.Context, root, id string) (*model.Account, error) {
-	m, err := s.rdb.HGetAll(ctx, accountKey(root, id)).Result()
+	return hashRecord(ctx, s, accountKey(root, id), accountFromHash)
+}
+
+// hashRecord reads the hash at key into its record with decode, which answers nil for a
+// hash that is missing or not a record of its kind: ErrNotFound then.
+func hashRecord[T any](ctx context.Context, s *Store, key string, decode func(map[string]string) *T) (*T, error) {
+	m, err := s.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	a := accountFromHash(m)
-	if a == nil {
-		return nil, ErrNotFound
+	if r := decode(m); r != nil {
+		return r, nil
 	}
-	return a, nil
+	return nil, ErrNotFound
 }
 
 // hashes reads several hashes in one round trip (a pipeline; go-redis splits it per node

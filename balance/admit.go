@@ -162,15 +162,7 @@ func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount model.Amo
 	if len(req.Keys) < 2 {
 		return 0, false, fmt.Errorf("refund: bad request (keys %d)", len(req.Keys))
 	}
-	v, err := refundScript.Run(ctx, s.rdb, req.Keys, req.RequestID, s.markerTTL.Milliseconds()).Result()
-	if err != nil {
-		return 0, false, fmt.Errorf("refund: %w", storeErr(err))
-	}
-	raw, ok := v.([]interface{})
-	if !ok || len(raw) < 2 {
-		return 0, false, fmt.Errorf("refund: unexpected answer %v", v)
-	}
-	return model.Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
+	return s.markerScript(ctx, "refund", refundScript, req.Keys, req.RequestID, s.markerTTL.Milliseconds())
 }
 
 // Settle makes the charge of an admitted request cost (what the upstream reported), exactly
@@ -182,13 +174,19 @@ func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost model.Amount
 	if len(req.Keys) < 2 || cost < 0 || cost > model.MaxAmount {
 		return 0, false, fmt.Errorf("settle: bad request (keys %d, cost %d)", len(req.Keys), cost)
 	}
-	v, err := settleScript.Run(ctx, s.rdb, req.Keys, req.RequestID, int64(cost)).Result()
+	return s.markerScript(ctx, "settle", settleScript, req.Keys, req.RequestID, int64(cost))
+}
+
+// markerScript runs refund.lua or settle.lua (op names it in errors), which answer {1 when
+// they refunded or settled else 0, amount µ}: the amount and whether they did.
+func (s *Store) markerScript(ctx context.Context, op string, script *redis.Script, keys []string, args ...any) (model.Amount, bool, error) {
+	v, err := script.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
-		return 0, false, fmt.Errorf("settle: %w", storeErr(err))
+		return 0, false, fmt.Errorf("%s: %w", op, storeErr(err))
 	}
 	raw, ok := v.([]interface{})
 	if !ok || len(raw) < 2 {
-		return 0, false, fmt.Errorf("settle: unexpected answer %v", v)
+		return 0, false, fmt.Errorf("%s: unexpected answer %v", op, v)
 	}
 	return model.Amount(asInt(raw[1])), asInt(raw[0]) == 1, nil
 }

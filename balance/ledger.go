@@ -61,15 +61,7 @@ func transferFromHash(m map[string]string) *Transfer {
 
 // transferRecord reads one ledger record of a tree.
 func (s *Store) transferRecord(ctx context.Context, root, id string) (*Transfer, error) {
-	m, err := s.rdb.HGetAll(ctx, transferKey(root, id)).Result()
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	tr := transferFromHash(m)
-	if tr == nil {
-		return nil, ErrNotFound
-	}
-	return tr, nil
+	return hashRecord(ctx, s, transferKey(root, id), transferFromHash)
 }
 
 // moneyResult turns a money script's answer into its record; replay is true when the

@@ -79,9 +79,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		o.WriteTimeout = config.DefaultWriteTimeout
 	}
 	s := &Store{markerTTL: o.MarkerTTL, timeout: o.ReadTimeout}
-	if s.markerTTL <= 0 {
-		s.markerTTL = config.DefaultRefundMarkerTTL
-	}
+	s.markerTTL = config.Or(s.markerTTL, config.DefaultRefundMarkerTTL)
 	uo := &redis.UniversalOptions{
 		DialTimeout:  o.DialTimeout,
 		ReadTimeout:  o.ReadTimeout,

@@ -13,8 +13,8 @@
 //     Default… constants hold each one.
 //   - config is the one place that defaults and validates settings. The
 //     constructors of the other packages take the values a valid Config holds
-//     and use the Default… constants for an option left zero (so a zero
-//     Options in a test behaves as the default configuration). They default
+//     and use the Default… constants for an option left zero, through Or (so a
+//     zero Options in a test behaves as the default configuration). They default
 //     with no values of their own and check again only what they cannot build
 //     without (an upstream URL's scheme and host, a route's {auth_id}), so
 //     Validate refuses everything they would.

@@ -57,6 +57,15 @@ const (
 	DefaultLogLevel  = "info"
 )
 
+// Or returns v when it is positive and def otherwise: how a constructor gives an option
+// left zero (or negative, which no valid Config holds) its Default… value.
+func Or[T ~int | ~int64](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
 // base returns the defaults of every setting, with no upstreams and no routes.
 func base() Config {
 	return Config{

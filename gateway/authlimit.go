@@ -48,12 +48,8 @@ type AuthLimitOptions struct {
 
 // NewAuthLimiter returns an AuthLimiter for o.
 func NewAuthLimiter(o AuthLimitOptions) *AuthLimiter {
-	if o.PerMinute <= 0 {
-		o.PerMinute = config.DefaultAuthFailuresPerMinute
-	}
-	if o.Entries <= 0 {
-		o.Entries = 100_000
-	}
+	o.PerMinute = config.Or(o.PerMinute, config.DefaultAuthFailuresPerMinute)
+	o.Entries = config.Or(o.Entries, 100_000)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -120,11 +116,7 @@ func (a *AuthLimiter) Throttled(rc *fasthttp.RequestCtx) bool {
 	if a.l == nil {
 		return false
 	}
-	if wait := a.l.blocked(a.Client(rc), a.now()); wait > 0 {
-		setRetryAfter(rc, wait)
-		return true
-	}
-	return false
+	return overLimit(rc, a.l.blocked(a.Client(rc), a.now()))
 }
 
 // Failed counts a failed authentication of the request's client and reports whether it
@@ -133,11 +125,16 @@ func (a *AuthLimiter) Failed(rc *fasthttp.RequestCtx) bool {
 	if a.l == nil {
 		return false
 	}
-	if wait := a.l.fail(a.Client(rc), a.now()); wait > 0 {
-		setRetryAfter(rc, wait)
-		return true
+	return overLimit(rc, a.l.fail(a.Client(rc), a.now()))
+}
+
+// overLimit reports whether wait is positive, setting Retry-After to it when it is.
+func overLimit(rc *fasthttp.RequestCtx, wait time.Duration) bool {
+	if wait <= 0 {
+		return false
 	}
-	return false
+	setRetryAfter(rc, wait)
+	return true
 }
 
 // authLimiter counts authentication failures per client address with a token bucket of

@@ -210,18 +210,10 @@ func New(o Options) (*Gateway, error) {
 	if o.Store == nil {
 		return nil, errors.New("gateway: Options.Store is required")
 	}
-	if o.CacheBytes <= 0 {
-		o.CacheBytes = config.DefaultCacheBytes
-	}
-	if o.NegativeCacheTTL <= 0 {
-		o.NegativeCacheTTL = config.DefaultNegativeCacheTTL
-	}
-	if o.RefreshAfter <= 0 {
-		o.RefreshAfter = time.Second
-	}
-	if o.RefundTimeout <= 0 {
-		o.RefundTimeout = 5 * time.Second
-	}
+	o.CacheBytes = config.Or(o.CacheBytes, config.DefaultCacheBytes)
+	o.NegativeCacheTTL = config.Or(o.NegativeCacheTTL, config.DefaultNegativeCacheTTL)
+	o.RefreshAfter = config.Or(o.RefreshAfter, time.Second)
+	o.RefundTimeout = config.Or(o.RefundTimeout, 5*time.Second)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -286,18 +278,10 @@ func newUpstream(name string, u Upstream) (*upstream, error) {
 	if (p.Path != "" && p.Path != "/") || p.RawQuery != "" || p.User != nil {
 		return nil, fmt.Errorf("%s.url: %q must not have a path, query or user", field, u.URL)
 	}
-	if u.Timeout <= 0 {
-		u.Timeout = config.DefaultUpstreamTimeout
-	}
-	if u.ConnectTimeout <= 0 {
-		u.ConnectTimeout = config.DefaultConnectTimeout
-	}
-	if u.MaxConns <= 0 {
-		u.MaxConns = config.DefaultMaxConns
-	}
-	if u.MaxResponseBytes <= 0 {
-		u.MaxResponseBytes = config.DefaultMaxResponseBytes
-	}
+	u.Timeout = config.Or(u.Timeout, config.DefaultUpstreamTimeout)
+	u.ConnectTimeout = config.Or(u.ConnectTimeout, config.DefaultConnectTimeout)
+	u.MaxConns = config.Or(u.MaxConns, config.DefaultMaxConns)
+	u.MaxResponseBytes = config.Or(u.MaxResponseBytes, config.DefaultMaxResponseBytes)
 	isTLS := p.Scheme == "https"
 	addr := p.Host
 	if p.Port() == "" {

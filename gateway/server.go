@@ -39,18 +39,10 @@ func NewServer(o ServerOptions) *fasthttp.Server {
 	if o.ErrorHandler == nil {
 		o.ErrorHandler = ErrorHandler
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = config.DefaultMaxBodyBytes
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = 30 * time.Second
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 30 * time.Second
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 120 * time.Second
-	}
+	o.MaxBodyBytes = config.Or(o.MaxBodyBytes, config.DefaultMaxBodyBytes)
+	o.ReadTimeout = config.Or(o.ReadTimeout, 30*time.Second)
+	o.WriteTimeout = config.Or(o.WriteTimeout, 30*time.Second)
+	o.IdleTimeout = config.Or(o.IdleTimeout, 120*time.Second)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -13,10 +13,4 @@ if stop then return stop end
 local fcredit = tonumber(from[4])
 local room = fcredit + math.min(tonumber(from[3]), 0)
 if amt > room then return {'INSUFFICIENT', istr(amt), istr(math.max(room, 0)), from[6]} end
-if tonumber(to[4]) + amt > MAX_AMOUNT then return {'RANGE'} end
-local now = now_us()
-local fa = redis.call('HINCRBY', fk, 'credit', istr(-amt))
-local ta = redis.call('HINCRBY', tk, 'credit', istr(amt))
-ledger(ARGV[4], ARGV[2], from[6], to[6], amt, from[5], ARGV[3], 'credit_transfer', now, fa, ta)
-idem_store(KEYS[3], ARGV[5], ARGV[2])
-return {'OK', ARGV[2]}
+return move('credit', 4, 'credit_transfer', from, to, fk, tk, amt)

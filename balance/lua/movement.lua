@@ -1,5 +1,6 @@
--- movement: what a movement between a parent and a direct child checks first (prepended to
--- transfer.lua and credit_transfer.lua, after the money helpers). KEYS[1] = the parent
+-- movement: what a movement between a parent and a direct child checks first, and how it
+-- ends (move, below); prepended to transfer.lua and credit_transfer.lua, which decide in
+-- between what the giver can afford, after the money helpers. KEYS[1] = the parent
 -- ({auth_id}), KEYS[2] = the child, KEYS[3] = idempotency key; ARGV[1] amount (µ; > 0 parent →
 -- child, < 0 child → parent), ARGV[2] transfer id, ARGV[4] key prefix, ARGV[5] request hash
 -- ('' = no key).
@@ -21,4 +22,18 @@ local function movement()
   local amt = tonumber(ARGV[1])
   if amt < 0 then return nil, c, p, KEYS[2], KEYS[1], -amt end
   return nil, p, c, KEYS[1], KEYS[2], amt
+end
+
+-- move(field, i, kind, from, to, fk, tk, amt) ends a movement the giver can afford: 'RANGE'
+-- when the receiver's field (its HMGET index i) would go above MAX, else amt of field goes
+-- from the giver to the receiver, the ledger records it as kind (from_after and to_after the
+-- two fields after it), the idempotency key is stored, and the answer is {'OK', transfer_id}.
+local function move(field, i, kind, from, to, fk, tk, amt)
+  if tonumber(to[i]) + amt > MAX_AMOUNT then return {'RANGE'} end
+  local now = now_us()
+  local fa = redis.call('HINCRBY', fk, field, istr(-amt))
+  local ta = redis.call('HINCRBY', tk, field, istr(amt))
+  ledger(ARGV[4], ARGV[2], from[6], to[6], amt, from[5], ARGV[3], kind, now, fa, ta)
+  idem_store(KEYS[3], ARGV[5], ARGV[2])
+  return {'OK', ARGV[2]}
 end

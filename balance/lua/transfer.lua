@@ -8,10 +8,4 @@ local fbal = tonumber(from[3])
 if fbal - amt < -tonumber(from[4]) then
   return {'INSUFFICIENT', istr(amt), istr(fbal + tonumber(from[4])), from[6]}
 end
-if tonumber(to[3]) + amt > MAX_AMOUNT then return {'RANGE'} end
-local now = now_us()
-local fa = redis.call('HINCRBY', fk, 'bal', istr(-amt))
-local ta = redis.call('HINCRBY', tk, 'bal', istr(amt))
-ledger(ARGV[4], ARGV[2], from[6], to[6], amt, from[5], ARGV[3], 'transfer', now, fa, ta)
-idem_store(KEYS[3], ARGV[5], ARGV[2])
-return {'OK', ARGV[2]}
+return move('bal', 3, 'transfer', from, to, fk, tk, amt)

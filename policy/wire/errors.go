@@ -56,6 +56,7 @@ func ErrorFor(err error) *APIError {
 	if errors.As(err, &sus) {
 		return conflict("parent_suspended", "an ancestor is suspended", map[string]any{"auth_id": sus.AuthID})
 	}
+	// One case a decision: the cases are alike by design, a table of sentinel → answer.
 	switch {
 	case errors.Is(err, policy.ErrInvalidCredentials):
 		return InvalidCredentials.Answer(nil)
