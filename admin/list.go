@@ -27,6 +27,8 @@ type page struct {
 	extra         url.Values // other query parameters the page links keep
 }
 
+// listMeta is the "meta" of a list answer (API.md §4); like accountJSON it is a plain
+// struct of the contract's fields, alike in shape only.
 type listMeta struct {
 	Limit      int     `json:"limit"`
 	Offset     int     `json:"offset"`

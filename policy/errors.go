@@ -3,7 +3,8 @@ package policy
 import "errors"
 
 // Decisions of policy. They say nothing of HTTP: policy/wire maps them, and balance's
-// sentinel errors, to the answers of API.md §3 (wire.ErrorFor).
+// sentinel errors, to the answers of API.md §3 (wire.ErrorFor). (A list shaped like
+// balance's on purpose: each package declares the decisions it makes.)
 var (
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	ErrForbidden          = errors.New("forbidden")
