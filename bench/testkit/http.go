@@ -90,6 +90,11 @@ func Do(t testing.TB, hc *fasthttp.HostClient, r Request) Answer {
 	if err := hc.Do(q, p); err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}
+	return AnswerOf(p)
+}
+
+// AnswerOf is the answer p holds, copied out of it (p may be released afterwards).
+func AnswerOf(p *fasthttp.Response) Answer {
 	a := Answer{Status: p.StatusCode(), Header: map[string]string{}, Body: append([]byte(nil), p.Body()...)}
 	for k, v := range p.Header.All() {
 		a.Header[string(k)] = string(v)
