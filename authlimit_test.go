@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -30,23 +31,10 @@ func TestAuthFailureLimitOnEveryEndpoint(t *testing.T) {
 		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}},
 		stackOptions{authLimit: 2, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	bearer := "Bearer " + stk.opToken
-	r := get(t, stk.ops, "POST", "/admin/v1/Account/", bearer, `{"name": "Acme"}`)
-	if r.status != 201 {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
-	var ma struct {
-		AuthID    string `json:"auth_id"`
-		AuthToken string `json:"auth_token"`
-	}
-	if err := json.Unmarshal([]byte(r.body), &ma); err != nil {
-		t.Fatal(err)
-	}
-	if r := get(t, stk.ops, "POST", "/admin/v1/Account/"+ma.AuthID+"/Credit/", bearer, `{"amount": "1.00"}`); r.status != 201 {
-		t.Fatalf("credit: %d %s", r.status, r.body)
-	}
-	basic := "Basic " + basicAuth(ma.AuthID, ma.AuthToken)
-	wrongBasic := "Basic " + basicAuth(ma.AuthID, "WrongToken0WrongToken0WrongToken0Wrong00")
-	self, call := "/v1/Account/"+ma.AuthID+"/", "/v1/Account/"+ma.AuthID+"/Call/"
+	ma := testkit.NewMain(t, stk.ops, stk.opToken, "Acme", "1.00")
+	basic := testkit.BasicAuth(ma.ID, ma.Token)
+	wrongBasic := testkit.BasicAuth(ma.ID, "WrongToken0WrongToken0WrongToken0Wrong00")
+	self, call := "/v1/Account/"+ma.ID+"/", "/v1/Account/"+ma.ID+"/Call/"
 
 	type step struct {
 		hc                 *fasthttp.HostClient

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -47,21 +48,8 @@ func TestOneCredentialRuleOnBothListeners(t *testing.T) {
 	bearer := "Bearer " + stk.opToken
 	type account struct{ id, tok string }
 	newMain := func(name string) account {
-		r := get(t, stk.ops, "POST", "/admin/v1/Account/", bearer, `{"name": "`+name+`"}`)
-		if r.status != 201 {
-			t.Fatalf("create: %d %s", r.status, r.body)
-		}
-		var a struct {
-			AuthID    string `json:"auth_id"`
-			AuthToken string `json:"auth_token"`
-		}
-		if err := json.Unmarshal([]byte(r.body), &a); err != nil {
-			t.Fatal(err)
-		}
-		if r := get(t, stk.ops, "POST", "/admin/v1/Account/"+a.AuthID+"/Credit/", bearer, `{"amount": "10.00"}`); r.status != 201 {
-			t.Fatalf("credit: %d %s", r.status, r.body)
-		}
-		return account{a.AuthID, a.AuthToken}
+		a := testkit.NewMain(t, stk.ops, stk.opToken, name, "10.00")
+		return account{a.ID, a.Token}
 	}
 	a, b := newMain("A"), newMain("B")
 	wrongTok := strings.Repeat("W", policy.TokenLen)

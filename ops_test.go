@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -41,23 +41,15 @@ type reply struct {
 	body   string
 }
 
+// get sends method path with body ("": none) and an Authorization value auth ("": none).
 func get(t *testing.T, hc *fasthttp.HostClient, method, path, auth, body string) reply {
 	t.Helper()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI("http://" + hc.Addr + path)
+	r := testkit.Request{Method: method, Path: path, Body: body}
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		r.Header = map[string]string{"Authorization": auth}
 	}
-	if body != "" {
-		req.SetBodyString(body)
-	}
-	if err := hc.Do(req, resp); err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return reply{resp.StatusCode(), string(resp.Header.ContentType()), string(resp.Body())}
+	a := testkit.Do(t, hc, r)
+	return reply{a.Status, a.Header["Content-Type"], string(a.Body)}
 }
 
 // TestOperatorEndpointsOnlyOnOperatorListener wires the listeners as serve does (one
@@ -80,22 +72,9 @@ func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 
 	// A main account with money makes one paid call.
 	bearer := "Bearer " + opTok
-	r := get(t, op, "POST", "/admin/v1/Account/", bearer, `{"name": "Acme"}`)
-	if r.status != 201 {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
-	var ma struct {
-		AuthID    string `json:"auth_id"`
-		AuthToken string `json:"auth_token"`
-	}
-	if err := json.Unmarshal([]byte(r.body), &ma); err != nil {
-		t.Fatal(err)
-	}
-	if r := get(t, op, "POST", "/admin/v1/Account/"+ma.AuthID+"/Credit/", bearer, `{"amount": "1.00"}`); r.status != 201 {
-		t.Fatalf("credit: %d %s", r.status, r.body)
-	}
-	basic := "Basic " + basicAuth(ma.AuthID, ma.AuthToken)
-	if r := get(t, pub, "POST", "/v1/Account/"+ma.AuthID+"/Call/", basic, `{"to": "+1"}`); r.status != 201 {
+	ma := testkit.NewMain(t, op, opTok, "Acme", "1.00")
+	basic := testkit.BasicAuth(ma.ID, ma.Token)
+	if r := get(t, pub, "POST", "/v1/Account/"+ma.ID+"/Call/", basic, `{"to": "+1"}`); r.status != 201 {
 		t.Fatalf("call: %d %s", r.status, r.body)
 	}
 
@@ -138,7 +117,7 @@ func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if strings.Contains(m.body, ma.AuthID) {
+	if strings.Contains(m.body, ma.ID) {
 		t.Error("/metrics names an account id")
 	}
 
@@ -157,10 +136,6 @@ func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 	}
 }
 
-func basicAuth(id, tok string) string {
-	return base64.StdEncoding.EncodeToString([]byte(id + ":" + tok))
-}
-
 // TestOperatorEndpointsNeedTheToken: /metrics and /debug/pprof/ answer only to the operator
 // token, like the operator API — without it, or with a wrong one or another kind of
 // credentials, 401 INVALID_CREDENTIALS in the error body with WWW-Authenticate: Bearer and
@@ -171,7 +146,7 @@ func TestOperatorEndpointsNeedTheToken(t *testing.T) {
 	guarded := []string{"/metrics", "/debug/pprof/", "/debug/pprof", "/debug/pprof/goroutine?debug=1", "/debug/pprof/heap",
 		"/debug/pprof/cmdline", "/debug/pprof/symbol", "/debug/pprof/nonesuch"}
 	for _, p := range guarded {
-		for _, auth := range []string{"", "Bearer wrong-token", "Basic " + basicAuth("MA_AAAAAAAAAAAAAAAAAAAA", stk.opToken), stk.opToken} {
+		for _, auth := range []string{"", "Bearer wrong-token", testkit.BasicAuth("MA_AAAAAAAAAAAAAAAAAAAA", stk.opToken), stk.opToken} {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			req.Header.SetMethod("GET")
 			req.SetRequestURI("http://" + stk.ops.Addr + p)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -18,21 +19,13 @@ func TestNoRouteUnderAnAccount(t *testing.T) {
 	stk := startStack(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
 		Upstream: "voice", Permission: "calls", Price: "0"}},
 		map[string]gateway.Upstream{"voice": {URL: "http://127.0.0.1:1"}})
-	bearer := "Bearer " + stk.opToken
 	mk := func() (id, basic string) {
-		r := get(t, stk.ops, "POST", "/admin/v1/Account/", bearer, `{"name": "Acme"}`)
-		var ma struct {
-			AuthID    string `json:"auth_id"`
-			AuthToken string `json:"auth_token"`
-		}
-		if err := json.Unmarshal([]byte(r.body), &ma); r.status != 201 || err != nil {
-			t.Fatalf("create: %d %s", r.status, r.body)
-		}
-		return ma.AuthID, "Basic " + basicAuth(ma.AuthID, ma.AuthToken)
+		ma := testkit.NewMain(t, stk.ops, stk.opToken, "Acme", "")
+		return ma.ID, testkit.BasicAuth(ma.ID, ma.Token)
 	}
 	id, basic := mk()
 	other, _ := mk()
-	wrong := "Basic " + basicAuth(id, strings.Repeat("x", 40))
+	wrong := testkit.BasicAuth(id, strings.Repeat("x", 40))
 	for _, c := range []struct {
 		method, path, auth string
 		status             int

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 // tree is main M with children A (may create subaccounts) and B, and A's child A1.
@@ -26,13 +27,13 @@ func TestAccessAndCredentials(t *testing.T) {
 		tr := e.tree()
 		for _, basic := range []bool{false, true} {
 			form := map[bool]string{false: "headers", true: "basic"}[basic]
-			sub := func(c account) *cred { cr := c.cred().as(basic); return &cr }
-			wrong := cred{id: tr.a.id, tok: strings.Repeat("x", 40), basic: basic}
-			unknown := cred{id: "SA_" + strings.Repeat("Q", 20), tok: tr.a.tok, basic: basic}
-			malformed := cred{id: "nope", tok: "short", basic: basic}
+			sub := func(c account) *testkit.Cred { cr := c.cred().As(basic); return &cr }
+			wrong := testkit.Cred{ID: tr.a.id, Token: strings.Repeat("x", 40), Basic: basic}
+			unknown := testkit.Cred{ID: "SA_" + strings.Repeat("Q", 20), Token: tr.a.tok, Basic: basic}
+			malformed := testkit.Cred{ID: "nope", Token: "short", Basic: basic}
 			cases := []struct {
 				name   string
-				cred   *cred
+				cred   *testkit.Cred
 				method string
 				path   string
 				want   int
@@ -63,17 +64,17 @@ func TestAccessAndCredentials(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(form+"/"+c.name, func(t *testing.T) {
-					r := e.do(req{method: c.method, path: c.path, cred: c.cred})
-					if r.status != c.want {
-						t.Fatalf("status %d, want %d: %s", r.status, c.want, r.body)
+					r := e.do(testkit.Request{Method: c.method, Path: c.path, Cred: c.cred})
+					if r.Status != c.want {
+						t.Fatalf("status %d, want %d: %s", r.Status, c.want, r.Body)
 					}
 					if c.code != "" {
-						if code, _ := r.errCode(t); code != c.code {
+						if code, _ := r.ErrCode(t); code != c.code {
 							t.Fatalf("code %s, want %s", code, c.code)
 						}
 					}
-					if c.want == 401 && r.hdr["Www-Authenticate"] != `Basic realm="gateway"` {
-						t.Fatalf("WWW-Authenticate = %q", r.hdr["Www-Authenticate"])
+					if c.want == 401 && r.Header["Www-Authenticate"] != `Basic realm="gateway"` {
+						t.Fatalf("WWW-Authenticate = %q", r.Header["Www-Authenticate"])
 					}
 				})
 			}
@@ -84,20 +85,20 @@ func TestAccessAndCredentials(t *testing.T) {
 func TestRequestID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, backends[1].open(t), nil)
-	r := e.do(req{method: "GET", path: "/nothing", hdr: map[string]string{"X-Request-ID": "abc-123"}})
-	if r.hdr["X-Request-Id"] != "abc-123" {
-		t.Fatalf("sane request id not reused: %q", r.hdr["X-Request-Id"])
+	r := e.do(testkit.Request{Method: "GET", Path: "/nothing", Header: map[string]string{"X-Request-ID": "abc-123"}})
+	if r.Header["X-Request-Id"] != "abc-123" {
+		t.Fatalf("sane request id not reused: %q", r.Header["X-Request-Id"])
 	}
-	if m := r.json(t); m["request_id"] != "abc-123" {
+	if m := r.JSON(t); m["request_id"] != "abc-123" {
 		t.Fatalf("error body request_id = %v", m["request_id"])
 	}
-	r = e.do(req{method: "GET", path: "/nothing", hdr: map[string]string{"X-Request-ID": "bad id with spaces"}})
-	if id := r.hdr["X-Request-Id"]; id == "" || strings.Contains(id, " ") {
+	r = e.do(testkit.Request{Method: "GET", Path: "/nothing", Header: map[string]string{"X-Request-ID": "bad id with spaces"}})
+	if id := r.Header["X-Request-Id"]; id == "" || strings.Contains(id, " ") {
 		t.Fatalf("insane request id kept: %q", id)
 	}
-	r = e.do(req{method: "GET", path: "/admin/v1/Account/", bearer: testOperatorToken})
-	if r.status != 200 || r.hdr["X-Request-Id"] == "" {
-		t.Fatalf("operator answer %d without request id", r.status)
+	r = e.do(testkit.Request{Method: "GET", Path: "/admin/v1/Account/", Bearer: testOperatorToken})
+	if r.Status != 200 || r.Header["X-Request-Id"] == "" {
+		t.Fatalf("operator answer %d without request id", r.Status)
 	}
 }
 
@@ -122,15 +123,15 @@ func TestOperatorAuth(t *testing.T) {
 			if c.auth != "" {
 				h["Authorization"] = c.auth
 			}
-			r := e.do(req{method: "GET", path: "/admin/v1/Account/", hdr: h})
-			if r.status != c.want {
-				t.Fatalf("status %d, want %d: %s", r.status, c.want, r.body)
+			r := e.do(testkit.Request{Method: "GET", Path: "/admin/v1/Account/", Header: h})
+			if r.Status != c.want {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.want, r.Body)
 			}
 			if c.want == 401 {
-				if code, _ := r.errCode(t); code != "INVALID_CREDENTIALS" {
+				if code, _ := r.ErrCode(t); code != "INVALID_CREDENTIALS" {
 					t.Fatalf("code %s", code)
 				}
-				if r.hdr["Www-Authenticate"] == "" {
+				if r.Header["Www-Authenticate"] == "" {
 					t.Fatal("401 without WWW-Authenticate")
 				}
 			}
@@ -138,18 +139,18 @@ func TestOperatorAuth(t *testing.T) {
 	}
 	// Account credentials never open the operator API, and no operator token refuses all.
 	m := e.main("")
-	r := e.do(req{method: "GET", path: "/admin/v1/Account/" + m.id + "/", cred: &cred{id: m.id, tok: m.tok}})
-	if r.status != 401 {
-		t.Fatalf("account credentials on operator API: %d", r.status)
+	r := e.do(testkit.Request{Method: "GET", Path: "/admin/v1/Account/" + m.id + "/", Cred: &testkit.Cred{ID: m.id, Token: m.tok}})
+	if r.Status != 401 {
+		t.Fatalf("account credentials on operator API: %d", r.Status)
 	}
 	e2 := newEnv(t, st, func(o *Options) { o.OperatorToken = "" })
-	if r := e2.do(req{method: "GET", path: "/admin/v1/Account/", bearer: "x"}); r.status != 401 {
-		t.Fatalf("empty operator token: %d", r.status)
+	if r := e2.do(testkit.Request{Method: "GET", Path: "/admin/v1/Account/", Bearer: "x"}); r.Status != 401 {
+		t.Fatalf("empty operator token: %d", r.Status)
 	}
-	if r := e.op("GET", "/admin/v1/Nothing/", ""); r.status != 404 {
-		t.Fatalf("unknown operator path: %d", r.status)
+	if r := e.op("GET", "/admin/v1/Nothing/", ""); r.Status != 404 {
+		t.Fatalf("unknown operator path: %d", r.Status)
 	}
-	if r := e.op("GET", "/admin/v1/Account/MA_"+strings.Repeat("0", 20)+"/", ""); r.status != 404 {
-		t.Fatalf("unknown account on operator API: %d", r.status)
+	if r := e.op("GET", "/admin/v1/Account/MA_"+strings.Repeat("0", 20)+"/", ""); r.Status != 404 {
+		t.Fatalf("unknown account on operator API: %d", r.Status)
 	}
 }

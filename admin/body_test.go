@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 func TestBodies(t *testing.T) {
@@ -16,7 +17,7 @@ func TestBodies(t *testing.T) {
 		form := "application/x-www-form-urlencoded"
 		long := `{"name":"` + strings.Repeat("x", 5000) + `"}` // over MaxBodyBytes (4096)
 		for _, basic := range []bool{false, true} {
-			mc := m.cred().as(basic)
+			mc := m.cred().As(basic)
 			create := "/v1/Account/" + m.id + "/Subaccount/"
 			update := create + c.id + "/"
 			cases := []struct {
@@ -66,11 +67,11 @@ func TestBodies(t *testing.T) {
 			}
 			for _, k := range cases {
 				t.Run(map[bool]string{false: "headers/", true: "basic/"}[basic]+k.name, func(t *testing.T) {
-					r := e.do(req{method: k.method, path: k.path, cred: &mc, ctype: k.ctype, body: k.body})
-					if r.status != k.want {
-						t.Fatalf("status %d, want %d: %s", r.status, k.want, r.body)
+					r := e.do(testkit.Request{Method: k.method, Path: k.path, Cred: &mc, ContentType: k.ctype, Body: k.body})
+					if r.Status != k.want {
+						t.Fatalf("status %d, want %d: %s", r.Status, k.want, r.Body)
 					}
-					code, d := r.errCode(t)
+					code, d := r.ErrCode(t)
 					if k.want == 413 && code != "PAYLOAD_TOO_LARGE" || k.want == 400 && code != "INVALID_REQUEST" {
 						t.Fatalf("code %s", code)
 					}
@@ -81,7 +82,7 @@ func TestBodies(t *testing.T) {
 			}
 		}
 		// Nothing of the refused creates exists.
-		l := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Subaccount/", cred: &cred{id: m.id, tok: m.tok}}).json(t)
+		l := e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/", Cred: &testkit.Cred{ID: m.id, Token: m.tok}}).JSON(t)
 		if n := l["meta"].(map[string]any)["total_count"]; n != 1.0 {
 			t.Fatalf("%v children after refused creates", n)
 		}
@@ -94,43 +95,43 @@ func TestSDKCompatibility(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *balance.Store) {
 		e := newEnv(t, st, nil)
 		m := e.main("")
-		mc := m.cred().as(true) // Basic, as the SDKs send it
+		mc := m.cred().As(true) // Basic, as the SDKs send it
 		form := "application/x-www-form-urlencoded"
-		r := e.must(201, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/", cred: &mc, ctype: form,
-			body: "name=Support+Team&enabled=false&rate_limit=250&permissions%5Bsms%5D=false&permissions.subaccounts=true&use_parent_balance=false&description="})
+		r := e.must(201, testkit.Request{Method: "POST", Path: "/v1/Account/" + m.id + "/Subaccount/", Cred: &mc, ContentType: form,
+			Body: "name=Support+Team&enabled=false&rate_limit=250&permissions%5Bsms%5D=false&permissions.subaccounts=true&use_parent_balance=false&description="})
 		o := toAccount(t, r).obj
 		id := o["auth_id"].(string)
 		if o["name"] != "Support Team" || o["status"] != "suspended" || o["enabled"] != false || o["rate_limit"] != 250.0 ||
 			o["credit_limit"] != "0.00" || o["use_parent_balance"] != false || o["balance"] != "0.00" || o["description"] != nil {
-			t.Fatalf("form create: %s", r.body)
+			t.Fatalf("form create: %s", r.Body)
 		}
 		if p := o["permissions"].(map[string]any); p["sms"] != false || p["subaccounts"] != true || p["calls"] != true {
 			t.Fatalf("form permissions %v", p)
 		}
 		// JSON with strings for booleans and integers.
-		u := e.must(200, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", cred: &mc,
-			body: `{"enabled":"true","rate_limit":"1000","permissions":{"sms":"True"}}`}).json(t)
+		u := e.must(200, testkit.Request{Method: "POST", Path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", Cred: &mc,
+			Body: `{"enabled":"true","rate_limit":"1000","permissions":{"sms":"True"}}`}).JSON(t)
 		if u["status"] != "active" || u["rate_limit"] != 1000.0 || u["permissions"].(map[string]any)["sms"] != true {
 			t.Fatalf("string booleans: %v", u)
 		}
 		// credit_limit is the operator's; a JSON number is read exactly.
-		u = e.must(200, req{method: "PATCH", path: "/admin/v1/Account/" + id + "/", bearer: testOperatorToken, body: `{"credit_limit":0.1}`}).json(t)
+		u = e.must(200, testkit.Request{Method: "PATCH", Path: "/admin/v1/Account/" + id + "/", Bearer: testOperatorToken, Body: `{"credit_limit":0.1}`}).JSON(t)
 		if u["credit_limit"] != "0.10" {
 			t.Fatalf("operator's credit_limit: %v", u)
 		}
 		// Form update with PATCH, email and business_type; then null them in JSON.
-		u = e.must(200, req{method: "PATCH", path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", cred: &mc, ctype: form,
-			body: "email=ops%40example.com&business_type=retail&description=Line+one"}).json(t)
+		u = e.must(200, testkit.Request{Method: "PATCH", Path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", Cred: &mc, ContentType: form,
+			Body: "email=ops%40example.com&business_type=retail&description=Line+one"}).JSON(t)
 		if u["email"] != "ops@example.com" || u["business_type"] != "retail" || u["description"] != "Line one" {
 			t.Fatalf("form update: %v", u)
 		}
-		u = e.must(200, req{method: "PATCH", path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", cred: &mc,
-			body: `{"email":null,"business_type":""}`}).json(t)
+		u = e.must(200, testkit.Request{Method: "PATCH", Path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", Cred: &mc,
+			Body: `{"email":null,"business_type":""}`}).JSON(t)
 		if u["email"] != nil || u["business_type"] != nil || u["description"] != "Line one" {
 			t.Fatalf("null update: %v", u)
 		}
 		// Empty update answers the object unchanged.
-		e.must(200, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", cred: &mc})
+		e.must(200, testkit.Request{Method: "POST", Path: "/v1/Account/" + m.id + "/Subaccount/" + id + "/", Cred: &mc})
 	})
 }
 
@@ -139,16 +140,16 @@ func TestCurlStyleJSON(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, st *balance.Store) {
 		e := newEnv(t, st, nil)
-		r := e.do(req{method: "POST", path: "/admin/v1/Account/", bearer: testOperatorToken,
-			ctype: "application/x-www-form-urlencoded", body: `{"name": "Acme Telecom", "currency": "EUR"}`})
-		if r.status != 201 || r.json(t)["currency"] != "EUR" || r.json(t)["name"] != "Acme Telecom" {
-			t.Fatalf("curl-style JSON: %d %s", r.status, r.body)
+		r := e.do(testkit.Request{Method: "POST", Path: "/admin/v1/Account/", Bearer: testOperatorToken,
+			ContentType: "application/x-www-form-urlencoded", Body: `{"name": "Acme Telecom", "currency": "EUR"}`})
+		if r.Status != 201 || r.JSON(t)["currency"] != "EUR" || r.JSON(t)["name"] != "Acme Telecom" {
+			t.Fatalf("curl-style JSON: %d %s", r.Status, r.Body)
 		}
 		// A real form still works.
-		r = e.do(req{method: "POST", path: "/admin/v1/Account/", bearer: testOperatorToken,
-			ctype: "application/x-www-form-urlencoded", body: "name=Form+Co&currency=GBP"})
-		if r.status != 201 || r.json(t)["currency"] != "GBP" || r.json(t)["name"] != "Form Co" {
-			t.Fatalf("form: %d %s", r.status, r.body)
+		r = e.do(testkit.Request{Method: "POST", Path: "/admin/v1/Account/", Bearer: testOperatorToken,
+			ContentType: "application/x-www-form-urlencoded", Body: "name=Form+Co&currency=GBP"})
+		if r.Status != 201 || r.JSON(t)["currency"] != "GBP" || r.JSON(t)["name"] != "Form Co" {
+			t.Fatalf("form: %d %s", r.Status, r.Body)
 		}
 	})
 }

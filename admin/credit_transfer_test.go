@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
 // creditOf reads an account's credit_limit as the operator sees it.
 func (e *env) creditOf(id string) string {
 	e.t.Helper()
-	return e.must(200, req{method: "GET", path: "/admin/v1/Account/" + id + "/", bearer: testOperatorToken}).json(e.t)["credit_limit"].(string)
+	return e.must(200, testkit.Request{Method: "GET", Path: "/admin/v1/Account/" + id + "/", Bearer: testOperatorToken}).JSON(e.t)["credit_limit"].(string)
 }
 
 // TestTenantCannotSetCreditLimit: a main account that was never credited cannot give its own
@@ -25,56 +26,56 @@ func TestTenantCannotSetCreditLimit(t *testing.T) {
 		m := e.main("")
 		mc := m.cred()
 		subs := "/v1/Account/" + m.id + "/Subaccount/"
-		forbidden := func(r res, what string) {
+		forbidden := func(r testkit.Answer, what string) {
 			t.Helper()
-			code, d := r.errCode(t)
-			msg := r.json(t)["error"].(map[string]any)["message"].(string)
-			if r.status != 403 || code != "FORBIDDEN" || d["field"] != "credit_limit" ||
+			code, d := r.ErrCode(t)
+			msg := r.JSON(t)["error"].(map[string]any)["message"].(string)
+			if r.Status != 403 || code != "FORBIDDEN" || d["field"] != "credit_limit" ||
 				!strings.Contains(msg, "/v1/Account/"+m.id+"/CreditTransfer/") {
-				t.Fatalf("%s: %d %s", what, r.status, r.body)
+				t.Fatalf("%s: %d %s", what, r.Status, r.Body)
 			}
 		}
-		forbidden(e.do(req{method: "POST", path: subs, cred: &mc,
-			body: `{"name":"mule","use_parent_balance":false,"credit_limit":"1000000.00"}`}), "create")
-		forbidden(e.do(req{method: "POST", path: subs, cred: &mc, ctype: "application/x-www-form-urlencoded",
-			body: "name=mule&use_parent_balance=false&credit_limit=1000000"}), "form create")
-		forbidden(e.do(req{method: "POST", path: subs, cred: &mc, body: `{"name":"zero","credit_limit":"0"}`}), "create with 0")
-		if n := e.must(200, req{method: "GET", path: subs, cred: &mc}).json(t)["meta"].(map[string]any)["total_count"]; n != 0.0 {
+		forbidden(e.do(testkit.Request{Method: "POST", Path: subs, Cred: &mc,
+			Body: `{"name":"mule","use_parent_balance":false,"credit_limit":"1000000.00"}`}), "create")
+		forbidden(e.do(testkit.Request{Method: "POST", Path: subs, Cred: &mc, ContentType: "application/x-www-form-urlencoded",
+			Body: "name=mule&use_parent_balance=false&credit_limit=1000000"}), "form create")
+		forbidden(e.do(testkit.Request{Method: "POST", Path: subs, Cred: &mc, Body: `{"name":"zero","credit_limit":"0"}`}), "create with 0")
+		if n := e.must(200, testkit.Request{Method: "GET", Path: subs, Cred: &mc}).JSON(t)["meta"].(map[string]any)["total_count"]; n != 0.0 {
 			t.Fatalf("%v children after refused creates", n)
 		}
 
 		c := e.child(m, `{"name":"mule","use_parent_balance":false}`)
 		for _, method := range []string{"POST", "PATCH"} {
-			forbidden(e.do(req{method: method, path: subs + c.id + "/", cred: &mc,
-				body: `{"name":"renamed","credit_limit":"1000000.00"}`}), method+" update")
+			forbidden(e.do(testkit.Request{Method: method, Path: subs + c.id + "/", Cred: &mc,
+				Body: `{"name":"renamed","credit_limit":"1000000.00"}`}), method+" update")
 		}
-		if o := e.must(200, req{method: "GET", path: subs + c.id + "/", cred: &mc}).json(t); o["credit_limit"] != "0.00" || o["name"] != "mule" {
+		if o := e.must(200, testkit.Request{Method: "GET", Path: subs + c.id + "/", Cred: &mc}).JSON(t); o["credit_limit"] != "0.00" || o["name"] != "mule" {
 			t.Fatalf("refused updates wrote: %v", o)
 		}
 		// A reseller cannot give its own customer credit either.
 		r := e.child(m, `{"name":"reseller","use_parent_balance":false,"permissions":{"subaccounts":true}}`)
 		rc := r.cred()
 		g := e.childBy(rc, r.id, `{"name":"customer","use_parent_balance":false}`)
-		res := e.do(req{method: "PATCH", path: "/v1/Account/" + r.id + "/Subaccount/" + g.id + "/", cred: &rc, body: `{"credit_limit":"5"}`})
-		if code, _ := res.errCode(t); res.status != 403 || code != "FORBIDDEN" || !strings.Contains(string(res.body), "/v1/Account/"+r.id+"/CreditTransfer/") {
-			t.Fatalf("reseller update: %d %s", res.status, res.body)
+		res := e.do(testkit.Request{Method: "PATCH", Path: "/v1/Account/" + r.id + "/Subaccount/" + g.id + "/", Cred: &rc, Body: `{"credit_limit":"5"}`})
+		if code, _ := res.ErrCode(t); res.Status != 403 || code != "FORBIDDEN" || !strings.Contains(string(res.Body), "/v1/Account/"+r.id+"/CreditTransfer/") {
+			t.Fatalf("reseller update: %d %s", res.Status, res.Body)
 		}
 
 		// The rest of the exploit finds nothing to pull: no credit, no money.
 		for _, path := range []string{"/CreditTransfer/", "/Transfer/"} {
-			res := e.do(req{method: "POST", path: "/v1/Account/" + m.id + path, cred: &mc, body: `{"to":"` + c.id + `","amount":"-1000000.00"}`})
-			if code, _ := res.errCode(t); res.status != 402 || code != "INSUFFICIENT_BALANCE" {
-				t.Fatalf("pull through %s: %d %s", path, res.status, res.body)
+			res := e.do(testkit.Request{Method: "POST", Path: "/v1/Account/" + m.id + path, Cred: &mc, Body: `{"to":"` + c.id + `","amount":"-1000000.00"}`})
+			if code, _ := res.ErrCode(t); res.Status != 402 || code != "INSUFFICIENT_BALANCE" {
+				t.Fatalf("pull through %s: %d %s", path, res.Status, res.Body)
 			}
 		}
-		b := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Balance/", cred: &mc}).json(t)
+		b := e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Balance/", Cred: &mc}).JSON(t)
 		if b["balance"] != "0.00" || b["credit_limit"] != "0.00" || b["available"] != "0.00" {
 			t.Fatalf("main after the attempt: %v", b)
 		}
 
 		// The operator sets credit_limit directly, on any account.
 		for _, id := range []string{m.id, c.id, g.id} {
-			e.must(200, req{method: "PATCH", path: "/admin/v1/Account/" + id + "/", bearer: testOperatorToken, body: `{"credit_limit":"5"}`})
+			e.must(200, testkit.Request{Method: "PATCH", Path: "/admin/v1/Account/" + id + "/", Bearer: testOperatorToken, Body: `{"credit_limit":"5"}`})
 			if got := e.creditOf(id); got != "5.00" {
 				t.Fatalf("operator's credit_limit on %s: %s", id, got)
 			}
@@ -102,27 +103,27 @@ func TestCreditTransfers(t *testing.T) {
 			return e.creditOf(m.id) + " " + e.creditOf(c.id) + " " + e.creditOf(g.id) + " " + e.creditOf(gc.id)
 		}
 
-		r := e.must(201, req{method: "POST", path: path, cred: &mc, body: `{"to":"` + c.id + `","amount":"4.00","reference":"april"}`})
-		tr := r.json(t)
+		r := e.must(201, testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + c.id + `","amount":"4.00","reference":"april"}`})
+		tr := r.JSON(t)
 		if tr["from"] != m.id || tr["to"] != c.id || tr["amount"] != "4.00" || tr["kind"] != "credit_transfer" || tr["reference"] != "april" ||
 			tr["from_balance_after"] != "6.00" || tr["to_balance_after"] != "4.00" || tr["currency"] != "USD" ||
 			!strings.HasPrefix(tr["transfer_id"].(string), "TR_") {
-			t.Fatalf("credit transfer %s", r.body)
+			t.Fatalf("credit transfer %s", r.Body)
 		}
 		// Negative pulls back; form bodies work as well.
-		r = e.must(201, req{method: "POST", path: path, cred: &mc, ctype: "application/x-www-form-urlencoded", body: "to=" + c.id + "&amount=-1.50"})
-		if tr = r.json(t); tr["from"] != c.id || tr["to"] != m.id || tr["amount"] != "1.50" || tr["from_balance_after"] != "2.50" || tr["to_balance_after"] != "7.50" {
-			t.Fatalf("pull %s", r.body)
+		r = e.must(201, testkit.Request{Method: "POST", Path: path, Cred: &mc, ContentType: "application/x-www-form-urlencoded", Body: "to=" + c.id + "&amount=-1.50"})
+		if tr = r.JSON(t); tr["from"] != c.id || tr["to"] != m.id || tr["amount"] != "1.50" || tr["from_balance_after"] != "2.50" || tr["to_balance_after"] != "7.50" {
+			t.Fatalf("pull %s", r.Body)
 		}
 		// Credit moved, money did not.
 		cc := c.cred()
-		b := e.must(200, req{method: "GET", path: "/v1/Account/" + c.id + "/Balance/", cred: &cc}).json(t)
+		b := e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + c.id + "/Balance/", Cred: &cc}).JSON(t)
 		if b["balance"] != "0.00" || b["credit_limit"] != "2.50" || b["available"] != "2.50" || e.balanceOf(m) != "0.00" {
 			t.Fatalf("child's balance after credit transfers: %v", b)
 		}
 
 		// The child spends 2.00 on credit; it can give back only 0.50 now.
-		e.must(201, req{method: "POST", path: "/admin/v1/Account/" + c.id + "/Credit/", bearer: testOperatorToken, body: `{"amount":"-2"}`})
+		e.must(201, testkit.Request{Method: "POST", Path: "/admin/v1/Account/" + c.id + "/Credit/", Bearer: testOperatorToken, Body: `{"amount":"-2"}`})
 		before := credits()
 		for _, tc := range []struct {
 			body   string
@@ -150,41 +151,41 @@ func TestCreditTransfers(t *testing.T) {
 			{`{"to":"` + c.id + `","amount":"-0.500001"}`, 402, "INSUFFICIENT_BALANCE", ""},
 			{`{"to":"` + c.id + `","amount":"7.500001"}`, 402, "INSUFFICIENT_BALANCE", ""},
 		} {
-			r := e.do(req{method: "POST", path: path, cred: &mc, body: tc.body})
-			code, d := r.errCode(t)
-			if r.status != tc.status || code != tc.code || (tc.field != "" && d["field"] != tc.field) {
-				t.Errorf("%s: %d %s", tc.body, r.status, r.body)
+			r := e.do(testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: tc.body})
+			code, d := r.ErrCode(t)
+			if r.Status != tc.status || code != tc.code || (tc.field != "" && d["field"] != tc.field) {
+				t.Errorf("%s: %d %s", tc.body, r.Status, r.Body)
 			}
 		}
 		if got := credits(); got != before || e.balanceOf(c) != "-2.00" || e.balanceOf(m) != "0.00" {
 			t.Fatalf("refusals changed credit %s to %s", before, got)
 		}
 		// 402 details name the giver and what it could give.
-		r = e.do(req{method: "POST", path: path, cred: &mc, body: `{"to":"` + c.id + `","amount":"-1"}`})
-		if _, d := r.errCode(t); d["auth_id"] != c.id || d["available"] != "0.50" || d["required"] != "1.00" || d["currency"] != "USD" ||
-			!strings.Contains(r.json(t)["error"].(map[string]any)["message"].(string), "credit") {
-			t.Fatalf("402 details %s", r.body)
+		r = e.do(testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + c.id + `","amount":"-1"}`})
+		if _, d := r.ErrCode(t); d["auth_id"] != c.id || d["available"] != "0.50" || d["required"] != "1.00" || d["currency"] != "USD" ||
+			!strings.Contains(r.JSON(t)["error"].(map[string]any)["message"].(string), "credit") {
+			t.Fatalf("402 details %s", r.Body)
 		}
-		r = e.do(req{method: "POST", path: path, cred: &mc, body: `{"to":"` + shared.id + `","amount":"1"}`})
-		if _, d := r.errCode(t); d["reason"] != "shared_balance" || d["auth_id"] != shared.id {
-			t.Fatalf("409 details %s", r.body)
+		r = e.do(testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + shared.id + `","amount":"1"}`})
+		if _, d := r.ErrCode(t); d["reason"] != "shared_balance" || d["auth_id"] != shared.id {
+			t.Fatalf("409 details %s", r.Body)
 		}
 		// Exactly to the child's floor is allowed.
-		e.must(201, req{method: "POST", path: path, cred: &mc, body: `{"to":"` + c.id + `","amount":"-0.50"}`})
+		e.must(201, testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + c.id + `","amount":"-0.50"}`})
 
 		// A child cannot take credit from its parent, nor give any upwards.
-		if r := e.do(req{method: "POST", path: path, cred: &cc, body: `{"to":"` + c.id + `","amount":"1"}`}); r.status != 403 {
-			t.Fatalf("child on its parent's path: %d %s", r.status, r.body)
+		if r := e.do(testkit.Request{Method: "POST", Path: path, Cred: &cc, Body: `{"to":"` + c.id + `","amount":"1"}`}); r.Status != 403 {
+			t.Fatalf("child on its parent's path: %d %s", r.Status, r.Body)
 		}
-		if r := e.do(req{method: "POST", path: "/v1/Account/" + c.id + "/CreditTransfer/", cred: &cc, body: `{"to":"` + m.id + `","amount":"1"}`}); r.status != 403 {
-			t.Fatalf("child giving to its parent: %d %s", r.status, r.body)
+		if r := e.do(testkit.Request{Method: "POST", Path: "/v1/Account/" + c.id + "/CreditTransfer/", Cred: &cc, Body: `{"to":"` + m.id + `","amount":"1"}`}); r.Status != 403 {
+			t.Fatalf("child giving to its parent: %d %s", r.Status, r.Body)
 		}
 		// A reseller passes on credit it holds, with its own credentials; the main can do it
 		// on its behalf (the reseller's path is in the main's reach).
-		e.must(201, req{method: "POST", path: path, cred: &mc, body: `{"to":"` + g.id + `","amount":"3"}`})
+		e.must(201, testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + g.id + `","amount":"3"}`})
 		gcred := g.cred()
-		e.must(201, req{method: "POST", path: "/v1/Account/" + g.id + "/CreditTransfer/", cred: &gcred, body: `{"to":"` + gc.id + `","amount":"1"}`})
-		e.must(201, req{method: "POST", path: "/v1/Account/" + g.id + "/CreditTransfer/", cred: &mc, body: `{"to":"` + gc.id + `","amount":"0.25"}`})
+		e.must(201, testkit.Request{Method: "POST", Path: "/v1/Account/" + g.id + "/CreditTransfer/", Cred: &gcred, Body: `{"to":"` + gc.id + `","amount":"1"}`})
+		e.must(201, testkit.Request{Method: "POST", Path: "/v1/Account/" + g.id + "/CreditTransfer/", Cred: &mc, Body: `{"to":"` + gc.id + `","amount":"0.25"}`})
 		if got := credits(); got != "5.00 2.00 1.75 1.25" {
 			t.Fatalf("credits after passing on: %s", got)
 		}
@@ -193,25 +194,25 @@ func TestCreditTransfers(t *testing.T) {
 		// a different request with the key is a 409; the key of a credit transfer does not
 		// replay a transfer.
 		key := map[string]string{"Idempotency-Key": "credit-c-1"}
-		first := e.must(201, req{method: "POST", path: path, cred: &mc, body: `{"to":"` + c.id + `","amount":"1"}`, hdr: key})
-		again := e.must(201, req{method: "POST", path: path, cred: &mc, body: `{"to":"` + c.id + `","amount":"1"}`, hdr: key})
-		if first.json(t)["transfer_id"] != again.json(t)["transfer_id"] || again.hdr["Idempotent-Replayed"] != "true" || first.hdr["Idempotent-Replayed"] != "" {
-			t.Fatalf("replay: %s / %s", first.body, again.body)
+		first := e.must(201, testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + c.id + `","amount":"1"}`, Header: key})
+		again := e.must(201, testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + c.id + `","amount":"1"}`, Header: key})
+		if first.JSON(t)["transfer_id"] != again.JSON(t)["transfer_id"] || again.Header["Idempotent-Replayed"] != "true" || first.Header["Idempotent-Replayed"] != "" {
+			t.Fatalf("replay: %s / %s", first.Body, again.Body)
 		}
-		r = e.do(req{method: "POST", path: path, cred: &mc, body: `{"to":"` + c.id + `","amount":"2"}`, hdr: key})
-		if code, d := r.errCode(t); r.status != 409 || code != "CONFLICT" || d["reason"] != "idempotency_key_reused" {
-			t.Fatalf("key reused: %d %s", r.status, r.body)
+		r = e.do(testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: `{"to":"` + c.id + `","amount":"2"}`, Header: key})
+		if code, d := r.ErrCode(t); r.Status != 409 || code != "CONFLICT" || d["reason"] != "idempotency_key_reused" {
+			t.Fatalf("key reused: %d %s", r.Status, r.Body)
 		}
 		if got := credits(); got != "4.00 3.00 1.75 1.25" {
 			t.Fatalf("credits after replays: %s", got)
 		}
-		e.must(201, req{method: "POST", path: "/admin/v1/Account/" + m.id + "/Credit/", bearer: testOperatorToken, body: `{"amount":"5"}`})
-		if r := e.must(201, req{method: "POST", path: "/v1/Account/" + m.id + "/Transfer/", cred: &mc, body: `{"to":"` + c.id + `","amount":"1"}`, hdr: key}); r.hdr["Idempotent-Replayed"] != "" || r.json(t)["kind"] != "transfer" {
-			t.Fatalf("a transfer with a credit transfer's key: %s", r.body)
+		e.must(201, testkit.Request{Method: "POST", Path: "/admin/v1/Account/" + m.id + "/Credit/", Bearer: testOperatorToken, Body: `{"amount":"5"}`})
+		if r := e.must(201, testkit.Request{Method: "POST", Path: "/v1/Account/" + m.id + "/Transfer/", Cred: &mc, Body: `{"to":"` + c.id + `","amount":"1"}`, Header: key}); r.Header["Idempotent-Replayed"] != "" || r.JSON(t)["kind"] != "transfer" {
+			t.Fatalf("a transfer with a credit transfer's key: %s", r.Body)
 		}
 
 		// The ledger lists credit transfers with the transfers, newest first.
-		l := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Transfer/?subaccount=" + c.id, cred: &mc}).json(t)
+		l := e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Transfer/?subaccount=" + c.id, Cred: &mc}).JSON(t)
 		var kinds []string
 		for _, o := range l["objects"].([]any) {
 			kinds = append(kinds, o.(map[string]any)["kind"].(string))
@@ -219,7 +220,7 @@ func TestCreditTransfers(t *testing.T) {
 		if strings.Join(kinds, ",") != "transfer,credit_transfer,credit_transfer,credit_transfer,credit_transfer" {
 			t.Fatalf("ledger of the main with the child: %v", kinds)
 		}
-		l = e.must(200, req{method: "GET", path: "/v1/Account/" + g.id + "/Transfer/", cred: &gcred}).json(t)
+		l = e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + g.id + "/Transfer/", Cred: &gcred}).JSON(t)
 		if n := l["meta"].(map[string]any)["total_count"]; n != 3.0 {
 			t.Fatalf("reseller's ledger: %v", l)
 		}
@@ -236,9 +237,9 @@ func TestCreditTransfers(t *testing.T) {
 			t.Fatalf("the tree's credit is %v, the operator gave 10.00", sum)
 		}
 		// POST only.
-		r = e.do(req{method: "GET", path: path, cred: &mc})
-		if r.status != 405 || r.hdr["Allow"] != "POST" {
-			t.Fatalf("GET: %d %v", r.status, r.hdr)
+		r = e.do(testkit.Request{Method: "GET", Path: path, Cred: &mc})
+		if r.Status != 405 || r.Header["Allow"] != "POST" {
+			t.Fatalf("GET: %d %v", r.Status, r.Header)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/config"
 )
 
@@ -28,13 +29,13 @@ func TestTokenGraceAsConfigured(t *testing.T) {
 		m := e.main("")
 		mc := m.cred()
 		c := e.child(m, "")
-		old := cred{id: c.id, tok: c.tok}
-		r := e.must(201, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/" + c.id + "/Token/", cred: &mc}).json(t)
+		old := testkit.Cred{ID: c.id, Token: c.tok}
+		r := e.must(201, testkit.Request{Method: "POST", Path: "/v1/Account/" + m.id + "/Subaccount/" + c.id + "/Token/", Cred: &mc}).JSON(t)
 		if r["previous_token_expires_at"] != nil {
 			t.Errorf("rotation with token_grace 0: previous token expires at %v, want at once", r["previous_token_expires_at"])
 		}
-		e.must(401, req{method: "GET", path: "/v1/Account/" + c.id + "/", cred: &old})
-		nw := cred{id: c.id, tok: r["auth_token"].(string)}
-		e.must(200, req{method: "GET", path: "/v1/Account/" + c.id + "/", cred: &nw})
+		e.must(401, testkit.Request{Method: "GET", Path: "/v1/Account/" + c.id + "/", Cred: &old})
+		nw := testkit.Cred{ID: c.id, Token: r["auth_token"].(string)}
+		e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + c.id + "/", Cred: &nw})
 	})
 }

@@ -2,9 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/config"
 )
 
@@ -37,12 +35,7 @@ var backends = []backend{
 
 func openStore(t testing.TB, o balance.Options) *balance.Store {
 	t.Helper()
-	st, err := balance.Open(context.Background(), o)
-	if err != nil {
-		t.Fatalf("opening store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return testkit.OpenStore(t, o)
 }
 
 // clock is the injected clock: real time plus an offset the test moves forward.
@@ -113,100 +106,26 @@ func newEnv(t *testing.T, st *balance.Store, tweak func(*Options)) *env {
 	return e
 }
 
-// cred are account credentials sent as headers or as HTTP Basic.
-type cred struct {
-	id, tok string
-	basic   bool
-}
-
-func (c cred) as(basic bool) cred { c.basic = basic; return c }
-
-// res is an answer.
-type res struct {
-	status int
-	body   []byte
-	hdr    map[string]string
-}
-
-func (r res) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("answer %d is not a JSON object: %v\n%s", r.status, err, r.body)
-	}
-	return m
-}
-
-// errCode returns the error code of an error body, and its details.
-func (r res) errCode(t *testing.T) (string, map[string]any) {
-	t.Helper()
-	m := r.json(t)
-	if m["status"] != "error" {
-		t.Fatalf("not an error body: %s", r.body)
-	}
-	e := m["error"].(map[string]any)
-	d, _ := e["details"].(map[string]any)
-	return e["code"].(string), d
-}
-
-// req describes one request.
-type req struct {
-	method, path string
-	cred         *cred
-	bearer       string
-	ctype        string
-	body         string
-	hdr          map[string]string
-}
-
-func (e *env) do(r req) res {
+// do sends r, as JSON when it has a body and no content type of its own; an answer without
+// X-Request-ID fails the test.
+func (e *env) do(r testkit.Request) testkit.Answer {
 	e.t.Helper()
-	q, p := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(q)
-	defer fasthttp.ReleaseResponse(p)
-	q.Header.SetMethod(r.method)
-	q.SetRequestURI("http://gateway.test" + r.path)
-	if r.cred != nil {
-		if r.cred.basic {
-			q.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(r.cred.id+":"+r.cred.tok)))
-		} else {
-			q.Header.Set("X-Auth-ID", r.cred.id)
-			q.Header.Set("X-Auth-Token", r.cred.tok)
-		}
+	if r.Body != "" && r.ContentType == "" {
+		r.ContentType = "application/json"
 	}
-	if r.bearer != "" {
-		q.Header.Set("Authorization", "Bearer "+r.bearer)
-	}
-	for k, v := range r.hdr {
-		q.Header.Set(k, v)
-	}
-	if r.body != "" {
-		ct := r.ctype
-		if ct == "" {
-			ct = "application/json"
-		}
-		q.Header.SetContentType(ct)
-		q.SetBodyString(r.body)
-	}
-	if err := e.hc.Do(q, p); err != nil {
-		e.t.Fatalf("%s %s: %v", r.method, r.path, err)
-	}
-	out := res{status: p.StatusCode(), body: append([]byte(nil), p.Body()...), hdr: map[string]string{}}
-	for k, v := range p.Header.All() {
-		out.hdr[string(k)] = string(v)
-	}
-	if out.hdr["X-Request-Id"] == "" {
-		e.t.Fatalf("%s %s: answer %d without X-Request-ID", r.method, r.path, out.status)
+	out := testkit.Do(e.t, e.hc, r)
+	if out.Header["X-Request-Id"] == "" {
+		e.t.Fatalf("%s %s: answer %d without X-Request-ID", r.Method, r.Path, out.Status)
 	}
 	return out
 }
 
 // must fails the test unless the answer has status want.
-func (e *env) must(want int, r req) res {
+func (e *env) must(want int, r testkit.Request) testkit.Answer {
 	e.t.Helper()
 	got := e.do(r)
-	if got.status != want {
-		e.t.Fatalf("%s %s: status %d, want %d\n%s", r.method, r.path, got.status, want, got.body)
+	if got.Status != want {
+		e.t.Fatalf("%s %s: status %d, want %d\n%s", r.Method, r.Path, got.Status, want, got.Body)
 	}
 	return got
 }
@@ -217,7 +136,7 @@ type account struct {
 	obj     map[string]any
 }
 
-func (a account) cred() cred { return cred{id: a.id, tok: a.tok} }
+func (a account) cred() testkit.Cred { return testkit.Cred{ID: a.id, Token: a.tok} }
 
 // main creates a main account through the operator API.
 func (e *env) main(body string) account {
@@ -225,7 +144,7 @@ func (e *env) main(body string) account {
 	if body == "" {
 		body = `{"name":"Main"}`
 	}
-	r := e.must(201, req{method: "POST", path: "/admin/v1/Account/", bearer: testOperatorToken, body: body})
+	r := e.must(201, testkit.Request{Method: "POST", Path: "/admin/v1/Account/", Bearer: testOperatorToken, Body: body})
 	return toAccount(e.t, r)
 }
 
@@ -236,24 +155,24 @@ func (e *env) child(parent account, body string) account {
 }
 
 // childBy creates a subaccount of parentID with caller's credentials.
-func (e *env) childBy(caller cred, parentID, body string) account {
+func (e *env) childBy(caller testkit.Cred, parentID, body string) account {
 	e.t.Helper()
 	if body == "" {
 		body = `{"name":"Child"}`
 	}
-	r := e.must(201, req{method: "POST", path: "/v1/Account/" + parentID + "/Subaccount/", cred: &caller, body: body})
+	r := e.must(201, testkit.Request{Method: "POST", Path: "/v1/Account/" + parentID + "/Subaccount/", Cred: &caller, Body: body})
 	return toAccount(e.t, r)
 }
 
-func toAccount(t *testing.T, r res) account {
+func toAccount(t *testing.T, r testkit.Answer) account {
 	t.Helper()
-	m := r.json(t)
+	m := r.JSON(t)
 	return account{id: m["auth_id"].(string), tok: m["auth_token"].(string), obj: m}
 }
 
-func (e *env) op(method, path, body string) res {
+func (e *env) op(method, path, body string) testkit.Answer {
 	e.t.Helper()
-	return e.do(req{method: method, path: path, bearer: testOperatorToken, body: body})
+	return e.do(testkit.Request{Method: method, Path: path, Bearer: testOperatorToken, Body: body})
 }
 
 func (e *env) wasInvalidated(id string) bool {

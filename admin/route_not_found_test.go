@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 // TestNoRouteUnderAnAccount: a public request under /v1/Account/{auth_id}/ that is no
@@ -21,10 +22,10 @@ func TestNoRouteUnderAnAccount(t *testing.T) {
 		e := newEnv(t, st, nil)
 		m, other := e.main(""), e.main("")
 		c := m.cred()
-		wrong := cred{id: m.id, tok: strings.Repeat("x", 40)}
+		wrong := testkit.Cred{ID: m.id, Token: strings.Repeat("x", 40)}
 		for _, k := range []struct {
 			method, path string
-			cred         *cred
+			cred         *testkit.Cred
 			bearer       string
 			want         int
 			code         string
@@ -39,13 +40,13 @@ func TestNoRouteUnderAnAccount(t *testing.T) {
 			{"GET", "/v2/Account/" + m.id + "/Nothing/", &c, "", 404, "NOT_FOUND"},
 			{"GET", "/admin/v1/Account/" + m.id + "/Nothing/", nil, testOperatorToken, 404, "NOT_FOUND"},
 		} {
-			r := e.do(req{method: k.method, path: k.path, cred: k.cred, bearer: k.bearer})
-			code, _ := r.errCode(t)
-			if r.status != k.want || code != k.code {
-				t.Errorf("%s %s: %d %s, want %d %s", k.method, k.path, r.status, r.body, k.want, k.code)
+			r := e.do(testkit.Request{Method: k.method, Path: k.path, Cred: k.cred, Bearer: k.bearer})
+			code, _ := r.ErrCode(t)
+			if r.Status != k.want || code != k.code {
+				t.Errorf("%s %s: %d %s, want %d %s", k.method, k.path, r.Status, r.Body, k.want, k.code)
 			}
-			if k.want == 401 && r.hdr["Www-Authenticate"] != `Basic realm="gateway"` {
-				t.Errorf("%s %s: 401 without the Basic challenge: %q", k.method, k.path, r.hdr["Www-Authenticate"])
+			if k.want == 401 && r.Header["Www-Authenticate"] != `Basic realm="gateway"` {
+				t.Errorf("%s %s: 401 without the Basic challenge: %q", k.method, k.path, r.Header["Www-Authenticate"])
 			}
 		}
 	})
@@ -59,10 +60,10 @@ func TestNoRouteCountsFailedAuthentication(t *testing.T) {
 		lim := &countingLimiter{max: 2}
 		e := newEnv(t, st, func(o *Options) { o.AuthLimiter = lim })
 		m := e.main("")
-		wrong := cred{id: m.id, tok: strings.Repeat("x", 40)}
+		wrong := testkit.Cred{ID: m.id, Token: strings.Repeat("x", 40)}
 		var codes []string
 		for range 3 {
-			code, _ := e.do(req{method: "GET", path: "/v1/Account/" + m.id + "/Nothing/", cred: &wrong}).errCode(t)
+			code, _ := e.do(testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Nothing/", Cred: &wrong}).ErrCode(t)
 			codes = append(codes, code)
 		}
 		if codes[0] != "INVALID_CREDENTIALS" || codes[2] != "TOO_MANY_AUTH_FAILURES" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 var (
@@ -21,14 +22,14 @@ func TestAccountObject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, backends[0].open(t), nil)
 	m := e.main("")
-	r := e.must(201, req{method: "POST", path: "/v1/Account/" + m.id + "/Subaccount/", cred: &cred{id: m.id, tok: m.tok},
-		body: `{"name":"Support <Team>"}`})
-	if !strings.Contains(string(r.body), `"name":"Support <Team>"`) {
-		t.Fatalf("HTML escaped in output: %s", r.body)
+	r := e.must(201, testkit.Request{Method: "POST", Path: "/v1/Account/" + m.id + "/Subaccount/", Cred: &testkit.Cred{ID: m.id, Token: m.tok},
+		Body: `{"name":"Support <Team>"}`})
+	if !strings.Contains(string(r.Body), `"name":"Support <Team>"`) {
+		t.Fatalf("HTML escaped in output: %s", r.Body)
 	}
 	c := toAccount(t, r)
 	var keys []string
-	dec := json.NewDecoder(strings.NewReader(string(r.body)))
+	dec := json.NewDecoder(strings.NewReader(string(r.Body)))
 	dec.Token()
 	for dec.More() {
 		k, _ := dec.Token()
@@ -66,13 +67,13 @@ func TestAccountObject(t *testing.T) {
 		t.Errorf("id %q token %q", c.id, c.tok)
 	}
 	// main's object: own balance, no parent.
-	mo := e.op("GET", "/admin/v1/Account/"+m.id+"/", "").json(t)
+	mo := e.op("GET", "/admin/v1/Account/"+m.id+"/", "").JSON(t)
 	if mo["parent_auth_id"] != nil || mo["balance"] != "0.00" || mo["use_parent_balance"] != false || mo["subaccount_count"] != 1.0 ||
 		mo["auth_token"] != "<redacted>" || mo["resource_uri"] != "/v1/Account/"+m.id+"/" {
 		t.Errorf("main object %v", mo)
 	}
 	// last_used is set once credentials were accepted.
-	self := e.must(200, req{method: "GET", path: "/v1/Account/" + c.id + "/", cred: &cred{id: c.id, tok: c.tok}}).json(t)
+	self := e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + c.id + "/", Cred: &testkit.Cred{ID: c.id, Token: c.tok}}).JSON(t)
 	if lu, _ := self["last_used"].(string); !timeRE.MatchString(lu) {
 		t.Errorf("last_used = %v", self["last_used"])
 	}
@@ -87,7 +88,7 @@ func TestTokenVisibleOnce(t *testing.T) {
 			t.Fatalf("main token %q", m.tok)
 		}
 		for _, basic := range []bool{false, true} {
-			c := e.childBy(m.cred().as(basic), m.id, "")
+			c := e.childBy(m.cred().As(basic), m.id, "")
 			if !tokenRE.MatchString(c.tok) {
 				t.Fatalf("child token %q", c.tok)
 			}
@@ -95,21 +96,21 @@ func TestTokenVisibleOnce(t *testing.T) {
 				"/v1/Account/" + c.id + "/",
 				"/v1/Account/" + m.id + "/Subaccount/" + c.id + "/",
 			} {
-				r := e.must(200, req{method: "GET", path: path, cred: &cred{id: m.id, tok: m.tok, basic: basic}})
-				if strings.Contains(string(r.body), c.tok) || r.json(t)["auth_token"] != "<redacted>" {
-					t.Fatalf("%s shows the token: %s", path, r.body)
+				r := e.must(200, testkit.Request{Method: "GET", Path: path, Cred: &testkit.Cred{ID: m.id, Token: m.tok, Basic: basic}})
+				if strings.Contains(string(r.Body), c.tok) || r.JSON(t)["auth_token"] != "<redacted>" {
+					t.Fatalf("%s shows the token: %s", path, r.Body)
 				}
 			}
-			l := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Subaccount/", cred: &cred{id: m.id, tok: m.tok}})
-			if strings.Contains(string(l.body), c.tok) || strings.Contains(string(l.body), m.tok) {
+			l := e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/", Cred: &testkit.Cred{ID: m.id, Token: m.tok}})
+			if strings.Contains(string(l.Body), c.tok) || strings.Contains(string(l.Body), m.tok) {
 				t.Fatal("list shows a token")
 			}
-			u := e.must(200, req{method: "PATCH", path: "/v1/Account/" + m.id + "/Subaccount/" + c.id + "/", cred: &cred{id: m.id, tok: m.tok}, body: `{"name":"x"}`})
-			if strings.Contains(string(u.body), c.tok) {
+			u := e.must(200, testkit.Request{Method: "PATCH", Path: "/v1/Account/" + m.id + "/Subaccount/" + c.id + "/", Cred: &testkit.Cred{ID: m.id, Token: m.tok}, Body: `{"name":"x"}`})
+			if strings.Contains(string(u.Body), c.tok) {
 				t.Fatal("update shows the token")
 			}
 			// The token works.
-			e.must(200, req{method: "GET", path: "/v1/Account/" + c.id + "/", cred: &cred{id: c.id, tok: c.tok, basic: basic}})
+			e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + c.id + "/", Cred: &testkit.Cred{ID: c.id, Token: c.tok, Basic: basic}})
 		}
 	})
 }
@@ -130,14 +131,14 @@ func TestPaging(t *testing.T) {
 		}
 		slices.Reverse(created) // newest first
 		for _, basic := range []bool{false, true} {
-			cr := m.cred().as(basic)
+			cr := m.cred().As(basic)
 			for _, limit := range []int{1, 5, 7, 20, 23, 100} {
 				var got []string
 				path := fmt.Sprintf("/v1/Account/%s/Subaccount/?limit=%d", m.id, limit)
 				pages := 0
 				var prevCreated string
 				for path != "" {
-					r := e.must(200, req{method: "GET", path: path, cred: &cr}).json(t)
+					r := e.must(200, testkit.Request{Method: "GET", Path: path, Cred: &cr}).JSON(t)
 					meta := r["meta"].(map[string]any)
 					if meta["total_count"] != float64(n) || meta["limit"] != float64(limit) {
 						t.Fatalf("meta %v", meta)
@@ -167,11 +168,11 @@ func TestPaging(t *testing.T) {
 		}
 		// Default limit 20; filters; bad parameters.
 		cr := m.cred()
-		r := e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Subaccount/", cred: &cr}).json(t)
+		r := e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/", Cred: &cr}).JSON(t)
 		if meta := r["meta"].(map[string]any); meta["limit"] != 20.0 || len(r["objects"].([]any)) != 20 || meta["next"] != "/v1/Account/"+m.id+"/Subaccount/?limit=20&offset=20" || meta["previous"] != nil {
 			t.Fatalf("default page meta %v", meta)
 		}
-		r = e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Subaccount/?name=even&limit=5&offset=5", cred: &cr}).json(t)
+		r = e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/?name=even&limit=5&offset=5", Cred: &cr}).JSON(t)
 		if meta := r["meta"].(map[string]any); meta["total_count"] != 12.0 || meta["next"] != "/v1/Account/"+m.id+"/Subaccount/?limit=5&name=even&offset=10" ||
 			meta["previous"] != "/v1/Account/"+m.id+"/Subaccount/?limit=5&name=even&offset=0" {
 			t.Fatalf("filtered meta %v", meta)
@@ -181,18 +182,18 @@ func TestPaging(t *testing.T) {
 				t.Fatal("name filter")
 			}
 		}
-		e.must(200, req{method: "PATCH", path: "/v1/Account/" + m.id + "/Subaccount/" + created[3] + "/", cred: &cr, body: `{"status":"suspended"}`})
-		r = e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Subaccount/?status=suspended", cred: &cr}).json(t)
+		e.must(200, testkit.Request{Method: "PATCH", Path: "/v1/Account/" + m.id + "/Subaccount/" + created[3] + "/", Cred: &cr, Body: `{"status":"suspended"}`})
+		r = e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/?status=suspended", Cred: &cr}).JSON(t)
 		if objs := r["objects"].([]any); len(objs) != 1 || objs[0].(map[string]any)["auth_id"] != created[3] {
 			t.Fatalf("status filter: %v", objs)
 		}
-		r = e.must(200, req{method: "GET", path: "/v1/Account/" + m.id + "/Subaccount/?offset=500", cred: &cr}).json(t)
+		r = e.must(200, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/?offset=500", Cred: &cr}).JSON(t)
 		if objs := r["objects"].([]any); len(objs) != 0 {
 			t.Fatal("offset past the end")
 		}
 		for q, field := range map[string]string{"limit=0": "limit", "limit=101": "limit", "limit=abc": "limit", "offset=-1": "offset", "status=gone": "status"} {
-			r := e.must(400, req{method: "GET", path: "/v1/Account/" + m.id + "/Subaccount/?" + q, cred: &cr})
-			if _, d := r.errCode(t); d["field"] != field {
+			r := e.must(400, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/?" + q, Cred: &cr})
+			if _, d := r.ErrCode(t); d["field"] != field {
 				t.Fatalf("%s: details %v", q, d)
 			}
 		}
@@ -200,7 +201,7 @@ func TestPaging(t *testing.T) {
 		for range 3 {
 			e.main("")
 		}
-		r = e.must(200, req{method: "GET", path: "/admin/v1/Account/?limit=2", bearer: testOperatorToken}).json(t)
+		r = e.must(200, testkit.Request{Method: "GET", Path: "/admin/v1/Account/?limit=2", Bearer: testOperatorToken}).JSON(t)
 		if meta := r["meta"].(map[string]any); meta["total_count"] != 4.0 || meta["next"] != "/admin/v1/Account/?limit=2&offset=2" {
 			t.Fatalf("mains meta %v", meta)
 		}
@@ -214,67 +215,67 @@ func TestRotation(t *testing.T) {
 		m := e.main("")
 		for _, basic := range []bool{false, true} {
 			e.clock.reset()
-			mc := m.cred().as(basic)
+			mc := m.cred().As(basic)
 			c := e.child(m, "")
 			tokPath := "/v1/Account/" + m.id + "/Subaccount/" + c.id + "/Token/"
 			self := "/v1/Account/" + c.id + "/"
-			old := cred{id: c.id, tok: c.tok, basic: basic}
+			old := testkit.Cred{ID: c.id, Token: c.tok, Basic: basic}
 
 			// grace 1s: both tokens work until it ends (judged on the injected clock).
-			r := e.must(201, req{method: "POST", path: tokPath, cred: &mc, body: `{"grace_seconds":1}`}).json(t)
-			nw := cred{id: c.id, tok: r["auth_token"].(string), basic: basic}
+			r := e.must(201, testkit.Request{Method: "POST", Path: tokPath, Cred: &mc, Body: `{"grace_seconds":1}`}).JSON(t)
+			nw := testkit.Cred{ID: c.id, Token: r["auth_token"].(string), Basic: basic}
 			exp, err := time.Parse(time.RFC3339Nano, r["previous_token_expires_at"].(string))
-			if r["auth_id"] != c.id || !tokenRE.MatchString(nw.tok) || nw.tok == old.tok || err != nil {
+			if r["auth_id"] != c.id || !tokenRE.MatchString(nw.Token) || nw.Token == old.Token || err != nil {
 				t.Fatalf("rotate answer %v (%v)", r, err)
 			}
 			if d := time.Until(exp); d < 0 || d > 2*time.Second {
 				t.Fatalf("previous token expires in %v", d)
 			}
-			e.must(200, req{method: "GET", path: self, cred: &old})
-			e.must(200, req{method: "GET", path: self, cred: &nw})
+			e.must(200, testkit.Request{Method: "GET", Path: self, Cred: &old})
+			e.must(200, testkit.Request{Method: "GET", Path: self, Cred: &nw})
 			if !e.wasInvalidated(c.id) {
 				t.Fatal("rotation did not invalidate")
 			}
 			e.clock.advance(2 * time.Second)
-			e.must(401, req{method: "GET", path: self, cred: &old})
-			e.must(200, req{method: "GET", path: self, cred: &nw})
+			e.must(401, testkit.Request{Method: "GET", Path: self, Cred: &old})
+			e.must(200, testkit.Request{Method: "GET", Path: self, Cred: &nw})
 
 			// grace 0 (as a string, form-encoded): the old token stops at once.
-			r = e.must(201, req{method: "POST", path: tokPath, cred: &mc, ctype: "application/x-www-form-urlencoded", body: "grace_seconds=0"}).json(t)
+			r = e.must(201, testkit.Request{Method: "POST", Path: tokPath, Cred: &mc, ContentType: "application/x-www-form-urlencoded", Body: "grace_seconds=0"}).JSON(t)
 			if r["previous_token_expires_at"] != nil {
 				t.Fatalf("grace 0 answer %v", r)
 			}
-			e.must(401, req{method: "GET", path: self, cred: &nw})
-			newest := cred{id: c.id, tok: r["auth_token"].(string), basic: basic}
-			e.must(200, req{method: "GET", path: self, cred: &newest})
+			e.must(401, testkit.Request{Method: "GET", Path: self, Cred: &nw})
+			newest := testkit.Cred{ID: c.id, Token: r["auth_token"].(string), Basic: basic}
+			e.must(200, testkit.Request{Method: "GET", Path: self, Cred: &newest})
 
 			// Default grace: token_grace (24h); a third rotation drops the oldest token.
-			r = e.must(201, req{method: "POST", path: tokPath, cred: &mc}).json(t)
+			r = e.must(201, testkit.Request{Method: "POST", Path: tokPath, Cred: &mc}).JSON(t)
 			exp, _ = time.Parse(time.RFC3339Nano, r["previous_token_expires_at"].(string))
 			if d := time.Until(exp); d < 23*time.Hour || d > 25*time.Hour {
 				t.Fatalf("default grace gives %v", d)
 			}
-			third := cred{id: c.id, tok: r["auth_token"].(string), basic: basic}
-			e.must(200, req{method: "GET", path: self, cred: &newest})
-			e.must(201, req{method: "POST", path: tokPath, cred: &mc})
-			e.must(401, req{method: "GET", path: self, cred: &newest}) // at most two live tokens
-			e.must(200, req{method: "GET", path: self, cred: &third})
+			third := testkit.Cred{ID: c.id, Token: r["auth_token"].(string), Basic: basic}
+			e.must(200, testkit.Request{Method: "GET", Path: self, Cred: &newest})
+			e.must(201, testkit.Request{Method: "POST", Path: tokPath, Cred: &mc})
+			e.must(401, testkit.Request{Method: "GET", Path: self, Cred: &newest}) // at most two live tokens
+			e.must(200, testkit.Request{Method: "GET", Path: self, Cred: &third})
 
 			// Bad bodies.
 			for body, field := range map[string]string{`{"grace_seconds":-1}`: "grace_seconds", `{"grace_seconds":"x"}`: "grace_seconds", `{"grace":1}`: "grace"} {
-				r := e.must(400, req{method: "POST", path: tokPath, cred: &mc, body: body})
-				if _, d := r.errCode(t); d["field"] != field {
+				r := e.must(400, testkit.Request{Method: "POST", Path: tokPath, Cred: &mc, Body: body})
+				if _, d := r.ErrCode(t); d["field"] != field {
 					t.Fatalf("%s: %v", body, d)
 				}
 			}
 			// A child cannot rotate its own token through its parent's path.
-			e.must(403, req{method: "POST", path: tokPath, cred: &third})
+			e.must(403, testkit.Request{Method: "POST", Path: tokPath, Cred: &third})
 		}
 		// The operator rotates a main account's token.
 		r := e.op("POST", "/admin/v1/Account/"+m.id+"/Token/", `{"grace_seconds":0}`)
-		if r.status != 201 {
-			t.Fatalf("operator rotate: %d %s", r.status, r.body)
+		if r.Status != 201 {
+			t.Fatalf("operator rotate: %d %s", r.Status, r.Body)
 		}
-		e.must(401, req{method: "GET", path: "/v1/Account/" + m.id + "/", cred: &cred{id: m.id, tok: m.tok}})
+		e.must(401, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/", Cred: &testkit.Cred{ID: m.id, Token: m.tok}})
 	})
 }

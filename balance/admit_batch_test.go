@@ -7,26 +7,27 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
 // batchTree is one account tree with an account for every way an admit can end.
 type batchTree struct {
-	m, s1, s2, s3, s4, s5, s6 *admAcct
+	m, s1, s2, s3, s4, s5, s6 *testkit.Account
 }
 
 func newBatchTree(t *testing.T, s *balance.Store) *batchTree {
 	// Only s1 has a rate (3/s: a burst of 3, then one every 333 ms), so that what the two
 	// runs report does not depend on how long they take.
-	none := admRate(0)
-	m := admMk(t, s, nil, "0.05", none)
+	none := testkit.Rate(0)
+	m := testkit.NewAccount(t, s, nil, "0.05", none)
 	bt := &batchTree{m: m}
-	bt.s1 = admMk(t, s, m, "", admRate(3)) // spends m's balance
-	bt.s2 = admMk(t, s, m, "0.02", admOwn(), none)
-	bt.s3 = admMk(t, s, m, "", none, func(a *model.Account) { a.Status = model.StatusSuspended })
-	bt.s4 = admMk(t, s, m, "", none, admPerms(model.Perms{Calls: true}))
-	bt.s5 = admMk(t, s, m, "", none, admKYC(model.KYCCustomer, model.KYCPending))
-	bt.s6 = admMk(t, s, bt.s1, "", none)
+	bt.s1 = testkit.NewAccount(t, s, m, "", testkit.Rate(3)) // spends m's balance
+	bt.s2 = testkit.NewAccount(t, s, m, "0.02", testkit.Own(), none)
+	bt.s3 = testkit.NewAccount(t, s, m, "", none, func(a *model.Account) { a.Status = model.StatusSuspended })
+	bt.s4 = testkit.NewAccount(t, s, m, "", none, testkit.Perms(model.Perms{Calls: true}))
+	bt.s5 = testkit.NewAccount(t, s, m, "", none, testkit.KYC(model.KYCCustomer, model.KYCPending))
+	bt.s6 = testkit.NewAccount(t, s, bt.s1, "", none)
 	return bt
 }
 
@@ -55,7 +56,7 @@ func (bt *batchTree) requests() []*balance.AdmitRequest {
 	rep(2, func() *balance.AdmitRequest { return admReq(bt.s5, bt.s5, model.PermCalls, true, "0.01") })  // KYC
 	rep(2, func() *balance.AdmitRequest {
 		r := admReq(bt.s2, bt.s2, model.PermCalls, false, "0.01")
-		r.TokenHash = bt.s1.hash() // not s2's token
+		r.TokenHash = bt.s1.TokenHash() // not s2's token
 		return r
 	})
 	rep(2, func() *balance.AdmitRequest { return admReq(bt.s6, bt.s6, model.PermCalls, false, "0.01") }) // s1's rate, up the chain
@@ -126,12 +127,12 @@ func TestAdmitBatchSameAsOneByOne(t *testing.T) {
 
 		for k := range alone {
 			a, b := alone[k], batched[k]
-			for _, pair := range [][2]*admAcct{{a.m, b.m}, {a.s1, b.s1}, {a.s2, b.s2}} {
-				if x, y := admBal(t, s, pair[0]), admBal(t, s, pair[1]); x != y {
+			for _, pair := range [][2]*testkit.Account{{a.m, b.m}, {a.s1, b.s1}, {a.s2, b.s2}} {
+				if x, y := testkit.Balance(t, s, pair[0]), testkit.Balance(t, s, pair[1]); x != y {
 					t.Errorf("tree %d: balance %v batched, %v one by one", k, y, x)
 				}
 			}
-			for _, pair := range [][2]*admAcct{{a.s1, b.s1}, {a.s2, b.s2}, {a.m, b.m}} {
+			for _, pair := range [][2]*testkit.Account{{a.s1, b.s1}, {a.s2, b.s2}, {a.m, b.m}} {
 				ua, _ := s.Client().HGetAll(ctx, balance.UsageKey(pair[0].Root, pair[0].ID)).Result()
 				ub, _ := s.Client().HGetAll(ctx, balance.UsageKey(pair[1].Root, pair[1].ID)).Result()
 				if fmt.Sprint(ua) != fmt.Sprint(ub) || len(ua) == 0 {
@@ -172,14 +173,14 @@ func TestAdmitBatchSameAsOneByOne(t *testing.T) {
 		// A batched admit refunds like any other, exactly once.
 		for i, r := range seqB {
 			if got[i].Admitted && got[i].Charge > 0 {
-				before := admBal(t, s, batched[treeOf[i]].m)
+				before := testkit.Balance(t, s, batched[treeOf[i]].m)
 				for try := 0; try < 2; try++ {
 					amt, ok, err := s.Refund(ctx, r)
 					if err != nil || ok != (try == 0) || (ok && amt != got[i].Charge) {
 						t.Fatalf("refund %d of request %d: %v %v %v", try, i, amt, ok, err)
 					}
 				}
-				if after := admBal(t, s, batched[treeOf[i]].m); after != before+got[i].Charge {
+				if after := testkit.Balance(t, s, batched[treeOf[i]].m); after != before+got[i].Charge {
 					t.Errorf("balance %v after refund, was %v", after, before)
 				}
 				break

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -27,8 +28,8 @@ func BenchmarkAdmitParallel(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			m := admMk(b, s, nil, "1000000000.00", admRate(1_000_000))
-			k := admMk(b, s, m, "", admRate(1_000_000))
+			m := testkit.NewAccount(b, s, nil, "1000000000.00", testkit.Rate(1_000_000))
+			k := testkit.NewAccount(b, s, m, "", testkit.Rate(1_000_000))
 			b.SetParallelism(32) // 32 × GOMAXPROCS goroutines
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -20,27 +21,27 @@ type cfAcct struct {
 	credit  string // credited when own
 	limit   string // credit_limit ("" = 0)
 	rate    int
-	opts    []admOpt
+	opts    []testkit.Option
 	refused bool // never admitted (suspended, no permission, KYC pending): used sparingly
 }
 
 // cfTree is a tree built from a description, twice over: one for each script.
 type cfTree struct {
-	accts []*admAcct
+	accts []*testkit.Account
 	role  map[string]int // account id -> index
 }
 
 func cfBuild(t *testing.T, s *balance.Store, desc []cfAcct) *cfTree {
 	tr := &cfTree{role: map[string]int{"": -1}}
 	for i, d := range desc {
-		opts := append([]admOpt{admRate(d.rate)}, d.opts...)
+		opts := append([]testkit.Option{testkit.Rate(d.rate)}, d.opts...)
 		if d.own {
-			opts = append(opts, admOwn())
+			opts = append(opts, testkit.Own())
 		}
 		if d.limit != "" {
-			opts = append(opts, admCredit(d.limit))
+			opts = append(opts, testkit.Credit(d.limit))
 		}
-		var parent *admAcct
+		var parent *testkit.Account
 		credit := ""
 		if d.parent >= 0 {
 			parent = tr.accts[d.parent]
@@ -48,7 +49,7 @@ func cfBuild(t *testing.T, s *balance.Store, desc []cfAcct) *cfTree {
 		if d.own || d.parent < 0 {
 			credit = d.credit
 		}
-		a := admMk(t, s, parent, credit, opts...)
+		a := testkit.NewAccount(t, s, parent, credit, opts...)
 		tr.accts = append(tr.accts, a)
 		tr.role[a.ID] = i
 	}
@@ -70,11 +71,11 @@ func cfRandomTree(rng *rand.Rand) []cfAcct {
 	}
 	switch rng.IntN(3) { // one that the static checks refuse
 	case 0:
-		desc = append(desc, cfAcct{parent: 1, refused: true, opts: []admOpt{func(a *model.Account) { a.Status = model.StatusSuspended }}})
+		desc = append(desc, cfAcct{parent: 1, refused: true, opts: []testkit.Option{func(a *model.Account) { a.Status = model.StatusSuspended }}})
 	case 1:
-		desc = append(desc, cfAcct{parent: 0, refused: true, opts: []admOpt{admPerms(model.Perms{SMS: true})}})
+		desc = append(desc, cfAcct{parent: 0, refused: true, opts: []testkit.Option{testkit.Perms(model.Perms{SMS: true})}})
 	default:
-		desc = append(desc, cfAcct{parent: 2, refused: true, opts: []admOpt{admKYC(model.KYCCustomer, model.KYCPending)}})
+		desc = append(desc, cfAcct{parent: 2, refused: true, opts: []testkit.Option{testkit.KYC(model.KYCCustomer, model.KYCPending)}})
 	}
 	return desc
 }
@@ -126,7 +127,7 @@ func cfRequests(f []*cfTree, desc []cfAcct, steps []cfStep, ids *int) []*balance
 		}
 		first := admReq(tr.accts[caller], tr.accts[st.path], st.perm, st.kyc, st.price)
 		if st.badTok {
-			first.TokenHash = tr.accts[(caller+1)%len(tr.accts)].hash()
+			first.TokenHash = tr.accts[(caller+1)%len(tr.accts)].TokenHash()
 		}
 		for range st.n {
 			r := *first

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -22,20 +23,20 @@ func TestAdmitCluster(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	ctx := context.Background()
-	m := admMk(t, s, nil, "1")
-	r := admMk(t, s, m, "0.5", admOwn())
-	c := admMk(t, s, r, "")
+	m := testkit.NewAccount(t, s, nil, "1")
+	r := testkit.NewAccount(t, s, m, "0.5", testkit.Own())
+	c := testkit.NewAccount(t, s, r, "")
 	req := admReq(m, c, model.PermCalls, true, "0.2")
 	if d := admDo(t, s, req); !d.Admitted || d.BillingID != r.ID {
 		t.Fatalf("%+v", d)
 	}
-	if got := admBal(t, s, r); got != admAmt("0.3") {
+	if got := testkit.Balance(t, s, r); got != testkit.Amt("0.3") {
 		t.Fatalf("balance %v", got)
 	}
 	if _, ok, err := s.Refund(ctx, req); err != nil || !ok {
 		t.Fatalf("refund %v %v", ok, err)
 	}
-	if got := admBal(t, s, r); got != admAmt("0.5") {
+	if got := testkit.Balance(t, s, r); got != testkit.Amt("0.5") {
 		t.Fatalf("balance after refund %v", got)
 	}
 	if d := admDo(t, s, admReq(c, c, model.PermCalls, false, "0.6")); d.Reason != balance.ReasonInsufficient {

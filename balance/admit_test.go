@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/model"
 )
@@ -18,77 +19,10 @@ import (
 // the admit script in cluster_test.go).
 func admStores(t *testing.T, f func(t *testing.T, s *balance.Store)) { runOnStores(t, false, f) }
 
-var admSeq atomic.Int64
-
-// admAcct is a test account with its clear token.
-type admAcct struct {
-	*model.Account
-	tok string
-}
-
-func (a *admAcct) hash() []byte { return []byte(policy.HashToken([]byte(a.tok)).Hex()) }
-
-type admOpt func(*model.Account)
-
-func admRate(r int) admOpt          { return func(a *model.Account) { a.RateLimit = r } }
-func admPerms(p model.Perms) admOpt { return func(a *model.Account) { a.Perms = p } }
-func admOwn() admOpt                { return func(a *model.Account) { a.Own = true } }
-func admCredit(c string) admOpt {
-	return func(a *model.Account) { a.CreditLimit = admAmt(c) }
-}
-func admKYC(mode, status string) admOpt {
-	return func(a *model.Account) { a.KYCMode, a.KYCStatus = mode, status }
-}
-
-func admAmt(s string) model.Amount {
-	v, err := model.ParseAmount(s)
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-func admID(prefix string) string {
-	return fmt.Sprintf("%s_A%019d", prefix, admSeq.Add(1))
-}
-
-// admMk creates an account under parent (nil = a main account) and credits it with
-// credit (if an own balance and credit != "").
-func admMk(t testing.TB, s *balance.Store, parent *admAcct, credit string, opts ...admOpt) *admAcct {
-	t.Helper()
-	tok := policy.NewToken()
-	a := &model.Account{Name: "t", Status: model.StatusActive,
-		Perms: model.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 1000,
-		KYCMode: model.KYCPersonal, KYCStatus: model.KYCNotRequired, Currency: "USD",
-		MaxSub: 1000, Tok: policy.HashToken([]byte(tok)).Hex()}
-	if parent == nil {
-		a.ID = admID("MA")
-		a.Root = a.ID
-		a.Own = true
-	} else {
-		a.ID = admID("SA")
-		a.Parent, a.Root, a.Depth = parent.ID, parent.Root, parent.Depth+1
-		a.Chain = append([]string{parent.ID}, parent.Chain...)
-	}
-	for _, o := range opts {
-		o(a)
-	}
-	ctx := context.Background()
-	if err := s.CreateAccount(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	if credit != "" {
-		if _, _, err := s.Credit(ctx, a, admAmt(credit), policy.NewTransferID(), "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &admAcct{Account: a, tok: tok}
-}
-
 var admReqSeq atomic.Int64
 
 // admReq builds a request by caller on path.
-func admReq(caller, path *admAcct, perm model.Permission, kyc bool, price string) *balance.AdmitRequest {
+func admReq(caller, path *testkit.Account, perm model.Permission, kyc bool, price string) *balance.AdmitRequest {
 	pos := -1
 	ids := append([]string{path.ID}, path.Chain...)
 	for i, id := range ids {
@@ -98,7 +32,7 @@ func admReq(caller, path *admAcct, perm model.Permission, kyc bool, price string
 	}
 	return &balance.AdmitRequest{
 		Keys: balance.AdmitKeys(path.Root, path.ID, path.Chain), CallerPos: pos,
-		TokenHash: caller.hash(), Permission: perm, KYC: kyc, Price: admAmt(price),
+		TokenHash: caller.TokenHash(), Permission: perm, KYC: kyc, Price: testkit.Amt(price),
 		Route: "voice.call", RequestID: fmt.Appendf(nil, "rq-%d", admReqSeq.Add(1)),
 	}
 }
@@ -138,16 +72,7 @@ func admTreeState(t testing.TB, s *balance.Store, root string) map[string]any {
 	return out
 }
 
-func admBal(t testing.TB, s *balance.Store, a *admAcct) model.Amount {
-	t.Helper()
-	x, err := s.AccountIn(context.Background(), a.Root, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x.Balance
-}
-
-func admUsage(t testing.TB, s *balance.Store, a *admAcct) map[string]string {
+func admUsage(t testing.TB, s *balance.Store, a *testkit.Account) map[string]string {
 	t.Helper()
 	m, err := s.Client().HGetAll(context.Background(), balance.UsageKey(a.Root, a.ID)).Result()
 	if err != nil {
@@ -161,24 +86,24 @@ func admToday() string { return time.Now().UTC().Format("2006-01-02") }
 func TestAdmitRefusalsWriteNothing(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		type tree struct{ main, reseller, cust, other *admAcct }
-		build := func(t *testing.T, mainOpts, resOpts, custOpts []admOpt, mainCredit, resCredit, custCredit string) tree {
-			m := admMk(t, s, nil, mainCredit, mainOpts...)
-			r := admMk(t, s, m, resCredit, resOpts...)
-			c := admMk(t, s, r, custCredit, custOpts...)
-			o := admMk(t, s, m, "")
+		type tree struct{ main, reseller, cust, other *testkit.Account }
+		build := func(t *testing.T, mainOpts, resOpts, custOpts []testkit.Option, mainCredit, resCredit, custCredit string) tree {
+			m := testkit.NewAccount(t, s, nil, mainCredit, mainOpts...)
+			r := testkit.NewAccount(t, s, m, resCredit, resOpts...)
+			c := testkit.NewAccount(t, s, r, custCredit, custOpts...)
+			o := testkit.NewAccount(t, s, m, "")
 			return tree{m, r, c, o}
 		}
-		suspend := func(t *testing.T, a *admAcct) {
+		suspend := func(t *testing.T, a *testkit.Account) {
 			if err := s.UpdateAccount(ctx, a.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		cases := []struct {
 			name     string
-			mainOpts []admOpt
-			resOpts  []admOpt
-			custOpts []admOpt
+			mainOpts []testkit.Option
+			resOpts  []testkit.Option
+			custOpts []testkit.Option
 			credits  [3]string // main, reseller, customer
 			setup    func(t *testing.T, tr tree)
 			req      func(tr tree) *balance.AdmitRequest
@@ -216,19 +141,19 @@ func TestAdmitRefusalsWriteNothing(t *testing.T) {
 				},
 				reason: balance.ReasonSuspended, who: func(tr tree) string { return tr.main.ID }},
 			{name: "permission off at the parent", credits: [3]string{"10", "", ""},
-				resOpts: []admOpt{admPerms(model.Perms{SMS: true, CDR: true})},
+				resOpts: []testkit.Option{testkit.Perms(model.Perms{SMS: true, CDR: true})},
 				req: func(tr tree) *balance.AdmitRequest {
 					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonPermission, who: func(tr tree) string { return tr.reseller.ID }},
 			{name: "KYC blocked at the parent", credits: [3]string{"10", "", ""},
-				resOpts: []admOpt{admKYC(model.KYCCustomer, model.KYCPending)},
+				resOpts: []testkit.Option{testkit.KYC(model.KYCCustomer, model.KYCPending)},
 				req: func(tr tree) *balance.AdmitRequest {
 					return admReq(tr.cust, tr.cust, model.PermCalls, true, "0.01")
 				},
 				reason: balance.ReasonKYC, who: func(tr tree) string { return tr.reseller.ID }},
 			{name: "rate limited at the child", credits: [3]string{"10", "", ""},
-				custOpts: []admOpt{admRate(2)},
+				custOpts: []testkit.Option{testkit.Rate(2)},
 				setup: func(t *testing.T, tr tree) {
 					for range 2 {
 						if d := admDo(t, s, admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")); !d.Admitted {
@@ -246,13 +171,13 @@ func TestAdmitRefusalsWriteNothing(t *testing.T) {
 				},
 				reason: balance.ReasonInsufficient, who: func(tr tree) string { return tr.main.ID }, avail: "0.005"},
 			{name: "insufficient own balance", credits: [3]string{"10", "0.004", ""},
-				resOpts: []admOpt{admOwn()},
+				resOpts: []testkit.Option{testkit.Own()},
 				req: func(tr tree) *balance.AdmitRequest {
 					return admReq(tr.cust, tr.cust, model.PermCalls, false, "0.01")
 				},
 				reason: balance.ReasonInsufficient, who: func(tr tree) string { return tr.reseller.ID }, avail: "0.004"},
 			{name: "credit floor", credits: [3]string{"10", "", "0.30"},
-				custOpts: []admOpt{admOwn(), admCredit("0.50")},
+				custOpts: []testkit.Option{testkit.Own(), testkit.Credit("0.50")},
 				req: func(tr tree) *balance.AdmitRequest {
 					return admReq(tr.main, tr.cust, model.PermCalls, false, "0.81")
 				},
@@ -277,7 +202,7 @@ func TestAdmitRefusalsWriteNothing(t *testing.T) {
 				if d.Charge != 0 {
 					t.Errorf("charge %v on refusal", d.Charge)
 				}
-				if c.avail != "" && d.Available != admAmt(c.avail) {
+				if c.avail != "" && d.Available != testkit.Amt(c.avail) {
 					t.Errorf("available %v, want %s", d.Available, c.avail)
 				}
 				if c.reason == balance.ReasonRateLimited && (d.Reset <= 0 || d.Limit != 2 || d.Remaining != 0) {
@@ -294,20 +219,20 @@ func TestAdmitRefusalsWriteNothing(t *testing.T) {
 func TestAdmitWritesAndRefundOnce(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1.00")
-		r := admMk(t, s, m, "", admRate(50))
-		c := admMk(t, s, r, "", admRate(20))
+		m := testkit.NewAccount(t, s, nil, "1.00")
+		r := testkit.NewAccount(t, s, m, "", testkit.Rate(50))
+		c := testkit.NewAccount(t, s, r, "", testkit.Rate(20))
 
 		req := admReq(r, c, model.PermCalls, true, "0.01")
 		req.Route = "voice.call"
 		d := admDo(t, s, req)
-		if !d.Admitted || d.Charge != admAmt("0.01") || d.BillingID != m.ID {
+		if !d.Admitted || d.Charge != testkit.Amt("0.01") || d.BillingID != m.ID {
 			t.Fatalf("decision %+v", d)
 		}
 		if d.Limit != 20 || d.Remaining != 19 || d.Reset <= 0 || d.Reset > time.Second {
 			t.Errorf("tightest limit: %+v, want limit 20 remaining 19 reset <= 1s", d)
 		}
-		if got := admBal(t, s, m); got != admAmt("0.99") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("0.99") {
 			t.Errorf("balance %v, want 0.99", got)
 		}
 		u := admUsage(t, s, c)
@@ -321,12 +246,12 @@ func TestAdmitWritesAndRefundOnce(t *testing.T) {
 			t.Errorf("last_used: caller %d, path %d; want the caller stamped only", ra.LastUsed, ca.LastUsed)
 		}
 		mk, err := s.RefundMarker(ctx, m.Root, string(req.RequestID))
-		if err != nil || mk.State != 'a' || mk.BillingID != m.ID || mk.Price != admAmt("0.01") || mk.Route != "voice.call" || mk.Day != day {
+		if err != nil || mk.State != 'a' || mk.BillingID != m.ID || mk.Price != testkit.Amt("0.01") || mk.Route != "voice.call" || mk.Day != day {
 			t.Fatalf("marker %+v, %v", mk, err)
 		}
 
 		amt, ok, err := s.Refund(ctx, req)
-		if err != nil || !ok || amt != admAmt("0.01") {
+		if err != nil || !ok || amt != testkit.Amt("0.01") {
 			t.Fatalf("refund = %v %v %v", amt, ok, err)
 		}
 		for range 3 {
@@ -334,7 +259,7 @@ func TestAdmitWritesAndRefundOnce(t *testing.T) {
 				t.Fatalf("second refund = %v %v", ok, err)
 			}
 		}
-		if got := admBal(t, s, m); got != admAmt("1.00") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("1.00") {
 			t.Errorf("balance after refund %v, want 1.00", got)
 		}
 		u = admUsage(t, s, c)
@@ -368,16 +293,16 @@ func TestAdmitWritesAndRefundOnce(t *testing.T) {
 		for range 8 {
 			<-done
 		}
-		if wins.Load() != 1 || admBal(t, s, m) != admAmt("1.00") {
-			t.Errorf("concurrent refunds: %d won, balance %v", wins.Load(), admBal(t, s, m))
+		if wins.Load() != 1 || testkit.Balance(t, s, m) != testkit.Amt("1.00") {
+			t.Errorf("concurrent refunds: %d won, balance %v", wins.Load(), testkit.Balance(t, s, m))
 		}
 	})
 }
 
 func TestAdmitGCRA(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
-		m := admMk(t, s, nil, "100", admRate(1000))
-		c := admMk(t, s, m, "", admRate(5))
+		m := testkit.NewAccount(t, s, nil, "100", testkit.Rate(1000))
+		c := testkit.NewAccount(t, s, m, "", testkit.Rate(5))
 		// burst: one second's worth, then refused.
 		for i := range 5 {
 			d := admDo(t, s, admReq(c, c, model.PermNone, false, "0"))
@@ -405,11 +330,11 @@ func TestAdmitGCRA(t *testing.T) {
 
 func TestAdmitChainLimit(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
-		m := admMk(t, s, nil, "100", admRate(1000))
-		p := admMk(t, s, m, "", admRate(4))
-		a := admMk(t, s, p, "", admRate(10))
-		b := admMk(t, s, p, "", admRate(10))
-		for i, who := range []*admAcct{a, b, a, b} {
+		m := testkit.NewAccount(t, s, nil, "100", testkit.Rate(1000))
+		p := testkit.NewAccount(t, s, m, "", testkit.Rate(4))
+		a := testkit.NewAccount(t, s, p, "", testkit.Rate(10))
+		b := testkit.NewAccount(t, s, p, "", testkit.Rate(10))
+		for i, who := range []*testkit.Account{a, b, a, b} {
 			if d := admDo(t, s, admReq(who, who, model.PermNone, false, "0")); !d.Admitted {
 				t.Fatalf("request %d refused: %+v", i, d)
 			} else if d.Limit != 4 {
@@ -429,33 +354,33 @@ func TestAdmitChainLimit(t *testing.T) {
 
 func TestAdmitBilling(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
-		m := admMk(t, s, nil, "10")
-		r := admMk(t, s, m, "2", admOwn())
-		shared := admMk(t, s, r, "")                           // spends the reseller's
-		own := admMk(t, s, r, "1", admOwn(), admCredit("0.5")) // spends its own
+		m := testkit.NewAccount(t, s, nil, "10")
+		r := testkit.NewAccount(t, s, m, "2", testkit.Own())
+		shared := testkit.NewAccount(t, s, r, "")                                     // spends the reseller's
+		own := testkit.NewAccount(t, s, r, "1", testkit.Own(), testkit.Credit("0.5")) // spends its own
 		if d := admDo(t, s, admReq(shared, shared, model.PermNone, false, "0.5")); !d.Admitted || d.BillingID != r.ID {
 			t.Fatalf("shared: %+v", d)
 		}
 		if d := admDo(t, s, admReq(m, own, model.PermNone, false, "1.2")); !d.Admitted || d.BillingID != own.ID {
 			t.Fatalf("own: %+v", d)
 		}
-		if got := admBal(t, s, r); got != admAmt("1.5") {
+		if got := testkit.Balance(t, s, r); got != testkit.Amt("1.5") {
 			t.Errorf("reseller %v, want 1.50", got)
 		}
-		if got := admBal(t, s, own); got != admAmt("-0.2") {
+		if got := testkit.Balance(t, s, own); got != testkit.Amt("-0.2") {
 			t.Errorf("own %v, want -0.20", got)
 		}
-		if got := admBal(t, s, m); got != admAmt("10") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("10") {
 			t.Errorf("main %v, want 10 (untouched)", got)
 		}
 		// The floor: -0.2 - 0.3 = -0.5 is allowed, anything more is not.
-		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0.300001")); d.Admitted || d.Reason != balance.ReasonInsufficient || d.Available != admAmt("0.3") {
+		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0.300001")); d.Admitted || d.Reason != balance.ReasonInsufficient || d.Available != testkit.Amt("0.3") {
 			t.Fatalf("over the floor: %+v", d)
 		}
 		if d := admDo(t, s, admReq(own, own, model.PermNone, false, "0.3")); !d.Admitted {
 			t.Fatalf("to the floor: %+v", d)
 		}
-		if got := admBal(t, s, own); got != admAmt("-0.5") {
+		if got := testkit.Balance(t, s, own); got != testkit.Amt("-0.5") {
 			t.Errorf("own %v, want -0.50", got)
 		}
 		// A free route is admitted even at the floor.
@@ -468,15 +393,15 @@ func TestAdmitBilling(t *testing.T) {
 func TestAdmitTokens(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "10")
-		c := admMk(t, s, m, "")
+		m := testkit.NewAccount(t, s, nil, "10")
+		c := testkit.NewAccount(t, s, m, "")
 		old := *c
 		newTok := policy.NewToken()
 		if _, err := s.RotateToken(ctx, c.Account, policy.HashToken([]byte(newTok)).Hex(), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		c.tok = newTok
-		for _, who := range []*admAcct{&old, c} {
+		c.Token = newTok
+		for _, who := range []*testkit.Account{&old, c} {
 			if d := admDo(t, s, admReq(who, c, model.PermNone, false, "0")); !d.Admitted {
 				t.Fatalf("token during grace: %+v", d)
 			}
@@ -498,8 +423,8 @@ func TestAdmitTokens(t *testing.T) {
 func TestAdmitConcurrent(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
 		const n, clients = 37, 64
-		m := admMk(t, s, nil, "0.37", admRate(1000000))
-		c := admMk(t, s, m, "", admRate(1000000))
+		m := testkit.NewAccount(t, s, nil, "0.37", testkit.Rate(1000000))
+		c := testkit.NewAccount(t, s, m, "", testkit.Rate(1000000))
 		var ok atomic.Int32
 		done := make(chan struct{})
 		for range clients {
@@ -520,8 +445,8 @@ func TestAdmitConcurrent(t *testing.T) {
 		for range clients {
 			<-done
 		}
-		if ok.Load() != n || admBal(t, s, m) != 0 {
-			t.Errorf("admitted %d (want %d), balance %v (want 0)", ok.Load(), n, admBal(t, s, m))
+		if ok.Load() != n || testkit.Balance(t, s, m) != 0 {
+			t.Errorf("admitted %d (want %d), balance %v (want 0)", ok.Load(), n, testkit.Balance(t, s, m))
 		}
 	})
 }
@@ -531,8 +456,8 @@ func TestAdmitConcurrent(t *testing.T) {
 func TestRefundAfterBillingClosed(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1")
-		c := admMk(t, s, m, "0.5", admOwn())
+		m := testkit.NewAccount(t, s, nil, "1")
+		c := testkit.NewAccount(t, s, m, "0.5", testkit.Own())
 		req := admReq(c, c, model.PermNone, false, "0.1")
 		if d := admDo(t, s, req); !d.Admitted || d.BillingID != c.ID {
 			t.Fatalf("%+v", d)
@@ -540,16 +465,16 @@ func TestRefundAfterBillingClosed(t *testing.T) {
 		if err := s.UpdateAccount(ctx, c.Account, balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: policy.NewTransferID()}); err != nil {
 			t.Fatal(err)
 		}
-		if got := admBal(t, s, m); got != admAmt("1.4") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("1.4") {
 			t.Fatalf("main after close %v, want 1.40", got)
 		}
-		if amt, ok, err := s.Refund(ctx, req); err != nil || !ok || amt != admAmt("0.1") {
+		if amt, ok, err := s.Refund(ctx, req); err != nil || !ok || amt != testkit.Amt("0.1") {
 			t.Fatalf("refund %v %v %v", amt, ok, err)
 		}
-		if got := admBal(t, s, m); got != admAmt("1.5") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("1.5") {
 			t.Errorf("main after refund %v, want 1.50", got)
 		}
-		if got := admBal(t, s, c); got != 0 {
+		if got := testkit.Balance(t, s, c); got != 0 {
 			t.Errorf("closed account's balance %v, want 0", got)
 		}
 	})
@@ -560,19 +485,19 @@ func TestRefundAfterBillingClosed(t *testing.T) {
 func TestSettleOnce(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1.00")
-		k := admMk(t, s, m, "")
+		m := testkit.NewAccount(t, s, nil, "1.00")
+		k := testkit.NewAccount(t, s, m, "")
 		req := admReq(k, k, model.PermCalls, false, "0.01")
 		d := admDo(t, s, req)
 		if !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}
-		before := admBal(t, s, m)
+		before := testkit.Balance(t, s, m)
 		charge, ok, err := s.Settle(ctx, req, d.Charge+5_000)
 		if err != nil || !ok || charge != d.Charge+5_000 {
 			t.Fatalf("settle: %v %v %v", charge, ok, err)
 		}
-		if got := admBal(t, s, m); got != before-5_000 {
+		if got := testkit.Balance(t, s, m); got != before-5_000 {
 			t.Fatalf("balance after settle %v, want %v", got, before-5_000)
 		}
 		if _, ok, _ := s.Settle(ctx, req, 1); ok {
@@ -581,7 +506,7 @@ func TestSettleOnce(t *testing.T) {
 		if _, ok, _ := s.Refund(ctx, req); ok {
 			t.Fatal("refunded after settlement")
 		}
-		if got := admBal(t, s, m); got != before-5_000 {
+		if got := testkit.Balance(t, s, m); got != before-5_000 {
 			t.Fatalf("balance moved again: %v", got)
 		}
 		if u := admUsage(t, s, k); u[admToday()+"|voice.call|c"] != "15000" || u[admToday()+"|voice.call|s"] != "1" {

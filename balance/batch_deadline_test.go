@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -74,7 +75,7 @@ func TestQueuedAdmitDeadlineFromItsArrival(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m := admMk(t, s, nil, "10.00")
+	m := testkit.NewAccount(t, s, nil, "10.00")
 	admDo(t, s, admReq(m, m, model.PermCalls, false, "0.01")) // the script is loaded: one EVALSHA per batch from here
 	h := newEvalHook(true)
 	s.Client().AddHook(h)
@@ -128,7 +129,7 @@ func TestExpiredAdmitsAreNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m := admMk(t, s, nil, "10.00")
+	m := testkit.NewAccount(t, s, nil, "10.00")
 	admDo(t, s, admReq(m, m, model.PermCalls, false, "0.01"))
 	h := newEvalHook(false)
 	s.Client().AddHook(h)
@@ -150,7 +151,7 @@ func TestExpiredAdmitsAreNotSent(t *testing.T) {
 	if sent := h.sent(); len(sent) != 1 || !sent[0].Equal(deadlines[2]) {
 		t.Errorf("store calls with deadlines %v, want one with %v", sent, deadlines[2])
 	}
-	if bal := admBal(t, s, m); bal != admAmt("7.99") {
+	if bal := testkit.Balance(t, s, m); bal != testkit.Amt("7.99") {
 		t.Errorf("balance %v, want 7.99: only the two admits sent are charged", bal)
 	}
 }

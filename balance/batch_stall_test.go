@@ -13,6 +13,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -30,7 +31,7 @@ func TestStalledStoreAnswersWithinTheTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m := admMk(t, s, nil, "10.00")
+	m := testkit.NewAccount(t, s, nil, "10.00")
 	admDo(t, s, admReq(m, m, model.PermCalls, false, "0.01")) // the script is loaded
 	info, err := s.Client().Info(ctx, "server").Result()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -21,8 +22,8 @@ func TestBatchedAdmitsCloseCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := admMk(t, s, nil, "1000.00")
-	k := admMk(t, s, m, "")
+	m := testkit.NewAccount(t, s, nil, "1000.00")
+	k := testkit.NewAccount(t, s, m, "")
 	reader, err := balance.Open(ctx, balance.Options{Redis: url})
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +60,8 @@ func TestBatchedAdmitsCloseCleanly(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("callers still waiting after the store closed")
 	}
-	bal := admBal(t, reader, m)
-	if spent := admAmt("1000.00") - bal; spent != model.Amount(admitted)*10_000 {
+	bal := testkit.Balance(t, reader, m)
+	if spent := testkit.Amt("1000.00") - bal; spent != model.Amount(admitted)*10_000 {
 		t.Fatalf("%d admitted but %v debited", admitted, spent)
 	}
 	if admitted == 0 {

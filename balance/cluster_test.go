@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/model"
 )
@@ -240,9 +241,9 @@ func TestClusterConformance(t *testing.T) {
 	})
 
 	t.Run("admit, refund, usage", func(t *testing.T) {
-		m := admMk(t, s, nil, "1")
-		r := admMk(t, s, m, "0.5", admOwn())
-		c := admMk(t, s, r, "")
+		m := testkit.NewAccount(t, s, nil, "1")
+		r := testkit.NewAccount(t, s, m, "0.5", testkit.Own())
+		c := testkit.NewAccount(t, s, r, "")
 		req := admReq(m, c, model.PermCalls, true, "0.2")
 		if d := admDo(t, s, req); !d.Admitted || d.BillingID != r.ID {
 			t.Fatalf("%+v", d)
@@ -256,7 +257,7 @@ func TestClusterConformance(t *testing.T) {
 		if _, ok, err := s.Refund(ctx, req); err != nil || ok {
 			t.Fatalf("second refund %v %v", ok, err)
 		}
-		if got := admBal(t, s, r); got != admAmt("0.5") {
+		if got := testkit.Balance(t, s, r); got != testkit.Amt("0.5") {
 			t.Fatalf("balance after refund %v", got)
 		}
 		if d := admDo(t, s, admReq(c, c, model.PermCalls, false, "0.6")); d.Reason != balance.ReasonInsufficient || d.AuthID != r.ID {
@@ -270,15 +271,15 @@ func TestClusterConformance(t *testing.T) {
 			t.Fatalf("subtree %v %v", ids, err)
 		}
 		u, err := s.UsageOf(ctx, m.Root, ids, "", "")
-		if err != nil || len(u) != 1 || u[0].Count != 1 || u[0].Charged != admAmt("0.1") {
+		if err != nil || len(u) != 1 || u[0].Count != 1 || u[0].Charged != testkit.Amt("0.1") {
 			t.Fatalf("usage %+v %v", u, err)
 		}
 	})
 
 	t.Run("concurrent admits spend exactly the balance", func(t *testing.T) {
 		const n, clients = 37, 32
-		m := admMk(t, s, nil, "0.37", admRate(1000000))
-		c := admMk(t, s, m, "", admRate(1000000))
+		m := testkit.NewAccount(t, s, nil, "0.37", testkit.Rate(1000000))
+		c := testkit.NewAccount(t, s, m, "", testkit.Rate(1000000))
 		var ok atomic.Int32
 		var wg sync.WaitGroup
 		for range clients {
@@ -296,8 +297,8 @@ func TestClusterConformance(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if ok.Load() != n || admBal(t, s, m) != 0 {
-			t.Fatalf("admitted %d (want %d), balance %v (want 0)", ok.Load(), n, admBal(t, s, m))
+		if ok.Load() != n || testkit.Balance(t, s, m) != 0 {
+			t.Fatalf("admitted %d (want %d), balance %v (want 0)", ok.Load(), n, testkit.Balance(t, s, m))
 		}
 	})
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -20,22 +21,14 @@ func forEachStore(t *testing.T, f func(t *testing.T, s *balance.Store)) { runOnS
 // runOnStores runs f against the embedded store and a real redis-server, and with cluster
 // against a real Redis Cluster too.
 func runOnStores(t *testing.T, cluster bool, f func(t *testing.T, s *balance.Store)) {
-	open := func(t *testing.T, o balance.Options) *balance.Store {
-		s, err := balance.Open(context.Background(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
 	// These tests are about decisions, not timeouts: a generous read timeout keeps a machine
 	// loaded by other work (the race detector runs the embedded store's Lua slowly) from
 	// failing an admit with "store unavailable".
 	t.Run("embedded", func(t *testing.T) {
-		f(t, open(t, balance.Options{DataDir: t.TempDir(), ReadTimeout: testReadTimeout}))
+		f(t, testkit.OpenStore(t, balance.Options{DataDir: t.TempDir(), ReadTimeout: testReadTimeout}))
 	})
 	t.Run("redis", func(t *testing.T) {
-		f(t, open(t, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0", ReadTimeout: testReadTimeout}))
+		f(t, testkit.OpenStore(t, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0", ReadTimeout: testReadTimeout}))
 	})
 	if cluster {
 		t.Run("cluster", func(t *testing.T) { f(t, openClusterStore(t)) })

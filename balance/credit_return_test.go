@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -15,11 +16,11 @@ import (
 func TestCloseAndDeleteReturnCredit(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1", admCredit("5"))
-		r := admMk(t, s, m, "", admOwn(), admCredit("2"))        // a reseller
-		c := admMk(t, s, r, "", admOwn(), admCredit("0.5"))      // its customer, cascade-deleted with it
-		sh := admMk(t, s, r, "", admCredit("0.25"))              // shared balance: its credit returns too
-		x := admMk(t, s, m, "", admOwn(), admCredit("1.000001")) // closed below
+		m := testkit.NewAccount(t, s, nil, "1", testkit.Credit("5"))
+		r := testkit.NewAccount(t, s, m, "", testkit.Own(), testkit.Credit("2"))        // a reseller
+		c := testkit.NewAccount(t, s, r, "", testkit.Own(), testkit.Credit("0.5"))      // its customer, cascade-deleted with it
+		sh := testkit.NewAccount(t, s, r, "", testkit.Credit("0.25"))                   // shared balance: its credit returns too
+		x := testkit.NewAccount(t, s, m, "", testkit.Own(), testkit.Credit("1.000001")) // closed below
 		sum := func() model.Amount {
 			var n model.Amount
 			for _, id := range []string{m.ID, r.ID, c.ID, sh.ID, x.ID} {
@@ -29,14 +30,14 @@ func TestCloseAndDeleteReturnCredit(t *testing.T) {
 			}
 			return n
 		}
-		if got, want := sum(), admAmt("8.750001"); got != want {
+		if got, want := sum(), testkit.Amt("8.750001"); got != want {
 			t.Fatalf("credit in the tree %v, want %v", got, want)
 		}
 		tr := newID("TR")
 		if err := s.UpdateAccount(ctx, x.Account, balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: tr}); err != nil {
 			t.Fatal(err)
 		}
-		if got := get(t, s, m.ID).CreditLimit; got != admAmt("6.000001") {
+		if got := get(t, s, m.ID).CreditLimit; got != testkit.Amt("6.000001") {
 			t.Fatalf("main's credit after closing x: %v", got)
 		}
 		if got := get(t, s, x.ID).CreditLimit; got != 0 {
@@ -44,16 +45,16 @@ func TestCloseAndDeleteReturnCredit(t *testing.T) {
 		}
 		trs, err := s.Ledger(ctx, balance.LedgerQuery{Root: m.Root, ID: x.ID})
 		if ct := ofKind(trs, balance.KindCreditTransfer); err != nil || ct == nil || ct.From != x.ID || ct.To != m.ID ||
-			ct.Amount != admAmt("1.000001") || ct.FromAfter != 0 || ct.ToAfter != admAmt("6.000001") {
+			ct.Amount != testkit.Amt("1.000001") || ct.FromAfter != 0 || ct.ToAfter != testkit.Amt("6.000001") {
 			t.Fatalf("close's credit record %+v %v", ct, err)
 		}
 		if _, err := s.DeleteAccount(ctx, m.Account, r.Account, true, "TRDEL"); err != nil {
 			t.Fatal(err)
 		}
-		if got := get(t, s, m.ID).CreditLimit; got != admAmt("8.750001") {
+		if got := get(t, s, m.ID).CreditLimit; got != testkit.Amt("8.750001") {
 			t.Fatalf("main's credit after the cascade: %v", got)
 		}
-		if got := sum(); got != admAmt("8.750001") {
+		if got := sum(); got != testkit.Amt("8.750001") {
 			t.Fatalf("credit in the tree after close and delete %v", got)
 		}
 		trs, err = s.Ledger(ctx, balance.LedgerQuery{Root: m.Root, ID: m.ID})
@@ -63,7 +64,7 @@ func TestCloseAndDeleteReturnCredit(t *testing.T) {
 				returned += tr.Amount
 			}
 		}
-		if err != nil || returned != admAmt("3.750001") {
+		if err != nil || returned != testkit.Amt("3.750001") {
 			t.Fatalf("credit records to the main add up to %v (%v)", returned, err)
 		}
 	})

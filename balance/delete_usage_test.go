@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -20,15 +21,15 @@ import (
 func TestDeleteFoldsUsage(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "10")
-		r := admMk(t, s, m, "2", admOwn())
-		c1 := admMk(t, s, r, "")
-		g := admMk(t, s, c1, "")
-		c2 := admMk(t, s, r, "0.5", admOwn(), admCredit("1"))
-		k := admMk(t, s, m, "")
-		credited := admAmt("12.5")
+		m := testkit.NewAccount(t, s, nil, "10")
+		r := testkit.NewAccount(t, s, m, "2", testkit.Own())
+		c1 := testkit.NewAccount(t, s, r, "")
+		g := testkit.NewAccount(t, s, c1, "")
+		c2 := testkit.NewAccount(t, s, r, "0.5", testkit.Own(), testkit.Credit("1"))
+		k := testkit.NewAccount(t, s, m, "")
+		credited := testkit.Amt("12.5")
 
-		admit := func(a *admAcct, route, price string) *balance.AdmitRequest {
+		admit := func(a *testkit.Account, route, price string) *balance.AdmitRequest {
 			t.Helper()
 			req := admReq(a, a, model.PermNone, false, price)
 			req.Route = route
@@ -56,7 +57,7 @@ func TestDeleteFoldsUsage(t *testing.T) {
 			t.Fatalf("refund: %v %v", ok, err)
 		}
 
-		subtree := func(a *admAcct) []balance.Usage {
+		subtree := func(a *testkit.Account) []balance.Usage {
 			t.Helper()
 			u, err := s.SubtreeUsage(ctx, m.Root, a.ID, "", "")
 			if err != nil {
@@ -64,7 +65,7 @@ func TestDeleteFoldsUsage(t *testing.T) {
 			}
 			return u
 		}
-		own := func(a *admAcct) []balance.Usage {
+		own := func(a *testkit.Account) []balance.Usage {
 			t.Helper()
 			u, err := s.UsageOf(ctx, m.Root, []string{a.ID}, "", "")
 			if err != nil {
@@ -137,7 +138,7 @@ func TestDeleteFoldsUsage(t *testing.T) {
 		same("the main's own usage after a cascade", own(m), ownM)
 		books("after a cascade")
 		// m 10 - 0.03 (its own and k's charges), r 2 - 0.175 (c1's and g's), c2 0.5 - 0.8
-		if got := admBal(t, s, m); got != admAmt("11.495") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("11.495") {
 			t.Fatalf("main's balance after the cascade %v", got)
 		}
 
@@ -152,7 +153,7 @@ func TestDeleteFoldsUsage(t *testing.T) {
 		// A refund and a settlement of requests admitted on accounts deleted since: the money
 		// goes to the nearest open own balance above (m), the usage is netted in what was
 		// folded, and the books still close.
-		if amt, ok, err := s.Refund(ctx, pendingG); err != nil || !ok || amt != admAmt("0.05") {
+		if amt, ok, err := s.Refund(ctx, pendingG); err != nil || !ok || amt != testkit.Amt("0.05") {
 			t.Fatalf("refund after delete: %v %v %v", amt, ok, err)
 		}
 		books("after a refund of a deleted account's request")
@@ -173,10 +174,10 @@ func TestDeleteFoldsUsage(t *testing.T) {
 			n0 += u.Count
 			charged0 += u.Charged
 		}
-		if n != n0-1 || charged != charged0-admAmt("0.05")-admAmt("0.06") {
-			t.Fatalf("after refund and settlement: count %d charged %v, want %d and %v", n, charged, n0-1, charged0-admAmt("0.11"))
+		if n != n0-1 || charged != charged0-testkit.Amt("0.05")-testkit.Amt("0.06") {
+			t.Fatalf("after refund and settlement: count %d charged %v, want %d and %v", n, charged, n0-1, charged0-testkit.Amt("0.11"))
 		}
-		for _, a := range []*admAcct{g, c2, k, r, c1} {
+		for _, a := range []*testkit.Account{g, c2, k, r, c1} {
 			if u := admUsage(t, s, a); len(u) != 0 {
 				t.Fatalf("usage of deleted %s left in the store: %v", a.ID, u)
 			}
@@ -190,9 +191,9 @@ func TestDeleteFoldsUsage(t *testing.T) {
 func TestDeleteFoldsExpiredClosedChild(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1")
-		r := admMk(t, s, m, "0.5", admOwn())
-		c := admMk(t, s, r, "")
+		m := testkit.NewAccount(t, s, nil, "1")
+		r := testkit.NewAccount(t, s, m, "0.5", testkit.Own())
+		c := testkit.NewAccount(t, s, r, "")
 		req := admReq(c, c, model.PermNone, false, "0.02")
 		if d := admDo(t, s, req); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
@@ -205,7 +206,7 @@ func TestDeleteFoldsExpiredClosedChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		before, err := s.SubtreeUsage(ctx, m.Root, m.ID, "", "")
-		if err != nil || len(before) != 1 || before[0].Count != 1 || before[0].Charged != admAmt("0.02") {
+		if err != nil || len(before) != 1 || before[0].Count != 1 || before[0].Charged != testkit.Amt("0.02") {
 			t.Fatalf("usage before: %+v %v", before, err)
 		}
 		ids, err := s.DeleteAccount(ctx, m.Account, r.Account, false, newID("TR"))
@@ -215,7 +216,7 @@ func TestDeleteFoldsExpiredClosedChild(t *testing.T) {
 		if after, err := s.SubtreeUsage(ctx, m.Root, m.ID, "", ""); err != nil || !reflect.DeepEqual(after, before) {
 			t.Fatalf("usage after: %+v %v, want %+v", after, err, before)
 		}
-		if got := admBal(t, s, m); got != admAmt("1.48") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("1.48") {
 			t.Fatalf("main's balance %v, want 1.48", got)
 		}
 		for _, k := range []string{balance.UsageKey(c.Root, c.ID), balance.KidsKey(c.Root, r.ID), balance.UsageKey(r.Root, r.ID)} {

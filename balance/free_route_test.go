@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -16,8 +17,8 @@ import (
 func TestFreeRouteRefundAndSettle(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1.00")
-		k := admMk(t, s, m, "")
+		m := testkit.NewAccount(t, s, nil, "1.00")
+		k := testkit.NewAccount(t, s, m, "")
 		day := admToday()
 		var reqs []*balance.AdmitRequest
 		for range 4 {
@@ -63,7 +64,7 @@ func TestFreeRouteRefundAndSettle(t *testing.T) {
 			t.Fatalf("refund after settlement: %v %v", ok, err)
 		}
 		wantUsage("after settlements", map[string]string{f + "n": "3", f + "c": "2500", f + "s": "2"})
-		if got := admBal(t, s, m); got != admAmt("0.9975") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("0.9975") {
 			t.Fatalf("balance %v, want 0.9975", got)
 		}
 
@@ -76,7 +77,7 @@ func TestFreeRouteRefundAndSettle(t *testing.T) {
 			t.Fatalf("settle 0.01 to 0: %v %v %v", c, ok, err)
 		}
 		wantUsage("after a priced request settled to 0", map[string]string{f + "n": "4", f + "c": "2500", f + "s": "3"})
-		if got := admBal(t, s, m); got != admAmt("0.9975") {
+		if got := testkit.Balance(t, s, m); got != testkit.Amt("0.9975") {
 			t.Fatalf("balance %v, want 0.9975", got)
 		}
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -20,8 +21,8 @@ func TestMarkerHashesStayCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m := admMk(t, s, nil, "100.00", admRate(0))
-	k := admMk(t, s, m, "", admRate(0))
+	m := testkit.NewAccount(t, s, nil, "100.00", testkit.Rate(0))
+	k := testkit.NewAccount(t, s, m, "", testkit.Rate(0))
 	const n = 1000 // more than a compact hash may hold (hash-max-listpack-entries, 128 or 512)
 	base := admReq(k, k, model.PermCalls, false, "0.01")
 	reqs := make([]*balance.AdmitRequest, 50)

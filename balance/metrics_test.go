@@ -9,6 +9,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -47,8 +48,8 @@ func storeSeries(t *testing.T, reg *prometheus.Registry) (trips, errs map[string
 func TestStoreInstrument(t *testing.T) {
 	admStores(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1.00")
-		k := admMk(t, s, m, "")
+		m := testkit.NewAccount(t, s, nil, "1.00")
+		k := testkit.NewAccount(t, s, m, "")
 		reg := prometheus.NewRegistry()
 		if err := s.Instrument(reg); err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -25,22 +26,22 @@ func TestAdmitPermissions(t *testing.T) {
 		}
 	}
 	admStores(t, func(t *testing.T, s *balance.Store) {
-		m := admMk(t, s, nil, "1.00")
+		m := testkit.NewAccount(t, s, nil, "1.00")
 		for _, p := range []model.Permission{model.PermCalls, model.PermSMS, model.PermCDR, model.PermSub} {
 			allBut := model.Perms{Calls: true, SMS: true, CDR: true, Sub: true}
 			set(p, false, &allBut)
 			var only model.Perms
 			set(p, true, &only)
-			off := admMk(t, s, m, "", admPerms(allBut))
+			off := testkit.NewAccount(t, s, m, "", testkit.Perms(allBut))
 			if d := admDo(t, s, admReq(off, off, p, false, "0.01")); d.Admitted || d.Reason != balance.ReasonPermission || d.AuthID != off.ID {
 				t.Errorf("%s off: %+v, want a permission refusal naming %s", p, d, off.ID)
 			}
-			on := admMk(t, s, m, "", admPerms(only))
+			on := testkit.NewAccount(t, s, m, "", testkit.Perms(only))
 			if d := admDo(t, s, admReq(on, on, p, false, "0.01")); !d.Admitted {
 				t.Errorf("%s on (the only flag): %+v, want admitted", p, d)
 			}
 		}
-		none := admMk(t, s, m, "", admPerms(model.Perms{}))
+		none := testkit.NewAccount(t, s, m, "", testkit.Perms(model.Perms{}))
 		if d := admDo(t, s, admReq(none, none, model.PermNone, false, "0.01")); !d.Admitted {
 			t.Errorf("no permission needed, no flag on: %+v, want admitted", d)
 		}

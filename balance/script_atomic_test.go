@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -41,8 +42,8 @@ func TestRefundSettleErrorWritesNothing(t *testing.T) {
 			{"settle, settlements not an integer", "s", "1.5", true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				m := admMk(t, s, nil, "1.00")
-				k := admMk(t, s, m, "")
+				m := testkit.NewAccount(t, s, nil, "1.00")
+				k := testkit.NewAccount(t, s, m, "")
 				req := admReq(k, k, model.PermNone, false, "0.01")
 				if d := admDo(t, s, req); !d.Admitted {
 					t.Fatalf("admit: %+v", d)
@@ -89,9 +90,9 @@ func TestDeleteErrorWritesNothing(t *testing.T) {
 			{"the parent's folded counter would leave the range", "main", f + "dc", "9007199254740991"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				m := admMk(t, s, nil, "1")
-				r := admMk(t, s, m, "0.5", admOwn())
-				k := admMk(t, s, r, "")
+				m := testkit.NewAccount(t, s, nil, "1")
+				r := testkit.NewAccount(t, s, m, "0.5", testkit.Own())
+				k := testkit.NewAccount(t, s, r, "")
 				if d := admDo(t, s, admReq(k, k, model.PermNone, false, "0.01")); !d.Admitted {
 					t.Fatalf("admit: %+v", d)
 				}

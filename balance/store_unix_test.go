@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -20,8 +21,8 @@ func TestStoreOverUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m := admMk(t, s, nil, "10.00")
-	k := admMk(t, s, m, "")
+	m := testkit.NewAccount(t, s, nil, "10.00")
+	k := testkit.NewAccount(t, s, m, "")
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -47,7 +48,7 @@ func TestStoreOverUnixSocket(t *testing.T) {
 	if _, ok, err := s.Refund(ctx, admitted[0]); err != nil || !ok {
 		t.Fatalf("refund: %v %v", ok, err)
 	}
-	if got, want := admBal(t, s, m), admAmt("10.00")-319*admAmt("0.01"); got != want {
+	if got, want := testkit.Balance(t, s, m), testkit.Amt("10.00")-319*testkit.Amt("0.01"); got != want {
 		t.Errorf("balance %v, want %v", got, want)
 	}
 	// The data is in database 3 of that server.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -37,8 +38,8 @@ func tombState(t testing.TB, s *balance.Store, root string, req *balance.AdmitRe
 func TestRefundBeforeAdmitTakesNothing(t *testing.T) {
 	runOnStores(t, true, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1.00", admRate(5))
-		k := admMk(t, s, m, "", admRate(5))
+		m := testkit.NewAccount(t, s, nil, "1.00", testkit.Rate(5))
+		k := testkit.NewAccount(t, s, m, "", testkit.Rate(5))
 		req := admReq(k, k, model.PermCalls, false, "0.01")
 
 		amt, ok, err := s.Refund(ctx, req)
@@ -63,7 +64,7 @@ func TestRefundBeforeAdmitTakesNothing(t *testing.T) {
 		if after := tombState(t, s, m.Root, req); !reflect.DeepEqual(before, after) {
 			t.Errorf("the withdrawn admit wrote:\nbefore %v\nafter  %v", before, after)
 		}
-		if b := admBal(t, s, m); b != admAmt("1.00") {
+		if b := testkit.Balance(t, s, m); b != testkit.Amt("1.00") {
 			t.Errorf("balance %v, want 1.00", b)
 		}
 
@@ -75,7 +76,7 @@ func TestRefundBeforeAdmitTakesNothing(t *testing.T) {
 			t.Errorf("a refund with a tombstone wrote:\nbefore %v\nafter  %v", before, after)
 		}
 		// Settling it does nothing either.
-		if c, ok, err := s.Settle(ctx, req, admAmt("0.02")); err != nil || ok || c != 0 {
+		if c, ok, err := s.Settle(ctx, req, testkit.Amt("0.02")); err != nil || ok || c != 0 {
 			t.Errorf("settle of a withdrawn request: %v %v %v", c, ok, err)
 		}
 	})
@@ -86,29 +87,29 @@ func TestRefundBeforeAdmitTakesNothing(t *testing.T) {
 func TestAdmitThenRefundStillOnce(t *testing.T) {
 	runOnStores(t, true, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1.00", admRate(0))
-		k := admMk(t, s, m, "", admRate(0))
+		m := testkit.NewAccount(t, s, nil, "1.00", testkit.Rate(0))
+		k := testkit.NewAccount(t, s, m, "", testkit.Rate(0))
 		req := admReq(k, k, model.PermCalls, false, "0.01")
 		if d := admDo(t, s, req); !d.Admitted {
 			t.Fatalf("admit: %+v", d)
 		}
 		for try := 0; try < 3; try++ {
 			amt, ok, err := s.Refund(ctx, req)
-			if err != nil || ok != (try == 0) || (ok && amt != admAmt("0.01")) {
+			if err != nil || ok != (try == 0) || (ok && amt != testkit.Amt("0.01")) {
 				t.Fatalf("refund %d: %v %v %v", try, amt, ok, err)
 			}
 		}
 		if mk, err := s.RefundMarker(ctx, m.Root, string(req.RequestID)); err != nil || mk.State != 'r' {
 			t.Errorf("marker %+v %v, want refunded", mk, err)
 		}
-		if b := admBal(t, s, m); b != admAmt("1.00") {
+		if b := testkit.Balance(t, s, m); b != testkit.Amt("1.00") {
 			t.Errorf("balance %v, want 1.00", b)
 		}
 		// An id that already has a marker is never admitted again.
 		if d := admDo(t, s, req); d.Admitted || d.Reason != balance.ReasonWithdrawn {
 			t.Errorf("a second admit of the same id: %+v", d)
 		}
-		if b := admBal(t, s, m); b != admAmt("1.00") {
+		if b := testkit.Balance(t, s, m); b != testkit.Amt("1.00") {
 			t.Errorf("balance %v after the second admit, want 1.00", b)
 		}
 	})
@@ -121,8 +122,8 @@ func TestAdmitThenRefundStillOnce(t *testing.T) {
 func TestWithdrawnInARun(t *testing.T) {
 	runOnStores(t, true, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1.00", admRate(0))
-		k := admMk(t, s, m, "", admRate(3))
+		m := testkit.NewAccount(t, s, nil, "1.00", testkit.Rate(0))
+		k := testkit.NewAccount(t, s, m, "", testkit.Rate(3))
 		first := admReq(k, k, model.PermCalls, false, "0.01")
 		reqs := make([]*balance.AdmitRequest, 6)
 		for i := range reqs {
@@ -156,7 +157,7 @@ func TestWithdrawnInARun(t *testing.T) {
 				t.Errorf("request %d: marker %+v %v, want none", i, mk, err)
 			}
 		}
-		if b := admBal(t, s, m); b != admAmt("0.97") {
+		if b := testkit.Balance(t, s, m); b != testkit.Amt("0.97") {
 			t.Errorf("balance %v, want 0.97 (three admitted)", b)
 		}
 		u, err := s.UsageOf(ctx, m.Root, []string{k.ID}, "", "")
@@ -165,7 +166,7 @@ func TestWithdrawnInARun(t *testing.T) {
 		for _, x := range u {
 			n, c = n+x.Count, c+x.Charged
 		}
-		if err != nil || n != 3 || c != admAmt("0.03") {
+		if err != nil || n != 3 || c != testkit.Amt("0.03") {
 			t.Errorf("usage %+v %v, want 3 requests for 0.03", u, err)
 		}
 	})

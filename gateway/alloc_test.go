@@ -23,8 +23,8 @@ func TestCacheHitPathAllocs(t *testing.T) {
 	r := f.mk(m, "")
 	k := f.mk(r, "")
 	// Warm the cache through a real request.
-	if a := f.do(call{path: callPath(k), as: r}); a.status != 200 {
-		t.Fatal(a.status)
+	if a := f.do(call{path: callPath(k), as: r}); a.Status != 200 {
+		t.Fatal(a.Status)
 	}
 	g := f.gw
 	g.cache.c.Wait()
@@ -34,10 +34,10 @@ func TestCacheHitPathAllocs(t *testing.T) {
 		tmpl.Header.SetMethod("POST")
 		tmpl.SetRequestURI(callPath(k) + "?a=b")
 		if basic {
-			tmpl.Header.Set("Authorization", basicHeader(r.ID, r.tok))
+			tmpl.Header.Set("Authorization", basicHeader(r.ID, r.Token))
 		} else {
 			tmpl.Header.Set("X-Auth-ID", r.ID)
-			tmpl.Header.Set("X-Auth-Token", r.tok)
+			tmpl.Header.Set("X-Auth-Token", r.Token)
 		}
 		tmpl.Header.Set("X-Request-ID", "abc-123")
 		tmpl.Header.Set("X-Account-ID", "spoofed")

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 func basicHeader(id, tok string) string {
@@ -19,15 +20,15 @@ func basicHeader(id, tok string) string {
 // on a real redis-server (one round trip per op).
 func BenchmarkAdmitPath(b *testing.B) {
 	f := newFixture(b, nil)
-	m := f.mk(nil, "1000000", withRate(1000000))
-	r := f.mk(m, "", withRate(1000000))
-	k := f.mk(r, "", withRate(1000000))
+	m := f.mk(nil, "1000000", testkit.Rate(1000000))
+	r := f.mk(m, "", testkit.Rate(1000000))
+	k := f.mk(r, "", testkit.Rate(1000000))
 	g := f.gw
 	var rc fasthttp.RequestCtx
 	rc.Request.Header.SetMethod("POST")
 	rc.Request.SetRequestURI(callPath(k))
 	rc.Request.Header.Set("X-Auth-ID", r.ID)
-	rc.Request.Header.Set("X-Auth-Token", r.tok)
+	rc.Request.Header.Set("X-Auth-Token", r.Token)
 	st := newReqState()
 	once := func() {
 		idx, pathID, ok := g.routes.Match(rc.Method(), rc.Path())
@@ -78,14 +79,14 @@ func BenchmarkServe(b *testing.B) {
 			f := newFixture(b, func(o *Options) {
 				o.Upstreams = map[string]Upstream{"voice": {URL: voice}, "sms": {URL: sms, Pipeline: c.pipeline, PipelineDelay: c.delay}}
 			})
-			m := f.mk(nil, "1000000", withRate(1000000))
-			k := f.mk(m, "", withRate(1000000))
+			m := f.mk(nil, "1000000", testkit.Rate(1000000))
+			k := f.mk(m, "", testkit.Rate(1000000))
 			g := f.gw
 			var tmpl fasthttp.Request
 			tmpl.Header.SetMethod("POST")
 			tmpl.SetRequestURI(smsPath(k))
 			tmpl.Header.Set("X-Auth-ID", k.ID)
-			tmpl.Header.Set("X-Auth-Token", k.tok)
+			tmpl.Header.Set("X-Auth-Token", k.Token)
 			tmpl.SetBodyString(`{"src":"1","dst":"2","text":"hi"}`)
 			once := func(rc *fasthttp.RequestCtx) bool {
 				tmpl.CopyTo(&rc.Request)

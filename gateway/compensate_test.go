@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 // lostAnswerStore runs the real admit script and then reports the store unavailable, as when
@@ -29,14 +30,14 @@ func TestLostAdmitAnswerIsRefunded(t *testing.T) {
 	k := f.mk(m, "")
 	for i := 0; i < 3; i++ {
 		a := f.do(call{path: callPath(k), as: k})
-		if a.status != 503 || a.err.Error.Code != "STORE_UNAVAILABLE" || a.header["X-Charge"] != "0.00" {
-			t.Fatalf("answer %d %s %q", a.status, a.err.Error.Code, a.header["X-Charge"])
+		if a.Status != 503 || a.Err.Error.Code != "STORE_UNAVAILABLE" || a.Header["X-Charge"] != "0.00" {
+			t.Fatalf("answer %d %s %q", a.Status, a.Err.Error.Code, a.Header["X-Charge"])
 		}
 	}
 	if n := f.voice.count(); n != 0 {
 		t.Fatalf("forwarded %d requests", n)
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.bal(m) != amt("1.00"); {
+	for deadline := time.Now().Add(10 * time.Second); f.bal(m) != testkit.Amt("1.00"); {
 		if time.Now().After(deadline) {
 			t.Fatalf("balance %v: the lost admits were not refunded", f.bal(m))
 		}
@@ -66,10 +67,10 @@ func TestGarbledAdmitAnswerIsRefunded(t *testing.T) {
 	m := f.mk(nil, "1.00")
 	k := f.mk(m, "")
 	a := f.do(call{path: callPath(k), as: k})
-	if a.status != 500 || a.header["X-Charge"] != "0.00" {
-		t.Fatalf("answer %d %q", a.status, a.header["X-Charge"])
+	if a.Status != 500 || a.Header["X-Charge"] != "0.00" {
+		t.Fatalf("answer %d %q", a.Status, a.Header["X-Charge"])
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.bal(m) != amt("1.00"); {
+	for deadline := time.Now().Add(10 * time.Second); f.bal(m) != testkit.Amt("1.00"); {
 		if time.Now().After(deadline) {
 			t.Fatalf("balance %v: the garbled admit was not refunded", f.bal(m))
 		}

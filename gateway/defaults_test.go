@@ -78,8 +78,8 @@ func TestTrustedProxiesFromTheLimiter(t *testing.T) {
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	})
 	m := f.mk(nil, "1.00")
-	if a := f.do(call{path: callPath(m), as: m, header: map[string]string{"X-Forwarded-For": "198.51.100.7"}}); a.status != 200 {
-		t.Fatalf("%d %s", a.status, a.body)
+	if a := f.do(call{path: callPath(m), as: m, header: map[string]string{"X-Forwarded-For": "198.51.100.7"}}); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
 	}
 	got := f.voice.requests()
 	if xff := strings.Join(got[len(got)-1].header["x-forwarded-for"], "|"); xff != "198.51.100.7, 127.0.0.1" {

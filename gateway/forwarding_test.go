@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"encoding/json"
 	"net"
 	"net/netip"
 	"strings"
@@ -12,12 +11,13 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
 // raw sends one request to the gateway exactly as written (request line, header section,
 // body and all: no client library normalises it) and reads the answer.
-func (f *fixture) raw(req string) answer {
+func (f *fixture) raw(req string) testkit.Answer {
 	f.t.Helper()
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {
@@ -34,18 +34,13 @@ func (f *fixture) raw(req string) answer {
 	if err := resp.Read(bufio.NewReader(c)); err != nil {
 		f.t.Fatalf("reading the answer to %q: %v", req, err)
 	}
-	a := answer{status: resp.StatusCode(), header: map[string]string{}, body: append([]byte(nil), resp.Body()...)}
-	for k, v := range resp.Header.All() {
-		a.header[string(k)] = string(v)
-	}
-	if a.status >= 400 {
-		_ = json.Unmarshal(a.body, &a.err)
-	}
-	return a
+	return testkit.AnswerOf(&resp)
 }
 
 // authHeaders are the header-section credentials of a, as raw request lines.
-func authHeaders(a *acct) string { return "X-Auth-ID: " + a.ID + "\r\nX-Auth-Token: " + a.tok + "\r\n" }
+func authHeaders(a *testkit.Account) string {
+	return "X-Auth-ID: " + a.ID + "\r\nX-Auth-Token: " + a.Token + "\r\n"
+}
 
 // TestPathNotInNormalFormRefused: the path the upstream receives is the one access and
 // billing were decided on. A request target whose raw path differs from its normalised form
@@ -80,11 +75,11 @@ func TestPathNotInNormalFormRefused(t *testing.T) {
 	}
 	before := map[string]model.Amount{other.ID: f.bal(other), m.ID: f.bal(m)}
 	for _, target := range targets {
-		for _, as := range []*acct{m, c} {
+		for _, as := range []*testkit.Account{m, c} {
 			a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(as) + "Content-Length: 2\r\n\r\n{}")
-			if a.status != 400 || a.err.Error.Code != "INVALID_REQUEST" || a.err.RequestID == "" ||
-				a.err.RequestID != a.header["X-Request-Id"] {
-				t.Errorf("%s as %s: %d %s, want 400 INVALID_REQUEST", target, as.ID, a.status, a.body)
+			if a.Status != 400 || a.Err.Error.Code != "INVALID_REQUEST" || a.Err.RequestID == "" ||
+				a.Err.RequestID != a.Header["X-Request-Id"] {
+				t.Errorf("%s as %s: %d %s, want 400 INVALID_REQUEST", target, as.ID, a.Status, a.Body)
 			}
 		}
 	}
@@ -94,7 +89,7 @@ func TestPathNotInNormalFormRefused(t *testing.T) {
 	if n := fellBack.Load(); n != 0 {
 		t.Errorf("the fallback (management API) was handed %d of them", n)
 	}
-	for _, x := range []*acct{other, m} {
+	for _, x := range []*testkit.Account{other, m} {
 		if got := f.bal(x); got != before[x.ID] {
 			t.Errorf("balance of %s moved: %v → %v", x.ID, before[x.ID], got)
 		}
@@ -102,15 +97,15 @@ func TestPathNotInNormalFormRefused(t *testing.T) {
 	// A path in normal form goes through, and the upstream receives it byte for byte, with
 	// the query as sent (percent-encoding in the query is not the path's).
 	target := callPath(c) + "?to=%2B15550100&x=a%2Fb"
-	if a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}"); a.status != 200 {
-		t.Fatalf("normal form: %d %s", a.status, a.body)
+	if a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}"); a.Status != 200 {
+		t.Fatalf("normal form: %d %s", a.Status, a.Body)
 	}
 	if got := f.voice.requests(); len(got) != 1 || got[0].uri != target || got[0].get("X-Account-ID") != c.ID {
 		t.Fatalf("upstream received %d requests, want one: %s for %s", len(got), target, c.ID)
 	}
 	// An absolute-form target is routed on its path, and the upstream gets the origin form.
-	if a := f.raw("POST http://elsewhere.example" + callPath(c) + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}"); a.status != 200 {
-		t.Fatalf("absolute form: %d %s", a.status, a.body)
+	if a := f.raw("POST http://elsewhere.example" + callPath(c) + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}"); a.Status != 200 {
+		t.Fatalf("absolute form: %d %s", a.Status, a.Body)
 	}
 	if got := f.voice.requests(); len(got) != 2 || got[1].uri != callPath(c) {
 		t.Errorf("upstream received %q, want %s", got[len(got)-1].uri, callPath(c))
@@ -129,14 +124,14 @@ func TestBackslashesNeverReachTheUpstream(t *testing.T) {
 		"/v1/Account/" + other.ID + "\\..\\" + m.ID + "/Call/",
 	} {
 		a := f.raw("POST " + target + " HTTP/1.1\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}")
-		if a.status != 403 && a.status != 404 {
-			t.Errorf("%s: %d %s", target, a.status, a.body)
+		if a.Status != 403 && a.Status != 404 {
+			t.Errorf("%s: %d %s", target, a.Status, a.Body)
 		}
 	}
 	for _, u := range f.voice.requests() {
 		t.Errorf("the upstream received %s", u.uri)
 	}
-	if f.bal(m) != amt("1.00") || f.bal(other) != amt("1.00") {
+	if f.bal(m) != testkit.Amt("1.00") || f.bal(other) != testkit.Amt("1.00") {
 		t.Errorf("balances moved: %v %v", f.bal(m), f.bal(other))
 	}
 }
@@ -156,25 +151,25 @@ func TestTrailersNeitherAuthenticateNorReachTheUpstream(t *testing.T) {
 	other := f.mk(nil, "1.00")
 	m := f.mk(nil, "1.00")
 	c := f.mk(m, "")
-	creds := "X-Auth-ID: " + m.ID + "\r\nX-Auth-Token: " + m.tok + "\r\n"
+	creds := "X-Auth-ID: " + m.ID + "\r\nX-Auth-Token: " + m.Token + "\r\n"
 
 	t.Run("credentials in trailers only", func(t *testing.T) {
 		for _, head := range []string{"", "Trailer: X-Auth-ID, X-Auth-Token\r\n"} {
 			a := f.raw(chunked(callPath(m), head, creds))
-			if a.status != 401 || a.err.Error.Code != "INVALID_CREDENTIALS" {
-				t.Errorf("head %q: %d %s, want 401", head, a.status, a.body)
+			if a.Status != 401 || a.Err.Error.Code != "INVALID_CREDENTIALS" {
+				t.Errorf("head %q: %d %s, want 401", head, a.Status, a.Body)
 			}
 		}
-		if f.voice.count() != 0 || f.bal(m) != amt("1.00") {
+		if f.voice.count() != 0 || f.bal(m) != testkit.Amt("1.00") {
 			t.Errorf("forwarded %d, balance %v", f.voice.count(), f.bal(m))
 		}
 	})
 
 	t.Run("trusted and other names in trailers", func(t *testing.T) {
-		trailer := "X-Auth-Token: " + other.tok + "\r\nX-Auth-ID: " + other.ID + "\r\nX-Account-ID: " + other.ID +
+		trailer := "X-Auth-Token: " + other.Token + "\r\nX-Auth-ID: " + other.ID + "\r\nX-Account-ID: " + other.ID +
 			"\r\nX-Caller-ID: " + other.ID + "\r\nX-Billing-Account-ID: " + other.ID + "\r\nX-Charge: 0\r\n" +
 			"X-Request-ID: from-trailer\r\nX-Custom: trailer\r\nX-Only-Trailer: t\r\n"
-		basic := "Authorization: " + basicHeader(m.ID, m.tok) + "\r\n"
+		basic := "Authorization: " + basicHeader(m.ID, m.Token) + "\r\n"
 		for i, head := range []string{
 			authHeaders(m) + "X-Custom: header\r\nX-Request-ID: from-header\r\n",
 			authHeaders(m) + "X-Custom: header\r\nX-Request-ID: from-header\r\nTrailer: X-Auth-Token, X-Account-ID, X-Custom, X-Only-Trailer\r\n",
@@ -182,8 +177,8 @@ func TestTrailersNeitherAuthenticateNorReachTheUpstream(t *testing.T) {
 			basic + "X-Custom: header\r\nX-Request-ID: from-header\r\n",
 		} {
 			a := f.raw(chunked(callPath(c), head, trailer))
-			if a.status != 200 || a.header["X-Charge"] != "0.01" || a.header["X-Request-Id"] != "from-header" {
-				t.Fatalf("%d: %d %s %v", i, a.status, a.body, a.header)
+			if a.Status != 200 || a.Header["X-Charge"] != "0.01" || a.Header["X-Request-Id"] != "from-header" {
+				t.Fatalf("%d: %d %s %v", i, a.Status, a.Body, a.Header)
 			}
 			got := f.voice.requests()
 			u := got[len(got)-1]
@@ -203,20 +198,20 @@ func TestTrailersNeitherAuthenticateNorReachTheUpstream(t *testing.T) {
 				t.Errorf("%d: body %q", i, u.body)
 			}
 		}
-		if f.bal(other) != amt("1.00") || f.bal(m) != amt("0.97") {
+		if f.bal(other) != testkit.Amt("1.00") || f.bal(m) != testkit.Amt("0.97") {
 			t.Errorf("balances %v %v", f.bal(other), f.bal(m))
 		}
 	})
 
 	t.Run("announced names, nothing sent", func(t *testing.T) {
 		a := f.raw(chunked(callPath(c), authHeaders(m)+"Trailer: X-Account-ID, X-Caller-ID, X-Request-ID\r\n", ""))
-		if a.status != 200 {
-			t.Fatalf("%d %s", a.status, a.body)
+		if a.Status != 200 {
+			t.Fatalf("%d %s", a.Status, a.Body)
 		}
 		got := f.voice.requests()
 		u := got[len(got)-1]
 		if u.trailer != "" || u.get("Trailer") != "" || u.get("X-Account-ID") != c.ID || u.get("X-Caller-ID") != m.ID ||
-			u.get("X-Request-ID") != a.header["X-Request-Id"] {
+			u.get("X-Request-ID") != a.Header["X-Request-Id"] {
 			t.Errorf("upstream received %q, trailer %q", u.header, u.trailer)
 		}
 	})
@@ -258,33 +253,33 @@ func TestConnectionNamedResponseHeadersStripped(t *testing.T) {
 		})
 		m := f.mk(nil, "1.00")
 		a := f.do(call{path: callPath(m), as: m})
-		if a.status != 200 || string(a.body) != "{}" {
-			t.Fatalf("pipeline %d: %d %s", pipeline, a.status, a.body)
+		if a.Status != 200 || string(a.Body) != "{}" {
+			t.Fatalf("pipeline %d: %d %s", pipeline, a.Status, a.Body)
 		}
 		for _, name := range []string{"X-Hop-Secret", "X-Other-Hop", "X-Third-Hop", "Keep-Alive", "Proxy-Connection", "Upgrade"} {
-			if v, ok := a.header[name]; ok {
+			if v, ok := a.Header[name]; ok {
 				t.Errorf("pipeline %d: the client received %s: %q", pipeline, name, v)
 			}
 		}
-		if c := a.header["Connection"]; c != "" && c != "keep-alive" {
+		if c := a.Header["Connection"]; c != "" && c != "keep-alive" {
 			t.Errorf("pipeline %d: Connection: %q", pipeline, c)
 		}
-		if a.header["X-Kept"] != "k" {
-			t.Errorf("pipeline %d: end-to-end header lost: %v", pipeline, a.header)
+		if a.Header["X-Kept"] != "k" {
+			t.Errorf("pipeline %d: end-to-end header lost: %v", pipeline, a.Header)
 		}
 		a = f.do(call{path: smsPath(m), as: m})
-		if a.status != 200 || string(a.body) != "{}" || a.header["X-Charge"] != "0.02" {
-			t.Fatalf("pipeline %d, trailers: %d %s %v", pipeline, a.status, a.body, a.header)
+		if a.Status != 200 || string(a.Body) != "{}" || a.Header["X-Charge"] != "0.02" {
+			t.Fatalf("pipeline %d, trailers: %d %s %v", pipeline, a.Status, a.Body, a.Header)
 		}
 		for _, name := range []string{"X-Hop-Secret", "X-Usage-Cost", "Trailer"} {
-			if v, ok := a.header[name]; ok {
+			if v, ok := a.Header[name]; ok {
 				t.Errorf("pipeline %d: the client received %s: %q", pipeline, name, v)
 			}
 		}
-		if a.header["X-Kept"] != "k" || a.header["X-Kept-Trailer"] != "kt" {
-			t.Errorf("pipeline %d: end-to-end fields lost: %v", pipeline, a.header)
+		if a.Header["X-Kept"] != "k" || a.Header["X-Kept-Trailer"] != "kt" {
+			t.Errorf("pipeline %d: end-to-end fields lost: %v", pipeline, a.Header)
 		}
-		if f.bal(m) != amt("0.97") {
+		if f.bal(m) != testkit.Amt("0.97") {
 			t.Errorf("pipeline %d: balance %v, want 0.97 (0.01 + the 0.02 settled)", pipeline, f.bal(m))
 		}
 	}
@@ -297,8 +292,8 @@ func TestForwardedProtocolIsTheProxys(t *testing.T) {
 	m := f.mk(nil, "1.00")
 	for _, proto := range []string{"HTTP/1.2", "HTTP/1.0", "HTTP/1.9", "HTTP/1.1"} {
 		a := f.raw("POST " + callPath(m) + " " + proto + "\r\nHost: gw\r\n" + authHeaders(m) + "Content-Length: 2\r\n\r\n{}")
-		if a.status != 200 {
-			t.Fatalf("%s: %d %s", proto, a.status, a.body)
+		if a.Status != 200 {
+			t.Fatalf("%s: %d %s", proto, a.Status, a.Body)
 		}
 		got := f.voice.requests()
 		if u := got[len(got)-1]; u.proto != "HTTP/1.1" || string(u.body) != "{}" {
@@ -311,14 +306,14 @@ func TestForwardedProtocolIsTheProxys(t *testing.T) {
 // client's list is kept in front of it only when the peer is a trusted proxy. A client's
 // Forwarded header never reaches the upstream.
 func TestForwardedFor(t *testing.T) {
-	send := func(f *fixture, m *acct, xff ...string) recorded {
+	send := func(f *fixture, m *testkit.Account, xff ...string) recorded {
 		t.Helper()
 		head := authHeaders(m) + "Forwarded: for=192.0.2.66;proto=https\r\n"
 		for _, x := range xff {
 			head += "X-Forwarded-For: " + x + "\r\n"
 		}
-		if a := f.raw("POST " + callPath(m) + " HTTP/1.1\r\nHost: gw\r\n" + head + "Content-Length: 2\r\n\r\n{}"); a.status != 200 {
-			t.Fatalf("%d %s", a.status, a.body)
+		if a := f.raw("POST " + callPath(m) + " HTTP/1.1\r\nHost: gw\r\n" + head + "Content-Length: 2\r\n\r\n{}"); a.Status != 200 {
+			t.Fatalf("%d %s", a.Status, a.Body)
 		}
 		got := f.voice.requests()
 		u := got[len(got)-1]
@@ -366,15 +361,15 @@ func TestMalformedPathIDIsForbidden(t *testing.T) {
 	for _, id := range []string{"SA_NOSUCHACCOUNT000000Y", "SA_bad", "sa_ABCDEFGHIJ0123456789", "MA_ABCDEFGHIJ01234567890", "x"} {
 		for _, path := range []string{"/v1/Account/" + id + "/Call/", "/v1/Account/" + id + "/Message"} {
 			a := f.do(call{path: path, as: m})
-			if a.status != 403 || a.err.Error.Code != "FORBIDDEN" || a.header["X-Charge"] != "0.00" {
-				t.Errorf("%s: %d %s, want 403 FORBIDDEN", path, a.status, a.body)
+			if a.Status != 403 || a.Err.Error.Code != "FORBIDDEN" || a.Header["X-Charge"] != "0.00" {
+				t.Errorf("%s: %d %s, want 403 FORBIDDEN", path, a.Status, a.Body)
 			}
-			if a := f.do(call{path: path}); a.status != 401 {
-				t.Errorf("%s without credentials: %d %s, want 401", path, a.status, a.body)
+			if a := f.do(call{path: path}); a.Status != 401 {
+				t.Errorf("%s without credentials: %d %s, want 401", path, a.Status, a.Body)
 			}
 		}
 	}
-	if fellBack.Load() != 0 || f.voice.count()+f.sms.count() != 0 || f.bal(m) != amt("1.00") {
+	if fellBack.Load() != 0 || f.voice.count()+f.sms.count() != 0 || f.bal(m) != testkit.Amt("1.00") {
 		t.Errorf("fallback %d, forwarded %d, balance %v", fellBack.Load(), f.voice.count()+f.sms.count(), f.bal(m))
 	}
 }

@@ -13,28 +13,29 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
 func TestAdmittedRequest(t *testing.T) {
 	f := newFixture(t, nil)
 	m := f.mk(nil, "1.00")
-	r := f.mk(m, "", withRate(50))
-	c := f.mk(r, "", withRate(20))
+	r := f.mk(m, "", testkit.Rate(50))
+	c := f.mk(r, "", testkit.Rate(20))
 
 	a := f.do(call{path: callPath(c) + "?x=1&y=%2F", as: r, body: `{"to":"+15550100"}`,
 		header: map[string]string{
 			"X-Request-ID": "client-id-1", "X-Account-ID": m.ID, "X-Caller-ID": m.ID, "X-Billing-Account-ID": "SA_X",
 			"X-Charge": "0", "Connection": "keep-alive, X-Secret", "X-Secret": "s", "X-Custom": "kept",
 		}})
-	if a.status != 200 || string(a.body) != `{"api_id":"x"}` {
-		t.Fatalf("answer %d %s", a.status, a.body)
+	if a.Status != 200 || string(a.Body) != `{"api_id":"x"}` {
+		t.Fatalf("answer %d %s", a.Status, a.Body)
 	}
-	if a.header["X-Request-Id"] != "client-id-1" || a.header["X-Charge"] != "0.01" || a.header["X-Upstream"] != "yes" {
-		t.Errorf("answer headers %v", a.header)
+	if a.Header["X-Request-Id"] != "client-id-1" || a.Header["X-Charge"] != "0.01" || a.Header["X-Upstream"] != "yes" {
+		t.Errorf("answer headers %v", a.Header)
 	}
-	if a.header["Ratelimit-Policy"] != `"acct";q=20;w=1` || a.header["Ratelimit"] != `"acct";r=19;t=1` {
-		t.Errorf("RateLimit headers %q %q", a.header["Ratelimit-Policy"], a.header["Ratelimit"])
+	if a.Header["Ratelimit-Policy"] != `"acct";q=20;w=1` || a.Header["Ratelimit"] != `"acct";r=19;t=1` {
+		t.Errorf("RateLimit headers %q %q", a.Header["Ratelimit-Policy"], a.Header["Ratelimit"])
 	}
 	got := f.voice.requests()
 	if len(got) != 1 {
@@ -53,7 +54,7 @@ func TestAdmittedRequest(t *testing.T) {
 			t.Errorf("upstream header %s = %q, want %q", name, v, want)
 		}
 	}
-	if f.bal(m) != amt("0.99") {
+	if f.bal(m) != testkit.Amt("0.99") {
 		t.Errorf("balance %v", f.bal(m))
 	}
 }
@@ -67,15 +68,15 @@ func TestBasicAuthAndNoSecretsUpstream(t *testing.T) {
 	m := f.mk(nil, "1.00")
 	c := f.mk(m, "")
 	a := f.do(call{path: smsPath(c), as: c, basic: true, header: map[string]string{"x-account-id": m.ID}})
-	if a.status != 200 {
-		t.Fatalf("basic: %d %s", a.status, a.body)
+	if a.Status != 200 {
+		t.Fatalf("basic: %d %s", a.Status, a.Body)
 	}
-	if a.header["X-Charge"] != "0.005" {
-		t.Errorf("X-Charge %q", a.header["X-Charge"])
+	if a.Header["X-Charge"] != "0.005" {
+		t.Errorf("X-Charge %q", a.Header["X-Charge"])
 	}
 	a = f.do(call{path: smsPath(c), as: c, header: map[string]string{"x-account-id": m.ID, "authorization": basicHeader(m.ID, "zzz")}})
-	if a.status != 200 {
-		t.Fatalf("headers and Basic: %d %s", a.status, a.body)
+	if a.Status != 200 {
+		t.Fatalf("headers and Basic: %d %s", a.Status, a.Body)
 	}
 	for i, u := range f.sms.requests() {
 		if u.get("authorization") != "" || u.get("x-auth-token") != "" || u.get("x-auth-id") != "" ||
@@ -84,10 +85,10 @@ func TestBasicAuthAndNoSecretsUpstream(t *testing.T) {
 		}
 	}
 	a = f.do(call{path: smsPath(c), as: c, basic: true, header: map[string]string{"x-auth-token": "zzz"}})
-	if a.status != 401 || a.err.Error.Code != "INVALID_CREDENTIALS" || a.header["X-Charge"] != "0.00" {
-		t.Errorf("Basic and X-Auth-Token alone: %d %s, X-Charge %q", a.status, a.body, a.header["X-Charge"])
+	if a.Status != 401 || a.Err.Error.Code != "INVALID_CREDENTIALS" || a.Header["X-Charge"] != "0.00" {
+		t.Errorf("Basic and X-Auth-Token alone: %d %s, X-Charge %q", a.Status, a.Body, a.Header["X-Charge"])
 	}
-	if f.sms.count() != 2 || f.bal(m) != amt("0.99") {
+	if f.sms.count() != 2 || f.bal(m) != testkit.Amt("0.99") {
 		t.Errorf("forwarded %d, balance %v", f.sms.count(), f.bal(m))
 	}
 }
@@ -97,12 +98,12 @@ func TestBasicAuthAndNoSecretsUpstream(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	suspend := func(a *acct) {
+	suspend := func(a *testkit.Account) {
 		if err := f.store.UpdateAccount(ctx, a.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	type tree struct{ m, r, c, sib *acct }
+	type tree struct{ m, r, c, sib *testkit.Account }
 	cases := []struct {
 		name     string
 		build    func() tree
@@ -121,7 +122,7 @@ func TestRefusals(t *testing.T) {
 		{name: "no credentials", req: func(tr tree) call { return call{path: callPath(tr.c)} },
 			status: 401, code: "INVALID_CREDENTIALS"},
 		{name: "unknown account", req: func(tr tree) call {
-			return call{path: callPath(tr.c), as: &acct{Account: &model.Account{ID: "SA_NOSUCHACCOUNT000000X"}, tok: tr.c.tok}}
+			return call{path: callPath(tr.c), as: &testkit.Account{Account: &model.Account{ID: "SA_NOSUCHACCOUNT000000X"}, Token: tr.c.Token}}
 		}, status: 401, code: "INVALID_CREDENTIALS"},
 		{name: "foreign account (sibling)", req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.sib} },
 			status: 403, code: "FORBIDDEN"},
@@ -143,19 +144,19 @@ func TestRefusals(t *testing.T) {
 		}, req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 403, code: "ACCOUNT_SUSPENDED", who: func(tr tree) string { return tr.m.ID }},
 		{name: "permission off at the parent", build: func() tree {
-			return f3(f, nil, []acctOpt{withPerms(model.Perms{SMS: true, CDR: true})}, nil)
+			return f3(f, nil, []testkit.Option{testkit.Perms(model.Perms{SMS: true, CDR: true})}, nil)
 		}, req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 403, code: "PERMISSION_DENIED", who: func(tr tree) string { return tr.r.ID }},
 		{name: "KYC-gated route while blocked", build: func() tree {
-			return f3(f, nil, []acctOpt{withKYC(model.KYCCustomer, model.KYCPending)}, nil)
+			return f3(f, nil, []testkit.Option{testkit.KYC(model.KYCCustomer, model.KYCPending)}, nil)
 		}, req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 403, code: "KYC_REQUIRED", who: func(tr tree) string { return tr.r.ID }},
-		{name: "rate limited at the child", build: func() tree { return f3(f, nil, nil, []acctOpt{withRate(2)}) },
+		{name: "rate limited at the child", build: func() tree { return f3(f, nil, nil, []testkit.Option{testkit.Rate(2)}) },
 			warm: 2, warmReq: func(tr tree) call { return call{path: smsPath(tr.c), as: tr.c} },
 			req:    func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 429, code: "RATE_LIMITED", who: func(tr tree) string { return tr.c.ID }},
 		{name: "rate limited at the parent by two children", build: func() tree {
-			return f3(f, nil, []acctOpt{withRate(4)}, []acctOpt{withRate(100)})
+			return f3(f, nil, []testkit.Option{testkit.Rate(4)}, []testkit.Option{testkit.Rate(100)})
 		}, warm: 4, warmReq: func() func(tr tree) call {
 			n := 0
 			return func(tr tree) call {
@@ -176,13 +177,13 @@ func TestRefusals(t *testing.T) {
 			status: 402, code: "INSUFFICIENT_BALANCE", who: func(tr tree) string { return tr.m.ID }},
 		{name: "insufficient own balance", build: func() tree {
 			m := f.mk(nil, "10")
-			r := f.mk(m, "0.001", withOwn())
+			r := f.mk(m, "0.001", testkit.Own())
 			return tree{m, r, f.mk(r, ""), f.mk(r, "")}
 		}, req: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
 			status: 402, code: "INSUFFICIENT_BALANCE", who: func(tr tree) string { return tr.r.ID }},
 		{name: "credit_limit floor", build: func() tree {
 			m := f.mk(nil, "10")
-			r := f.mk(m, "0.005", withOwn(), withCredit("0.02"))
+			r := f.mk(m, "0.005", testkit.Own(), testkit.Credit("0.02"))
 			return tree{m, r, f.mk(r, ""), f.mk(r, "")}
 		}, warm: 2, warmReq: func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} }, // 0.005 → -0.015
 			req:    func(tr tree) call { return call{path: callPath(tr.c), as: tr.c} },
@@ -197,41 +198,41 @@ func TestRefusals(t *testing.T) {
 				tr = f3(f, nil, nil, nil)
 			}
 			for i := range c.warm {
-				if a := f.do(c.warmReq(tr)); a.status != 200 {
-					t.Fatalf("warm-up %d: %d %s", i, a.status, a.body)
+				if a := f.do(c.warmReq(tr)); a.Status != 200 {
+					t.Fatalf("warm-up %d: %d %s", i, a.Status, a.Body)
 				}
 			}
 			voice, sms := f.voice.count(), f.sms.count()
 			balances := map[string]model.Amount{}
-			for _, a := range []*acct{tr.m, tr.r, tr.c, tr.sib} {
+			for _, a := range []*testkit.Account{tr.m, tr.r, tr.c, tr.sib} {
 				balances[a.ID] = f.bal(a)
 			}
 			a := f.do(c.req(tr))
-			if a.status != c.status || a.err.Error.Code != c.code {
-				t.Fatalf("answer %d %s, want %d %s", a.status, a.body, c.status, c.code)
+			if a.Status != c.status || a.Err.Error.Code != c.code {
+				t.Fatalf("answer %d %s, want %d %s", a.Status, a.Body, c.status, c.code)
 			}
-			if a.err.RequestID == "" || a.err.RequestID != a.header["X-Request-Id"] {
-				t.Errorf("request id %q vs header %q", a.err.RequestID, a.header["X-Request-Id"])
+			if a.Err.RequestID == "" || a.Err.RequestID != a.Header["X-Request-Id"] {
+				t.Errorf("request id %q vs header %q", a.Err.RequestID, a.Header["X-Request-Id"])
 			}
-			if c.who != nil && a.err.Error.Details["auth_id"] != c.who(tr) {
-				t.Errorf("details %v, want auth_id %s", a.err.Error.Details, c.who(tr))
+			if c.who != nil && a.Err.Error.Details["auth_id"] != c.who(tr) {
+				t.Errorf("details %v, want auth_id %s", a.Err.Error.Details, c.who(tr))
 			}
-			if a.header["X-Charge"] != "0.00" {
-				t.Errorf("X-Charge %q on a refusal", a.header["X-Charge"])
+			if a.Header["X-Charge"] != "0.00" {
+				t.Errorf("X-Charge %q on a refusal", a.Header["X-Charge"])
 			}
-			if c.status == 401 && a.header["Www-Authenticate"] != `Basic realm="gateway"` {
-				t.Errorf("401 without WWW-Authenticate: %v", a.header)
+			if c.status == 401 && a.Header["Www-Authenticate"] != `Basic realm="gateway"` {
+				t.Errorf("401 without WWW-Authenticate: %v", a.Header)
 			}
-			if c.status == 429 && a.header["Retry-After"] == "" {
+			if c.status == 429 && a.Header["Retry-After"] == "" {
 				t.Errorf("429 without Retry-After")
 			}
-			if c.code == "PERMISSION_DENIED" && a.err.Error.Details["permission"] != "calls" {
-				t.Errorf("details %v", a.err.Error.Details)
+			if c.code == "PERMISSION_DENIED" && a.Err.Error.Details["permission"] != "calls" {
+				t.Errorf("details %v", a.Err.Error.Details)
 			}
 			if f.voice.count() != voice || f.sms.count() != sms {
 				t.Errorf("a refused request reached the upstream")
 			}
-			for _, x := range []*acct{tr.m, tr.r, tr.c, tr.sib} {
+			for _, x := range []*testkit.Account{tr.m, tr.r, tr.c, tr.sib} {
 				if got := f.bal(x); got != balances[x.ID] {
 					t.Errorf("balance of %s moved: %v → %v", x.ID, balances[x.ID], got)
 				}
@@ -239,45 +240,45 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 	t.Run("ungated route works while KYC blocks", func(t *testing.T) {
-		tr := f3(f, nil, []acctOpt{withKYC(model.KYCCustomer, model.KYCPending)}, nil)
-		if a := f.do(call{path: smsPath(tr.c), as: tr.c}); a.status != 200 {
-			t.Fatalf("sms while KYC pending: %d %s", a.status, a.body)
+		tr := f3(f, nil, []testkit.Option{testkit.KYC(model.KYCCustomer, model.KYCPending)}, nil)
+		if a := f.do(call{path: smsPath(tr.c), as: tr.c}); a.Status != 200 {
+			t.Fatalf("sms while KYC pending: %d %s", a.Status, a.Body)
 		}
-		if a := f.do(call{method: "GET", path: callPath(tr.c), as: tr.c}); a.status != 200 || a.header["X-Charge"] != "0.00" {
-			t.Fatalf("cdr while KYC pending: %d %s %v", a.status, a.body, a.header)
+		if a := f.do(call{method: "GET", path: callPath(tr.c), as: tr.c}); a.Status != 200 || a.Header["X-Charge"] != "0.00" {
+			t.Fatalf("cdr while KYC pending: %d %s %v", a.Status, a.Body, a.Header)
 		}
 	})
 	t.Run("no route", func(t *testing.T) {
 		tr := f3(f, nil, nil, nil)
 		a := f.do(call{method: "DELETE", path: callPath(tr.c), as: tr.c})
-		if a.status != 404 || a.err.Error.Code != "ROUTE_NOT_FOUND" || a.header["X-Request-Id"] == "" {
-			t.Fatalf("%d %s", a.status, a.body)
+		if a.Status != 404 || a.Err.Error.Code != "ROUTE_NOT_FOUND" || a.Header["X-Request-Id"] == "" {
+			t.Fatalf("%d %s", a.Status, a.Body)
 		}
 	})
 }
 
 // f3 builds main → reseller → customer, plus a sibling of the customer; main holds 10.00.
-func f3(f *fixture, mo, ro, co []acctOpt) struct{ m, r, c, sib *acct } {
+func f3(f *fixture, mo, ro, co []testkit.Option) struct{ m, r, c, sib *testkit.Account } {
 	m := f.mk(nil, "10", mo...)
 	r := f.mk(m, "", ro...)
 	c := f.mk(r, "", co...)
 	sib := f.mk(r, "", co...)
-	return struct{ m, r, c, sib *acct }{m, r, c, sib}
+	return struct{ m, r, c, sib *testkit.Account }{m, r, c, sib}
 }
 
 func TestSuspensionTakesEffectOnNextRequest(t *testing.T) {
 	f := newFixture(t, nil)
 	m := f.mk(nil, "10")
 	c := f.mk(m, "")
-	if a := f.do(call{path: smsPath(c), as: c}); a.status != 200 {
-		t.Fatalf("%d %s", a.status, a.body)
+	if a := f.do(call{path: smsPath(c), as: c}); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
 	}
 	if err := f.store.UpdateAccount(context.Background(), m.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 		t.Fatal(err)
 	}
 	a := f.do(call{path: smsPath(c), as: c})
-	if a.status != 403 || a.err.Error.Code != "ACCOUNT_SUSPENDED" || a.err.Error.Details["auth_id"] != m.ID {
-		t.Fatalf("after suspension: %d %s", a.status, a.body)
+	if a.Status != 403 || a.Err.Error.Code != "ACCOUNT_SUSPENDED" || a.Err.Error.Details["auth_id"] != m.ID {
+		t.Fatalf("after suspension: %d %s", a.Status, a.Body)
 	}
 	if f.sms.count() != 1 {
 		t.Errorf("upstream got %d", f.sms.count())
@@ -288,9 +289,9 @@ func TestSuspensionTakesEffectOnNextRequest(t *testing.T) {
 func TestConcurrentSpend(t *testing.T) {
 	f := newFixture(t, nil)
 	const n, clients, each = 60, 220, 2
-	m := f.mk(nil, "0.10", withRate(1000000), withCredit("0.50")) // 0.60 available = 60 × 0.01
-	r := f.mk(m, "", withRate(1000000))
-	kids := []*acct{f.mk(r, "", withRate(1000000)), f.mk(r, "", withRate(1000000))}
+	m := f.mk(nil, "0.10", testkit.Rate(1000000), testkit.Credit("0.50")) // 0.60 available = 60 × 0.01
+	r := f.mk(m, "", testkit.Rate(1000000))
+	kids := []*testkit.Account{f.mk(r, "", testkit.Rate(1000000)), f.mk(r, "", testkit.Rate(1000000))}
 	var ok, poor atomic.Int32
 	var wg sync.WaitGroup
 	for i := range clients {
@@ -300,13 +301,13 @@ func TestConcurrentSpend(t *testing.T) {
 			k := kids[i%2]
 			for range each {
 				a := f.do(call{path: callPath(k), as: k})
-				switch a.status {
+				switch a.Status {
 				case 200:
 					ok.Add(1)
 				case 402:
 					poor.Add(1)
 				default:
-					t.Errorf("status %d %s", a.status, a.body)
+					t.Errorf("status %d %s", a.Status, a.Body)
 				}
 			}
 		}()
@@ -315,7 +316,7 @@ func TestConcurrentSpend(t *testing.T) {
 	if ok.Load() != n || poor.Load() != clients*each-n {
 		t.Errorf("admitted %d (want %d), refused %d", ok.Load(), n, poor.Load())
 	}
-	if got := f.bal(m); got != amt("-0.50") {
+	if got := f.bal(m); got != testkit.Amt("-0.50") {
 		t.Errorf("balance %v, want the floor -0.50", got)
 	}
 	if f.voice.count() != n {
@@ -340,14 +341,14 @@ func TestRefundOnUpstreamFailure(t *testing.T) {
 	cases := []struct {
 		name   string
 		setup  func()
-		path   func(a *acct) string
+		path   func(a *testkit.Account) string
 		status int
 		code   string
 	}{
 		{"upstream 5xx", func() { f.voice.status.Store(503); f.voice.delay.Store(0) }, callPath, 503, ""},
 		{"upstream 500", func() { f.voice.status.Store(500); f.voice.delay.Store(0) }, callPath, 500, ""},
 		{"upstream timeout", func() { f.voice.status.Store(200); f.voice.delay.Store(int64(time.Second)) }, callPath, 504, "UPSTREAM_TIMEOUT"},
-		{"connection refused", func() {}, func(a *acct) string { return "/v1/Account/" + a.ID + "/Dead/" }, 502, "UPSTREAM_UNAVAILABLE"},
+		{"connection refused", func() {}, func(a *testkit.Account) string { return "/v1/Account/" + a.ID + "/Dead/" }, 502, "UPSTREAM_UNAVAILABLE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -355,13 +356,13 @@ func TestRefundOnUpstreamFailure(t *testing.T) {
 			k := f.mk(m, "")
 			c.setup()
 			a := f.do(call{path: c.path(k), as: k})
-			if a.status != c.status || (c.code != "" && a.err.Error.Code != c.code) {
-				t.Fatalf("answer %d %s, want %d %s", a.status, a.body, c.status, c.code)
+			if a.Status != c.status || (c.code != "" && a.Err.Error.Code != c.code) {
+				t.Fatalf("answer %d %s, want %d %s", a.Status, a.Body, c.status, c.code)
 			}
-			if a.header["X-Charge"] != "0.00" || a.header["X-Request-Id"] == "" {
-				t.Errorf("headers %v", a.header)
+			if a.Header["X-Charge"] != "0.00" || a.Header["X-Request-Id"] == "" {
+				t.Errorf("headers %v", a.Header)
 			}
-			if got := f.bal(m); got != amt("1.00") {
+			if got := f.bal(m); got != testkit.Amt("1.00") {
 				t.Errorf("balance %v after refund, want 1.00", got)
 			}
 			u, _ := f.store.Client().HGetAll(context.Background(), balance.UsageKey(k.Root, k.ID)).Result()
@@ -388,7 +389,7 @@ func TestRefundOnUpstreamFailure(t *testing.T) {
 			if _, again, err := f.store.Refund(context.Background(), req); err != nil || again {
 				t.Errorf("second refund: %v %v", again, err)
 			}
-			if got := f.bal(m); got != amt("1.00") {
+			if got := f.bal(m); got != testkit.Amt("1.00") {
 				t.Errorf("balance %v after a second refund", got)
 			}
 		})
@@ -430,18 +431,18 @@ func TestStoreDown(t *testing.T) {
 	m := f.mk(nil, "1.00")
 	k := f.mk(m, "")
 	other := f.mk(m, "")
-	if a := f.do(call{path: smsPath(k), as: k}); a.status != 200 {
-		t.Fatalf("%d %s", a.status, a.body)
+	if a := f.do(call{path: smsPath(k), as: k}); a.Status != 200 {
+		t.Fatalf("%d %s", a.Status, a.Body)
 	}
 	ds.down.Store(true)
 	if f.gw.Ready(context.Background()) == nil {
 		t.Error("Ready while the store is down")
 	}
-	for _, who := range []*acct{k, other} { // cached and not cached
+	for _, who := range []*testkit.Account{k, other} { // cached and not cached
 		start := time.Now()
 		a := f.do(call{path: smsPath(who), as: who})
-		if a.status != 503 || a.err.Error.Code != "STORE_UNAVAILABLE" {
-			t.Fatalf("store down: %d %s", a.status, a.body)
+		if a.Status != 503 || a.Err.Error.Code != "STORE_UNAVAILABLE" {
+			t.Fatalf("store down: %d %s", a.Status, a.Body)
 		}
 		if time.Since(start) > time.Second {
 			t.Errorf("store down took %v", time.Since(start))
@@ -454,8 +455,8 @@ func TestStoreDown(t *testing.T) {
 	if err := f.gw.Ready(context.Background()); err != nil {
 		t.Error(err)
 	}
-	if a := f.do(call{path: smsPath(other), as: other}); a.status != 200 {
-		t.Fatalf("store back: %d %s", a.status, a.body)
+	if a := f.do(call{path: smsPath(other), as: other}); a.Status != 200 {
+		t.Fatalf("store back: %d %s", a.Status, a.Body)
 	}
 
 	// A real redis that cannot be reached answers 503 fast too.
@@ -476,7 +477,7 @@ func TestStoreDown(t *testing.T) {
 	rc.Request.Header.SetMethod("POST")
 	rc.Request.SetRequestURI(smsPath(k))
 	rc.Request.Header.Set("X-Auth-ID", k.ID)
-	rc.Request.Header.Set("X-Auth-Token", k.tok)
+	rc.Request.Header.Set("X-Auth-Token", k.Token)
 	g.ServeFastHTTP(&rc)
 	if rc.Response.StatusCode() != 503 {
 		t.Errorf("unreachable redis: %d %s", rc.Response.StatusCode(), rc.Response.Body())
@@ -487,19 +488,19 @@ func TestAuthFailureLimit(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.AuthFailuresPerMinute = 3 })
 	m := f.mk(nil, "1.00")
 	for i := range 3 {
-		if a := f.do(call{path: smsPath(m), as: m, tok: strings.Repeat("b", 40)}); a.status != 401 {
-			t.Fatalf("failure %d: %d", i, a.status)
+		if a := f.do(call{path: smsPath(m), as: m, tok: strings.Repeat("b", 40)}); a.Status != 401 {
+			t.Fatalf("failure %d: %d", i, a.Status)
 		}
 	}
 	a := f.do(call{path: smsPath(m), as: m, tok: strings.Repeat("b", 40)})
-	if a.status != 429 || a.err.Error.Code != "TOO_MANY_AUTH_FAILURES" || a.header["Retry-After"] == "" {
-		t.Fatalf("4th failure: %d %s %v", a.status, a.body, a.header)
+	if a.Status != 429 || a.Err.Error.Code != "TOO_MANY_AUTH_FAILURES" || a.Header["Retry-After"] == "" {
+		t.Fatalf("4th failure: %d %s %v", a.Status, a.Body, a.Header)
 	}
 	// Even the right token is refused while the address is blocked.
-	if a := f.do(call{path: smsPath(m), as: m}); a.status != 429 {
-		t.Fatalf("blocked address with the right token: %d", a.status)
+	if a := f.do(call{path: smsPath(m), as: m}); a.Status != 429 {
+		t.Fatalf("blocked address with the right token: %d", a.Status)
 	}
-	if f.sms.count() != 0 || f.bal(m) != amt("1.00") {
+	if f.sms.count() != 0 || f.bal(m) != testkit.Amt("1.00") {
 		t.Error("a blocked request went through")
 	}
 }
@@ -510,8 +511,8 @@ func TestFallback(t *testing.T) {
 		o.Fallback = func(rc *fasthttp.RequestCtx) { hits.Add(1); rc.SetStatusCode(299) }
 	})
 	m := f.mk(nil, "1")
-	if a := f.do(call{method: "GET", path: "/v1/Account/" + m.ID + "/", as: m}); a.status != 299 || hits.Load() != 1 {
-		t.Fatalf("fallback: %d", a.status)
+	if a := f.do(call{method: "GET", path: "/v1/Account/" + m.ID + "/", as: m}); a.Status != 299 || hits.Load() != 1 {
+		t.Fatalf("fallback: %d", a.Status)
 	}
 }
 
@@ -520,8 +521,8 @@ func TestRotationAndInvalidate(t *testing.T) {
 	ctx := context.Background()
 	m := f.mk(nil, "1")
 	k := f.mk(m, "")
-	if a := f.do(call{path: smsPath(k), as: k}); a.status != 200 {
-		t.Fatal(a.status)
+	if a := f.do(call{path: smsPath(k), as: k}); a.Status != 200 {
+		t.Fatal(a.Status)
 	}
 	f.gw.cache.c.Wait()
 	// Rotated elsewhere without an invalidation: the stale cache still verifies the old
@@ -530,11 +531,11 @@ func TestRotationAndInvalidate(t *testing.T) {
 	if _, err := f.store.RotateToken(ctx, k.Account, hashHex(newTok), 0); err != nil {
 		t.Fatal(err)
 	}
-	if a := f.do(call{path: smsPath(k), as: k}); a.status != 401 {
-		t.Fatalf("revoked token with a stale cache: %d %s", a.status, a.body)
+	if a := f.do(call{path: smsPath(k), as: k}); a.Status != 401 {
+		t.Fatalf("revoked token with a stale cache: %d %s", a.Status, a.Body)
 	}
-	if a := f.do(call{path: smsPath(k), as: k, tok: newTok}); a.status != 200 {
-		t.Fatalf("new token: %d %s", a.status, a.body)
+	if a := f.do(call{path: smsPath(k), as: k, tok: newTok}); a.Status != 200 {
+		t.Fatalf("new token: %d %s", a.Status, a.Body)
 	}
 	// Invalidate after a rotation on this instance: the next request reads it again.
 	newer := strings.Repeat("M", 40)
@@ -542,10 +543,10 @@ func TestRotationAndInvalidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.gw.Invalidate(k.ID)
-	if a := f.do(call{path: smsPath(k), as: k, tok: newer}); a.status != 200 {
-		t.Fatalf("after Invalidate: %d %s", a.status, a.body)
+	if a := f.do(call{path: smsPath(k), as: k, tok: newer}); a.Status != 200 {
+		t.Fatalf("after Invalidate: %d %s", a.Status, a.Body)
 	}
-	if f.bal(m) != amt("0.985") {
+	if f.bal(m) != testkit.Amt("0.985") {
 		t.Errorf("balance %v", f.bal(m))
 	}
 }
@@ -559,7 +560,7 @@ func TestGracefulShutdown(t *testing.T) {
 	f.voice.gate = gate
 	f.voice.mu.Unlock()
 	f.voice.status.Store(502)
-	done := make(chan answer)
+	done := make(chan testkit.Answer)
 	go func() { done <- f.do(call{path: callPath(m), as: m}) }()
 	for f.voice.count() == 0 {
 		time.Sleep(time.Millisecond)
@@ -575,8 +576,8 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Fatal(err)
 	}
-	if a.status != 502 || a.header["X-Charge"] != "0.00" || f.bal(m) != amt("1") {
-		t.Errorf("in-flight request: %d %v, balance %v", a.status, a.header, f.bal(m))
+	if a.Status != 502 || a.Header["X-Charge"] != "0.00" || f.bal(m) != testkit.Amt("1") {
+		t.Errorf("in-flight request: %d %v, balance %v", a.Status, a.Header, f.bal(m))
 	}
 }
 
@@ -584,10 +585,10 @@ func TestPayloadTooLarge(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.MaxBodyBytes = 1024 })
 	m := f.mk(nil, "1")
 	a := f.do(call{path: smsPath(m), as: m, body: strings.Repeat("x", 4096)})
-	if a.status != 413 || a.err.Error.Code != "PAYLOAD_TOO_LARGE" {
-		t.Fatalf("%d %s", a.status, a.body)
+	if a.Status != 413 || a.Err.Error.Code != "PAYLOAD_TOO_LARGE" {
+		t.Fatalf("%d %s", a.Status, a.Body)
 	}
-	if f.sms.count() != 0 || f.bal(m) != amt("1") {
+	if f.sms.count() != 0 || f.bal(m) != testkit.Amt("1") {
 		t.Error("a too large request went through")
 	}
 }

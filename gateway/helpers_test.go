@@ -2,9 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/model"
 )
@@ -101,30 +99,6 @@ func (r *recorder) requests() []recorded {
 
 func (r *recorder) count() int { return len(r.requests()) }
 
-// acct is a test account with its clear token.
-type acct struct {
-	*model.Account
-	tok string
-}
-
-type acctOpt func(*model.Account)
-
-func withRate(n int) acctOpt          { return func(a *model.Account) { a.RateLimit = n } }
-func withPerms(p model.Perms) acctOpt { return func(a *model.Account) { a.Perms = p } }
-func withOwn() acctOpt                { return func(a *model.Account) { a.Own = true } }
-func withCredit(s string) acctOpt     { return func(a *model.Account) { a.CreditLimit = amt(s) } }
-func withKYC(mode, status string) acctOpt {
-	return func(a *model.Account) { a.KYCMode, a.KYCStatus = mode, status }
-}
-
-func amt(s string) model.Amount {
-	v, err := model.ParseAmount(s)
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 // fixture: a real redis-server, a gateway on loopback, two recording upstreams.
 type fixture struct {
 	t     testing.TB
@@ -144,13 +118,7 @@ var testRoutes = []policy.RouteSpec{
 
 func openRedis(t testing.TB) *balance.Store {
 	t.Helper()
-	addr := redistest.Start(t)
-	s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testkit.OpenStore(t, balance.Options{Redis: "redis://" + redistest.Start(t) + "/0", PoolSize: 256})
 }
 
 // unreachedAuthLimit is an auth-failure limit (a minute) that no test reaches: the fixture's,
@@ -210,117 +178,45 @@ func storeOr(s Store, def *balance.Store) Store {
 	return s
 }
 
-var idSeq atomic.Int64
-
 // mk creates an account under parent (nil = main) and credits it (own balance) with credit.
-func (f *fixture) mk(parent *acct, credit string, opts ...acctOpt) *acct {
+func (f *fixture) mk(parent *testkit.Account, credit string, opts ...testkit.Option) *testkit.Account {
 	f.t.Helper()
-	tok := policy.NewToken()
-	a := &model.Account{Name: "t", Status: model.StatusActive,
-		Perms: model.Perms{Calls: true, SMS: true, CDR: true, Sub: true}, RateLimit: 1000,
-		KYCMode: model.KYCPersonal, KYCStatus: model.KYCNotRequired, Currency: "USD",
-		MaxSub: 1000, Tok: policy.HashToken([]byte(tok)).Hex()}
-	if parent == nil {
-		a.ID = fmt.Sprintf("MA_G%019d", idSeq.Add(1))
-		a.Root, a.Own = a.ID, true
-	} else {
-		a.ID = fmt.Sprintf("SA_G%019d", idSeq.Add(1))
-		a.Parent, a.Root, a.Depth = parent.ID, parent.Root, parent.Depth+1
-		a.Chain = append([]string{parent.ID}, parent.Chain...)
-	}
-	for _, o := range opts {
-		o(a)
-	}
-	ctx := context.Background()
-	if err := f.store.CreateAccount(ctx, a); err != nil {
-		f.t.Fatal(err)
-	}
-	if credit != "" {
-		if _, _, err := f.store.Credit(ctx, a, amt(credit), policy.NewTransferID(), "test"); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	return &acct{Account: a, tok: tok}
+	return testkit.NewAccount(f.t, f.store, parent, credit, opts...)
 }
 
-func (f *fixture) bal(a *acct) model.Amount {
+func (f *fixture) bal(a *testkit.Account) model.Amount {
 	f.t.Helper()
-	x, err := f.store.AccountIn(context.Background(), a.Root, a.ID)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return x.Balance
+	return testkit.Balance(f.t, f.store, a)
 }
 
 // call is one request to the gateway.
 type call struct {
 	method, path string
-	as           *acct  // credentials (headers); nil = none
-	basic        bool   // send them as Basic instead
-	tok          string // overrides as.tok
+	as           *testkit.Account // credentials (headers); nil = none
+	basic        bool             // send them as Basic instead
+	tok          string           // overrides as.Token
 	header       map[string]string
 	body         string
 }
 
-type answer struct {
-	status int
-	header map[string]string
-	body   []byte
-	err    struct {
-		Status string `json:"status"`
-		Error  struct {
-			Code    string         `json:"code"`
-			Message string         `json:"message"`
-			Details map[string]any `json:"details"`
-		} `json:"error"`
-		RequestID string `json:"request_id"`
-	}
-}
-
-func (f *fixture) do(c call) answer {
+func (f *fixture) do(c call) testkit.Answer {
 	f.t.Helper()
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	if c.method == "" {
-		c.method = "POST"
+	r := testkit.Request{Method: c.method, Path: c.path, Header: c.header, Body: c.body}
+	if r.Method == "" {
+		r.Method = "POST"
 	}
-	req.Header.SetMethod(c.method)
-	req.SetRequestURI("http://" + f.addr + c.path)
 	if c.as != nil {
-		tok := c.as.tok
+		cr := c.as.Cred().As(c.basic)
 		if c.tok != "" {
-			tok = c.tok
+			cr.Token = c.tok
 		}
-		if c.basic {
-			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.as.ID+":"+tok)))
-		} else {
-			req.Header.Set("X-Auth-ID", c.as.ID)
-			req.Header.Set("X-Auth-Token", tok)
-		}
+		r.Cred = &cr
 	}
-	for k, v := range c.header {
-		req.Header.Set(k, v)
-	}
-	if c.body != "" {
-		req.SetBodyString(c.body)
-	}
-	if err := f.hc.Do(req, resp); err != nil {
-		f.t.Fatalf("%s %s: %v", c.method, c.path, err)
-	}
-	a := answer{status: resp.StatusCode(), header: map[string]string{}, body: append([]byte(nil), resp.Body()...)}
-	for k, v := range resp.Header.All() {
-		a.header[string(k)] = string(v)
-	}
-	if a.status >= 400 && strings.HasPrefix(a.header["Content-Type"], "application/json") {
-		_ = json.Unmarshal(a.body, &a.err)
-	}
-	return a
+	return testkit.Do(f.t, f.hc, r)
 }
 
-func callPath(a *acct) string { return "/v1/Account/" + a.ID + "/Call/" }
-func smsPath(a *acct) string  { return "/v1/Account/" + a.ID + "/Message/" }
+func callPath(a *testkit.Account) string { return "/v1/Account/" + a.ID + "/Call/" }
+func smsPath(a *testkit.Account) string  { return "/v1/Account/" + a.ID + "/Message/" }
 
 type policyRouteSpec = policy.RouteSpec
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/balance/redistest"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/model"
 )
@@ -50,34 +51,34 @@ func TestProxyOnCluster(t *testing.T) {
 	f := clusterFixtures(t, 1, false, nil)[0]
 	for i := range 6 { // six trees: their roots' slots fall on more than one master
 		m := f.mk(nil, "1.00")
-		r := f.mk(m, "", withRate(50))
-		c := f.mk(r, "", withRate(3))
+		r := f.mk(m, "", testkit.Rate(50))
+		c := f.mk(r, "", testkit.Rate(3))
 
 		a := f.do(call{path: callPath(c), as: r, body: `{"to":"+15550100"}`})
-		if a.status != 200 || a.header["X-Charge"] != "0.01" || a.header["Ratelimit-Policy"] != `"acct";q=3;w=1` {
-			t.Fatalf("tree %d: admitted: %d %v %s", i, a.status, a.header, a.body)
+		if a.Status != 200 || a.Header["X-Charge"] != "0.01" || a.Header["Ratelimit-Policy"] != `"acct";q=3;w=1` {
+			t.Fatalf("tree %d: admitted: %d %v %s", i, a.Status, a.Header, a.Body)
 		}
 		got := f.voice.requests()
 		u := got[len(got)-1]
 		if u.get("X-Account-ID") != c.ID || u.get("X-Caller-ID") != r.ID || u.get("X-Billing-Account-ID") != m.ID || u.get("X-Auth-Token") != "" {
 			t.Fatalf("tree %d: upstream headers %v", i, u.header)
 		}
-		if f.bal(m) != amt("0.99") {
+		if f.bal(m) != testkit.Amt("0.99") {
 			t.Fatalf("tree %d: balance %v", i, f.bal(m))
 		}
 
 		// refused: wrong token, foreign path, rate limit, suspension — nothing charged
-		if a := f.do(call{path: callPath(c), as: c, tok: policy.NewToken()}); a.status != 401 {
-			t.Fatalf("tree %d: wrong token: %d %s", i, a.status, a.body)
+		if a := f.do(call{path: callPath(c), as: c, tok: policy.NewToken()}); a.Status != 401 {
+			t.Fatalf("tree %d: wrong token: %d %s", i, a.Status, a.Body)
 		}
-		if a := f.do(call{path: callPath(r), as: c}); a.status != 403 || a.err.Error.Code != "FORBIDDEN" {
-			t.Fatalf("tree %d: parent's path: %d %s", i, a.status, a.body)
+		if a := f.do(call{path: callPath(r), as: c}); a.Status != 403 || a.Err.Error.Code != "FORBIDDEN" {
+			t.Fatalf("tree %d: parent's path: %d %s", i, a.Status, a.Body)
 		}
 		limited := false
 		for range 4 {
 			a := f.do(call{path: smsPath(c), as: c})
-			if a.status == 429 {
-				limited = a.err.Error.Code == "RATE_LIMITED" && a.header["Retry-After"] != ""
+			if a.Status == 429 {
+				limited = a.Err.Error.Code == "RATE_LIMITED" && a.Header["Retry-After"] != ""
 				break
 			}
 		}
@@ -88,8 +89,8 @@ func TestProxyOnCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := f.bal(m)
-		if a := f.do(call{path: smsPath(r), as: r}); a.status != 403 || a.err.Error.Code != "ACCOUNT_SUSPENDED" {
-			t.Fatalf("tree %d: suspended: %d %s", i, a.status, a.body)
+		if a := f.do(call{path: smsPath(r), as: r}); a.Status != 403 || a.Err.Error.Code != "ACCOUNT_SUSPENDED" {
+			t.Fatalf("tree %d: suspended: %d %s", i, a.Status, a.Body)
 		}
 		if f.bal(m) != before {
 			t.Fatalf("tree %d: a refusal charged", i)
@@ -99,14 +100,14 @@ func TestProxyOnCluster(t *testing.T) {
 		f.voice.status.Store(503)
 		a = f.do(call{path: callPath(m), as: m})
 		f.voice.status.Store(200)
-		if a.status != 503 || a.header["X-Charge"] != "0.00" || f.bal(m) != before {
-			t.Fatalf("tree %d: refund: %d %v, balance %v want %v", i, a.status, a.header, f.bal(m), before)
+		if a.Status != 503 || a.Header["X-Charge"] != "0.00" || f.bal(m) != before {
+			t.Fatalf("tree %d: refund: %d %v, balance %v want %v", i, a.Status, a.Header, f.bal(m), before)
 		}
 	}
 	// insufficient balance
 	m := f.mk(nil, "0.005")
-	if a := f.do(call{path: callPath(m), as: m}); a.status != 402 || a.err.Error.Code != "INSUFFICIENT_BALANCE" {
-		t.Fatalf("insufficient: %d %s", a.status, a.body)
+	if a := f.do(call{path: callPath(m), as: m}); a.Status != 402 || a.Err.Error.Code != "INSUFFICIENT_BALANCE" {
+		t.Fatalf("insufficient: %d %s", a.Status, a.Body)
 	}
 }
 
@@ -129,12 +130,12 @@ func TestConcurrentSpendAcrossGateways(t *testing.T) {
 			for range 4 {
 				a := f.do(call{path: callPath(c), as: c})
 				switch {
-				case a.status == 200:
+				case a.Status == 200:
 					mu.Lock()
 					ok++
 					mu.Unlock()
-				case a.status != 402:
-					t.Errorf("answer %d %s", a.status, a.body)
+				case a.Status != 402:
+					t.Errorf("answer %d %s", a.Status, a.Body)
 				}
 			}
 		})
@@ -172,8 +173,8 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 	warm := func() {
 		t.Helper()
 		for _, f := range fs {
-			if r := f.do(call{path: callPath(c), as: c}); r.status != 200 {
-				t.Fatalf("warm-up on %s: %d %s", f.addr, r.status, r.body)
+			if r := f.do(call{path: callPath(c), as: c}); r.Status != 200 {
+				t.Fatalf("warm-up on %s: %d %s", f.addr, r.Status, r.Body)
 			}
 		}
 	}
@@ -185,24 +186,24 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 			_, err := a.store.RotateToken(ctx, c.Account, policy.HashToken([]byte(newTok)).Hex(), time.Hour)
 			return err
 		})
-		waitFor(t, time.Second, func() bool { return b.do(call{path: callPath(c), as: c, tok: newTok}).status == 200 })
-		if r := b.do(call{path: callPath(c), as: c}); r.status != 200 {
-			t.Fatalf("old token within grace: %d %s", r.status, r.body)
+		waitFor(t, time.Second, func() bool { return b.do(call{path: callPath(c), as: c, tok: newTok}).Status == 200 })
+		if r := b.do(call{path: callPath(c), as: c}); r.Status != 200 {
+			t.Fatalf("old token within grace: %d %s", r.Status, r.Body)
 		}
-		c.tok = newTok
+		c.Token = newTok
 	})
 
 	t.Run("rotation with grace 0: the old token is refused by B on the next request", func(t *testing.T) {
 		warm()
-		old := c.tok
+		old := c.Token
 		newTok := policy.NewToken()
 		// No publish: even a B that never hears of it must refuse at once.
 		if _, err := a.store.RotateToken(ctx, c.Account, policy.HashToken([]byte(newTok)).Hex(), 0); err != nil {
 			t.Fatal(err)
 		}
 		before := a.bal(m)
-		if r := b.do(call{path: callPath(c), as: c, tok: old}); r.status != 401 || r.err.Error.Code != "INVALID_CREDENTIALS" {
-			t.Fatalf("revoked token on B: %d %s", r.status, r.body)
+		if r := b.do(call{path: callPath(c), as: c, tok: old}); r.Status != 401 || r.Err.Error.Code != "INVALID_CREDENTIALS" {
+			t.Fatalf("revoked token on B: %d %s", r.Status, r.Body)
 		}
 		if a.bal(m) != before {
 			t.Fatal("a refused request was charged")
@@ -211,8 +212,8 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 		if err := a.store.PublishInvalidation(ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		c.tok = newTok
-		waitFor(t, time.Second, func() bool { return b.do(call{path: callPath(c), as: c}).status == 200 })
+		c.Token = newTok
+		waitFor(t, time.Second, func() bool { return b.do(call{path: callPath(c), as: c}).Status == 200 })
 	})
 
 	t.Run("suspension: refused by B on the next request", func(t *testing.T) {
@@ -220,14 +221,14 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 		if err := a.store.UpdateAccount(ctx, c.Account, balance.Change{Status: model.StatusSuspended}); err != nil {
 			t.Fatal(err)
 		}
-		if r := b.do(call{path: callPath(c), as: c}); r.status != 403 || r.err.Error.Code != "ACCOUNT_SUSPENDED" {
-			t.Fatalf("suspended on B: %d %s", r.status, r.body)
+		if r := b.do(call{path: callPath(c), as: c}); r.Status != 403 || r.Err.Error.Code != "ACCOUNT_SUSPENDED" {
+			t.Fatalf("suspended on B: %d %s", r.Status, r.Body)
 		}
 		if err := a.store.UpdateAccount(ctx, c.Account, balance.Change{Status: model.StatusActive}); err != nil {
 			t.Fatal(err)
 		}
-		if r := b.do(call{path: callPath(c), as: c}); r.status != 200 {
-			t.Fatalf("reactivated on B: %d %s", r.status, r.body)
+		if r := b.do(call{path: callPath(c), as: c}); r.Status != 200 {
+			t.Fatalf("reactivated on B: %d %s", r.Status, r.Body)
 		}
 	})
 
@@ -235,9 +236,9 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 		d := a.mk(m, "")
 		e := a.mk(m, "")
 		for _, f := range fs {
-			for _, x := range []*acct{d, e} {
-				if r := f.do(call{path: callPath(x), as: x}); r.status != 200 {
-					t.Fatalf("warm-up: %d", r.status)
+			for _, x := range []*testkit.Account{d, e} {
+				if r := f.do(call{path: callPath(x), as: x}); r.Status != 200 {
+					t.Fatalf("warm-up: %d", r.Status)
 				}
 			}
 		}
@@ -249,13 +250,13 @@ func TestInvalidationAcrossGateways(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := a.bal(m)
-		for _, x := range []*acct{d, e} {
-			if r := b.do(call{path: callPath(x), as: x}); r.status != 401 {
-				t.Fatalf("%s on B: %d %s", x.ID, r.status, r.body)
+		for _, x := range []*testkit.Account{d, e} {
+			if r := b.do(call{path: callPath(x), as: x}); r.Status != 401 {
+				t.Fatalf("%s on B: %d %s", x.ID, r.Status, r.Body)
 			}
 			// the parent acting on the gone child: forbidden, nothing charged
-			if r := b.do(call{path: callPath(x), as: m}); r.status != 403 {
-				t.Fatalf("parent on %s on B: %d %s", x.ID, r.status, r.body)
+			if r := b.do(call{path: callPath(x), as: m}); r.Status != 403 {
+				t.Fatalf("parent on %s on B: %d %s", x.ID, r.Status, r.Body)
 			}
 		}
 		if a.bal(m) != before {
@@ -275,15 +276,15 @@ func TestRefreshWithoutPubSub(t *testing.T) {
 	fs := clusterFixtures(t, 2, false, func(o *Options) { o.RefreshAfter = refresh })
 	a, b := fs[0], fs[1]
 	m := a.mk(nil, "1.00")
-	if r := b.do(call{path: callPath(m), as: m}); r.status != 200 {
-		t.Fatalf("warm-up: %d", r.status)
+	if r := b.do(call{path: callPath(m), as: m}); r.Status != 200 {
+		t.Fatalf("warm-up: %d", r.Status)
 	}
 	newTok := policy.NewToken()
 	if _, err := a.store.RotateToken(ctx, m.Account, policy.HashToken([]byte(newTok)).Hex(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	waitFor(t, refresh+time.Second, func() bool { return b.do(call{path: callPath(m), as: m, tok: newTok}).status == 200 })
+	waitFor(t, refresh+time.Second, func() bool { return b.do(call{path: callPath(m), as: m, tok: newTok}).Status == 200 })
 	t.Logf("new token honoured after %v without pub/sub (RefreshAfter %v)", time.Since(start).Round(time.Millisecond), refresh)
 }
 

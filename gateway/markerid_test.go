@@ -20,10 +20,10 @@ func TestMarkersShareHashes(t *testing.T) {
 			hdr["X-Request-ID"] = "client-chosen"
 		}
 		a := f.do(call{path: callPath(k), as: k, header: hdr})
-		if a.status != 200 {
-			t.Fatalf("request %d: %d %s", i, a.status, a.body)
+		if a.Status != 200 {
+			t.Fatalf("request %d: %d %s", i, a.Status, a.Body)
 		}
-		rids[a.header["X-Request-Id"]] = true
+		rids[a.Header["X-Request-Id"]] = true
 	}
 	if len(rids) != n/2+1 {
 		t.Errorf("%d distinct X-Request-IDs, want %d (the client's and %d made)", len(rids), n/2+1, n/2)

@@ -99,8 +99,8 @@ func TestMetricsScrapeAfterScriptedMix(t *testing.T) {
 		rid := "mix-" + strconv.Itoa(len(rids))
 		c.header = map[string]string{"X-Request-ID": rid}
 		a := f.do(c)
-		if a.status != want {
-			t.Fatalf("%s: status %d, want %d: %s", rid, a.status, want, a.body)
+		if a.Status != want {
+			t.Fatalf("%s: status %d, want %d: %s", rid, a.Status, want, a.Body)
 		}
 		rids = append(rids, rid)
 	}
@@ -110,9 +110,9 @@ func TestMetricsScrapeAfterScriptedMix(t *testing.T) {
 	for range 2 { // refused by the store: insufficient balance
 		req(call{path: callPath(poor), as: poor}, 402)
 	}
-	badTok := "Z" + k.tok[1:]
-	if badTok == k.tok {
-		badTok = "Y" + k.tok[1:]
+	badTok := "Z" + k.Token[1:]
+	if badTok == k.Token {
+		badTok = "Y" + k.Token[1:]
 	}
 	req(call{path: callPath(k), as: k, tok: badTok}, 401) // refused before the store
 	f.voice.status.Store(503)                             // admitted, upstream fails, refunded
@@ -202,7 +202,7 @@ func TestMetricsScrapeAfterScriptedMix(t *testing.T) {
 		if line == "" {
 			continue
 		}
-		for _, secret := range []string{k.tok, badTok, poor.tok, m.tok, "Authorization", "X-Auth-Token"} {
+		for _, secret := range []string{k.Token, badTok, poor.Token, m.Token, "Authorization", "X-Auth-Token"} {
 			if strings.Contains(line, secret) {
 				t.Errorf("log line holds a credential (%.8s…): %s", secret, line)
 			}
@@ -245,11 +245,11 @@ func TestMetricsRefusalsWithoutRoute(t *testing.T) {
 	}
 	f := newFixture(t, func(o *Options) { o.Metrics = gm; o.MaxBodyBytes = 64 })
 	m := f.mk(nil, "1")
-	if a := f.do(call{method: "GET", path: "/nowhere"}); a.status != 404 || a.err.Error.Code != "ROUTE_NOT_FOUND" {
-		t.Fatalf("%d %s", a.status, a.body)
+	if a := f.do(call{method: "GET", path: "/nowhere"}); a.Status != 404 || a.Err.Error.Code != "ROUTE_NOT_FOUND" {
+		t.Fatalf("%d %s", a.Status, a.Body)
 	}
-	if a := f.do(call{path: callPath(m), as: m, body: strings.Repeat("x", 1000)}); a.status != 413 {
-		t.Fatalf("%d %s", a.status, a.body)
+	if a := f.do(call{path: callPath(m), as: m, body: strings.Repeat("x", 1000)}); a.Status != 413 {
+		t.Fatalf("%d %s", a.Status, a.Body)
 	}
 	got := scrape(t, reg)
 	for series, w := range map[string]float64{
@@ -270,15 +270,15 @@ func TestPublicListenerServesNoOperatorEndpoints(t *testing.T) {
 	for _, p := range []string{"/metrics", "/healthz", "/readyz", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1"} {
 		for _, method := range []string{"GET", "HEAD"} {
 			a := f.do(call{method: method, path: p})
-			if a.status != http.StatusNotFound {
-				t.Errorf("%s %s: %d, want 404", method, p, a.status)
+			if a.Status != http.StatusNotFound {
+				t.Errorf("%s %s: %d, want 404", method, p, a.Status)
 				continue
 			}
-			if method == "GET" && a.err.Error.Code != "ROUTE_NOT_FOUND" {
-				t.Errorf("%s %s: code %q", method, p, a.err.Error.Code)
+			if method == "GET" && a.Err.Error.Code != "ROUTE_NOT_FOUND" {
+				t.Errorf("%s %s: code %q", method, p, a.Err.Error.Code)
 			}
-			if bytes.Contains(a.body, []byte("# HELP")) || bytes.Contains(a.body, []byte("goroutine")) {
-				t.Errorf("%s %s leaked operator content: %s", method, p, a.body)
+			if bytes.Contains(a.Body, []byte("# HELP")) || bytes.Contains(a.Body, []byte("goroutine")) {
+				t.Errorf("%s %s leaked operator content: %s", method, p, a.Body)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/valyala/fasthttp"
 )
 
@@ -109,7 +110,7 @@ func TestPipelinedUpstream(t *testing.T) {
 				req.Header.SetMethod("POST")
 				req.SetRequestURI("http://" + f.addr + callPath(k))
 				req.Header.Set("X-Auth-ID", k.ID)
-				req.Header.Set("X-Auth-Token", k.tok)
+				req.Header.Set("X-Auth-Token", k.Token)
 				req.SetBodyString(`{"to":"1"}`)
 				if err := f.hc.DoTimeout(req, resp, 10*time.Second); err != nil {
 					errs <- err.Error()
@@ -131,7 +132,7 @@ func TestPipelinedUpstream(t *testing.T) {
 	if reqs != clients*each || conns > 2 {
 		t.Errorf("upstream saw %d requests on %d connections, want %d on at most 2", reqs, conns, clients*each)
 	}
-	if got, want := f.bal(m), amt("96.00"); got != want { // 400 × 0.01
+	if got, want := f.bal(m), testkit.Amt("96.00"); got != want { // 400 × 0.01
 		t.Errorf("balance %v, want %v", got, want)
 	}
 }
@@ -155,8 +156,8 @@ func TestPipelineDelay(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if a := f.do(call{path: callPath(k), as: k}); a.status != 201 || string(a.body) != `{"echo":"`+a.header["X-Request-Id"]+`"}` {
-				t.Errorf("request %d: %d %s %v", i, a.status, a.body, a.header)
+			if a := f.do(call{path: callPath(k), as: k}); a.Status != 201 || string(a.Body) != `{"echo":"`+a.Header["X-Request-Id"]+`"}` {
+				t.Errorf("request %d: %d %s %v", i, a.Status, a.Body, a.Header)
 			}
 			took[i] = time.Since(start)
 		}()
@@ -172,7 +173,7 @@ func TestPipelineDelay(t *testing.T) {
 	if len(reads) == 0 || reads[0] != 2 {
 		t.Errorf("requests per upstream read %v, want both in the first", reads)
 	}
-	if got := f.bal(m); got != amt("0.98") {
+	if got := f.bal(m); got != testkit.Amt("0.98") {
 		t.Errorf("balance %v, want 0.98", got)
 	}
 }
@@ -209,18 +210,18 @@ func TestPipelinedUpstreamFailure(t *testing.T) {
 		// 504 after its 5 s timeout)
 		{"/Down/", 502, "UPSTREAM_UNAVAILABLE"}} {
 		a := f.do(call{path: "/v1/Account/" + k.ID + c.path, as: k})
-		if a.status != c.status || a.err.Error.Code != c.code || a.header["X-Charge"] != "0.00" {
-			t.Errorf("%s: answer %d %s %v, want %d %s", c.path, a.status, a.body, a.header, c.status, c.code)
+		if a.Status != c.status || a.Err.Error.Code != c.code || a.Header["X-Charge"] != "0.00" {
+			t.Errorf("%s: answer %d %s %v, want %d %s", c.path, a.Status, a.Body, a.Header, c.status, c.code)
 		}
-		if got := f.bal(m); got != amt("1.00") {
+		if got := f.bal(m); got != testkit.Amt("1.00") {
 			t.Errorf("%s: balance %v after refund, want 1.00", c.path, got)
 		}
 	}
 	// The pipelined connection is replaced: the next request goes through.
-	if a := f.do(call{path: callPath(k), as: k}); a.status != 201 {
-		t.Errorf("after a dropped connection: %d %s", a.status, a.body)
+	if a := f.do(call{path: callPath(k), as: k}); a.Status != 201 {
+		t.Errorf("after a dropped connection: %d %s", a.Status, a.Body)
 	}
-	if got := f.bal(m); got != amt("0.99") {
+	if got := f.bal(m); got != testkit.Amt("0.99") {
 		t.Errorf("balance %v, want 0.99", got)
 	}
 }

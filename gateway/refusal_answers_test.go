@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 // decidingStore answers every admit with dec (the request's price echoed, as the store
@@ -50,22 +51,22 @@ func TestStoreRefusalAnswers(t *testing.T) {
 		{balance.Decision{Reason: balance.ReasonRateLimited, AuthID: m.ID, Limit: 5, Reset: 1500 * time.Millisecond}, 429, "RATE_LIMITED",
 			"over a rate limit in the chain", map[string]any{"auth_id": m.ID, "limit": float64(5)},
 			map[string]string{"Retry-After": "2", "Ratelimit-Policy": `"acct";q=5;w=1`, "Ratelimit": `"acct";r=0;t=2`}},
-		{balance.Decision{Reason: balance.ReasonInsufficient, AuthID: m.ID, Available: amt("0.004")}, 402, "INSUFFICIENT_BALANCE",
-			"balance too low for this request", map[string]any{"auth_id": m.ID, "required": amt("0.0100").String(), "available": amt("0.004").String(), "currency": "USD"}, nil},
+		{balance.Decision{Reason: balance.ReasonInsufficient, AuthID: m.ID, Available: testkit.Amt("0.004")}, 402, "INSUFFICIENT_BALANCE",
+			"balance too low for this request", map[string]any{"auth_id": m.ID, "required": testkit.Amt("0.0100").String(), "available": testkit.Amt("0.004").String(), "currency": "USD"}, nil},
 		{balance.Decision{Reason: balance.Reason(200), AuthID: m.ID}, 500, "INTERNAL_ERROR", "internal error", nil, nil},
 	}
 	for _, c := range cases {
 		ds.dec = c.dec
 		a := f.do(call{path: callPath(k), as: k})
-		e := a.err.Error
-		if a.status != c.status || e.Code != c.code || e.Message != c.message || !reflect.DeepEqual(e.Details, c.details) ||
-			a.header["X-Charge"] != "0.00" || a.header["X-Request-Id"] != a.err.RequestID {
-			t.Errorf("reason %d: %d %s %q %v (X-Charge %q)\nwant %d %s %q %v", c.dec.Reason, a.status, e.Code, e.Message, e.Details,
-				a.header["X-Charge"], c.status, c.code, c.message, c.details)
+		e := a.Err.Error
+		if a.Status != c.status || e.Code != c.code || e.Message != c.message || !reflect.DeepEqual(e.Details, c.details) ||
+			a.Header["X-Charge"] != "0.00" || a.Header["X-Request-Id"] != a.Err.RequestID {
+			t.Errorf("reason %d: %d %s %q %v (X-Charge %q)\nwant %d %s %q %v", c.dec.Reason, a.Status, e.Code, e.Message, e.Details,
+				a.Header["X-Charge"], c.status, c.code, c.message, c.details)
 		}
 		for h, v := range c.headers {
-			if a.header[h] != v {
-				t.Errorf("reason %d: %s %q, want %q", c.dec.Reason, h, a.header[h], v)
+			if a.Header[h] != v {
+				t.Errorf("reason %d: %s %q, want %q", c.dec.Reason, h, a.Header[h], v)
 			}
 		}
 	}

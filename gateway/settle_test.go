@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"testing"
+
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 // TestSettlement: an upstream answer carrying X-Usage-Cost makes the request's charge that
@@ -26,17 +28,17 @@ func TestSettlement(t *testing.T) {
 			f.voice.cost.Store(&cost)
 			defer f.voice.cost.Store(nil)
 			a := f.do(call{path: callPath(k), as: k})
-			if a.status != 200 || a.header["X-Charge"] != c.charge {
-				t.Fatalf("answer %d, X-Charge %q; want 200, %q", a.status, a.header["X-Charge"], c.charge)
+			if a.Status != 200 || a.Header["X-Charge"] != c.charge {
+				t.Fatalf("answer %d, X-Charge %q; want 200, %q", a.Status, a.Header["X-Charge"], c.charge)
 			}
-			if _, leaked := a.header["X-Usage-Cost"]; leaked {
+			if _, leaked := a.Header["X-Usage-Cost"]; leaked {
 				t.Error("X-Usage-Cost reached the client")
 			}
-			if got := f.bal(m); got != amt(c.balance) {
+			if got := f.bal(m); got != testkit.Amt(c.balance) {
 				t.Fatalf("balance %v, want %s", got, c.balance)
 			}
 			u, err := f.store.UsageOf(context.Background(), k.Root, []string{k.ID}, "", "")
-			if err != nil || len(u) != 1 || u[0].Count != 1 || u[0].Charged.String() != amt(c.charge).String() {
+			if err != nil || len(u) != 1 || u[0].Count != 1 || u[0].Charged.String() != testkit.Amt(c.charge).String() {
 				t.Fatalf("usage %+v %v; want one request charged %s", u, err, c.charge)
 			}
 		})
@@ -47,15 +49,15 @@ func TestSettlement(t *testing.T) {
 		cost := "0.05"
 		f.voice.cost.Store(&cost)
 		defer f.voice.cost.Store(nil)
-		if a := f.do(call{path: callPath(k), as: k}); a.status != 200 || a.header["X-Charge"] != "0.05" {
-			t.Fatalf("answer %d %q", a.status, a.header["X-Charge"])
+		if a := f.do(call{path: callPath(k), as: k}); a.Status != 200 || a.Header["X-Charge"] != "0.05" {
+			t.Fatalf("answer %d %q", a.Status, a.Header["X-Charge"])
 		}
-		if got := f.bal(m); got != amt("-0.04") {
+		if got := f.bal(m); got != testkit.Amt("-0.04") {
 			t.Fatalf("balance %v, want -0.04", got)
 		}
 		// The next request is refused: the balance is below the floor.
-		if a := f.do(call{path: callPath(k), as: k}); a.status != 402 {
-			t.Fatalf("next request %d", a.status)
+		if a := f.do(call{path: callPath(k), as: k}); a.Status != 402 {
+			t.Fatalf("next request %d", a.Status)
 		}
 	})
 	t.Run("a 5xx with a cost is refunded, not settled", func(t *testing.T) {
@@ -65,10 +67,10 @@ func TestSettlement(t *testing.T) {
 		f.voice.cost.Store(&cost)
 		f.voice.status.Store(502)
 		defer func() { f.voice.cost.Store(nil); f.voice.status.Store(200) }()
-		if a := f.do(call{path: callPath(k), as: k}); a.status != 502 || a.header["X-Charge"] != "0.00" {
-			t.Fatalf("answer %d %q", a.status, a.header["X-Charge"])
+		if a := f.do(call{path: callPath(k), as: k}); a.Status != 502 || a.Header["X-Charge"] != "0.00" {
+			t.Fatalf("answer %d %q", a.Status, a.Header["X-Charge"])
 		}
-		if got := f.bal(m); got != amt("1.00") {
+		if got := f.bal(m); got != testkit.Amt("1.00") {
 			t.Fatalf("balance %v", got)
 		}
 	})

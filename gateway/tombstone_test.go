@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -48,8 +49,8 @@ func TestAdmitAfterItsCompensationTakesNothing(t *testing.T) {
 	m := f.mk(nil, "1.00")
 	k := f.mk(m, "")
 	a := f.do(call{path: callPath(k), as: k})
-	if a.status != 503 || a.err.Error.Code != "STORE_UNAVAILABLE" || a.header["X-Charge"] != "0.00" {
-		t.Fatalf("answer %d %s %q", a.status, a.err.Error.Code, a.header["X-Charge"])
+	if a.Status != 503 || a.Err.Error.Code != "STORE_UNAVAILABLE" || a.Header["X-Charge"] != "0.00" {
+		t.Fatalf("answer %d %s %q", a.Status, a.Err.Error.Code, a.Header["X-Charge"])
 	}
 	late := <-ls.late
 	select {
@@ -67,7 +68,7 @@ func TestAdmitAfterItsCompensationTakesNothing(t *testing.T) {
 	if d.Admitted || d.Reason != balance.ReasonWithdrawn {
 		t.Errorf("the late admit: %+v, want refused as withdrawn", d)
 	}
-	if b := f.bal(m); b != amt("1.00") {
+	if b := f.bal(m); b != testkit.Amt("1.00") {
 		t.Errorf("balance %v after a 503 that charged nothing, want 1.00", b)
 	}
 	if u, err := f.store.UsageOf(context.Background(), k.Root, []string{k.ID}, "", ""); err != nil || len(u) != 0 {
@@ -96,13 +97,13 @@ func TestWithdrawnAdmitIs503(t *testing.T) {
 	m := f.mk(nil, "1.00")
 	k := f.mk(m, "")
 	a := f.do(call{path: callPath(k), as: k})
-	if a.status != 503 || a.err.Error.Code != "STORE_UNAVAILABLE" || a.header["X-Charge"] != "0.00" {
-		t.Errorf("answer %d %s %q, want 503 STORE_UNAVAILABLE charging nothing", a.status, a.err.Error.Code, a.header["X-Charge"])
+	if a.Status != 503 || a.Err.Error.Code != "STORE_UNAVAILABLE" || a.Header["X-Charge"] != "0.00" {
+		t.Errorf("answer %d %s %q, want 503 STORE_UNAVAILABLE charging nothing", a.Status, a.Err.Error.Code, a.Header["X-Charge"])
 	}
 	if n := f.voice.count(); n != 0 {
 		t.Errorf("forwarded %d requests", n)
 	}
-	if b := f.bal(m); b != amt("1.00") {
+	if b := f.bal(m); b != testkit.Amt("1.00") {
 		t.Errorf("balance %v, want 1.00", b)
 	}
 }
@@ -117,16 +118,16 @@ func TestClientRequestIDDoesNotKeyTheMarker(t *testing.T) {
 	k := f.mk(m, "")
 	hdr := map[string]string{"X-Request-ID": "client-id-again"}
 	f.voice.status.Store(500) // the first fails upstream and is refunded
-	if a := f.do(call{path: callPath(k), as: k, header: hdr}); a.status != 500 || a.header["X-Charge"] != "0.00" {
-		t.Fatalf("first: %d %q %s", a.status, a.header["X-Charge"], a.body)
+	if a := f.do(call{path: callPath(k), as: k, header: hdr}); a.Status != 500 || a.Header["X-Charge"] != "0.00" {
+		t.Fatalf("first: %d %q %s", a.Status, a.Header["X-Charge"], a.Body)
 	}
 	f.voice.status.Store(200)
 	for i := 0; i < 2; i++ {
-		if a := f.do(call{path: callPath(k), as: k, header: hdr}); a.status != 200 || a.header["X-Charge"] != "0.01" {
-			t.Fatalf("again %d: %d %q %s", i, a.status, a.header["X-Charge"], a.body)
+		if a := f.do(call{path: callPath(k), as: k, header: hdr}); a.Status != 200 || a.Header["X-Charge"] != "0.01" {
+			t.Fatalf("again %d: %d %q %s", i, a.Status, a.Header["X-Charge"], a.Body)
 		}
 	}
-	if b := f.bal(m); b != amt("0.98") {
+	if b := f.bal(m); b != testkit.Amt("0.98") {
 		t.Errorf("balance %v, want 0.98", b)
 	}
 }

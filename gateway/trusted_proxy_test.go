@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/tenantgw/gateway/bench/testkit"
 )
 
 // TestAuthFailureLimitBehindProxy: behind a trusted load balancer, failures count against
@@ -12,10 +14,10 @@ import (
 // the limit.
 func TestAuthFailureLimitBehindProxy(t *testing.T) {
 	bad := strings.Repeat("b", 40)
-	fail := func(f *fixture, m *acct, xff string) answer {
+	fail := func(f *fixture, m *testkit.Account, xff string) testkit.Answer {
 		return f.do(call{path: smsPath(m), as: m, tok: bad, header: map[string]string{"X-Forwarded-For": xff}})
 	}
-	good := func(f *fixture, m *acct, xff string) answer {
+	good := func(f *fixture, m *testkit.Account, xff string) testkit.Answer {
 		return f.do(call{path: smsPath(m), as: m, header: map[string]string{"X-Forwarded-For": xff}})
 	}
 
@@ -26,21 +28,21 @@ func TestAuthFailureLimitBehindProxy(t *testing.T) {
 		})
 		m := f.mk(nil, "1.00")
 		for range 3 {
-			if a := fail(f, m, "198.51.100.7, 10.1.2.3"); a.status != 401 {
-				t.Fatalf("failure: %d", a.status)
+			if a := fail(f, m, "198.51.100.7, 10.1.2.3"); a.Status != 401 {
+				t.Fatalf("failure: %d", a.Status)
 			}
 		}
-		if a := fail(f, m, "198.51.100.7, 10.1.2.3"); a.status != 429 {
-			t.Fatalf("the guessing client: %d, want 429", a.status)
+		if a := fail(f, m, "198.51.100.7, 10.1.2.3"); a.Status != 429 {
+			t.Fatalf("the guessing client: %d, want 429", a.Status)
 		}
 		// Another client behind the same proxies is not blocked.
-		if a := good(f, m, "203.0.113.9, 10.1.2.3"); a.status != 200 {
-			t.Fatalf("another client: %d, want 200", a.status)
+		if a := good(f, m, "203.0.113.9, 10.1.2.3"); a.Status != 200 {
+			t.Fatalf("another client: %d, want 200", a.Status)
 		}
 		// A forged left-most entry does not help the guessing client: the nearest untrusted
 		// hop is what counts.
-		if a := fail(f, m, "192.0.2.1, 198.51.100.7, 10.1.2.3"); a.status != 429 {
-			t.Fatalf("forged prefix: %d, want 429", a.status)
+		if a := fail(f, m, "192.0.2.1, 198.51.100.7, 10.1.2.3"); a.Status != 429 {
+			t.Fatalf("forged prefix: %d, want 429", a.Status)
 		}
 	})
 	t.Run("untrusted peer", func(t *testing.T) {
@@ -52,8 +54,8 @@ func TestAuthFailureLimitBehindProxy(t *testing.T) {
 		for i := range 3 {
 			fail(f, m, "198.51.100."+string(rune('1'+i))) // a new "client" each time
 		}
-		if a := good(f, m, "203.0.113.9"); a.status != 429 {
-			t.Fatalf("X-Forwarded-For from an untrusted peer was believed: %d", a.status)
+		if a := good(f, m, "203.0.113.9"); a.Status != 429 {
+			t.Fatalf("X-Forwarded-For from an untrusted peer was believed: %d", a.Status)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/model"
 	"github.com/valyala/fasthttp"
@@ -55,10 +56,10 @@ func TestCacheNegativeAndBudget(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Store = cs; o.NegativeCacheTTL = time.Hour; o.RefreshAfter = time.Hour })
 	cs.Store = f.store
 	m := f.mk(nil, "1")
-	ghost := &acct{Account: &model.Account{ID: "SA_GHOST00000000000000X"}, tok: m.tok}
+	ghost := &testkit.Account{Account: &model.Account{ID: "SA_GHOST00000000000000X"}, Token: m.Token}
 	for range 3 {
-		if a := f.do(call{path: smsPath(m), as: ghost}); a.status != 401 {
-			t.Fatal(a.status)
+		if a := f.do(call{path: smsPath(m), as: ghost}); a.Status != 401 {
+			t.Fatal(a.Status)
 		}
 		f.gw.cache.c.Wait()
 	}
@@ -70,8 +71,8 @@ func TestCacheNegativeAndBudget(t *testing.T) {
 	f.gw.cache.c.Wait()
 	before := cs.loads.Load()
 	for range 3 {
-		if a := f.do(call{path: smsPath(m), as: m, tok: flipFirst(m.tok)}); a.status != 401 {
-			t.Fatal(a.status)
+		if a := f.do(call{path: smsPath(m), as: m, tok: flipFirst(m.Token)}); a.Status != 401 {
+			t.Fatal(a.Status)
 		}
 	}
 	if cs.loads.Load() != before {
@@ -118,22 +119,22 @@ func TestSandboxThroughGateway(t *testing.T) {
 	a := f.do(call{path: callPath(k), as: k, body: `{"from":"1","to":"2","answer_url":"http://x"}`})
 	var call1 struct{ APIID, CallUUID, AccountID string }
 	var raw map[string]any
-	if err := json.Unmarshal(a.body, &raw); err != nil || a.status != 201 {
-		t.Fatalf("%d %s", a.status, a.body)
+	if err := json.Unmarshal(a.Body, &raw); err != nil || a.Status != 201 {
+		t.Fatalf("%d %s", a.Status, a.Body)
 	}
 	call1.CallUUID, _ = raw["call_uuid"].(string)
 	call1.AccountID, _ = raw["account_id"].(string)
-	if len(call1.CallUUID) != 36 || call1.AccountID != k.ID || a.header["X-Charge"] != "0.01" {
-		t.Errorf("call: %s %v", a.body, a.header)
+	if len(call1.CallUUID) != 36 || call1.AccountID != k.ID || a.Header["X-Charge"] != "0.01" {
+		t.Errorf("call: %s %v", a.Body, a.Header)
 	}
-	if a := f.do(call{method: "GET", path: callPath(k), as: k}); a.status != 200 {
-		t.Errorf("list: %d %s", a.status, a.body)
+	if a := f.do(call{method: "GET", path: callPath(k), as: k}); a.Status != 200 {
+		t.Errorf("list: %d %s", a.Status, a.Body)
 	}
 	a = f.do(call{path: smsPath(k), as: k, body: `{"src":"1","dst":"2","text":"hi"}`})
-	if err := json.Unmarshal(a.body, &raw); err != nil || a.status != 202 || raw["message_uuid"] == nil {
-		t.Fatalf("sms: %d %s", a.status, a.body)
+	if err := json.Unmarshal(a.Body, &raw); err != nil || a.Status != 202 || raw["message_uuid"] == nil {
+		t.Fatalf("sms: %d %s", a.Status, a.Body)
 	}
-	if got := f.bal(m); got != amt("0.985") {
+	if got := f.bal(m); got != testkit.Amt("0.985") {
 		t.Errorf("balance %v, want 0.985", got)
 	}
 }
