@@ -234,23 +234,23 @@ func TestDeleteFoldsExpiredClosedChild(t *testing.T) {
 func TestForgetExpiredChildKeepsUsage(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
-		m := admMk(t, s, nil, "1")
-		r := admMk(t, s, m, "0.5", admOwn())
-		c := admMk(t, s, r, "")
-		g := admMk(t, s, c, "")
-		live := admMk(t, s, r, "")
-		for _, a := range []*admAcct{c, g, live} {
+		m := testkit.NewAccount(t, s, nil, "1")
+		r := testkit.NewAccount(t, s, m, "0.5", testkit.Own())
+		c := testkit.NewAccount(t, s, r, "")
+		g := testkit.NewAccount(t, s, c, "")
+		live := testkit.NewAccount(t, s, r, "")
+		for _, a := range []*testkit.Account{c, g, live} {
 			if d := admDo(t, s, admReq(a, a, model.PermNone, false, "0.02")); !d.Admitted {
 				t.Fatalf("admit on %s: %+v", a.ID, d)
 			}
 		}
-		for _, a := range []*admAcct{g, c, live} {
+		for _, a := range []*testkit.Account{g, c, live} {
 			if err := s.UpdateAccount(ctx, get(t, s, a.ID), balance.Change{Status: model.StatusClosed, Retention: time.Hour, CloseTrID: newID("TR")}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// c's and g's retention ends: their records go; live's stays
-		for _, a := range []*admAcct{c, g} {
+		for _, a := range []*testkit.Account{c, g} {
 			if err := s.Client().Del(ctx, balance.AccountKey(a.Root, a.ID)).Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -267,7 +267,7 @@ func TestForgetExpiredChildKeepsUsage(t *testing.T) {
 			return out
 		}
 		before := sums()
-		if len(before[0]) != 1 || before[0][0].Count != 3 || before[0][0].Charged != admAmt("0.06") {
+		if len(before[0]) != 1 || before[0][0].Count != 3 || before[0][0].Charged != testkit.Amt("0.06") {
 			t.Fatalf("usage before: %+v", before[0])
 		}
 		if err := s.ForgetChildren(ctx, m.Root, get(t, s, r.ID), []string{c.ID, live.ID}); err != nil {
