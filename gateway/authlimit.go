@@ -58,24 +58,29 @@ func NewAuthLimiter(o AuthLimitOptions) *AuthLimiter {
 
 // Client is the address the limit counts a request against: its peer, or, when the peer
 // is a trusted proxy, the nearest address in X-Forwarded-For (read from the right) that is
-// not one. A malformed entry ends the walk: the last trusted hop is used.
+// not one, over all its lines. A malformed entry ends the walk: the last trusted hop is used.
 func (a *AuthLimiter) Client(rc *fasthttp.RequestCtx) netip.Addr {
 	addr := clientAddr(rc)
 	if len(a.trusted) == 0 || !a.isTrusted(addr) {
 		return addr
 	}
-	xff := rc.Request.Header.Peek("X-Forwarded-For")
-	for len(xff) > 0 {
-		i := bytes.LastIndexByte(xff, ',')
-		hop := bytes.TrimSpace(xff[i+1:])
-		xff = xff[:max(i, 0)]
-		h, err := parseAddr(hop)
-		if err != nil {
-			return addr
-		}
-		addr = h.Unmap()
-		if !a.isTrusted(addr) {
-			return addr
+	// Every X-Forwarded-For line, the last first: together they are one list (RFC 9110
+	// §5.3), the one the upstream receives (appendForwardedFor).
+	lines := rc.Request.Header.PeekAll(hForwardedFor)
+	for l := len(lines) - 1; l >= 0; l-- {
+		xff := lines[l]
+		for len(bytes.TrimSpace(xff)) > 0 {
+			i := bytes.LastIndexByte(xff, ',')
+			hop := bytes.TrimSpace(xff[i+1:])
+			xff = xff[:max(i, 0)]
+			h, err := parseAddr(hop)
+			if err != nil {
+				return addr
+			}
+			addr = h.Unmap()
+			if !a.isTrusted(addr) {
+				return addr
+			}
 		}
 	}
 	return addr

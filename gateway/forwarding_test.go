@@ -304,11 +304,11 @@ func TestForwardedProtocolIsTheProxys(t *testing.T) {
 
 // TestForwardedFor: the upstream's X-Forwarded-For ends with the gateway's peer; the
 // client's list is kept in front of it only when the peer is a trusted proxy. A client's
-// Forwarded header never reaches the upstream.
+// Forwarded and X-Real-IP headers never reach the upstream.
 func TestForwardedFor(t *testing.T) {
 	send := func(f *fixture, m *testkit.Account, xff ...string) recorded {
 		t.Helper()
-		head := authHeaders(m) + "Forwarded: for=192.0.2.66;proto=https\r\n"
+		head := authHeaders(m) + "Forwarded: for=192.0.2.66;proto=https\r\nX-Real-IP: 192.0.2.67\r\n"
 		for _, x := range xff {
 			head += "X-Forwarded-For: " + x + "\r\n"
 		}
@@ -319,6 +319,9 @@ func TestForwardedFor(t *testing.T) {
 		u := got[len(got)-1]
 		if v := u.header["forwarded"]; len(v) != 0 {
 			t.Errorf("the upstream received Forwarded: %q", v)
+		}
+		if v := u.header["x-real-ip"]; len(v) != 0 {
+			t.Errorf("the upstream received X-Real-IP: %q", v)
 		}
 		return u
 	}

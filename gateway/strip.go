@@ -13,13 +13,13 @@ import (
 // one of the names is there, and only for the names that are.
 
 // requestStrip are removed from the request before it is forwarded: credentials,
-// hop-by-hop headers (RFC 9110 §7.6.1), the client's Forwarded and X-Forwarded-For (the
-// gateway sets the latter, see appendForwardedFor) and the trusted headers a client may not
-// set.
+// hop-by-hop headers (RFC 9110 §7.6.1), the client's Forwarded, X-Real-IP and
+// X-Forwarded-For (the gateway sets the latter, see appendForwardedFor; the others would name
+// a client address nobody vouches for) and the trusted headers a client may not set.
 var requestStrip = []string{hAuthToken, hAuthz, hAuthID,
 	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
 	"TE", "Trailer", "Transfer-Encoding", "Upgrade",
-	hAccountID, hCallerID, hBillingID, hCharge, hRequestID, hForwarded, hForwardedFor}
+	hAccountID, hCallerID, hBillingID, hCharge, hRequestID, hForwarded, hForwardedFor, "X-Real-IP"}
 
 // responseStrip are removed from the upstream's answer.
 var responseStrip = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
