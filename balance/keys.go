@@ -12,6 +12,9 @@ import "strings"
 //	                         ID from descendants it deleted (only subtree sums count them)
 //	{ROOT}:rf:BUCKET  hash   refund / settlement markers of up to 16 proxied requests (expires;
 //	                         see markerKey)
+//	{ROOT}:tombs      string "1" while a tombstone may exist in the tree's marker hashes (set
+//	                         by a refund that found no marker, for the marker lifetime); the
+//	                         admit script reads markers only while it is up
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
 //	{ROOT}:idem:K     string idempotency record (expires)

@@ -76,6 +76,7 @@ local NF = #F
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
 -- marker_field of its reqid, in its tree), for the j-th request of the batch.
 local MK, MF = {}, {}
+local TOMBS, seentree = {}, {} -- the tombstone flags of the batch's trees ('{ROOT}:tombs')
 do
   local seen, i, pspec, prefix = {}, 4, nil, nil
   for j = 1, m do
@@ -89,7 +90,12 @@ do
       local spec = ARGV[i]
       if spec ~= pspec then -- the tree's marker prefix, from the path account's key
         pspec = spec
-        prefix = string.match(KEYS[tonumber(string.match(spec, ' (%d+)'))], '^(.-}:)') .. 'rf:'
+        local tree = string.match(KEYS[tonumber(string.match(spec, ' (%d+)'))], '^(.-}:)')
+        prefix = tree .. 'rf:'
+        if not seentree[tree] then
+          seentree[tree] = true
+          TOMBS[#TOMBS + 1] = tree .. 'tombs'
+        end
       end
       rid = ARGV[i + 7]
       i = i + 8
@@ -118,11 +124,14 @@ end
 -- nothing: a refund that found no marker for its id left a tombstone there (the gateway
 -- gave the request up, answered 503 "nothing was charged" and checked it for a charge
 -- before this admit ran: a stalled store, or the admit's bytes still in a socket buffer), or
--- the id was admitted before. dead[j] is true for such a request j. Request ids are unique
--- and random, so the usual batch has no marker hash yet: one EXISTS answers for all of
--- them; only when one of the hashes exists are the batch's fields read, one HMGET per hash.
+-- the id was admitted before. dead[j] is true for such a request j. A refund that leaves a
+-- tombstone also sets its tree's flag '{ROOT}:tombs' for the tombstone's lifetime, and
+-- tombstones are rare (a lost admit answer whose admit had not run), so the usual batch
+-- reads one EXISTS over its trees' flags and nothing else; only when a flag is up are the
+-- batch's marker fields read, one HMGET per marker hash. (A marker of an id admitted
+-- before, the other case, is never looked for then: ids are made unique per request.)
 local dead = false
-if redis.call('EXISTS', unpack(MK, 1, m)) > 0 then
+if redis.call('EXISTS', unpack(TOMBS)) > 0 then
   local mf, mkeys = {}, {} -- per marker hash: its fields and their requests
   for j = 1, m do
     local key = MK[j]

@@ -14,7 +14,8 @@
 -- When the request has no marker, it was never admitted — or its admit has not run yet
 -- (the gateway refunds a request whose admit answer was lost, and a stalled store may run
 -- that admit later): the refund then leaves a tombstone "x||0||" in the marker's place (the
--- marker hash's lifetime restarts, as with an admit's write), and the admit script refuses
+-- marker hash's lifetime restarts, as with an admit's write) and sets the tree's flag
+-- '{ROOT}:tombs' for as long, and the admit script refuses
 -- a request whose marker exists, so that admit takes nothing. Refund and settle find
 -- nothing to do with a tombstone.
 -- Answers {1, price, billing id} when refunded, {0, 0, ''} when there was nothing to refund
@@ -29,6 +30,8 @@ if not m then
   end
   redis.call('HSET', mk, mf, 'x||0||')
   redis.call('PEXPIRE', mk, istr(ttl))
+  -- the tree's flag that a tombstone may exist (see admit.lua): it outlives every tombstone
+  redis.call('SET', prefix .. 'tombs', '1', 'PX', istr(ttl))
   return {0, 0, ''}
 end
 local state, bid, price, day, route = string.match(m, '^(%a)|([^|]*)|(%-?%d+)|([^|]*)|([^|]*)')
