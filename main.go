@@ -170,6 +170,15 @@ func serve(file string, stdout, stderr io.Writer) error {
 	defer gw.Close()
 	sub := store.SubscribeInvalidations(ctx, gw.ApplyInvalidation) // changes made by other instances
 	defer sub.Close()
+	// Daily usage older than limits.usage_retention is compacted into months in the
+	// background; stopped (and waited for) before the store closes.
+	cctx, stopCompactor := context.WithCancel(ctx)
+	compacted := make(chan struct{})
+	go func() {
+		defer close(compacted)
+		balance.NewCompactor(store, cfg.Limits.UsageRetention.Std(), nil).Run(cctx, log)
+	}()
+	defer func() { stopCompactor(); <-compacted }()
 
 	ops := newOperatorServer(api, store, reg, log, cfg.Limits.MaxBodyBytes)
 

@@ -279,7 +279,9 @@ type usageJSON struct {
 // usage answers a's usage per route and day (UTC dates, start and end inclusive), with
 // include_subaccounts=true summed over the whole subtree, the usage of deleted descendants
 // included (folded into a's or a descendant's counters by the delete); without it, a's own
-// usage only. Counts and charges are net of refunds and settlements.
+// usage only. Counts and charges are net of refunds and settlements. Days older than
+// limits.usage_retention were compacted into their months: a row dated "YYYY-MM" (before that
+// month's days), included when the month overlaps start..end.
 func (c *call) usage(a *model.Account) {
 	q := c.rc.QueryArgs()
 	out := usageJSON{AuthID: a.ID, Currency: a.Currency, Objects: []usageRow{}}

@@ -10,10 +10,11 @@ import (
 	"github.com/tenantgw/gateway/policy/model"
 )
 
-// Usage is what one account (or a subtree, summed) used of one route on one day (UTC).
+// Usage is what one account (or a subtree, summed) used of one route on one day (UTC), or,
+// once that day is older than the usage retention (see CompactUsage), in one month.
 // The admit script counts it; refunds net it out; settlement adjusts Charged.
 type Usage struct {
-	Date    string // YYYY-MM-DD
+	Date    string // YYYY-MM-DD, or YYYY-MM for a month's compacted days
 	Route   string
 	Count   int64
 	Charged model.Amount
@@ -55,7 +56,8 @@ func (s *Store) SubtreeUsage(ctx context.Context, root, id, startDay, endDay str
 }
 
 // UsageOf sums the own usage counters of ids (one tree) per day and route, for days in
-// [startDay, endDay] (inclusive, "YYYY-MM-DD"; "" = unbounded), ordered by day then route:
+// [startDay, endDay] (inclusive, "YYYY-MM-DD"; "" = unbounded) and months (compacted days)
+// that overlap it, ordered by date (a month before its days) then route:
 // what was used on those accounts' own paths. What the delete of a descendant folded into
 // them is left out (SubtreeUsage counts it).
 func (s *Store) UsageOf(ctx context.Context, root string, ids []string, startDay, endDay string) ([]Usage, error) {
@@ -87,7 +89,7 @@ func (s *Store) usageOf(ctx context.Context, root string, ids []string, startDay
 			if folded && len(kind) == 2 && kind[0] == 'd' {
 				kind = kind[1:]
 			}
-			if (kind != "n" && kind != "c") || (startDay != "" && day < startDay) || (endDay != "" && day > endDay) {
+			if (kind != "n" && kind != "c") || !inRange(day, startDay, endDay) {
 				continue
 			}
 			u := sum[key{day, route}]
@@ -114,4 +116,14 @@ func (s *Store) usageOf(ctx context.Context, root string, ids []string, startDay
 		return out[i].Route < out[j].Route
 	})
 	return out, nil
+}
+
+// inRange reports whether date, a day "YYYY-MM-DD" or a month "YYYY-MM", is in or overlaps
+// [startDay, endDay] (inclusive; "" = unbounded).
+func inRange(date, startDay, endDay string) bool {
+	if len(date) == len("2006-01") {
+		return (startDay == "" || date >= startDay[:min(len(startDay), 7)]) &&
+			(endDay == "" || date <= endDay[:min(len(endDay), 7)])
+	}
+	return (startDay == "" || date >= startDay) && (endDay == "" || date <= endDay)
 }

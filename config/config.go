@@ -154,6 +154,12 @@ type Limits struct {
 	// default, about 220 MB. YAML "refund_marker_ttl"; default 1h; at least
 	// the longest upstream timeout plus one minute.
 	RefundMarkerTTL Duration `yaml:"refund_marker_ttl"`
+	// UsageRetention is how long the store keeps daily usage counters: days
+	// before it are summed into monthly totals ("YYYY-MM") that the Usage API
+	// still reports, so an account's usage takes at most this many days plus
+	// one field set a month per route. YAML "usage_retention"; default 2160h
+	// (90 days); at least 744h (31 days).
+	UsageRetention Duration `yaml:"usage_retention"`
 }
 
 // Upstream is one backend that routes forward to. Fields the file leaves

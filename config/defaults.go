@@ -47,6 +47,8 @@ const (
 	DefaultCacheBytes            = 64 << 20
 	DefaultNegativeCacheTTL      = 5 * time.Second
 	DefaultRefundMarkerTTL       = time.Hour
+	DefaultUsageRetention        = 2160 * time.Hour
+	MinUsageRetention            = 31 * 24 * time.Hour
 
 	DefaultUpstreamTimeout  = 10 * time.Second
 	DefaultConnectTimeout   = 2 * time.Second
@@ -90,6 +92,7 @@ func base() Config {
 			CacheBytes:            DefaultCacheBytes,
 			NegativeCacheTTL:      Duration(DefaultNegativeCacheTTL),
 			RefundMarkerTTL:       Duration(DefaultRefundMarkerTTL),
+			UsageRetention:        Duration(DefaultUsageRetention),
 		},
 		Log: Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
 	}

@@ -48,6 +48,7 @@ var envSettings = []struct {
 	{"limits.negative_cache_ttl", func(c *Config) any { return &c.Limits.NegativeCacheTTL }},
 	{"limits.trusted_proxies", func(c *Config) any { return &c.Limits.TrustedProxies }},
 	{"limits.refund_marker_ttl", func(c *Config) any { return &c.Limits.RefundMarkerTTL }},
+	{"limits.usage_retention", func(c *Config) any { return &c.Limits.UsageRetention }},
 	{"log.format", func(c *Config) any { return &c.Log.Format }},
 	{"log.level", func(c *Config) any { return &c.Log.Level }},
 }

@@ -34,6 +34,7 @@ func TestEnvOverrides(t *testing.T) {
 		{"GATEWAY_LIMITS_CACHE_BYTES=1024", func(c Config) any { return c.Limits.CacheBytes }, 1024},
 		{"GATEWAY_LIMITS_NEGATIVE_CACHE_TTL=1s", func(c Config) any { return c.Limits.NegativeCacheTTL.Std() }, time.Second},
 		{"GATEWAY_LIMITS_REFUND_MARKER_TTL=24h", func(c Config) any { return c.Limits.RefundMarkerTTL.Std() }, 24 * time.Hour},
+		{"GATEWAY_LIMITS_USAGE_RETENTION=1000h", func(c Config) any { return c.Limits.UsageRetention.Std() }, 1000 * time.Hour},
 		{"GATEWAY_LIMITS_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7", func(c Config) any { return c.Limits.TrustedProxies }, []string{"10.0.0.0/8", "192.0.2.7"}},
 		{"GATEWAY_LOG_FORMAT=json", func(c Config) any { return c.Log.Format }, "json"},
 		{"GATEWAY_LOG_LEVEL=debug", func(c Config) any { return c.Log.Level }, "debug"},
@@ -131,6 +132,7 @@ func TestEnvNames(t *testing.T) {
 		"GATEWAY_DEFAULTS_TOKEN_GRACE", "GATEWAY_DEFAULTS_CLOSED_RETENTION",
 		"GATEWAY_LIMITS_MAX_BODY_BYTES", "GATEWAY_LIMITS_AUTH_FAILURES_PER_MINUTE", "GATEWAY_LIMITS_CACHE_BYTES",
 		"GATEWAY_LIMITS_NEGATIVE_CACHE_TTL", "GATEWAY_LIMITS_TRUSTED_PROXIES", "GATEWAY_LIMITS_REFUND_MARKER_TTL",
+		"GATEWAY_LIMITS_USAGE_RETENTION",
 		"GATEWAY_LOG_FORMAT", "GATEWAY_LOG_LEVEL",
 	}
 	if !slices.Equal(got, want) {

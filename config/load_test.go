@@ -73,6 +73,7 @@ func TestLoadWithoutFileGivesDefaults(t *testing.T) {
 		{"limits.cache_bytes", c.Limits.CacheBytes, 64 << 20},
 		{"limits.negative_cache_ttl", c.Limits.NegativeCacheTTL.Std(), 5 * time.Second},
 		{"limits.refund_marker_ttl", c.Limits.RefundMarkerTTL.Std(), time.Hour},
+		{"limits.usage_retention", c.Limits.UsageRetention.Std(), 2160 * time.Hour},
 		{"log.format", c.Log.Format, "text"},
 		{"log.level", c.Log.Level, "info"},
 		{"store embedded", c.Store.Embedded(), true},
@@ -350,6 +351,7 @@ func TestLoadErrors(t *testing.T) {
 		{"sentinel addrs without master", "store: {sentinel: {addrs: [\"s:26379\"]}}\n", []string{"store.sentinel.master: required with store.sentinel.addrs"}, ""},
 		{"embedded without data_dir", "store: {data_dir: \"\"}\n", []string{"store.data_dir: required for the embedded store"}, ""},
 		{"negative pool", "store: {pool_size: -1}\n", []string{"store.pool_size: must not be negative"}, ""},
+		{"usage retention too short", "limits: {usage_retention: 24h}\n", []string{"limits.usage_retention: 24h0m0s is too short"}, ""},
 		{"marker ttl below upstream timeout", "limits: {refund_marker_ttl: 30s}\n", []string{"limits.refund_marker_ttl: 30s is too short: at least the longest upstream timeout (10s) plus 1m"}, ""},
 		{"marker ttl with a long upstream", "upstreams: {voice: {url: \"http://v\", timeout: 1h}}\nroutes: [" + route + "]\n", []string{"limits.refund_marker_ttl: 1h0m0s is too short", "(1h0m0s) plus 1m"}, ""},
 

@@ -153,6 +153,10 @@ func (v *validator) limits(l *Limits) {
 			v.add(fmt.Sprintf("limits.trusted_proxies[%d]", i), "%q is not an IP address or a network such as 10.0.0.0/8", p)
 		}
 	}
+	// at least a month: every day of the last month is reported by day
+	if l.UsageRetention.Std() < MinUsageRetention {
+		v.add("limits.usage_retention", "%v is too short: at least %v (31 days)", l.UsageRetention.Std(), MinUsageRetention)
+	}
 }
 
 // markerTTL checks that refund markers outlive every exchange with an upstream by a margin:

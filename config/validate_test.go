@@ -43,6 +43,8 @@ func TestValidate(t *testing.T) {
 			`store.cluster[0]: ":7000" has no host`},
 		{"trusted proxy", func(c *Config) { c.Limits.TrustedProxies = []string{"10.0.0.0/8", "lb.internal"} },
 			`limits.trusted_proxies[1]: "lb.internal" is not an IP address or a network such as 10.0.0.0/8`},
+		{"usage retention", func(c *Config) { c.Limits.UsageRetention = Duration(30 * 24 * time.Hour) },
+			`limits.usage_retention: 720h0m0s is too short: at least 744h0m0s (31 days)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

@@ -39,6 +39,14 @@ local function usage_of_path(prefix, keys, n)
   end
   return keys[n + 1], ''
 end
+-- usage_period returns the period of uk's counters that a refund or a settlement of a
+-- request admitted on day nets (d = usage_of_path's kind prefix): the day while its counters
+-- are kept (the admit wrote its count), else the month 'YYYY-MM' they were moved into
+-- (compact.lua), so that nothing is netted twice or into a day the sums no longer hold.
+local function usage_period(uk, day, route, d)
+  if redis.call('HEXISTS', uk, day .. '|' .. route .. '|' .. d .. 'n') == 1 then return day end
+  return string.sub(day, 1, 7)
+end
 -- idem_check answers a replay: nil when the key is new, {'IDEM', transfer_id} when the same
 -- request was done before, {'IDEM_REUSED'} when the key was used for a different request.
 local function idem_check(key, reqhash)

@@ -7,7 +7,8 @@
 -- closed or deleted since, to the nearest own balance above it in the chain that is not closed (if
 -- there is none, nothing is refunded and the charge stands). Usage is netted: count - 1,
 -- charged - price, in the path account's counters, or, once the path account has been
--- deleted, in the folded counters its usage went to (usage_of_path).
+-- deleted, in the folded counters its usage went to (usage_of_path); in the day's counters, or,
+-- once that day was compacted into its month, in the month's (usage_period).
 -- Every value it adds to (the balance, the two counters) is read and checked before the
 -- first write: if one cannot take the change (not an integer, or it would leave
 -- +-MAX_AMOUNT), it answers an error and has written nothing; the marker stays open.
@@ -43,6 +44,7 @@ local target = payer_key(prefix, bid, KEYS, n)
 -- stands, so money is neither lost nor made; the marker stays open.
 if not target and p ~= 0 then return {0, 0, ''} end
 local uk, d = usage_of_path(prefix, KEYS, n)
+day = usage_period(uk, day, route, d)
 local fn, fc = day .. '|' .. route .. '|' .. d .. 'n', day .. '|' .. route .. '|' .. d .. 'c'
 local u = redis.call('HMGET', uk, fn, fc)
 local cnt, chg, bal = stored_int(u[1]), stored_int(u[2]), 0

@@ -6,7 +6,7 @@
 -- debited from (or, when negative, returned to) the billing account without a floor check:
 -- the request was admitted, so the balance may end below -credit_limit by at most that
 -- difference. Usage 'charged' moves by the difference and '<day>|<route>|s' counts the
--- settlement (in the folded counters once the path account is deleted, as in refund); the marker becomes "s|<billing>|<price>|<day>|<route>|<cost>" (the marker hash keeps its expiry).
+-- settlement (in the folded counters once the path account is deleted, as in refund, and in the month's once the day was compacted); the marker becomes "s|<billing>|<price>|<day>|<route>|<cost>" (the marker hash keeps its expiry).
 -- Every value it adds to (the balance, the two counters) is read and checked before the
 -- first write, as in refund: an error answer has written nothing.
 -- Answers {1, cost, balance_after} when settled, {0, price, 0} when there was nothing to do.
@@ -24,6 +24,7 @@ if not target then cost = p end
 local diff = 0
 if cost then diff = cost - p end
 local uk, d = usage_of_path(prefix, KEYS, n)
+day = usage_period(uk, day, route, d)
 local fc, fs = day .. '|' .. route .. '|' .. d .. 'c', day .. '|' .. route .. '|' .. d .. 's'
 local u = redis.call('HMGET', uk, fc, fs)
 local chg, cnt, bal = stored_int(u[1]), stored_int(u[2]), 0

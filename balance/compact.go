@@ -1,0 +1,112 @@
+package balance
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"time"
+
+	"github.com/tenantgw/gateway/config"
+)
+
+//go:embed lua/compact.lua
+var compactLua string
+
+var compactScript = newScript(compactLua)
+
+// UsageCutoff is the first day whose usage counters are kept when the retention is
+// retention at now: the UTC day of now - retention ("YYYY-MM-DD"). Earlier days are
+// compacted into their months.
+func UsageCutoff(now time.Time, retention time.Duration) string {
+	return now.Add(-retention).UTC().Format(time.DateOnly)
+}
+
+// CompactUsage moves the day counters of ids (accounts of the tree of root) older than
+// cutoff ("YYYY-MM-DD") into month counters ("YYYY-MM|route|kind", kinds kept), one atomic
+// script per usage hash, and answers how many day fields it moved. The sums of UsageOf and
+// SubtreeUsage over any month are what they were; refunds and settlements of requests
+// admitted on a compacted day net into its month. Running it again, or on several
+// instances at once, changes nothing more.
+func (s *Store) CompactUsage(ctx context.Context, root string, ids []string, cutoff string) (int, error) {
+	moved := 0
+	for _, id := range ids { // one call each: background work, and EVALSHA falls back to EVAL
+		n, err := compactScript.Run(ctx, s.rdb, []string{UsageKey(root, id)}, cutoff).Int()
+		if err != nil {
+			return moved, storeErr(err)
+		}
+		moved += n
+	}
+	return moved, nil
+}
+
+// Compaction defaults: a Compactor compacts CompactTrees main accounts' trees per tick, one
+// tick every CompactEvery, so that a pass over every tree spreads over time.
+const (
+	CompactTrees = 100
+	CompactEvery = 10 * time.Second
+)
+
+// Compactor walks every account tree in turn and compacts its usage (CompactUsage) with the
+// cutoff of the retention at its clock: bounded work per Step, the whole store once per
+// pass. Each instance of the gateway runs one; the compaction is idempotent, so they may
+// overlap. It is not safe for concurrent use.
+type Compactor struct {
+	st        *Store
+	retention time.Duration
+	now       func() time.Time
+	trees     int64
+	next      int64 // index in mains of the next tree; trees added meanwhile are seen next pass
+}
+
+// NewCompactor returns the Compactor of st for a retention (limits.usage_retention;
+// 0 = config.DefaultUsageRetention); now is its clock (nil = time.Now).
+func NewCompactor(st *Store, retention time.Duration, now func() time.Time) *Compactor {
+	if now == nil {
+		now = time.Now
+	}
+	return &Compactor{st: st, retention: config.Or(retention, config.DefaultUsageRetention), now: now, trees: CompactTrees}
+}
+
+// Step compacts the usage of the next CompactTrees main accounts' trees and answers the day
+// fields it moved and whether it finished a pass (the next Step starts from the first tree).
+func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err error) {
+	mains, err := c.st.rdb.ZRange(ctx, mainsKey, c.next, c.next+c.trees-1).Result()
+	if err != nil {
+		return 0, false, storeErr(err)
+	}
+	cutoff := UsageCutoff(c.now(), c.retention)
+	for _, root := range mains {
+		ids, err := c.st.Subtree(ctx, root, root)
+		if err != nil {
+			return moved, false, err
+		}
+		n, err := c.st.CompactUsage(ctx, root, ids, cutoff)
+		moved += n
+		if err != nil {
+			return moved, false, err
+		}
+	}
+	if int64(len(mains)) < c.trees {
+		c.next = 0
+		return moved, true, nil
+	}
+	c.next += c.trees
+	return moved, false, nil
+}
+
+// Run calls Step every CompactEvery until ctx ends; a failed step is logged at warn and
+// retried on the next tick.
+func (c *Compactor) Run(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(CompactEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, _, err := c.Step(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("compacting usage", "err", err)
+		}
+	}
+}

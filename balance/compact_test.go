@@ -1,0 +1,213 @@
+package balance_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/bench/testkit"
+	"github.com/tenantgw/gateway/config"
+	"github.com/tenantgw/gateway/policy/model"
+)
+
+// monthSums sums usage rows (days and compacted months) per month and route.
+func monthSums(rows []balance.Usage) map[string]balance.Usage {
+	out := map[string]balance.Usage{}
+	for _, r := range rows {
+		k := r.Date[:7] + "|" + r.Route
+		u := out[k]
+		u.Date, u.Route = r.Date[:7], r.Route
+		u.Count += r.Count
+		u.Charged += r.Charged
+		out[k] = u
+	}
+	return out
+}
+
+// TestCompactUsageYear: a simulated year of admits on a tree (one account deleted half way,
+// so folded counters exist too), the compactor run every few days with an injected clock:
+// every usage hash then holds at most the retention's days (plus the days since the last
+// run) and one field set a month per route, and the per-month sums of the Usage API's reads
+// (own and include_subaccounts) are exactly what they were before each compaction. A refund
+// and a settlement of requests admitted on days compacted since net into their months,
+// without bringing the day back.
+func TestCompactUsageYear(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		m := testkit.NewAccount(t, s, nil, "1000")
+		c := testkit.NewAccount(t, s, m, "")
+		g := testkit.NewAccount(t, s, c, "")
+		gAlive := true
+		retention := config.DefaultUsageRetention
+		start := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+		now := start
+		comp := balance.NewCompactor(s, retention, func() time.Time { return now })
+
+		reads := func() map[string]map[string]balance.Usage {
+			t.Helper()
+			out := map[string]map[string]balance.Usage{}
+			for _, a := range []*testkit.Account{m, c} {
+				sub, err := s.SubtreeUsage(ctx, m.Root, a.ID, "", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				own, err := s.UsageOf(ctx, m.Root, []string{a.ID}, "", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				out["subtree "+a.ID], out["own "+a.ID] = monthSums(sub), monthSums(own)
+			}
+			return out
+		}
+		compact := func() int {
+			t.Helper()
+			before := reads()
+			moved := 0
+			for done := false; !done; {
+				n, d, err := comp.Step(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				moved, done = moved+n, d
+			}
+			if after := reads(); !reflect.DeepEqual(after, before) {
+				t.Fatalf("%s: the sums changed with the compaction:\nbefore %v\nafter  %v", now.Format(time.DateOnly), before, after)
+			}
+			return moved
+		}
+
+		var early, earlySettled *balance.AdmitRequest // admitted on the 10th day, refunded / settled at the end
+		moved := 0
+		for day := 0; day < 365; day++ {
+			now = start.AddDate(0, 0, day)
+			var reqs []*balance.AdmitRequest
+			for i, a := range []*testkit.Account{m, c, g} {
+				if a == g && !gAlive {
+					continue
+				}
+				for j, route := range []string{"voice.call", "sms"} {
+					req := admReq(a, a, model.PermNone, false, fmt.Sprintf("0.00%d", 1+(day+i+j)%9))
+					req.Route = route
+					reqs = append(reqs, req)
+				}
+			}
+			decs := make([]balance.Decision, len(reqs))
+			for i, err := range balance.AdmitWithClock(t, s, balance.AdmitScriptBody(), now, reqs, decs, false) {
+				if err != nil || !decs[i].Admitted {
+					t.Fatalf("day %d admit %d: %v %+v", day, i, err, decs[i])
+				}
+			}
+			if day == 10 {
+				early, earlySettled = reqs[2], reqs[3] // c's voice.call and sms
+			}
+			if day == 180 { // g's usage is folded into c's 'd' counters, to be compacted too
+				if _, err := s.DeleteAccount(ctx, c.Account, g.Account, false, newID("TR")); err != nil {
+					t.Fatal(err)
+				}
+				gAlive = false
+			}
+			if day%3 == 0 {
+				moved += compact()
+			}
+		}
+		if moved == 0 {
+			t.Fatal("the compactor moved nothing")
+		}
+
+		// the bound: per usage hash, at most retention + 3 days (runs every 3 days) and 13 months
+		maxDays := int(retention/(24*time.Hour)) + 3
+		rdb := s.Client()
+		for _, a := range []*testkit.Account{m, c} {
+			fields, err := rdb.HKeys(ctx, balance.UsageKey(m.Root, a.ID)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			days, months := map[string]bool{}, map[string]bool{}
+			for _, f := range fields {
+				d := f[:strings.IndexByte(f, '|')]
+				if len(d) == len("2006-01") {
+					months[d] = true
+				} else {
+					days[d] = true
+				}
+			}
+			if len(days) > maxDays || len(months) > 13 || len(months) < 9 {
+				t.Errorf("%s keeps %d days and %d months (at most %d days and 13 months)", a.ID, len(days), len(months), maxDays)
+			}
+		}
+
+		// a refund and a settlement of requests admitted on a compacted day
+		before := reads()
+		bal := testkit.Balance(t, s, m)
+		if amt, ok, err := s.Refund(ctx, early); err != nil || !ok {
+			t.Fatalf("refund: %v %v %v", amt, ok, err)
+		}
+		if _, ok, err := s.Settle(ctx, earlySettled, earlySettled.Price+5); err != nil || !ok {
+			t.Fatalf("settle: %v %v", ok, err)
+		}
+		if got, want := testkit.Balance(t, s, m), bal+early.Price-5; got != want {
+			t.Errorf("balance after refund and settle = %v, want %v", got, want)
+		}
+		after := reads()
+		for _, k := range []string{"own " + c.ID, "subtree " + c.ID, "subtree " + m.ID} {
+			want := before[k]
+			v := want["2025-01|voice.call"]
+			v.Count--
+			v.Charged -= early.Price
+			want["2025-01|voice.call"] = v
+			sv := want["2025-01|sms"]
+			sv.Charged += 5
+			want["2025-01|sms"] = sv
+			if !reflect.DeepEqual(after[k], want) {
+				t.Errorf("%s after the refund and the settlement:\n got %v\nwant %v", k, after[k], want)
+			}
+		}
+		rows, err := s.UsageOf(ctx, m.Root, []string{c.ID}, "2025-01-05", "2025-01-15")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Date != "2025-01" {
+				t.Errorf("a row of a compacted day or outside the range: %+v", r)
+			}
+		}
+		if len(rows) != 2 {
+			t.Errorf("rows of 2025-01-05..15 = %+v, want the month 2025-01 of both routes", rows)
+		}
+	})
+}
+
+// TestCompactUsageRefusesWholly: a usage hash with a counter that is not an integer is
+// refused whole (nothing moved), and a second run with the same cutoff moves nothing more.
+func TestCompactUsageRefusesWholly(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		m := testkit.NewAccount(t, s, nil, "1")
+		k := balance.UsageKey(m.Root, m.ID)
+		rdb := s.Client()
+		if err := rdb.HSet(ctx, k, "2025-01-01|sms|n", "3", "2025-01-01|sms|c", "x", "2025-03-01|sms|n", "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		before := rdb.HGetAll(ctx, k).Val()
+		if _, err := s.CompactUsage(ctx, m.Root, []string{m.ID}, "2025-02-01"); err == nil {
+			t.Fatal("compacted a counter that is not an integer")
+		}
+		if after := rdb.HGetAll(ctx, k).Val(); !reflect.DeepEqual(after, before) {
+			t.Fatalf("a refused compaction wrote: %v, was %v", after, before)
+		}
+		rdb.HSet(ctx, k, "2025-01-01|sms|c", "7", "2025-01-02|sms|dc", "2")
+		for i, want := range []int{3, 0} {
+			if n, err := s.CompactUsage(ctx, m.Root, []string{m.ID}, "2025-02-01"); err != nil || n != want {
+				t.Fatalf("run %d moved %d (%v), want %d", i, n, err, want)
+			}
+		}
+		want := map[string]string{"2025-01|sms|n": "3", "2025-01|sms|c": "7", "2025-01|sms|dc": "2", "2025-03-01|sms|n": "1"}
+		if got := rdb.HGetAll(ctx, k).Val(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after compaction %v, want %v", got, want)
+		}
+	})
+}
