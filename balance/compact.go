@@ -2,17 +2,11 @@ package balance
 
 import (
 	"context"
-	_ "embed"
 	"log/slog"
 	"time"
 
 	"github.com/tenantgw/gateway/config"
 )
-
-//go:embed lua/compact.lua
-var compactLua string
-
-var compactScript = newScript(compactLua)
 
 // UsageCutoff is the first day whose usage counters are kept when the retention is
 // retention at now: the UTC day of now - retention ("YYYY-MM-DD"). Earlier days are

@@ -40,6 +40,8 @@ var (
 	refundLua string
 	//go:embed lua/settle.lua
 	settleLua string
+	//go:embed lua/compact.lua
+	compactLua string
 
 	admitSrc  = prelude + admitLua // the hot path: no money helpers
 	refundSrc = prelude + money + refundLua
@@ -54,6 +56,7 @@ var (
 	admitScript    = redis.NewScript(admitSrc)
 	refundScript   = redis.NewScript(refundSrc)
 	settleScript   = redis.NewScript(settleSrc)
+	compactScript  = newScript(compactLua)
 )
 
 // creditTransferScript shares the checks of a transfer (movement.lua).

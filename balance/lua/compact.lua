@@ -19,12 +19,7 @@ for x = 1, #u, 2 do
   if month and string.sub(f, 1, 10) < cutoff then
     local v = stored_int(u[x + 1])
     if not v then return redis.error_reply('ERR compact ' .. KEYS[1] .. ': usage field ' .. f .. ' is not an integer') end
-    local mf = month .. rest
-    if not add[mf] then
-      add[mf] = 0
-      order[#order + 1] = mf
-    end
-    add[mf] = add[mf] + v
+    sum_into(add, order, month .. rest, v)
     moved[#moved + 1] = f
   end
 end

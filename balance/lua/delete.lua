@@ -67,12 +67,9 @@ for j = 1, #ids do
     if not (base and val) then return redis.error_reply(bad .. 'usage field ' .. u[x] .. ' of ' .. ids[j]) end
     if string.sub(kind, 1, 1) ~= 'd' then kind = 'd' .. kind end
     local f = base .. kind
-    if not fold[f] then
-      fold[f] = 0
-      forder[#forder + 1] = f
+    if math.abs(sum_into(fold, forder, f, val)) > MAX_AMOUNT then
+      return redis.error_reply(bad .. 'usage ' .. f .. ' out of range')
     end
-    fold[f] = fold[f] + val
-    if math.abs(fold[f]) > MAX_AMOUNT then return redis.error_reply(bad .. 'usage ' .. f .. ' out of range') end
   end
 end
 local pu = P .. 'usage:' .. pid

@@ -15,6 +15,16 @@ local function billing(keys, from)
   end
   return nil
 end
+-- sum_into adds v to acc[k] (from 0), keeping in order the keys in the order first seen, and
+-- answers the sum (delete's fold and compact's months sum usage counters this way).
+local function sum_into(acc, order, k, v)
+  if not acc[k] then
+    acc[k] = 0
+    order[#order + 1] = k
+  end
+  acc[k] = acc[k] + v
+  return acc[k]
+end
 -- stored_int reads an integer field a script is about to add to (a balance or a usage
 -- counter; absent reads as 0): its value, or nil when it is not a decimal integer within
 -- +-MAX_AMOUNT. A script checks every such field before its first write and answers an error
