@@ -9,8 +9,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/bench/testkit"
-	"github.com/tenantgw/gateway/gateway"
-	"github.com/tenantgw/gateway/policy"
 )
 
 // TestAuthFailureLimitOnEveryEndpoint wires the limit as serve does (limit 2 a minute,
@@ -21,15 +19,7 @@ import (
 // each refusal is 429 TOO_MANY_AUTH_FAILURES with Retry-After. The listeners count apart,
 // and other clients are not affected.
 func TestAuthFailureLimitOnEveryEndpoint(t *testing.T) {
-	voice, sms, stop, err := gateway.StartSandbox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	stk := startStackWith(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
-		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
-		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}},
-		stackOptions{authLimit: 2, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	stk := startSandboxStack(t, stackOptions{authLimit: 2, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	bearer := "Bearer " + stk.opToken
 	ma := testkit.NewMain(t, stk.ops, stk.opToken, "Acme", "1.00")
 	basic := testkit.BasicAuth(ma.ID, ma.Token)

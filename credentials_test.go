@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/tenantgw/gateway/bench/testkit"
-	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
 
@@ -37,14 +36,7 @@ func rawRequest(method, path string, hs []header, body string) string {
 // no header. The operator listener reads Authorization: Bearer only, by the same reader
 // package; its table checks that no other form is taken for the operator token.
 func TestOneCredentialRuleOnBothListeners(t *testing.T) {
-	voice, sms, stop, err := gateway.StartSandbox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	stk := startStack(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
-		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
-		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}})
+	stk := startSandboxStack(t, stackOptions{})
 	bearer := "Bearer " + stk.opToken
 	type account struct{ id, tok string }
 	newMain := func(name string) account {

@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/tenantgw/gateway/gateway"
-	"github.com/tenantgw/gateway/policy"
 )
 
 // rawExchange writes raw to addr, closes the writing side (a client that stops sending) and
@@ -49,14 +46,7 @@ func rawExchange(t *testing.T, addr, raw string) string {
 // X-Auth-Token, HTTP Basic and an operator Bearer token, and checks that none of them
 // reaches the log (DEBUG included), while the failures themselves are logged.
 func TestNoCredentialInTheLog(t *testing.T) {
-	voice, sms, stop, err := gateway.StartSandbox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	stk := startStackWith(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
-		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
-		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}}, stackOptions{level: slog.LevelDebug})
+	stk := startSandboxStack(t, stackOptions{level: slog.LevelDebug})
 
 	var secrets []string
 	secret := func() string {

@@ -14,7 +14,6 @@ import (
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/bench/testkit"
 	"github.com/tenantgw/gateway/gateway"
-	"github.com/tenantgw/gateway/policy"
 )
 
 // serveOn serves h on a loopback port until the test ends and returns a client for it.
@@ -60,14 +59,7 @@ func get(t *testing.T, hc *fasthttp.HostClient, method, path, auth, body string)
 func TestOperatorEndpointsOnlyOnOperatorListener(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	voice, sms, stop, err := gateway.StartSandbox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	stk := startStack(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
-		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
-		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}})
+	stk := startSandboxStack(t, stackOptions{})
 	api, pub, op, opTok := stk.api, stk.pub, stk.ops, stk.opToken
 
 	// A main account with money makes one paid call.

@@ -63,6 +63,20 @@ type stackOptions struct {
 }
 
 // startStackWith is startStack with o.
+// startSandboxStack starts the sandbox upstreams (until the test ends) and a stack in front
+// of them with one route, voice.call (POST …/Call/, permission calls, price 0.0100).
+func startSandboxStack(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	voice, sms, stop, err := gateway.StartSandbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return startStackWith(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
+		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
+		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}}, o)
+}
+
 func startStackWith(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.Upstream, o stackOptions) *stack {
 	t.Helper()
 	s := &stack{opToken: "stack-operator-token", logs: &logBuffer{}}
