@@ -55,6 +55,13 @@ type Config struct {
 	Routes    []Route             `yaml:"routes"`    // proxied routes; YAML "routes"; default: DefaultRoutes
 	Log       Log                 `yaml:"log"`       // logging; YAML "log"
 
+	// SandboxPipeline is the pipeline setting (see Upstream.Pipeline) of the
+	// built-in sandbox upstreams, used only when no upstreams are configured:
+	// 0 makes them plain keep-alive backends, as most real backends are, for
+	// measuring against one (README, "Measuring"). YAML "sandbox_pipeline";
+	// default 2; at most 512 (the sandbox upstreams' max_conns).
+	SandboxPipeline int `yaml:"sandbox_pipeline"`
+
 	// Sandbox is not a setting: Load sets it when no upstreams are
 	// configured. Upstreams then holds "voice" and "sms" with empty URLs,
 	// which main fills in after it starts the built-in sandbox backends.

@@ -71,8 +71,9 @@ func Or[T ~int | ~int64](v, def T) T {
 // base returns the defaults of every setting, with no upstreams and no routes.
 func base() Config {
 	return Config{
-		Listen:         DefaultListen,
-		OperatorListen: DefaultOperatorListen,
+		Listen:          DefaultListen,
+		OperatorListen:  DefaultOperatorListen,
+		SandboxPipeline: DefaultSandboxPipeline,
 		Store: Store{
 			DataDir:      DefaultDataDir,
 			DialTimeout:  Duration(DefaultDialTimeout),
@@ -117,9 +118,9 @@ const (
 	MaxPipelineDelay     = time.Millisecond
 )
 
-// SandboxPipeline is the pipeline setting of the sandbox upstreams: they
-// answer in order and at once, so pipelining them costs nothing.
-const SandboxPipeline = 2
+// DefaultSandboxPipeline is the default sandbox_pipeline: the sandbox
+// upstreams answer in order and at once, so pipelining them costs nothing.
+const DefaultSandboxPipeline = 2
 
 // DefaultRoutes returns the routes used when none are configured (API.md §7).
 func DefaultRoutes() []Route {
@@ -137,7 +138,7 @@ func (c *Config) complete() error {
 	if len(c.Upstreams) == 0 {
 		c.Sandbox = true
 		u := DefaultUpstream()
-		u.Pipeline = SandboxPipeline
+		u.Pipeline = c.SandboxPipeline
 		c.Upstreams = map[string]Upstream{SandboxVoice: u, SandboxSMS: u}
 	}
 	if len(c.Routes) == 0 {

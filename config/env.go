@@ -28,6 +28,7 @@ var envSettings = []struct {
 	{"listen", func(c *Config) any { return &c.Listen }},
 	{"operator_listen", func(c *Config) any { return &c.OperatorListen }},
 	{"operator_token_file", func(c *Config) any { return &c.OperatorTokenFile }},
+	{"sandbox_pipeline", func(c *Config) any { return &c.SandboxPipeline }},
 	{"store.redis", func(c *Config) any { return &c.Store.Redis }},
 	{"store.cluster", func(c *Config) any { return &c.Store.Cluster }},
 	{"store.sentinel.master", func(c *Config) any { return &c.Store.Sentinel.Master }},

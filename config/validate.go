@@ -33,6 +33,7 @@ func (c *Config) problems() []*Error {
 	v.store(&c.Store)
 	v.defaults(&c.Defaults)
 	v.limits(&c.Limits)
+	v.between("sandbox_pipeline", c.SandboxPipeline, 0, DefaultMaxConns)
 	v.upstreams(c.Upstreams, c.Sandbox)
 	v.routes(c.Routes, c.Upstreams)
 	v.markerTTL(c.Limits.RefundMarkerTTL, c.Upstreams)
