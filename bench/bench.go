@@ -40,6 +40,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tenantgw/gateway/config"
 )
 
@@ -55,6 +57,8 @@ const (
 	DefaultRateLimit   = 1000000
 	DefaultCredit      = "1000000.00"
 	DefaultTimeout     = 10 * time.Second
+
+	DefaultSeedConcurrency = 16
 )
 
 // Options describe one bench run. Zero fields take the Default… values above, except Body
@@ -84,6 +88,22 @@ type Options struct {
 	// 0 or 1: one of each. More than one needs Direct.
 	Rounds   int
 	Progress io.Writer // once-a-second progress lines; nil for none
+
+	// Tenants main accounts with Subs subaccounts each are seeded (in parallel,
+	// SeedConcurrency calls at a time) and the load goes round robin over all the
+	// subaccounts; 0 means 1. Only when seeding.
+	Tenants, Subs   int
+	SeedConcurrency int  // 0: DefaultSeedConcurrency
+	SeedOnly        bool // seed (and measure Redis's memory with Redis), send no load
+	// Bare is the base URL of a bare proxy (`gateway bench proxy`) forwarding to the same
+	// upstream as the gateway: each round then drives it after the gateway.
+	Bare string
+	// Redis is the URL of the gateway's Redis (redis://… or unix://…), read with INFO around
+	// each phase (CPU, script calls) and around seeding (memory). "": none.
+	Redis string
+	// GatewayPID and BarePID name the processes whose CPU time each phase reports; 0: the
+	// process listening on Target's (Bare's) port, when it is on this machine (Linux).
+	GatewayPID, BarePID int
 }
 
 func (o *Options) setDefaults() error {
@@ -116,8 +136,18 @@ func (o *Options) setDefaults() error {
 	if o.Rounds == 0 {
 		o.Rounds = 1
 	}
-	if o.Rounds > 1 && o.Direct == "" {
-		return errors.New("--rounds alternates the gateway and --direct: give --direct")
+	if o.Rounds > 1 && o.Direct == "" && o.Bare == "" {
+		return errors.New("--rounds alternates the gateway and --direct or --bare: give one")
+	}
+	if o.Tenants < 0 || o.Subs < 0 || o.SeedConcurrency < 0 {
+		return errors.New("tenants, subs and seed concurrency must not be negative")
+	}
+	o.Tenants, o.Subs = max(o.Tenants, 1), max(o.Subs, 1)
+	if o.SeedConcurrency == 0 {
+		o.SeedConcurrency = DefaultSeedConcurrency
+	}
+	if o.AuthID != "" && (o.Tenants > 1 || o.Subs > 1 || o.SeedOnly) {
+		return errors.New("--tenants, --subs and --seed-only seed accounts: not with --auth-id")
 	}
 	if o.Duration == 0 && o.Requests == 0 {
 		o.Duration = DefaultDuration
@@ -140,8 +170,9 @@ func (o *Options) setDefaults() error {
 }
 
 // Run seeds (or takes) the accounts, drives the gateway, reads the money, then drives the
-// direct upstream if asked. If ctx is cancelled during a phase it returns the partial Report
-// together with ctx's error; other errors (seeding, bad options) come with a nil Report.
+// bare proxy and the direct upstream if asked. If ctx is cancelled during a phase it returns
+// the partial Report together with ctx's error; other errors (seeding, bad options) come with
+// a nil Report.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
@@ -150,31 +181,66 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Target: o.Target, Method: o.Method, Concurrency: o.Concurrency,
 		DurationLimit: o.Duration.Seconds(), RequestLimit: o.Requests,
 	}
+	m, err := o.meters()
+	if err != nil {
+		return nil, err
+	}
+	if m.redis != nil {
+		defer m.redis.Close()
+	}
 	cl := newAPIClient(o.Timeout)
-	creds := Credentials{AuthID: o.AuthID, AuthToken: o.AuthToken}
-	if creds.AuthID == "" {
-		acc, err := seed(ctx, cl, o)
+	load := []Credentials{{AuthID: o.AuthID, AuthToken: o.AuthToken}}
+	payers := load // whose balances pay for the load
+	if o.AuthID == "" {
+		memBefore := m.read(ctx).redis
+		sd, err := seed(ctx, cl, o)
 		if err != nil {
 			return nil, fmt.Errorf("seeding accounts: %w", err)
 		}
-		rep.Seeded = acc
-		creds = acc.Sub
+		rep.Seeded = sd.info
+		load, payers = sd.subs, sd.mains
+		if memAfter := m.read(ctx).redis; memBefore.ok && memAfter.ok {
+			rep.Memory = memoryUse(memBefore.memory, memAfter.memory, o.Tenants, len(sd.subs))
+		}
 	}
-	rep.AuthID = creds.AuthID
-	rep.Path = strings.ReplaceAll(o.Path, "{auth_id}", creds.AuthID)
+	rep.AuthID = load[0].AuthID
+	rep.Path = strings.ReplaceAll(o.Path, "{auth_id}", load[0].AuthID)
+	rep.Meters = m.names()
+	if o.SeedOnly {
+		return rep, nil
+	}
 
-	before, berr := readBalance(ctx, cl, o.Target, creds)
+	before, berr := readBalances(ctx, cl, o.Target, payers)
 	spec := phaseSpec{
-		name: "gateway", base: o.Target, path: rep.Path, method: o.Method, body: o.Body,
-		headers:     [][2]string{{"X-Auth-ID", creds.AuthID}, {"X-Auth-Token", creds.AuthToken}},
+		name: "gateway", base: o.Target, method: o.Method, body: o.Body, meters: m,
 		concurrency: o.Concurrency, duration: o.Duration, requests: o.Requests,
 		timeout: o.Timeout, progress: o.Progress,
 	}
-	direct := spec
-	direct.name, direct.base = "direct", o.Direct
-	var gws, ds []*Phase
+	for _, c := range load {
+		spec.paths = append(spec.paths, strings.ReplaceAll(o.Path, "{auth_id}", c.AuthID))
+		spec.headers = append(spec.headers, [][2]string{{"X-Auth-ID", c.AuthID}, {"X-Auth-Token", c.AuthToken}})
+	}
+	others := []phaseSpec{} // after the gateway in each round: bare, direct
+	if o.Bare != "" {
+		b := spec
+		b.name, b.base = "bare", o.Bare
+		others = append(others, b)
+	}
+	if o.Direct != "" {
+		d := spec
+		d.name, d.base = "direct", o.Direct
+		others = append(others, d)
+	}
+	var gws []*Phase
+	byName := map[string][]*Phase{}
 	var after *balanceRead
-	var aerr, derr error
+	var aerr, oerr error
+	readAfter := func() {
+		if after == nil && aerr == nil {
+			after, aerr = readBalances(context.WithoutCancel(ctx), cl, o.Target, payers)
+		}
+	}
+rounds:
 	for round := 1; round <= o.Rounds; round++ {
 		if o.Rounds > 1 && o.Progress != nil {
 			fmt.Fprintf(o.Progress, "round %d of %d\n", round, o.Rounds)
@@ -184,38 +250,47 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("gateway phase: %w", err)
 		}
 		gws = append(gws, gw)
-		// The direct phases move no money, so the balance after the last gateway phase is
+		// The other phases move no money, so the balance after the last gateway phase is
 		// the one to check.
 		if round == o.Rounds || ctx.Err() != nil {
-			after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+			readAfter()
 		}
-		if ctx.Err() != nil || o.Direct == "" {
-			break
-		}
-		d, err := runPhase(ctx, direct)
-		if err != nil {
-			derr = fmt.Errorf("direct phase: %w", err)
-			if round < o.Rounds {
-				after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+		for _, other := range others {
+			if ctx.Err() != nil {
+				break rounds
 			}
-			break
+			p, err := runPhase(ctx, other)
+			if err != nil {
+				oerr = fmt.Errorf("%s phase: %w", other.name, err)
+				break rounds
+			}
+			byName[other.name] = append(byName[other.name], p)
 		}
-		ds = append(ds, d)
-		if ctx.Err() != nil && round < o.Rounds {
-			after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+		if ctx.Err() != nil {
 			break
 		}
 	}
+	readAfter()
 	gw := combine(gws)
 	rep.Gateway = *gw
-	if len(ds) > 0 {
-		rep.Direct = combine(ds)
+	if ps := byName["bare"]; len(ps) > 0 {
+		rep.Bare = combine(ps)
+		rep.BareRatio = ratios(gw, rep.Bare)
+	}
+	if ps := byName["direct"]; len(ps) > 0 {
+		rep.Direct = combine(ps)
 		rep.Ratio = ratios(gw, rep.Direct)
 	}
 	if o.Rounds > 1 {
-		for i := range ds {
-			rep.Rounds = append(rep.Rounds, Round{Gateway: gws[i].Throughput, Direct: ds[i].Throughput,
-				Ratio: ratios(gws[i], ds[i]).Throughput, GatewayMachine: gws[i].Machine, DirectMachine: ds[i].Machine})
+		for i, g := range gws {
+			rd := Round{Gateway: g.Throughput, GatewayMachine: g.Machine}
+			if ps := byName["direct"]; i < len(ps) {
+				rd.Direct, rd.Ratio, rd.DirectMachine = ps[i].Throughput, ratios(g, ps[i]).Throughput, ps[i].Machine
+			}
+			if ps := byName["bare"]; i < len(ps) {
+				rd.Bare, rd.BareRatio, rd.BareMachine = ps[i].Throughput, ratios(g, ps[i]).Throughput, ps[i].Machine
+			}
+			rep.Rounds = append(rep.Rounds, rd)
 		}
 	}
 	if err := errors.Join(berr, aerr); err != nil {
@@ -228,10 +303,37 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
-	if derr != nil {
-		return rep, derr // the gateway side and the money are reported all the same
+	if oerr != nil {
+		return rep, oerr // the gateway side and the money are reported all the same
 	}
 	return rep, ctx.Err()
+}
+
+// meters are what Run reads around each phase: the gateway's and the bare proxy's processes
+// (given, or found by their listening ports on this machine) and Redis (Options.Redis).
+func (o *Options) meters() (*meters, error) {
+	m := &meters{}
+	add := func(name string, pid int, base string) {
+		if pid == 0 && base != "" {
+			pid = pidListening(base)
+		}
+		if pid > 0 {
+			m.procs = append(m.procs, meteredProc{name: name, pid: pid})
+		}
+	}
+	add("gateway", o.GatewayPID, o.Target)
+	if o.Bare != "" || o.BarePID > 0 {
+		add("bare proxy", o.BarePID, o.Bare)
+	}
+	if o.Redis != "" {
+		opt, err := redis.ParseURL(o.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		opt.PoolSize, opt.MaxRetries = 1, -1
+		m.redis = redis.NewClient(opt)
+	}
+	return m, nil
 }
 
 // combine is the phases of several rounds as one: counts and latencies pooled, throughput
@@ -244,6 +346,7 @@ func combine(ps []*Phase) *Phase {
 	var elapsed float64
 	for _, p := range ps {
 		c.cpu = c.cpu.plus(p.cpu)
+		c.use = c.use.plus(p.use)
 		c.Requests += p.Requests
 		c.Success += p.Success
 		c.Errors += p.Errors
