@@ -3,30 +3,43 @@
 //
 // Contract:
 //   - Accounts. Unless credentials are given (Options.AuthID/AuthToken), Run seeds them: through
-//     the operator API (Bearer token) it creates a main account named "bench" with
-//     Options.RateLimit and credits it Options.Credit, then through the public API (HTTP Basic as
-//     that main account) it creates the subaccount "bench-sub" with the same rate limit. The load
-//     runs as the subaccount (X-Auth-ID/X-Auth-Token headers) on its own path, so every request
-//     gets full enforcement: two rate limits in the chain, permission and KYC checks, a debit.
-//     Seeded accounts are left in place, so the money can be inspected afterwards.
+//     the operator API (Bearer token) it creates Options.Tenants main accounts named "bench"
+//     with Options.RateLimit, crediting each Options.Credit, then through the public API (HTTP
+//     Basic as each main account) Options.Subs subaccounts "bench-sub" under each, with the same
+//     rate limit; Options.SeedConcurrency calls at a time, a progress line a second. The load
+//     runs as the subaccounts (X-Auth-ID/X-Auth-Token headers), each on its own path, so every
+//     request gets full enforcement: two rate limits in the chain, permission and KYC checks, a
+//     debit. Seeded accounts are left in place, so the money can be inspected afterwards.
+//     With Options.SeedOnly Run stops after seeding.
 //   - Load. Options.Concurrency workers share one fasthttp.HostClient (at most one connection
-//     each, explicit timeouts) and send the same request back to back, until Options.Duration
-//     has passed or Options.Requests have been sent, whichever comes first, or ctx is cancelled
-//     (no new request is sent; those in flight finish within Options.Timeout). Each worker keeps
-//     its own latency Histogram (µs resolution, <1% error) and counts by status code; transport
+//     each, explicit timeouts) and send the same request back to back, the k-th request of a
+//     phase (counted over all workers) as load account k mod accounts — round robin, so each
+//     account gets within one request of the others — until Options.Duration has passed or
+//     Options.Requests have been sent, whichever comes first, or ctx is cancelled (no new
+//     request is sent; those in flight finish within Options.Timeout). Each worker keeps its
+//     own latency Histogram (µs resolution, <1% error) and counts by status code; transport
 //     errors are counted by kind and have no latency.
-//   - Money. The billing balance of the load account (GET /v1/Account/{auth_id}/Balance/) is read
-//     before and after the gateway phase; charged = before − after. With Options.Price it is
-//     checked against admitted (2xx) × price to the micro-unit; without, the price is inferred as
+//   - Money. The balances of the billing accounts (each seeded main account, or the given
+//     account's billing account; GET /v1/Account/{auth_id}/Balance/) are read and summed before
+//     and after the gateway phases; charged = before − after. With Options.Price it is checked
+//     against admitted (2xx) × price to the micro-unit; without, the price is inferred as
 //     charged ÷ admitted. With given credentials, other traffic on the same billing account
 //     disturbs this figure.
-//   - Direct. With Options.Direct, the same method, path, headers and body are sent to that
-//     upstream base URL in a second phase, after the gateway phase and its balance read, and the
-//     Report carries the ratios gateway/direct of throughput and of p99 latency.
+//   - Bare and direct. With Options.Bare (a bare proxy, `gateway bench proxy`, forwarding to the
+//     upstream) and Options.Direct (the upstream itself), the same requests go to each in a
+//     phase of its own, after the gateway phase and its balance read, and the Report carries
+//     the ratios gateway/bare and gateway/direct of throughput and of p99 latency.
 //   - Machine. On Linux each phase (and each round) also carries what the whole machine's CPU
 //     did meanwhile, from /proc/stat: busy, idle and steal, in per cent. On a shared virtual
 //     machine steal is one drift that moves every figure (not the only one); a round whose
 //     two phases saw very different steal compared two different machines.
+//   - Processes and Redis. On Linux each phase carries the CPU time per completed request of
+//     the gateway's and the bare proxy's processes (/proc/PID/stat; the processes given by pid
+//     or found listening on the target's and the bare proxy's ports on this machine), and with
+//     Options.Redis what Redis says of itself: its CPU per request (INFO cpu, user + sys) and
+//     its script calls (INFO commandstats, EVALSHA + EVAL: mostly the batched admit) per request
+//     and their µs per call. Redis's used_memory is read around seeding too (Report.Memory).
+//     These figures are Redis's and the processes' whole use, whoever caused it.
 //
 // Nothing in the package is timing-sensitive in tests: it measures, it does not assert speed.
 // Run may be called from several goroutines with different Options; a Report is a plain value.
