@@ -44,7 +44,9 @@ Usage:
                                   operator token.
   gateway bench [flags]           drive a running gateway with load and report throughput,
                                   latency percentiles and the money charged; --direct URL
-                                  measures an upstream in the same run (gateway bench -h)
+                                  measures an upstream in the same run, --tenants N --subs M
+                                  spreads the load over N × M seeded subaccounts; "gateway
+                                  bench proxy" is a bare proxy to compare with (gateway bench -h)
   gateway version                 print the version
   gateway help                    this text (also --help, -h)
 
