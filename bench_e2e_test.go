@@ -115,7 +115,7 @@ func TestBenchTenantsRoundRobin(t *testing.T) {
 		t.Fatalf("gateway phase: requests %d, 2xx %d, status %v (first error %q)", g.Requests, g.Success, g.Status, g.FirstError)
 	}
 	if m := rep.Money; m == nil || m.Exact == nil || !*m.Exact || m.Admitted != 120 || m.Charged != "1.20" ||
-		m.BillingAuthID != "3 accounts" || m.BalanceBefore != "3000000.00" {
+		m.BillingAuthID != "" || m.BillingAccounts != 3 || m.BalanceBefore != "3000000.00" {
 		t.Fatalf("money %+v; notes %v", rep.Money, rep.Notes)
 	}
 
@@ -183,7 +183,7 @@ func TestBenchTenantsRoundRobin(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"3 main accounts", "× 4 subaccounts = 12 load accounts", "gateway/bare", "gateway/direct",
-		"cpu/req Redis", "script µs/call", "EXACT"} {
+		"cpu/req Redis", "script µs/call", "summed over 3 billing accounts", "EXACT"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}

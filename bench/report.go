@@ -99,16 +99,17 @@ type Round struct {
 
 // Money is the check of what the gateway phase cost.
 type Money struct {
-	BillingAuthID string `json:"billing_auth_id"` // whose balance paid
-	Currency      string `json:"currency"`
-	BalanceBefore string `json:"balance_before"`
-	BalanceAfter  string `json:"balance_after"`
-	Charged       string `json:"charged"`        // before − after
-	Admitted      int64  `json:"admitted"`       // 2xx responses of the gateway phase
-	Price         string `json:"price"`          // given, or charged ÷ admitted ("" if nothing admitted)
-	PriceInferred bool   `json:"price_inferred"` // Price was inferred, not given
-	Expected      string `json:"expected,omitempty"`
-	Exact         *bool  `json:"exact,omitempty"` // charged == admitted × price, when the price was given
+	BillingAuthID   string `json:"billing_auth_id"`  // whose balance paid; "" when several did
+	BillingAccounts int    `json:"billing_accounts"` // how many balances were summed
+	Currency        string `json:"currency"`
+	BalanceBefore   string `json:"balance_before"`
+	BalanceAfter    string `json:"balance_after"`
+	Charged         string `json:"charged"`        // before − after
+	Admitted        int64  `json:"admitted"`       // 2xx responses of the gateway phase
+	Price           string `json:"price"`          // given, or charged ÷ admitted ("" if nothing admitted)
+	PriceInferred   bool   `json:"price_inferred"` // Price was inferred, not given
+	Expected        string `json:"expected,omitempty"`
+	Exact           *bool  `json:"exact,omitempty"` // charged == admitted × price, when the price was given
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -132,7 +133,7 @@ func (p *Phase) finish(elapsed time.Duration) {
 func moneyCheck(before, after *balanceRead, admitted int64, price string) (*Money, string) {
 	charged := before.Balance - after.Balance
 	m := &Money{
-		BillingAuthID: after.BillingAuthID, Currency: after.Currency,
+		BillingAuthID: after.BillingAuthID, BillingAccounts: after.Accounts, Currency: after.Currency,
 		BalanceBefore: before.Balance.String(), BalanceAfter: after.Balance.String(),
 		Charged: charged.String(), Admitted: admitted,
 	}
@@ -331,7 +332,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 
 	if m := r.Money; m != nil {
-		fmt.Fprintf(&b, "\nmoney (billing account %s, %s)\n", m.BillingAuthID, m.Currency)
+		if m.BillingAccounts > 1 {
+			fmt.Fprintf(&b, "\nmoney (summed over %d billing accounts, %s)\n", m.BillingAccounts, m.Currency)
+		} else {
+			fmt.Fprintf(&b, "\nmoney (billing account %s, %s)\n", m.BillingAuthID, m.Currency)
+		}
 		mrow := func(label, v string) { fmt.Fprintf(&b, "  %-16s %16s\n", label, v) }
 		mrow("balance before", m.BalanceBefore)
 		mrow("balance after", m.BalanceAfter)

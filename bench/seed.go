@@ -246,14 +246,15 @@ func progressLines(w io.Writer, what string, done *atomic.Int64, total int) (sto
 
 // balanceRead is what GET /v1/Account/{auth_id}/Balance/ answers, amounts parsed.
 type balanceRead struct {
-	BillingAuthID string
+	BillingAuthID string // "" for a sum over several
+	Accounts      int    // billing accounts read
 	Currency      string
 	Balance       micros
 }
 
 // readBalances reads the balances of accounts (each as itself) and sums them: the money of
 // a run that spread its load over several billing accounts. BillingAuthID is the one billing
-// account, or "N accounts" when there are several.
+// account, or "" when there are several.
 func readBalances(ctx context.Context, a *apiClient, target string, accounts []Credentials) (*balanceRead, error) {
 	reads := make([]*balanceRead, len(accounts))
 	err := inParallel(ctx, 16, len(accounts), func(ctx context.Context, i int) error {
@@ -267,12 +268,13 @@ func readBalances(ctx context.Context, a *apiClient, target string, accounts []C
 	sum := *reads[0]
 	for _, r := range reads[1:] {
 		sum.Balance += r.Balance
+		sum.Accounts++
 		if r.Currency != sum.Currency {
 			return nil, fmt.Errorf("billing accounts in different currencies (%s, %s): no one sum", sum.Currency, r.Currency)
 		}
 	}
 	if len(reads) > 1 {
-		sum.BillingAuthID = fmt.Sprintf("%d accounts", len(reads))
+		sum.BillingAuthID = ""
 	}
 	return &sum, nil
 }
@@ -292,5 +294,5 @@ func readBalance(ctx context.Context, a *apiClient, target string, c Credentials
 	if err != nil {
 		return nil, fmt.Errorf("balance of %s: %w", c.AuthID, err)
 	}
-	return &balanceRead{BillingAuthID: out.BillingAuthID, Currency: out.Currency, Balance: b}, nil
+	return &balanceRead{BillingAuthID: out.BillingAuthID, Accounts: 1, Currency: out.Currency, Balance: b}, nil
 }
