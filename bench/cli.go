@@ -17,6 +17,7 @@ import (
 const Usage = `Usage: gateway bench [flags]
 
        gateway bench proxy --upstream URL [--listen ADDR]   (a bare proxy to compare with)
+       gateway bench sandbox > upstreams.yaml              (the sandbox upstreams on their own)
 
 Drives a running gateway with concurrent requests and reports throughput, latency
 percentiles, outcomes by status code and the money charged. Unless --auth-id and
@@ -59,6 +60,9 @@ Flags:
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "proxy" {
 		return proxyMain(args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "sandbox" {
+		return sandboxMain(args[1:], stdout, stderr)
 	}
 	o, asJSON, quiet, code := parseFlags(args, stderr)
 	if code >= 0 {
