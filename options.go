@@ -64,7 +64,7 @@ func routeSpecs(rs []config.Route) []policy.RouteSpec {
 	specs := make([]policy.RouteSpec, len(rs))
 	for i, r := range rs {
 		specs[i] = policy.RouteSpec{Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream,
-			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price)}
+			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price), CallerID: r.CallerID}
 	}
 	return specs
 }

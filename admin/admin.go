@@ -43,6 +43,9 @@
 //     POST /v1/Account/{auth_id}/CreditTransfer/.
 //   - The operator's KYC decision (/Kyc/) applies to customer_use accounts only; for a
 //     personal_use account it is 400 (field status).
+//   - Phone numbers (API.md §9, numbers.go): for a tenant, a number that is malformed,
+//     unknown or outside {auth_id}'s subtree is 403 FORBIDDEN alike; {number} may be written
+//     with '+' or %2B. Moves and give-backs are writes, decided by one store script each.
 //
 // Rules: depth (a main account is depth 0; a new account at depth ≥ MaxDepth is 409
 // max_depth) and the subaccounts permission (effective over the parent's chain, 403

@@ -18,11 +18,15 @@ import (
 //	          /v1/Account/{id}/Subaccount/                   GET, POST
 //	          /v1/Account/{id}/Subaccount/{sub}/             GET, POST, PATCH, DELETE
 //	          /v1/Account/{id}/Subaccount/{sub}/Token/       POST
+//	          /v1/Account/{id}/Number/                       GET
+//	          /v1/Account/{id}/Number/{number}/              GET, POST, DELETE ({number}: '+' or %2B)
 //	operator: /admin/v1/Account/                             GET, POST
 //	          /admin/v1/Account/{id}/                        GET, POST, PATCH
 //	          /admin/v1/Account/{id}/Credit/                 POST
 //	          /admin/v1/Account/{id}/Kyc/                    POST
 //	          /admin/v1/Account/{id}/Token/                  POST (rotate any account's token)
+//	          /admin/v1/Account/{id}/Number/                 POST (add to a main account's inventory)
+//	          /admin/v1/Number/{number}/                     GET, DELETE
 
 type routeKind int
 
@@ -37,19 +41,24 @@ const (
 	rTransfer
 	rCreditTransfer
 	rUsage
+	rNumbers
+	rNumber
 	// operator
 	rMains
 	rAny
 	rCredit
 	rKyc
 	rAnyToken
+	rMainNumber
+	rAnyNumber
 )
 
 // allowed lists the methods of each kind, as the Allow header says them.
 var allowed = map[routeKind]string{
 	rSelf: "GET", rBalance: "GET", rSubs: "GET, POST", rSub: "GET, POST, PATCH, DELETE", rToken: "POST",
-	rTransfer: "GET, POST", rCreditTransfer: "POST", rUsage: "GET",
+	rTransfer: "GET, POST", rCreditTransfer: "POST", rUsage: "GET", rNumbers: "GET", rNumber: "GET, POST, DELETE",
 	rMains: "GET, POST", rAny: "GET, POST, PATCH", rCredit: "POST", rKyc: "POST", rAnyToken: "POST",
+	rMainNumber: "POST", rAnyNumber: "GET, DELETE",
 }
 
 type route struct {
@@ -91,6 +100,10 @@ func parsePublic(path string) route {
 		return route{kind: rCreditTransfer, id: s[0]}
 	case len(s) == 2 && s[1] == "Usage":
 		return route{kind: rUsage, id: s[0]}
+	case len(s) == 2 && s[1] == "Number":
+		return route{kind: rNumbers, id: s[0]}
+	case len(s) == 3 && s[1] == "Number" && s[2] != "":
+		return route{kind: rNumber, id: s[0], sub: s[2]}
 	case len(s) == 3 && s[1] == "Subaccount" && s[2] != "":
 		return route{kind: rSub, id: s[0], sub: s[2]}
 	case len(s) == 4 && s[1] == "Subaccount" && s[2] != "" && s[3] == "Token":
@@ -102,6 +115,12 @@ func parsePublic(path string) route {
 func parseOperator(path string) route {
 	if path == "/admin/v1/Account" {
 		return route{kind: rMains}
+	}
+	if n, ok := segments(path, "/admin/v1/Number/"); ok {
+		if len(n) == 1 && n[0] != "" {
+			return route{kind: rAnyNumber, sub: n[0]}
+		}
+		return route{}
 	}
 	s, ok := segments(path, "/admin/v1/Account/")
 	if !ok || len(s) > 0 && s[0] == "" {
@@ -118,6 +137,8 @@ func parseOperator(path string) route {
 		return route{kind: rKyc, id: s[0]}
 	case len(s) == 2 && s[1] == "Token":
 		return route{kind: rAnyToken, id: s[0]}
+	case len(s) == 2 && s[1] == "Number":
+		return route{kind: rMainNumber, id: s[0]}
 	}
 	return route{}
 }
@@ -190,6 +211,17 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 		c.creditTransfer(target)
 	case rUsage:
 		c.usage(target)
+	case rNumbers:
+		c.listNumbers(target)
+	case rNumber:
+		switch {
+		case rc.IsGet():
+			c.readNumber(target, r.sub)
+		case rc.IsDelete():
+			c.giveBackNumber(target, r.sub)
+		default:
+			c.moveNumber(target, r.sub)
+		}
 	case rSubs:
 		if rc.IsGet() {
 			c.listChildren(target)
@@ -232,6 +264,10 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 		}
 		return
 	}
+	if r.kind == rAnyNumber {
+		c.operatorNumber(r.sub)
+		return
+	}
 	target, err := c.anyAccount(r.id)
 	if err != nil {
 		c.fail(err)
@@ -244,6 +280,8 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 		c.setKYC(target)
 	case r.kind == rAnyToken:
 		c.rotate(target)
+	case r.kind == rMainNumber:
+		c.addNumber(target)
 	case rc.IsGet():
 		c.readAccount(target)
 	default:

@@ -32,7 +32,8 @@ const (
 	// and left a tombstone (the gateway gave the request up as a 503 and checked it for a
 	// charge), or the id was admitted before. Nothing was taken; the gateway answers 503.
 	ReasonWithdrawn
-	reasonCount // codes from here on are not the script's: an unexpected answer
+	ReasonNumberNotOwned // the route's caller-ID number is not the path account's (403 NUMBER_NOT_OWNED)
+	reasonCount          // codes from here on are not the script's: an unexpected answer
 )
 
 // AdmitRequest is one proxied request as the admit script sees it. The gateway keeps one per
@@ -58,6 +59,10 @@ type AdmitRequest struct {
 	Route string
 	// RequestID keys the refund marker; unique per request within the tree.
 	RequestID []byte
+	// CallerID is the number (E.164) the request comes from, read from the route's caller-ID
+	// field: the path account must own it (ReasonNumberNotOwned otherwise). Empty: the
+	// route checks no caller-ID.
+	CallerID []byte
 }
 
 // Decision is the admit script's answer, a value type the caller owns and may reuse.

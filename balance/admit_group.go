@@ -80,7 +80,7 @@ func (g *admitGroup) args() []interface{} {
 		if r.KYC {
 			kyc = "1"
 		}
-		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID)
+		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID, r.CallerID)
 	}
 	g.argv = a
 	return a
@@ -155,5 +155,5 @@ func chainID(req *AdmitRequest, pos int64) string {
 func sameButID(a, b *AdmitRequest) bool {
 	return len(a.Keys) == len(b.Keys) && &a.Keys[0] == &b.Keys[0] && a.CallerPos == b.CallerPos &&
 		a.Permission == b.Permission && a.KYC == b.KYC && a.Price == b.Price && a.Route == b.Route &&
-		string(a.TokenHash) == string(b.TokenHash)
+		string(a.TokenHash) == string(b.TokenHash) && string(a.CallerID) == string(b.CallerID)
 }

@@ -18,7 +18,13 @@ import "strings"
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
 //	{ROOT}:idem:K     string idempotency record (expires)
+//	{ROOT}:nums       hash   the tree's phone numbers: field = number (E.164), value =
+//	                         "<owner id>|<created µs>|<updated µs>"; the admit script's
+//	                         caller-ID check is one HGET of it
+//	{ROOT}:onum:ID    zset   the numbers ID owns, score 0 (so in the numbers' order)
 //	id:ID             string ID → ROOT; never changes once written (its own slot)
+//	num:NUMBER        string NUMBER → ROOT while the number is in a tree (its own slot): at
+//	                         most one tree has a number; written before the tree's entry, removed after
 //	mains             zset   every main account; member = id, score = created_at (µs)
 //
 // Fields of an account hash. Integers are decimal strings; times are Unix microseconds;
@@ -82,6 +88,15 @@ func idemKey(root, key string) string { return "{" + root + "}:idem:" + key }
 
 // indexKey returns the key of the id → root index entry.
 func indexKey(id string) string { return "id:" + id }
+
+// numsKey returns the key of a tree's numbers.
+func numsKey(root string) string { return "{" + root + "}:nums" }
+
+// ownedKey returns the key of the numbers an account owns.
+func ownedKey(root, id string) string { return "{" + root + "}:onum:" + id }
+
+// numIndexKey returns the key of the number → root index entry.
+func numIndexKey(number string) string { return "num:" + number }
 
 // mainsKey is the set of every main account.
 const mainsKey = "mains"

@@ -229,6 +229,11 @@ type Route struct {
 	// Price is debited per request, in the root account's currency, e.g.
 	// "0.0100". YAML "price"; required ("0" for a free route).
 	Price Money `yaml:"price"`
+	// CallerID names the field of the request body (JSON or form) that carries the number
+	// the call or message comes from, e.g. "from"; the path account must own that number
+	// (API.md §5, §9). Letters, digits, '_', '-' and '.', at most 64. YAML "caller_id";
+	// default "" (no caller-ID check).
+	CallerID string `yaml:"caller_id"`
 }
 
 // Log configures the process log.

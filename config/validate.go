@@ -277,6 +277,9 @@ func (v *validator) routes(routes []Route, ups map[string]Upstream) {
 		} else if err := r.Price.check(); err != nil {
 			v.add(p+".price", "%s", err)
 		}
+		if r.CallerID != "" && !validFieldName(r.CallerID) {
+			v.add(p+".caller_id", "%q is not a field name (letters, digits, '_', '-', '.'; at most 64)", r.CallerID)
+		}
 		key := r.Method + " " + r.Path
 		if j, dup := byMethodPath[key]; dup {
 			v.add(p, "same method and path as routes[%d] (%s)", j, key)
@@ -294,6 +297,19 @@ func (v *validator) routes(routes []Route, ups map[string]Upstream) {
 			byName[r.Name] = i
 		}
 	}
+}
+
+// validFieldName reports whether s may name a route's caller-ID field.
+func validFieldName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkPath returns why p is not a valid route path template, or "".

@@ -19,6 +19,10 @@ func (g *Gateway) ServeFastHTTP(rc *fasthttp.RequestCtx) {
 		g.refuseUnrouted(rc, errRouteNotFound, refusalRouteNotFound, ReasonRouteNotFound)
 		return
 	}
+	if !proxyPath(rc.URI()) {
+		g.refuseUnrouted(rc, errPathNotNormal, refusalInvalidRequest, ReasonInvalidRequest)
+		return
+	}
 	g.inflight.Add(1)
 	g.metrics.inflight.Inc()
 	defer func() {

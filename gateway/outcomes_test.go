@@ -27,6 +27,8 @@ func TestOutcomeAndRefusalLabels(t *testing.T) {
 		OutcomeUpstreamTimeout:     {"upstream_timeout", ""},
 		OutcomeUpstream5xx:         {"upstream_5xx", ""},
 		OutcomeError:               {"error", ""},
+		OutcomeNumberNotOwned:      {"number_not_owned", "number_not_owned"},
+		OutcomeInvalidRequest:      {"invalid_request", "invalid_request"},
 	}
 	if len(want) != int(outcomeCount) {
 		t.Fatalf("%d outcomes, want %d", outcomeCount, len(want))

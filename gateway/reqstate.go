@@ -18,6 +18,7 @@ type reqState struct {
 	mid   []byte // internal request id: the refund marker's key
 	num   []byte // formatting scratch
 	body  []byte // error body scratch
+	cid   []byte // the caller-ID number of the request, for a route that has one
 
 	peer netip.Addr // the connection's other end
 	xff  []byte     // X-Forwarded-For forwarded
@@ -25,7 +26,7 @@ type reqState struct {
 
 func newReqState() *reqState {
 	return &reqState{basic: make([]byte, 0, 128), hex: make([]byte, 0, 64), rid: make([]byte, 0, 64),
-		mid: make([]byte, 0, 48), num: make([]byte, 0, 64), body: make([]byte, 0, 512), xff: make([]byte, 0, 64)}
+		mid: make([]byte, 0, 48), num: make([]byte, 0, 64), cid: make([]byte, 0, 32), body: make([]byte, 0, 512), xff: make([]byte, 0, 64)}
 }
 
 func (g *Gateway) acquire() *reqState { return g.pool.Get().(*reqState) }

@@ -6,7 +6,7 @@
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
 -- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests; then per request
--- either '=' and reqid (the same request as the one before, but for its id) or these 8:
+-- either '=' and reqid (the same request as the one before, but for its id) or these 9:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
 --   pos       position (1-based) of the caller in the chain
@@ -16,6 +16,7 @@
 --   price     µ, >= 0
 --   route     route name (usage counters)
 --   reqid     request id (its refund marker is field marker_field(reqid) of marker_key(reqid))
+--   number    the caller-ID number the path account must own ('' = the route checks none)
 --
 -- Checks for each request, in this order, and writes nothing for it unless every one passes:
 --   the caller exists, is not closed and the token is live (tok, or tok_prev before
@@ -24,6 +25,7 @@
 --   every status is active (topmost offender named)              -> SUSPENDED
 --   the permission flag is '1' everywhere (topmost offender)     -> PERMISSION_DENIED
 --   KYC-gated: no customer_use account that is not verified      -> KYC_REQUIRED
+--   number: the path account owns it ('{ROOT}:nums', one HGET)  -> NUMBER_NOT_OWNED
 --   GCRA of every account's rate (burst = one second's worth)    -> RATE_LIMITED (the one
 --                                                                     that must be waited for longest)
 --   the billing account (nearest own = '1' from the path account up) keeps
@@ -58,6 +60,7 @@ local KYC_REQUIRED = 5
 local RATE_LIMITED = 6
 local INSUFFICIENT_BALANCE = 7
 local WITHDRAWN = 8
+local NUMBER_NOT_OWNED = 9
 
 -- Globals and library functions used per admit, as locals (a local is a register; a global
 -- is a table lookup each time).
@@ -98,7 +101,7 @@ do
         end
       end
       rid = ARGV[i + 7]
-      i = i + 8
+      i = i + 9
     end
     local key, field = prefix, rid -- marker_split, inline
     if #rid > 1 then key, field = prefix .. sub(rid, 1, -2), sub(rid, -1) end
@@ -193,9 +196,29 @@ local function live(s, th)
   return s.tok_prev ~= false and s.tok_prev == th and now < s.tok_prev_exp
 end
 
+-- owner_of answers the owner of a number in the tree of the path account of ch (false for
+-- none), read once per batch.
+local NUMS = {}
+local function owner_of(ch, num)
+  local key = string.match(KEYS[ch[2]], '^(.-}:)') .. 'nums'
+  local t = NUMS[key]
+  if not t then
+    t = {}
+    NUMS[key] = t
+  end
+  local o = t[num]
+  if o == nil then
+    local v = redis.call('HGET', key, num)
+    o = v and string.match(v, '^[^|]*') or false
+    t[num] = o
+  end
+  return o
+end
+
 -- static: the checks that no admit changes the outcome of (credentials, the chain, status,
--- permission, KYC) and who pays. Answers a refusal (8 integers), or nil and the billing position.
-local function static(ch, pos, th, perm, kyc)
+-- permission, KYC, the caller-ID) and who pays. Answers a refusal (8 integers), or nil and
+-- the billing position.
+local function static(ch, pos, th, perm, kyc, num)
   local n = #ch - 1
   local c = S[ch[pos + 1]]
   if not c then return refused(INVALID_CREDENTIALS, 0, 0, 0, 0, 0, 0, 0) end
@@ -218,6 +241,7 @@ local function static(ch, pos, th, perm, kyc)
       if s.kyc_mode == 'customer_use' and s.kyc_status ~= 'verified' then return refused(KYC_REQUIRED, i, 0, 0, 0, 0, 0, 0) end
     end
   end
+  if num ~= '' and owner_of(ch, num) ~= S[ch[2]].id then return refused(NUMBER_NOT_OWNED, 1, 0, 0, 0, 0, 0, 0) end
   for i = 1, n do
     if S[ch[i + 1]].own == '1' then return nil, i end
   end
@@ -342,7 +366,7 @@ local specs = {}
 -- its static checks are done once, the rest in closed form (run). A withdrawn request
 -- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
 local i, j = 4, 1
-local ch, pos, th, perm, kyc, price, route
+local ch, pos, th, perm, kyc, price, route, num
 while j <= m do
   if ARGV[i] == '=' then
     i = i + 2
@@ -355,8 +379,8 @@ while j <= m do
       specs[spec] = ch
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    price, route = tonumber(ARGV[i + 5]), ARGV[i + 6]
-    i = i + 8
+    price, route, num = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 8]
+    i = i + 9
   end
   if dead and dead[j] then
     answer(WITHDRAWN, 0, 0, 0, 0, 0, 0, 0)
@@ -368,7 +392,7 @@ while j <= m do
     else
       while j + k <= m and ARGV[i] == '=' do k, i = k + 1, i + 2 end
     end
-    local refusal, b = static(ch, pos, th, perm, kyc)
+    local refusal, b = static(ch, pos, th, perm, kyc, num)
     if refusal then
       for _ = 1, k do answer(unpack(refusal)) end
     else

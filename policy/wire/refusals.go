@@ -37,6 +37,8 @@ var Refusals = [...]Refusal{
 	// The request was given up (answered 503) and checked for a charge before its admit ran
 	// (see balance.ReasonWithdrawn): answered as the 503 it already was.
 	balance.ReasonWithdrawn: {"withdrawn", http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the store cannot be reached; nothing was charged"},
+	// The route's caller-ID field names a number the path account does not own (API.md §9).
+	balance.ReasonNumberNotOwned: {"number_not_owned", http.StatusForbidden, "NUMBER_NOT_OWNED", "the path account does not own this number"},
 }
 
 // The rows of Refusals by name, for answers made without the store (the listeners decide
@@ -49,6 +51,7 @@ var (
 	KYCRequired         = &Refusals[balance.ReasonKYC]
 	RateLimited         = &Refusals[balance.ReasonRateLimited]
 	InsufficientBalance = &Refusals[balance.ReasonInsufficient]
+	NumberNotOwned      = &Refusals[balance.ReasonNumberNotOwned]
 )
 
 // Refusals decided before, or instead of, the admit script.
@@ -75,6 +78,12 @@ func ForReason(r balance.Reason) (row *Refusal, ok bool) {
 	return &Refusals[r], true
 }
 
+// NumberNotOwnedAnswer is 403 NUMBER_NOT_OWNED naming the number and the route's caller-ID
+// field it came in (the store's decision knows neither: Refused answers the row bare).
+func NumberNotOwnedAnswer(number, field string) *APIError {
+	return NumberNotOwned.Answer(map[string]any{"number": number, "field": field})
+}
+
 // Answer is the row's answer with details (nil for none): a new *APIError.
 func (r *Refusal) Answer(details map[string]any) *APIError {
 	return &APIError{Status: r.Status, Code: r.Code, Message: r.Message, Details: details}
@@ -97,7 +106,7 @@ func Refused(d *balance.Decision, permission, currency string) *APIError {
 		return ErrorFor(nil)
 	}
 	switch d.Reason {
-	case balance.ReasonCredentials, balance.ReasonGone:
+	case balance.ReasonCredentials, balance.ReasonGone, balance.ReasonNumberNotOwned:
 		return row.Answer(nil)
 	case balance.ReasonPermission:
 		return ErrorFor(&policy.PermissionError{Permission: permission, AuthID: d.AuthID})
