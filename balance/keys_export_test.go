@@ -10,8 +10,12 @@ var (
 	LedgerKey  = ledgerKey
 	IdemKey    = idemKey
 	IndexKey   = indexKey
-	MarkerKey  = markerKey
 )
+
+// MarkerKey is where s keeps the refund marker of request id of tree root (key, field).
+func (s *Store) MarkerKey(root, id string) (key, field string) {
+	return markerKey(markerHashPrefix(s.cluster, root), id)
+}
 
 // RootOf returns the root of an account id, or ErrNotFound.
 func (s *Store) RootOf(ctx context.Context, id string) (string, error) { return s.rootOf(ctx, id) }

@@ -17,7 +17,7 @@ import (
 func tombState(t testing.TB, s *balance.Store, root string, req *balance.AdmitRequest) map[string]map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	mk, _ := balance.MarkerKey(root, string(req.RequestID))
+	mk, _ := s.MarkerKey(root, string(req.RequestID))
 	out := map[string]map[string]string{}
 	for _, k := range append(append([]string(nil), req.Keys...), mk) {
 		v, err := s.Client().HGetAll(ctx, k).Result()
@@ -50,7 +50,7 @@ func TestRefundBeforeAdmitTakesNothing(t *testing.T) {
 		if err != nil || mk.State != 'x' || mk.Price != 0 {
 			t.Errorf("marker after a refund that found none: %+v %v, want a tombstone", mk, err)
 		} else {
-			key, _ := balance.MarkerKey(m.Root, string(req.RequestID))
+			key, _ := s.MarkerKey(m.Root, string(req.RequestID))
 			if ttl := s.Client().PTTL(ctx, key).Val(); ttl <= s.MarkerTTL()-time.Minute || ttl > s.MarkerTTL() {
 				t.Errorf("the tombstone's hash expires in %v, want about %v", ttl, s.MarkerTTL())
 			}

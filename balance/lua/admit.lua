@@ -5,7 +5,9 @@
 -- reads each account once and writes it once per batch instead of once per request.
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
--- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests; then per request
+-- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests, ARGV[4] where the
+-- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster, whose call holds one
+-- tree); then per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 8:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
@@ -66,6 +68,7 @@ local floor, ceil, sub = math.floor, math.ceil, string.sub
 local ttl = tonumber(ARGV[1])
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
+local markers = ARGV[4]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
@@ -78,7 +81,7 @@ local NF = #F
 local MK, MF = {}, {}
 local TOMBS, seentree = {}, {} -- the tombstone flags of the batch's trees ('{ROOT}:tombs')
 do
-  local seen, i, pspec, prefix = {}, 4, nil, nil
+  local seen, i, pspec = {}, 5, nil
   for j = 1, m do
     local rid
     if ARGV[i] == '=' then
@@ -88,10 +91,9 @@ do
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
       local spec = ARGV[i]
-      if spec ~= pspec then -- the tree's marker prefix, from the path account's key
+      if spec ~= pspec then -- the tree's tombstone flag, from the path account's key
         pspec = spec
         local tree = string.match(KEYS[tonumber(string.match(spec, ' (%d+)'))], '^(.-}:)')
-        prefix = tree .. 'rf:'
         if not seentree[tree] then
           seentree[tree] = true
           TOMBS[#TOMBS + 1] = tree .. 'tombs'
@@ -100,8 +102,8 @@ do
       rid = ARGV[i + 7]
       i = i + 8
     end
-    local key, field = prefix, rid -- marker_split, inline
-    if #rid > 1 then key, field = prefix .. sub(rid, 1, -2), sub(rid, -1) end
+    local key, field = markers, rid -- marker_split, inline
+    if #rid > 1 then key, field = markers .. sub(rid, 1, -2), sub(rid, -1) end
     MK[j], MF[j] = key, field
   end
 end
@@ -341,7 +343,7 @@ local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, the rest in closed form (run). A withdrawn request
 -- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
-local i, j = 4, 1
+local i, j = 5, 1
 local ch, pos, th, perm, kyc, price, route
 while j <= m do
   if ARGV[i] == '=' then

@@ -1,6 +1,6 @@
 -- refund: returns the charge of one admitted request, exactly once.
 -- KEYS as for admit (the path account's chain, path first, root last, then its usage hash).
--- ARGV[1] request id, ARGV[2] marker lifetime (ms).
+-- ARGV[1] request id, ARGV[2] marker lifetime (ms), ARGV[3] where the markers are (marker_key).
 -- The marker of the request (see marker_key) written by admit ("a|<billing>|<price>|<day>|<route>") says who
 -- paid what; it is rewritten with state 'r' (the marker hash keeps its expiry), so a second refund finds
 -- nothing to do. The money goes back to the billing account, or, if that account has been
@@ -22,7 +22,7 @@
 -- Answers {1, price, billing id} when refunded, {0, 0, ''} when there was nothing to refund
 -- (the marker was spent or a tombstone, or there was none and it left one).
 local prefix = string.match(KEYS[1], '^(.-}:)')
-local mk, mf = marker_key(prefix, ARGV[1]), marker_field(ARGV[1])
+local mk, mf = marker_key(ARGV[3], ARGV[1]), marker_field(ARGV[1])
 local m = redis.call('HGET', mk, mf)
 if not m then
   local ttl = tonumber(ARGV[2])
