@@ -3,6 +3,11 @@ package gateway
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +15,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/bench/testkit"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 func basicHeader(id, tok string) string {
@@ -117,5 +123,108 @@ func BenchmarkServe(b *testing.B) {
 			for b.Loop() && once(&rc) {
 			}
 		})
+	}
+}
+
+// BenchmarkServeSpread: the whole handler (admit + forward over keep-alive connections to
+// the sandbox) with 64 requests in flight spread round robin over trees × subaccounts, each
+// a subaccount sending on its own path (consecutive requests from different trees), as
+// with many tenants; the account cache holds them all (account-reads/op says it did). A
+// CPU profile of the timed loop alone (not the seeding), one file per sub-benchmark:
+//
+//	BENCH_CPUPROFILE=/tmp/spread go test -run '^$' -bench ServeSpread -benchtime 60000x ./gateway/
+//	go tool pprof -top /tmp/spread-100x100.pprof
+func BenchmarkServeSpread(b *testing.B) {
+	voice, sms, stop, err := StartSandbox()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	f := newFixture(b, func(o *Options) {
+		o.Upstreams = map[string]Upstream{"voice": {URL: voice}, "sms": {URL: sms}}
+	})
+	g := f.gw
+	for _, sp := range []struct{ trees, subs int }{{1, 1}, {100, 10}, {100, 100}} {
+		b.Run(fmt.Sprintf("%dx%d", sp.trees, sp.subs), func(b *testing.B) {
+			tmpls := make([]*fasthttp.Request, sp.trees*sp.subs)
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 8)
+			for t := 0; t < sp.trees; t++ {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					m := testkit.NewAccount(b, f.store, nil, "1000000000", testkit.Rate(1000000))
+					for s := 0; s < sp.subs; s++ {
+						k := testkit.NewAccount(b, f.store, m, "", testkit.Rate(1000000))
+						r := new(fasthttp.Request)
+						r.Header.SetMethod("POST")
+						r.SetRequestURI(smsPath(k))
+						r.Header.Set("X-Auth-ID", k.ID)
+						r.Header.Set("X-Auth-Token", k.Token)
+						r.SetBodyString(`{"src":"1","dst":"2","text":"hi"}`)
+						tmpls[s*sp.trees+t] = r
+					}
+				})
+			}
+			wg.Wait()
+			once := func(rc *fasthttp.RequestCtx, tmpl *fasthttp.Request) bool {
+				tmpl.CopyTo(&rc.Request)
+				rc.Response.Reset()
+				g.ServeFastHTTP(rc)
+				if rc.Response.StatusCode() != 202 {
+					b.Errorf("%d %s", rc.Response.StatusCode(), rc.Response.Body())
+					return false
+				}
+				return true
+			}
+			for _, t := range tmpls { // fill the account cache
+				if !once(new(fasthttp.RequestCtx), t) {
+					return
+				}
+			}
+			g.cache.c.Wait()
+			// account reads in the timed loop (cache misses): none, when the cache works
+			var reads atomic.Int64
+			load := g.cache.load
+			g.cache.load = func(ctx context.Context, id string) (*model.Account, error) {
+				reads.Add(1)
+				return load(ctx, id)
+			}
+			defer func() { g.cache.load = load }()
+			var next atomic.Uint64
+			b.SetParallelism(32) // 64 in flight on the 2 cores
+			b.ReportAllocs()
+			stopProfile := profileTimed(b, fmt.Sprintf("%dx%d", sp.trees, sp.subs))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var rc fasthttp.RequestCtx
+				for pb.Next() && once(&rc, tmpls[int(next.Add(1)-1)%len(tmpls)]) {
+				}
+			})
+			stopProfile()
+			b.ReportMetric(float64(reads.Load())/float64(b.N), "account-reads/op")
+		})
+	}
+}
+
+// profileTimed starts a CPU profile into $BENCH_CPUPROFILE-name.pprof when that is set, and
+// returns what stops it.
+func profileTimed(b *testing.B, name string) func() {
+	base := os.Getenv("BENCH_CPUPROFILE")
+	if base == "" {
+		return func() {}
+	}
+	out, err := os.Create(base + "-" + name + ".pprof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := out.Close(); err != nil {
+			b.Error(err)
+		}
 	}
 }
