@@ -131,7 +131,8 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 // admitOne runs the admit script for one request in its own round trip.
 func admitOne(ctx context.Context, rdb redis.Scripter, ttl time.Duration, cluster bool, req *AdmitRequest, dec *Decision) error {
 	c := admitCall{req: req, dec: dec}
-	g := admitGroup{ttl: ttl, markers: markerHashPrefix(cluster, hashTag(req.Keys[0]))}
+	tag := hashTag(req.Keys[0])
+	g := admitGroup{ttl: ttl, markers: markerHashPrefix(cluster, tag), tombs: tombsKey(cluster, tag)}
 	g.add(&c)
 	v, err := admitScript.Run(ctx, rdb, g.keys, g.args()...).Result()
 	g.answer(v, err)
@@ -162,7 +163,9 @@ func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount model.Amo
 	if len(req.Keys) < 2 {
 		return 0, false, fmt.Errorf("refund: bad request (keys %d)", len(req.Keys))
 	}
-	return s.markerScript(ctx, "refund", refundScript, req.Keys, req.RequestID, s.markerTTL.Milliseconds(), s.markers(req))
+	root := hashTag(req.Keys[0])
+	return s.markerScript(ctx, "refund", refundScript, req.Keys, req.RequestID, s.markerTTL.Milliseconds(),
+		markerHashPrefix(s.cluster, root), tombsKey(s.cluster, root))
 }
 
 // Settle makes the charge of an admitted request cost (what the upstream reported), exactly
@@ -174,15 +177,7 @@ func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost model.Amount
 	if len(req.Keys) < 2 || cost < 0 || cost > model.MaxAmount {
 		return 0, false, fmt.Errorf("settle: bad request (keys %d, cost %d)", len(req.Keys), cost)
 	}
-	return s.markerScript(ctx, "settle", settleScript, req.Keys, req.RequestID, int64(cost), s.markers(req))
-}
-
-// markers is the marker prefix (markerHashPrefix) of req's tree.
-func (s *Store) markers(req *AdmitRequest) string {
-	if !s.cluster {
-		return markerHashPrefix(false, "")
-	}
-	return markerHashPrefix(true, hashTag(req.Keys[0]))
+	return s.markerScript(ctx, "settle", settleScript, req.Keys, req.RequestID, int64(cost), markerHashPrefix(s.cluster, hashTag(req.Keys[0])))
 }
 
 // markerScript runs refund.lua or settle.lua (op names it in errors), which answer {1 when

@@ -21,6 +21,7 @@ type admitGroup struct {
 	spec    []byte
 	ttl     time.Duration // lifetime of the refund markers
 	markers string        // where they go: markerHashPrefix of the group's tree(s)
+	tombs   string        // their tombstone flag: tombsKey of the group's tree(s)
 }
 
 func (g *admitGroup) reset() {
@@ -60,7 +61,7 @@ func (g *admitGroup) args() []interface{} {
 	g.nacct = len(g.keys)
 	g.keys = append(g.keys, g.usage...)
 	a := g.argv[:0]
-	a = append(a, g.ttl.Milliseconds(), g.nacct, len(g.calls), g.markers)
+	a = append(a, g.ttl.Milliseconds(), g.nacct, len(g.calls), g.markers, g.tombs)
 	var prev *AdmitRequest
 	for _, c := range g.calls {
 		r := c.req

@@ -13,9 +13,10 @@ import "strings"
 //	rf:BUCKET         hash   refund / settlement markers of up to 16 proxied requests, of any
 //	                         trees (expires; see markerKey); on a Redis Cluster each tree has its
 //	                         own, {ROOT}:rf:BUCKET
-//	{ROOT}:tombs      string "1" while a tombstone may exist in the tree's marker hashes (set
-//	                         by a refund that found no marker, for the marker lifetime); the
-//	                         admit script reads markers only while it is up
+//	tombs             string "1" while a tombstone may exist in the marker hashes (set by a
+//	                         refund that found no marker, for the marker lifetime); the admit
+//	                         script reads markers only while it is up. On a Redis Cluster each
+//	                         tree has its own, {ROOT}:tombs, beside its markers
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
 //	{ROOT}:idem:K     string idempotency record (expires)
@@ -83,6 +84,15 @@ func markerHashPrefix(cluster bool, root string) string {
 		return "{" + root + "}:rf:"
 	}
 	return "rf:"
+}
+
+// tombsKey is the flag that a tombstone may be in the marker hashes of tree root's
+// requests: beside them, one for every tree on one server, the tree's own on a cluster.
+func tombsKey(cluster bool, root string) string {
+	if cluster {
+		return "{" + root + "}:tombs"
+	}
+	return "tombs"
 }
 
 // ledgerKey returns the key of the index of ledger records where id is a side.

@@ -9,7 +9,8 @@
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
 -- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests, ARGV[4] where the
--- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster); then per request
+-- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster), ARGV[5] their
+-- tombstone flag (not read here); then per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 8:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
@@ -64,7 +65,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
 local NF = #F
 do
-  local seen, i = {}, 5
+  local seen, i = {}, 6
   for _ = 1, m do
     if ARGV[i] == '=' then
       i = i + 2
@@ -244,7 +245,7 @@ end
 local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, its rate and balance checks for each.
-local i = 5
+local i = 6
 local ch, pos, th, perm, kyc, price, route, refusal, b
 for j = 1, m do
   local reqid
