@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	rtmetrics "runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,8 +142,11 @@ func BenchmarkServeSpread(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(stop)
+	ts := &timedStore{}
 	f := newFixture(b, func(o *Options) {
 		o.Upstreams = map[string]Upstream{"voice": {URL: voice}, "sms": {URL: sms}}
+		ts.Store = o.Store
+		o.Store = ts
 	})
 	g := f.gw
 	for _, sp := range []struct{ trees, subs int }{{1, 1}, {100, 10}, {100, 100}} {
@@ -192,16 +197,33 @@ func BenchmarkServeSpread(b *testing.B) {
 			}
 			defer func() { g.cache.load = load }()
 			var next atomic.Uint64
+			var mu sync.Mutex
+			var lat []time.Duration // every request's, in the handler
+			ts.reset()
+			rt0 := runtimeSamples()
 			b.SetParallelism(32) // 64 in flight on the 2 cores
 			b.ReportAllocs()
 			stopProfile := profileTimed(b, fmt.Sprintf("%dx%d", sp.trees, sp.subs))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				var rc fasthttp.RequestCtx
-				for pb.Next() && once(&rc, tmpls[int(next.Add(1)-1)%len(tmpls)]) {
+				own := make([]time.Duration, 0, b.N/32+1)
+				for pb.Next() {
+					t0 := time.Now()
+					if !once(&rc, tmpls[int(next.Add(1)-1)%len(tmpls)]) {
+						break
+					}
+					own = append(own, time.Since(t0))
 				}
+				mu.Lock()
+				lat = append(lat, own...)
+				mu.Unlock()
 			})
 			stopProfile()
+			b.StopTimer()
+			reportLatency(b, "", lat)
+			reportLatency(b, "admit-", ts.durations())
+			reportRuntime(b, rt0, runtimeSamples())
 			b.ReportMetric(float64(reads.Load())/float64(b.N), "account-reads/op")
 		})
 	}
@@ -227,4 +249,85 @@ func profileTimed(b *testing.B, name string) func() {
 			b.Error(err)
 		}
 	}
+}
+
+// timedStore records how long each admit took (the wait for its batch and the batch's round
+// trip), for BenchmarkServeSpread's latency figures.
+type timedStore struct {
+	Store
+	mu  sync.Mutex
+	lat []time.Duration
+}
+
+func (s *timedStore) Admit(ctx context.Context, req *balance.AdmitRequest, dec *balance.Decision) error {
+	t0 := time.Now()
+	err := s.Store.Admit(ctx, req, dec)
+	d := time.Since(t0)
+	s.mu.Lock()
+	s.lat = append(s.lat, d)
+	s.mu.Unlock()
+	return err
+}
+
+func (s *timedStore) reset() {
+	s.mu.Lock()
+	s.lat = s.lat[:0]
+	s.mu.Unlock()
+}
+
+func (s *timedStore) durations() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.lat...)
+}
+
+// reportLatency reports the median, 99th percentile and maximum of lat in µs.
+func reportLatency(b *testing.B, prefix string, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(at(0.5), prefix+"p50-µs")
+	b.ReportMetric(at(0.99), prefix+"p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), prefix+"max-µs")
+}
+
+// The Go runtime's own account of waits: how long runnable goroutines waited for a CPU
+// (sched) and how long the world was stopped for the GC (gc-pause), and GC cycles.
+var runtimeNames = []string{"/sched/latencies:seconds", "/sched/pauses/total/gc:seconds", "/gc/cycles/total:gc-cycles"}
+
+func runtimeSamples() []rtmetrics.Sample {
+	ss := make([]rtmetrics.Sample, len(runtimeNames))
+	for i, n := range runtimeNames {
+		ss[i].Name = n
+	}
+	rtmetrics.Read(ss)
+	return ss
+}
+
+// reportRuntime reports the 99th percentile of the scheduling latencies and GC pauses
+// between two readings (µs), and GC cycles per 1,000 requests.
+func reportRuntime(b *testing.B, before, after []rtmetrics.Sample) {
+	for i, label := range []string{"sched-p99-µs", "gc-pause-p99-µs"} {
+		h0, h1 := before[i].Value.Float64Histogram(), after[i].Value.Float64Histogram()
+		var total uint64
+		d := make([]uint64, len(h1.Counts))
+		for j := range h1.Counts {
+			d[j] = h1.Counts[j] - h0.Counts[j]
+			total += d[j]
+		}
+		if total == 0 {
+			continue
+		}
+		var seen uint64
+		for j, c := range d {
+			seen += c
+			if seen*100 >= total*99 {
+				b.ReportMetric(h1.Buckets[j+1]*1e6, label) // the bucket's upper bound
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(after[2].Value.Uint64()-before[2].Value.Uint64())*1000/float64(b.N), "gc/1k-req")
 }
