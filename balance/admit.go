@@ -130,13 +130,14 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	return admitOne(ctx, s.rdb, s.markerTTL, req, dec)
+	return admitOne(ctx, s.rdb, s.markerTTL, s.cluster, req, dec)
 }
 
 // admitOne runs the admit script for one request in its own round trip.
-func admitOne(ctx context.Context, rdb redis.Scripter, ttl time.Duration, req *AdmitRequest, dec *Decision) error {
+func admitOne(ctx context.Context, rdb redis.Scripter, ttl time.Duration, cluster bool, req *AdmitRequest, dec *Decision) error {
 	c := admitCall{req: req, dec: dec}
-	g := admitGroup{ttl: ttl}
+	tag := hashTag(req.Keys[0])
+	g := admitGroup{ttl: ttl, markers: markerHashPrefix(cluster, tag), tombs: tombsKey(cluster, tag)}
 	g.add(&c)
 	v, err := admitScript.Run(ctx, rdb, g.keys, g.args()...).Result()
 	g.answer(v, err)
@@ -167,7 +168,9 @@ func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount model.Amo
 	if len(req.Keys) < 2 {
 		return 0, false, fmt.Errorf("refund: bad request (keys %d)", len(req.Keys))
 	}
-	return s.markerScript(ctx, "refund", refundScript, req.Keys, req.RequestID, s.markerTTL.Milliseconds())
+	root := hashTag(req.Keys[0])
+	return s.markerScript(ctx, "refund", refundScript, req.Keys, req.RequestID, s.markerTTL.Milliseconds(),
+		markerHashPrefix(s.cluster, root), tombsKey(s.cluster, root))
 }
 
 // Settle makes the charge of an admitted request cost (what the upstream reported), exactly
@@ -179,7 +182,7 @@ func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost model.Amount
 	if len(req.Keys) < 2 || cost < 0 || cost > model.MaxAmount {
 		return 0, false, fmt.Errorf("settle: bad request (keys %d, cost %d)", len(req.Keys), cost)
 	}
-	return s.markerScript(ctx, "settle", settleScript, req.Keys, req.RequestID, int64(cost))
+	return s.markerScript(ctx, "settle", settleScript, req.Keys, req.RequestID, int64(cost), markerHashPrefix(s.cluster, hashTag(req.Keys[0])))
 }
 
 // markerScript runs refund.lua or settle.lua (op names it in errors), which answer {1 when
@@ -211,7 +214,7 @@ type Marker struct {
 
 // RefundMarker reads the marker of a request (tests and tools); ErrNotFound when absent.
 func (s *Store) RefundMarker(ctx context.Context, root string, requestID string) (*Marker, error) {
-	key, field := markerKey(root, requestID)
+	key, field := markerKey(markerHashPrefix(s.cluster, root), requestID)
 	v, err := s.rdb.HGet(ctx, key, field).Result()
 	if err == redis.Nil {
 		return nil, ErrNotFound

@@ -12,14 +12,16 @@ import (
 // may share a call (one tree in a Redis Cluster, any on one server), their keys deduplicated.
 // A batch worker keeps its groups and reuses them; reset keeps the memory.
 type admitGroup struct {
-	calls []*admitCall
-	keys  []string       // account keys first, then usage keys
-	nacct int            // len of the account part of keys
-	index map[string]int // key -> 1-based index in keys
-	usage []string       // usage keys in order of first use, before they join keys
-	argv  []interface{}
-	spec  []byte
-	ttl   time.Duration // lifetime of the refund markers
+	calls   []*admitCall
+	keys    []string       // account keys first, then usage keys
+	nacct   int            // len of the account part of keys
+	index   map[string]int // key -> 1-based index in keys
+	usage   []string       // usage keys in order of first use, before they join keys
+	argv    []interface{}
+	spec    []byte
+	ttl     time.Duration // lifetime of the refund markers
+	markers string        // where they go: markerHashPrefix of the group's tree(s)
+	tombs   string        // their tombstone flag: tombsKey of the group's tree(s)
 }
 
 func (g *admitGroup) reset() {
@@ -59,7 +61,7 @@ func (g *admitGroup) args() []interface{} {
 	g.nacct = len(g.keys)
 	g.keys = append(g.keys, g.usage...)
 	a := g.argv[:0]
-	a = append(a, g.ttl.Milliseconds(), g.nacct, len(g.calls))
+	a = append(a, g.ttl.Milliseconds(), g.nacct, len(g.calls), g.markers, g.tombs)
 	var prev *AdmitRequest
 	for _, c := range g.calls {
 		r := c.req

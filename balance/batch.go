@@ -213,6 +213,7 @@ func (w *batchWork) group(c *admitCall, cluster bool) *admitGroup {
 		w.groups = append(w.groups, &admitGroup{ttl: w.ttl})
 	}
 	g := w.groups[n]
+	g.markers, g.tombs = markerHashPrefix(cluster, tag), tombsKey(cluster, tag)
 	w.byTag[tag] = g
 	return g
 }

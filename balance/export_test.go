@@ -95,7 +95,8 @@ func AccountHashFields() []string {
 
 // NewFromClient wraps an existing client. Close closes rdb.
 func NewFromClient(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, markerTTL: config.DefaultRefundMarkerTTL}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Store{rdb: rdb, cluster: cluster, markerTTL: config.DefaultRefundMarkerTTL}
 }
 
 // MarkerTTL is how long the refund markers of admitted requests live.

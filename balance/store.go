@@ -62,6 +62,7 @@ type Store struct {
 	rdb       redis.UniversalClient
 	emb       *embedded     // nil unless embedded
 	batch     *admitBatcher // nil when admit batching is off
+	cluster   bool          // a Redis Cluster: markers live in each tree's slot (markerHashPrefix)
 	markerTTL time.Duration
 	timeout   time.Duration // an admit's wait (ReadTimeout); 0 = the client's socket timeouts only
 }
@@ -123,6 +124,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		uo.Protocol = 2
 	}
 	s.rdb = redis.NewUniversalClient(uo)
+	_, s.cluster = s.rdb.(*redis.ClusterClient)
 	if err := s.Ping(ctx); err != nil && s.emb != nil {
 		s.Close()
 		return nil, err

@@ -5,7 +5,10 @@
 -- reads each account once and writes it once per batch instead of once per request.
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
--- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests; then per request
+-- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests, ARGV[4] where the
+-- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster, whose call holds one
+-- tree), ARGV[5] the flag that a tombstone may be among them ('tombs', '{ROOT}:tombs'); then
+-- per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 9:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
@@ -65,10 +68,11 @@ local NUMBER_NOT_OWNED = 9
 -- Globals and library functions used per admit, as locals (a local is a register; a global
 -- is a table lookup each time).
 local ARGV, KEYS, tonumber = ARGV, KEYS, tonumber
-local floor, ceil, sub = math.floor, math.ceil, string.sub
-local ttl = tonumber(ARGV[1])
+local floor, ceil, sub, gmatch = math.floor, math.ceil, string.sub, string.gmatch
+local ttl = ARGV[1] -- as PEXPIRE takes it
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
+local markers, tombs = ARGV[4], ARGV[5]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
@@ -77,11 +81,10 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
 local NF = #F
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
--- marker_field of its reqid, in its tree), for the j-th request of the batch.
+-- marker_field of its reqid), for the j-th request of the batch.
 local MK, MF = {}, {}
-local TOMBS, seentree = {}, {} -- the tombstone flags of the batch's trees ('{ROOT}:tombs')
 do
-  local seen, i, pspec, prefix = {}, 4, nil, nil
+  local seen, i = {}, 6
   for j = 1, m do
     local rid
     if ARGV[i] == '=' then
@@ -90,21 +93,11 @@ do
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
-      local spec = ARGV[i]
-      if spec ~= pspec then -- the tree's marker prefix, from the path account's key
-        pspec = spec
-        local tree = string.match(KEYS[tonumber(string.match(spec, ' (%d+)'))], '^(.-}:)')
-        prefix = tree .. 'rf:'
-        if not seentree[tree] then
-          seentree[tree] = true
-          TOMBS[#TOMBS + 1] = tree .. 'tombs'
-        end
-      end
       rid = ARGV[i + 7]
       i = i + 9
     end
-    local key, field = prefix, rid -- marker_split, inline
-    if #rid > 1 then key, field = prefix .. sub(rid, 1, -2), sub(rid, -1) end
+    local key, field = markers, rid -- marker_split, inline
+    if #rid > 1 then key, field = markers .. sub(rid, 1, -2), sub(rid, -1) end
     MK[j], MF[j] = key, field
   end
 end
@@ -128,13 +121,13 @@ end
 -- gave the request up, answered 503 "nothing was charged" and checked it for a charge
 -- before this admit ran: a stalled store, or the admit's bytes still in a socket buffer), or
 -- the id was admitted before. dead[j] is true for such a request j. A refund that leaves a
--- tombstone also sets its tree's flag '{ROOT}:tombs' for the tombstone's lifetime, and
--- tombstones are rare (a lost admit answer whose admit had not run), so the usual batch
--- reads one EXISTS over its trees' flags and nothing else; only when a flag is up are the
--- batch's marker fields read, one HMGET per marker hash. (A marker of an id admitted
--- before, the other case, is never looked for then: ids are made unique per request.)
+-- tombstone also sets the flag beside the marker hashes (ARGV[5]) for the tombstone's
+-- lifetime, and tombstones are rare (a lost admit answer whose admit had not run), so the
+-- usual batch reads that one flag and nothing else; only when it is up are the batch's
+-- marker fields read, one HMGET per marker hash. (A marker of an id admitted before, the
+-- other case, is never looked for then: ids are made unique per request.)
 local dead = false
-if redis.call('EXISTS', unpack(TOMBS)) > 0 then
+if redis.call('EXISTS', tombs) > 0 then
   local mf, mkeys = {}, {} -- per marker hash: its fields and their requests
   for j = 1, m do
     local key = MK[j]
@@ -252,6 +245,7 @@ local usage, uorder = {}, {}
 local mbk, mbuckets = {}, {} -- the markers to write, per marker hash
 local pmbs, pmprice, pmroute, pmval -- the last marker value built, reused by a run of alike
 local pu, puch, puroute -- the last usage entry, likewise
+local pstr = {} -- istr of each price
 
 -- run: the rate limits and the balance for a run of k identical requests that passed
 -- static, their effects and their answers, in closed form; the t-th one is request
@@ -304,11 +298,15 @@ local function run(ch, pos, b, price, route, k, j0)
     if price > 0 then bs.bal, bs.wbal = bal, true end
     local u = pu
     if not (ch == puch and route == puroute) then
-      local uk = ch[1] .. '|' .. route
-      u = usage[uk]
+      local ur = usage[ch[1]] -- by usage key, then route
+      if not ur then
+        ur = {}
+        usage[ch[1]] = ur
+      end
+      u = ur[route]
       if not u then
         u = {ch[1], route, 0, 0}
-        usage[uk] = u
+        ur[route] = u
         uorder[#uorder + 1] = u
       end
       pu, puch, puroute = u, ch, route
@@ -317,7 +315,12 @@ local function run(ch, pos, b, price, route, k, j0)
     -- the markers, into the batch's list for their marker hash
     if not (bs == pmbs and price == pmprice and route == pmroute) then
       pmbs, pmprice, pmroute = bs, price, route
-      pmval = 'a|' .. bs.id .. '|' .. istr(price) .. '|' .. day .. '|' .. route
+      local ps = pstr[price]
+      if not ps then
+        ps = istr(price)
+        pstr[price] = ps
+      end
+      pmval = 'a|' .. bs.id .. '|' .. ps .. '|' .. day .. '|' .. route
     end
     local rlimit, T, tbase
     if tight > 0 then
@@ -365,7 +368,7 @@ local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, the rest in closed form (run). A withdrawn request
 -- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
-local i, j = 4, 1
+local i, j = 6, 1
 local ch, pos, th, perm, kyc, price, route, num
 while j <= m do
   if ARGV[i] == '=' then
@@ -375,7 +378,11 @@ while j <= m do
     ch = specs[spec]
     if not ch then
       ch = {}
-      for x in string.gmatch(spec, '%d+') do ch[#ch + 1] = tonumber(x) end
+      local n = 0
+      for x in gmatch(spec, '%d+') do
+        n = n + 1
+        ch[n] = tonumber(x)
+      end
       specs[spec] = ch
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
@@ -415,10 +422,16 @@ for i = 1, a do
     redis.call('HSET', KEYS[i], unpack(w, 1, k))
   end
 end
+local ufields = {} -- per route: its count and charged fields of the day
 for _, u in ipairs(uorder) do
-  local f = day .. '|' .. u[2]
-  redis.call('HINCRBY', KEYS[u[1]], f .. '|n', u[3])
-  redis.call('HINCRBY', KEYS[u[1]], f .. '|c', istr(u[4]))
+  local fs = ufields[u[2]]
+  if not fs then
+    local f = day .. '|' .. u[2]
+    fs = {f .. '|n', f .. '|c'}
+    ufields[u[2]] = fs
+  end
+  redis.call('HINCRBY', KEYS[u[1]], fs[1], istr(u[3]))
+  redis.call('HINCRBY', KEYS[u[1]], fs[2], istr(u[4]))
 end
 for _, mb in ipairs(mbuckets) do
   redis.call('HSET', mb[1], unpack(mb[2]))

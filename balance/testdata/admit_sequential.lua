@@ -8,7 +8,9 @@
 -- reads each account once and writes it once per batch instead of once per request.
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
--- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests; then per request
+-- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests, ARGV[4] where the
+-- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster), ARGV[5] their
+-- tombstone flag (not read here); then per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 8:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
@@ -54,6 +56,7 @@ local floor, ceil, sub = math.floor, math.ceil, string.sub
 local ttl = tonumber(ARGV[1])
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
+local markers = ARGV[4] -- where the markers go: marker_key(markers, reqid)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
@@ -62,7 +65,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
 local NF = #F
 do
-  local seen, i = {}, 4
+  local seen, i = {}, 6
   for _ = 1, m do
     if ARGV[i] == '=' then
       i = i + 2
@@ -221,18 +224,13 @@ local function dynamic(ch, pos, b, price, route, reqid)
   end
   u[3], u[4] = u[3] + 1, u[4] + price
   -- the marker, into the batch's list for its marker hash
-  if not bs.prefix then
-    bs.prefix = string.match(bs.key, '^(.-}:)')
-    marks[bs.prefix] = marks[bs.prefix] or {}
-  end
   local bucket, field = '', reqid -- marker_split, inline
   if #reqid > 1 then bucket, field = sub(reqid, 1, -2), sub(reqid, -1) end
-  local mt = marks[bs.prefix]
-  local mb = mt[bucket]
+  local mb = marks[bucket]
   if not mb then
     mb = {}
-    mt[bucket] = mb
-    mbuckets[#mbuckets + 1] = {bs.prefix .. 'rf:' .. bucket, mb}
+    marks[bucket] = mb
+    mbuckets[#mbuckets + 1] = {markers .. bucket, mb}
   end
   if not (bs == pmbs and price == pmprice and route == pmroute) then
     pmbs, pmprice, pmroute = bs, price, route
@@ -247,7 +245,7 @@ end
 local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, its rate and balance checks for each.
-local i = 4
+local i = 6
 local ch, pos, th, perm, kyc, price, route, refusal, b
 for j = 1, m do
   local reqid
