@@ -115,3 +115,6 @@ func (sub *Subscription) Subscribes() int {
 	defer sub.mu.Unlock()
 	return sub.resubs
 }
+
+// TariffLua is the tariff functions as the scripts get them (after the prelude).
+func TariffLua() string { return prelude + tariffLua }

@@ -42,6 +42,8 @@ var (
 	settleLua string
 	//go:embed lua/compact.lua
 	compactLua string
+	//go:embed lua/tariff.lua
+	tariffLua string
 
 	admitSrc  = prelude + admitLua // the hot path: no money helpers
 	refundSrc = prelude + money + refundLua
