@@ -32,6 +32,12 @@ const (
 	// and left a tombstone (the gateway gave the request up as a 503 and checked it for a
 	// charge), or the id was admitted before. Nothing was taken; the gateway answers 503.
 	ReasonWithdrawn
+	// ReasonCPS: a call route, over calls_per_second of an account of the chain; AuthID,
+	// Limit, Reset (the retry-after).
+	ReasonCPS
+	// ReasonConcurrency: a call route, an account of the chain has max_concurrent_calls
+	// calls open; AuthID, Limit, Remaining (its open calls).
+	ReasonConcurrency
 	reasonCount // codes from here on are not the script's: an unexpected answer
 )
 
@@ -58,7 +64,48 @@ type AdmitRequest struct {
 	Route string
 	// RequestID keys the refund marker; unique per request within the tree.
 	RequestID []byte
+	// Call is set for a call route (API.md §8): the admit then also opens the call's hold.
+	Call *CallRequest
 }
+
+// CallRequest is the call part of the admit of a call route. The gateway makes one per call
+// (HoldID is new each time); Spec is the route's, built once.
+type CallRequest struct {
+	HoldID string // "HL_" + 20 characters of [A-Z0-9]
+	Spec   *CallSpec
+	arg    string // the script's argument, built by args
+}
+
+// CallSpec is a call route's call block (config.Call) in the store's terms, built once per
+// route at start-up by NewCallSpec: durations in whole seconds. Read-only once built.
+type CallSpec struct {
+	Tariff             model.Tariff
+	Grant, Max, Min    int64 // seconds
+	RingTimeout, Grace int64 // seconds
+	Commit             bool  // on_expiry: commit (else release)
+	Upstream           string
+	argTail            string // the spec part of the script's call argument
+}
+
+// lifetime is the longest a hold of the route can live: ring_timeout, max_duration and
+// expiry_grace.
+func (s *CallSpec) lifetime() time.Duration {
+	return time.Duration(s.RingTimeout+s.Max+s.Grace) * time.Second
+}
+
+// NewCallSpec returns s ready for use by any number of admits.
+func NewCallSpec(s CallSpec) *CallSpec {
+	t, onexp := s.Tariff, "r"
+	if s.Commit {
+		onexp = "c"
+	}
+	s.argTail = fmt.Sprintf(" %d %d %d %d %d %d %d %d %d %s %s", t.Rate, t.First, t.Next, t.ConnectFee,
+		s.Grant, s.Max, s.Min, s.RingTimeout, s.Grace, onexp, s.Upstream)
+	return &s
+}
+
+// callArg is the admit script's call argument (call.lua): the hold id, then the spec.
+func (c *CallRequest) callArg() string { return c.HoldID + c.Spec.argTail }
 
 // Decision is the admit script's answer, a value type the caller owns and may reuse.
 type Decision struct {
@@ -80,8 +127,11 @@ type Decision struct {
 	Reset time.Duration
 	// Available is balance + credit_limit of the billing account (ReasonInsufficient).
 	Available model.Amount
-	// Price echoes the price asked for (for ReasonInsufficient's "required").
+	// Price echoes the price asked for (for ReasonInsufficient's "required"); for a call
+	// route, the price plus the cost of its min_duration.
 	Price model.Amount
+	// Granted is, for an admitted call, the seconds its hold grants (X-Call-Max-Duration).
+	Granted int64
 }
 
 // Admitter is the seam of the admit call: one request in, one decision out. The Store batches
@@ -125,14 +175,21 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	return admitOne(ctx, s.rdb, s.markerTTL, req, dec)
+	return admitOne(ctx, s.rdb, s.markerTTL, s.holdRetention, req, dec)
 }
 
 // admitOne runs the admit script for one request in its own round trip.
-func admitOne(ctx context.Context, rdb redis.Scripter, ttl time.Duration, req *AdmitRequest, dec *Decision) error {
+func admitOne(ctx context.Context, rdb redis.UniversalClient, ttl, retention time.Duration, req *AdmitRequest, dec *Decision) error {
 	c := admitCall{req: req, dec: dec}
 	g := admitGroup{ttl: ttl}
 	g.add(&c)
+	if req.Call != nil {
+		pipe := rdb.Pipeline()
+		noteHolds(ctx, pipe, []*admitCall{&c}, retention)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return admitErr(err)
+		}
+	}
 	v, err := admitScript.Run(ctx, rdb, g.keys, g.args()...).Result()
 	g.answer(v, err)
 	return c.err

@@ -6,7 +6,7 @@
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
 -- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests; then per request
--- either '=' and reqid (the same request as the one before, but for its id) or these 8:
+-- either '=' and reqid (the same request as the one before, but for its id) or these 9:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
 --   pos       position (1-based) of the caller in the chain
@@ -16,6 +16,9 @@
 --   price     µ, >= 0
 --   route     route name (usage counters)
 --   reqid     request id (its refund marker is field marker_field(reqid) of marker_key(reqid))
+--   call      '' for a plain route, else the call of a call route (call.lua): such a request
+--             also passes call.lua's checks and opens a hold; ADMITTED then answers the
+--             granted seconds in place of available
 --
 -- Checks for each request, in this order, and writes nothing for it unless every one passes:
 --   the caller exists, is not closed and the token is live (tok, or tok_prev before
@@ -87,6 +90,10 @@ do
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
+      if ARGV[i + 8] ~= '' and not seen.call then
+        seen.call = true
+        for _, f in ipairs(CALL_FIELDS) do F[#F + 1] = f end
+      end
       local spec = ARGV[i]
       if spec ~= pspec then -- the tree's marker prefix, from the path account's key
         pspec = spec
@@ -98,7 +105,7 @@ do
         end
       end
       rid = ARGV[i + 7]
-      i = i + 8
+      i = i + 9
     end
     local key, field = prefix, rid -- marker_split, inline
     if #rid > 1 then key, field = prefix .. sub(rid, 1, -2), sub(rid, -1) end
@@ -243,7 +250,7 @@ local pu, puch, puroute -- the last usage entry, likewise
 --   are checked before the balance), and since a refusal changes nothing, so is every
 --   request after it in the run, with the same answer.
 local caps, bases = {}, {}
-local function run(ch, pos, b, price, route, k, j0)
+local function run(ch, pos, b, price, route, k, j0, cx)
   local n = #ch - 1
   local adm = k -- how many the rates let in
   local tight, tcap = 0, 0
@@ -268,6 +275,19 @@ local function run(ch, pos, b, price, route, k, j0)
     A = 0
     while A < adm and bal - price >= lim do bal, A = bal - price, A + 1 end
   end
+  local granted, gcost = 0, 0 -- a call (k = 1): its own checks once the plain ones passed
+  if cx and A > 0 then
+    local refusal
+    refusal, granted, gcost = call_check(cx, S, ch, bs, bal, price, now)
+    if refusal then
+      answer(unpack(refusal))
+      return
+    end
+    if not granted then
+      answer(INSUFFICIENT_BALANCE, b, 0, b, 0, 0, 0, gcost)
+      return
+    end
+  end
   if A > 0 then
     -- Apply to the batch's state (written once, at the end).
     for x = 1, n do
@@ -278,6 +298,7 @@ local function run(ch, pos, b, price, route, k, j0)
     local c = S[ch[pos + 1]]
     if now - c.last_used >= 1000000 then c.last_used, c.stamp = now, true end
     if price > 0 then bs.bal, bs.wbal = bal, true end
+    if cx then call_apply(cx, S, ch, bs, granted, gcost, now, route, day) end
     local u = pu
     if not (ch == puch and route == puroute) then
       local uk = ch[1] .. '|' .. route
@@ -313,9 +334,9 @@ local function run(ch, pos, b, price, route, k, j0)
       mb[#mb + 1] = pmval
       jj = jj + 1
       if tight == 0 then
-        answer(ADMITTED, 0, price, b, 0, 0, 0, 0)
+        answer(ADMITTED, 0, price, b, 0, 0, 0, granted)
       else
-        answer(ADMITTED, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), 0)
+        answer(ADMITTED, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), granted)
       end
     end
   end
@@ -342,7 +363,7 @@ local specs = {}
 -- its static checks are done once, the rest in closed form (run). A withdrawn request
 -- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
 local i, j = 4, 1
-local ch, pos, th, perm, kyc, price, route
+local ch, pos, th, perm, kyc, price, route, cx
 while j <= m do
   if ARGV[i] == '=' then
     i = i + 2
@@ -356,7 +377,9 @@ while j <= m do
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     price, route = tonumber(ARGV[i + 5]), ARGV[i + 6]
-    i = i + 8
+    cx = false
+    if ARGV[i + 8] ~= '' then cx = call_parse(ARGV[i + 8]) end
+    i = i + 9
   end
   if dead and dead[j] then
     answer(WITHDRAWN, 0, 0, 0, 0, 0, 0, 0)
@@ -372,7 +395,7 @@ while j <= m do
     if refusal then
       for _ = 1, k do answer(unpack(refusal)) end
     else
-      run(ch, pos, b, price, route, k, j)
+      run(ch, pos, b, price, route, k, j, cx)
     end
     j = j + k
   end

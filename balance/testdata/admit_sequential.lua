@@ -69,7 +69,7 @@ do
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
-      i = i + 8
+      i = i + 9
     end
   end
 end
@@ -264,7 +264,7 @@ for j = 1, m do
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     price, route, reqid = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
-    i = i + 8
+    i = i + 9 -- the 9th, the call, is not modelled here: plain routes only
     refusal, b = static(ch, pos, th, perm, kyc)
   end
   if refusal then

@@ -37,6 +37,9 @@ var Refusals = [...]Refusal{
 	// The request was given up (answered 503) and checked for a charge before its admit ran
 	// (see balance.ReasonWithdrawn): answered as the 503 it already was.
 	balance.ReasonWithdrawn: {"withdrawn", http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the store cannot be reached; nothing was charged"},
+	// A call route's own refusals (API.md §8; balance/lua/call.lua).
+	balance.ReasonCPS:         {"cps_limited", http.StatusTooManyRequests, "CPS_LIMITED", "over calls_per_second in the chain"},
+	balance.ReasonConcurrency: {"concurrency_limited", http.StatusTooManyRequests, "CONCURRENCY_LIMITED", "an account in the chain has max_concurrent_calls calls open"},
 }
 
 // The rows of Refusals by name, for answers made without the store (the listeners decide
@@ -101,8 +104,10 @@ func Refused(d *balance.Decision, permission, currency string) *APIError {
 		return row.Answer(nil)
 	case balance.ReasonPermission:
 		return ErrorFor(&policy.PermissionError{Permission: permission, AuthID: d.AuthID})
-	case balance.ReasonRateLimited:
+	case balance.ReasonRateLimited, balance.ReasonCPS:
 		return row.Answer(map[string]any{"auth_id": d.AuthID, "limit": d.Limit})
+	case balance.ReasonConcurrency:
+		return row.Answer(map[string]any{"auth_id": d.AuthID, "limit": d.Limit, "active": d.Remaining})
 	case balance.ReasonInsufficient:
 		e := insufficient(d.AuthID, d.Price, d.Available)
 		e.Details["currency"] = currency
