@@ -23,6 +23,9 @@ import (
 //	          /admin/v1/Account/{id}/Credit/                 POST
 //	          /admin/v1/Account/{id}/Kyc/                    POST
 //	          /admin/v1/Account/{id}/Token/                  POST (rotate any account's token)
+//	          /admin/v1/Hold/{hold}/                         GET
+//	          /admin/v1/Hold/{hold}/Extend/, Settle/, Void/  POST
+//	public:   /v1/Account/{id}/Hold/                         GET (open holds of the subtree)
 
 type routeKind int
 
@@ -37,12 +40,17 @@ const (
 	rTransfer
 	rCreditTransfer
 	rUsage
+	rHolds
 	// operator
 	rMains
 	rAny
 	rCredit
 	rKyc
 	rAnyToken
+	rHold
+	rHoldExtend
+	rHoldSettle
+	rHoldVoid
 )
 
 // allowed lists the methods of each kind, as the Allow header says them.
@@ -50,6 +58,7 @@ var allowed = map[routeKind]string{
 	rSelf: "GET", rBalance: "GET", rSubs: "GET, POST", rSub: "GET, POST, PATCH, DELETE", rToken: "POST",
 	rTransfer: "GET, POST", rCreditTransfer: "POST", rUsage: "GET",
 	rMains: "GET, POST", rAny: "GET, POST, PATCH", rCredit: "POST", rKyc: "POST", rAnyToken: "POST",
+	rHolds: "GET", rHold: "GET", rHoldExtend: "POST", rHoldSettle: "POST", rHoldVoid: "POST",
 }
 
 type route struct {
@@ -91,6 +100,8 @@ func parsePublic(path string) route {
 		return route{kind: rCreditTransfer, id: s[0]}
 	case len(s) == 2 && s[1] == "Usage":
 		return route{kind: rUsage, id: s[0]}
+	case len(s) == 2 && s[1] == "Hold":
+		return route{kind: rHolds, id: s[0]}
 	case len(s) == 3 && s[1] == "Subaccount" && s[2] != "":
 		return route{kind: rSub, id: s[0], sub: s[2]}
 	case len(s) == 4 && s[1] == "Subaccount" && s[2] != "" && s[3] == "Token":
@@ -102,6 +113,19 @@ func parsePublic(path string) route {
 func parseOperator(path string) route {
 	if path == "/admin/v1/Account" {
 		return route{kind: rMains}
+	}
+	if s, ok := segments(path, "/admin/v1/Hold/"); ok && len(s) > 0 && s[0] != "" {
+		switch {
+		case len(s) == 1:
+			return route{kind: rHold, id: s[0]}
+		case len(s) == 2 && s[1] == "Extend":
+			return route{kind: rHoldExtend, id: s[0]}
+		case len(s) == 2 && s[1] == "Settle":
+			return route{kind: rHoldSettle, id: s[0]}
+		case len(s) == 2 && s[1] == "Void":
+			return route{kind: rHoldVoid, id: s[0]}
+		}
+		return route{}
 	}
 	s, ok := segments(path, "/admin/v1/Account/")
 	if !ok || len(s) > 0 && s[0] == "" {
@@ -190,6 +214,8 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 		c.creditTransfer(target)
 	case rUsage:
 		c.usage(target)
+	case rHolds:
+		c.listHolds(target)
 	case rSubs:
 		if rc.IsGet() {
 			c.listChildren(target)
@@ -222,6 +248,14 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 	defer cancel()
 	r := parseOperator(string(rc.Path()))
 	if !c.accept(r, c.authenticateOperator) {
+		return
+	}
+	if r.kind >= rHold {
+		c.holdEndpoint(r)
+		return
+	}
+	if c.upstream != "" { // a backend's token opens the hold endpoints only
+		c.fail(policy.ErrForbidden)
 		return
 	}
 	if r.kind == rMains {
@@ -262,6 +296,10 @@ func (a *API) RequireOperator(h fasthttp.RequestHandler) fasthttp.RequestHandler
 		defer cancel()
 		if err := c.limited(c.authenticateOperator); err != nil {
 			c.fail(err)
+			return
+		}
+		if c.upstream != "" { // a backend's token opens the hold endpoints only
+			c.fail(policy.ErrForbidden)
 			return
 		}
 		h(rc)

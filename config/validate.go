@@ -380,7 +380,7 @@ func checkPath(p string) string {
 	case authIDs > 1:
 		return fmt.Sprintf("%q holds {auth_id} more than once", p)
 	case shadowsManagement(p):
-		return fmt.Sprintf("%q collides with the account-management paths /v1/Account/{auth_id}/ and its Subaccount/, Balance/, Transfer/, CreditTransfer/ and Usage/", p)
+		return fmt.Sprintf("%q collides with the account-management paths /v1/Account/{auth_id}/ and its Subaccount/, Balance/, Transfer/, CreditTransfer/, Usage/ and Hold/", p)
 	}
 	return ""
 }
@@ -393,7 +393,7 @@ func shadowsManagement(p string) bool {
 	if p == account {
 		return true
 	}
-	for _, sub := range []string{"subaccount", "balance", "transfer", "credittransfer", "usage"} {
+	for _, sub := range []string{"subaccount", "balance", "transfer", "credittransfer", "usage", "hold"} {
 		if q := account + "/" + sub; p == q || strings.HasPrefix(p, q+"/") {
 			return true
 		}

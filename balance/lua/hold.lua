@@ -80,7 +80,9 @@ local function hold_end(hk, op, val, ret, now)
   local settle = op == 'd' or op == 'c'
   local cost = 0
   if op == 'd' then
-    cost = tariff_cost(hold_tariff(h), tonumber(val))
+    local tf, d = hold_tariff(h), tonumber(val)
+    if tf[1] * tariff_billed(tf, d) + 59 > MAX_AMOUNT then return {'RANGE'} end
+    cost = tariff_cost(tf, d)
   elseif op == 'c' then
     cost = tonumber(val)
   end
