@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -167,6 +168,13 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 || !req.Permission.Valid() {
 		return fmt.Errorf("admit: bad request (keys %d, caller %d, permission %d)", len(req.Keys), req.CallerPos, req.Permission)
 	}
+	if req.Call != nil {
+		defer func() {
+			if dec.Admitted {
+				s.holdEvent(req.Route, "opened")
+			}
+		}()
+	}
 	if s.batch != nil {
 		return s.batch.admit(req, dec)
 	}
@@ -187,7 +195,7 @@ func admitOne(ctx context.Context, rdb redis.UniversalClient, ttl, retention tim
 		pipe := rdb.Pipeline()
 		noteHolds(ctx, pipe, []*admitCall{&c}, retention)
 		if _, err := pipe.Exec(ctx); err != nil {
-			return admitErr(err)
+			return admitErr(unavailable(err))
 		}
 	}
 	v, err := admitScript.Run(ctx, rdb, g.keys, g.args()...).Result()
@@ -276,4 +284,19 @@ func (s *Store) RefundMarker(ctx context.Context, root string, requestID string)
 		return nil, fmt.Errorf("refund marker %q is malformed", v)
 	}
 	return &Marker{State: parts[0][0], BillingID: parts[1], Price: model.Amount(atoi(parts[2])), Day: parts[3], Route: parts[4]}, nil
+}
+
+// CallSpecOf is the CallSpec of a valid route's call block (config.Call) for a route that
+// forwards to upstream; nil for a route without one.
+func CallSpecOf(c *config.Call, upstream string) *CallSpec {
+	if c == nil {
+		return nil
+	}
+	t := model.Tariff{}
+	t.Rate, _ = model.ParseAmount(string(c.Rate))
+	t.ConnectFee, _ = model.ParseAmount(string(c.ConnectFee))
+	t.First, t.Next, _ = model.ParseIncrement(c.Increment)
+	sec := func(d config.Duration) int64 { return int64(d.Std() / time.Second) }
+	return NewCallSpec(CallSpec{Tariff: t, Grant: sec(c.Grant), Max: sec(c.MaxDuration), Min: sec(c.MinDuration),
+		RingTimeout: sec(c.RingTimeout), Grace: sec(c.ExpiryGrace), Commit: c.OnExpiry == "commit", Upstream: upstream})
 }

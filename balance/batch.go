@@ -261,12 +261,12 @@ func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
 		g.answer(v, err)
 	} else {
 		pipe := b.rdb.Pipeline()
-		if calls {
-			noteHolds(ctx, pipe, batch, b.holdRetention)
-		}
 		cmds := w.cmds[:0]
 		for _, g := range groups {
 			cmds = append(cmds, pipe.EvalSha(ctx, b.script.Hash(), g.keys, g.args()...))
+		}
+		if calls { // in the same round trip: done before any caller forwards a hold id
+			noteHolds(ctx, pipe, batch, b.holdRetention)
 		}
 		_, _ = pipe.Exec(ctx) // errors are per command
 		for i, g := range groups {

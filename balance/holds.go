@@ -141,7 +141,16 @@ func (s *Store) endHold(ctx context.Context, key string, op HoldOp, val string) 
 	if err != nil {
 		return nil, false, fmt.Errorf("end hold: %w", storeErr(err))
 	}
-	return holdAnswer(v)
+	h, replay, err := holdAnswer(v)
+	if err == nil && !replay {
+		s.holdEvent(h.Route, h.Status)
+		if h.Status == HoldSettled && h.Charged > h.Held {
+			s.holdOverrun(h.Route, h.Charged-h.Held)
+			logger().Warn("call settled over its hold: the balance may end below its floor by the excess",
+				"hold_id", h.ID, "route", h.Route, "held", h.Held.String(), "charged", h.Charged.String())
+		}
+	}
+	return h, replay, err
 }
 
 // holdAnswer decodes {word, record} of the hold scripts.
@@ -221,14 +230,20 @@ func (s *Store) OpenHolds(ctx context.Context, root, id string, offset, limit in
 }
 
 // ReapHolds expires the due holds of one tree, at most max; it answers how many it expired
-// (each passed to expired) and how many holds of the tree are still open.
+// and how many holds of the tree are still open. Each expiry is logged and counted.
 func (s *Store) ReapHolds(ctx context.Context, root string, max int) (n, open int, err error) {
-	v, err := holdReapScript.Run(ctx, s.rdb, []string{holdsKey(root)}, s.holdRetention.Milliseconds(), max).Int64Slice()
+	v, err := holdReapScript.Run(ctx, s.rdb, []string{holdsKey(root)}, s.holdRetention.Milliseconds(), max).Slice()
 	if err != nil {
 		return 0, 0, fmt.Errorf("reap holds: %w", storeErr(err))
 	}
-	if len(v) != 2 {
+	if len(v) < 2 {
 		return 0, 0, fmt.Errorf("reap holds: unexpected answer %v", v)
 	}
-	return int(v[0]), int(v[1]), nil
+	for i := 2; i+1 < len(v); i += 2 {
+		id, _ := v[i].(string)
+		route, _ := v[i+1].(string)
+		s.holdEvent(route, HoldExpired)
+		logger().Info("call hold expired without a Settle or Void", "hold_id", id, "route", route)
+	}
+	return int(asInt(v[0])), int(asInt(v[1])), nil
 }

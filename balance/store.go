@@ -68,6 +68,7 @@ type Store struct {
 	markerTTL time.Duration
 	// holdRetention: how long an ended hold is kept (Options.HoldRetention)
 	holdRetention time.Duration
+	holdMetrics   *holdMetrics  // nil until Instrument
 	timeout       time.Duration // an admit's wait (ReadTimeout); 0 = the client's socket timeouts only
 }
 

@@ -29,6 +29,8 @@ const (
 	OutcomeRateLimited         = Outcome(balance.ReasonRateLimited)  // 429 RATE_LIMITED
 	OutcomeInsufficientBalance = Outcome(balance.ReasonInsufficient) // 402
 	OutcomeWithdrawn           = Outcome(balance.ReasonWithdrawn)    // 503 STORE_UNAVAILABLE: a refund ran before the admit
+	OutcomeCPSLimited          = Outcome(balance.ReasonCPS)          // 429 CPS_LIMITED (a call route)
+	OutcomeConcurrencyLimited  = Outcome(balance.ReasonConcurrency)  // 429 CONCURRENCY_LIMITED (a call route)
 )
 
 // Outcomes the admit script does not decide, after the table's.
