@@ -30,7 +30,7 @@
 --   GCRA of every account's rate (burst = one second's worth)    -> RATE_LIMITED (the one
 --                                                                     that must be waited for longest)
 --   the billing account (nearest own = '1' from the path account up) keeps
---   bal - price >= -credit (only checked when price > 0)         -> INSUFFICIENT_BALANCE
+--   bal - held - price >= -credit (only checked when price > 0; held: open calls' holds)         -> INSUFFICIENT_BALANCE
 -- An admitted request moves every tat, debits the billing account, adds 1 to
 -- '<day>|<route>|n' and price to '|c' of the path account's usage, stamps last_used on the
 -- caller (at most once a second) and writes the marker "a|<billing>|<price>|<day>|<route>".
@@ -46,7 +46,7 @@
 -- remaining, reset, available. who and payer are positions (1-based) in that request's chain
 -- of the account named (0 = none); ADMITTED: charge = price, limit/remaining/reset (ms) of
 -- the tightest rate in the chain; RATE_LIMITED: limit of the offender and reset =
--- retry-after (ms); INSUFFICIENT_BALANCE: available = bal + credit. (Integers rather than
+-- retry-after (ms); INSUFFICIENT_BALANCE: available = bal + credit - held. (Integers rather than
 -- text: Redis writes them out without Lua formatting any number.)
 
 -- The codes (the first integer of an answer): balance.Reason in Go, whose refusal table
@@ -74,7 +74,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 -- Read every account once, before any write: the fields every admit needs, plus the
 -- permission fields this batch's routes need.
-local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
+local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used', 'held'}
 local NF = #F
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
 -- marker_field of its reqid, in its tree), for the j-th request of the batch.
@@ -119,7 +119,7 @@ for i = 1, a do
     local rate = tonumber(r[3] or '0') or 0
     local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
       own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), kyc_mode = r[8], kyc_status = r[9],
-      tok = r[10], last_used = tonumber(r[11] or '0'), key = KEYS[i], wtat = false, wbal = false, stamp = false}
+      tok = r[10], last_used = tonumber(r[11] or '0'), held = tonumber(r[12] or '0') or 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
     for f = NF + 1, #F do s[F[f]] = r[f] end
     S[i] = s
   else
@@ -244,7 +244,7 @@ local pu, puch, puroute -- the last usage entry, likewise
 --   passes iff now - (base + t*T - T*rate) >= 0, i.e. t <= cap = floor((now + T*rate - base) / T);
 --   its remaining is cap - t, so the tightest rate (least remaining; ties: the lower rate,
 --   then the first in the chain) is the same account for the whole run.
---   Balance: the t-th passes iff bal - t*price >= -credit (checked by the same subtractions
+--   Balance: the t-th passes iff bal - t*price >= held - credit (checked by the same subtractions
 --   one at a time would make).
 --   The first request that fails is refused with the reason one at a time would give (rates
 --   are checked before the balance), and since a refusal changes nothing, so is every
@@ -271,7 +271,7 @@ local function run(ch, pos, b, price, route, k, j0, cx)
   local bs = S[ch[b + 1]]
   local A, bal = adm, bs.bal -- A: how many are admitted
   if price > 0 then
-    local lim = -bs.credit
+    local lim = bs.held - bs.credit
     A = 0
     while A < adm and bal - price >= lim do bal, A = bal - price, A + 1 end
   end
@@ -342,7 +342,7 @@ local function run(ch, pos, b, price, route, k, j0, cx)
   end
   if A == k then return end
   -- The (A+1)th is refused, and so is every one after it, alike.
-  local code, who, payer, limit, reset, avail = INSUFFICIENT_BALANCE, b, b, 0, 0, bal + bs.credit
+  local code, who, payer, limit, reset, avail = INSUFFICIENT_BALANCE, b, b, 0, 0, bal + bs.credit - bs.held
   if A == adm then
     -- a rate: the one that must be waited for longest (ties: the first in the chain)
     local j, worstRetry = A + 1, -1

@@ -11,7 +11,7 @@
 local CPS_LIMITED = 9
 local CONCURRENCY_LIMITED = 10
 -- the account fields a batch with a call reads besides admit.lua's own (keys.go)
-local CALL_FIELDS = {'mcc', 'cps', 'ctat', 'held'}
+local CALL_FIELDS = {'mcc', 'cps', 'ctat'}
 
 local function call_parse(a)
   local f = {}
@@ -26,7 +26,7 @@ local function call_state(s)
   if s.callready then return end
   s.callready = true
   s.mccn, s.cpsn = tonumber(s.mcc or 0) or 0, tonumber(s.cps or 0) or 0
-  s.ctatn, s.heldn = tonumber(s.ctat or 0) or 0, tonumber(s.held or 0) or 0
+  s.ctatn = tonumber(s.ctat or 0) or 0
 end
 
 -- slots_key: the concurrency slots of the account at account key k (keys.go: slotsKey).
@@ -70,8 +70,8 @@ local function call_check(cx, S, ch, bs, bal, price, now)
   end
   local limit = cx.grant
   if cx.maxd < limit then limit = cx.maxd end
-  local g = tariff_longest(cx.tf, bal + bs.credit - bs.heldn, limit)
-  if g < cx.mind then return nil, false, bal + price + bs.credit - bs.heldn end
+  local g = tariff_longest(cx.tf, bal + bs.credit - bs.held, limit)
+  if g < cx.mind then return nil, false, bal + price + bs.credit - bs.held end
   return nil, g, tariff_cost(cx.tf, g)
 end
 
@@ -98,8 +98,8 @@ local function call_apply(cx, S, ch, bs, g, cost, now, route, day)
     redis.call('ZADD', sk, istr(exp), cx.hid)
     ids[x] = s.id
   end
-  bs.heldn = bs.heldn + cost
-  redis.call('HSET', bs.key, 'held', istr(bs.heldn))
+  bs.held = bs.held + cost
+  redis.call('HSET', bs.key, 'held', istr(bs.held))
   local limit = cx.grant
   if cx.maxd < limit then limit = cx.maxd end
   local final = '0'
