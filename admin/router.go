@@ -27,6 +27,9 @@ import (
 //	          /admin/v1/Account/{id}/Token/                  POST (rotate any account's token)
 //	          /admin/v1/Account/{id}/Number/                 POST (add to a main account's inventory)
 //	          /admin/v1/Number/{number}/                     GET, DELETE
+//	          /admin/v1/Hold/{hold}/                         GET
+//	          /admin/v1/Hold/{hold}/Extend/, Settle/, Void/  POST
+//	public:   /v1/Account/{id}/Hold/                         GET (open holds of the subtree)
 
 type routeKind int
 
@@ -43,6 +46,7 @@ const (
 	rUsage
 	rNumbers
 	rNumber
+	rHolds
 	// operator
 	rMains
 	rAny
@@ -51,6 +55,10 @@ const (
 	rAnyToken
 	rMainNumber
 	rAnyNumber
+	rHold
+	rHoldExtend
+	rHoldSettle
+	rHoldVoid
 )
 
 // allowed lists the methods of each kind, as the Allow header says them.
@@ -59,6 +67,7 @@ var allowed = map[routeKind]string{
 	rTransfer: "GET, POST", rCreditTransfer: "POST", rUsage: "GET", rNumbers: "GET", rNumber: "GET, POST, DELETE",
 	rMains: "GET, POST", rAny: "GET, POST, PATCH", rCredit: "POST", rKyc: "POST", rAnyToken: "POST",
 	rMainNumber: "POST", rAnyNumber: "GET, DELETE",
+	rHolds: "GET", rHold: "GET", rHoldExtend: "POST", rHoldSettle: "POST", rHoldVoid: "POST",
 }
 
 type route struct {
@@ -104,6 +113,8 @@ func parsePublic(path string) route {
 		return route{kind: rNumbers, id: s[0]}
 	case len(s) == 3 && s[1] == "Number" && s[2] != "":
 		return route{kind: rNumber, id: s[0], sub: s[2]}
+	case len(s) == 2 && s[1] == "Hold":
+		return route{kind: rHolds, id: s[0]}
 	case len(s) == 3 && s[1] == "Subaccount" && s[2] != "":
 		return route{kind: rSub, id: s[0], sub: s[2]}
 	case len(s) == 4 && s[1] == "Subaccount" && s[2] != "" && s[3] == "Token":
@@ -119,6 +130,19 @@ func parseOperator(path string) route {
 	if n, ok := segments(path, "/admin/v1/Number/"); ok {
 		if len(n) == 1 && n[0] != "" {
 			return route{kind: rAnyNumber, sub: n[0]}
+		}
+		return route{}
+	}
+	if s, ok := segments(path, "/admin/v1/Hold/"); ok && len(s) > 0 && s[0] != "" {
+		switch {
+		case len(s) == 1:
+			return route{kind: rHold, id: s[0]}
+		case len(s) == 2 && s[1] == "Extend":
+			return route{kind: rHoldExtend, id: s[0]}
+		case len(s) == 2 && s[1] == "Settle":
+			return route{kind: rHoldSettle, id: s[0]}
+		case len(s) == 2 && s[1] == "Void":
+			return route{kind: rHoldVoid, id: s[0]}
 		}
 		return route{}
 	}
@@ -222,6 +246,8 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 		default:
 			c.moveNumber(target, r.sub)
 		}
+	case rHolds:
+		c.listHolds(target)
 	case rSubs:
 		if rc.IsGet() {
 			c.listChildren(target)
@@ -254,6 +280,14 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 	defer cancel()
 	r := parseOperator(string(rc.Path()))
 	if !c.accept(r, c.authenticateOperator) {
+		return
+	}
+	if r.kind >= rHold {
+		c.holdEndpoint(r)
+		return
+	}
+	if c.upstream != "" { // a backend's token opens the hold endpoints only
+		c.fail(policy.ErrForbidden)
 		return
 	}
 	if r.kind == rMains {
@@ -300,6 +334,10 @@ func (a *API) RequireOperator(h fasthttp.RequestHandler) fasthttp.RequestHandler
 		defer cancel()
 		if err := c.limited(c.authenticateOperator); err != nil {
 			c.fail(err)
+			return
+		}
+		if c.upstream != "" { // a backend's token opens the hold endpoints only
+			c.fail(policy.ErrForbidden)
 			return
 		}
 		h(rc)

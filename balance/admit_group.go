@@ -65,7 +65,7 @@ func (g *admitGroup) args() []interface{} {
 	var prev *AdmitRequest
 	for _, c := range g.calls {
 		r := c.req
-		if prev != nil && sameButID(prev, r) {
+		if prev != nil && r.Call == nil && prev.Call == nil && sameButID(prev, r) {
 			a = append(a, "=", r.RequestID)
 			continue
 		}
@@ -82,7 +82,11 @@ func (g *admitGroup) args() []interface{} {
 		if r.KYC {
 			kyc = "1"
 		}
-		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID, r.CallerID)
+		var call interface{} = ""
+		if r.Call != nil {
+			call = r.Call.callArg()
+		}
+		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID, r.CallerID, call)
 	}
 	g.argv = a
 	return a
@@ -129,7 +133,16 @@ func decodeAnswer(raw []interface{}, req *AdmitRequest, dec *Decision) error {
 	if f[0] < 0 || f[0] >= int64(reasonCount) || f[1] < 0 || f[1] > n || f[3] < 0 || f[3] > n {
 		return fmt.Errorf("admit: unexpected answer %v", raw)
 	}
+	price := req.Price
+	var granted int64
+	if req.Call != nil {
+		price += req.Call.Spec.Tariff.Cost(req.Call.Spec.Min)
+		if f[0] == 0 {
+			granted, f[7] = f[7], 0
+		}
+	}
 	*dec = Decision{
+		Granted:   granted,
 		Admitted:  f[0] == 0,
 		Reason:    Reason(f[0]),
 		AuthID:    chainID(req, f[1]),
@@ -139,7 +152,7 @@ func decodeAnswer(raw []interface{}, req *AdmitRequest, dec *Decision) error {
 		Remaining: int(f[5]),
 		Reset:     time.Duration(f[6]) * time.Millisecond,
 		Available: model.Amount(f[7]),
-		Price:     req.Price,
+		Price:     price,
 	}
 	return nil
 }

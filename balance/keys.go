@@ -17,6 +17,9 @@ import "strings"
 //	                         refund that found no marker, for the marker lifetime); the admit
 //	                         script reads markers only while it is up. On a Redis Cluster each
 //	                         tree has its own, {ROOT}:tombs, beside its markers
+//	{ROOT}:slots:ID   zset   the open calls of ID's subtree (its concurrency slots): member =
+//	                         hold id, score = the hold's expiry (µs); members scored at or
+//	                         before now are dead and are purged before counting (holds.go)
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
 //	{ROOT}:idem:K     string idempotency record (expires)
@@ -51,6 +54,10 @@ import "strings"
 //	tok_prev        SHA-256 hex of the previous token during a rotation grace period
 //	tok_prev_exp    when tok_prev stops working (µs)
 //	tat             GCRA theoretical arrival time of the account's rate limit (µs)
+//	mcc             max_concurrent_calls (0 = none), over the subtree
+//	cps             calls_per_second (0 = none), over the subtree; burst one second's worth
+//	ctat            GCRA theoretical arrival time of cps (µs; absent until a call)
+//	held            what open holds billed to the account reserve (µ; own balances only)
 
 // accountKey returns the key of an account's hash.
 func accountKey(root, id string) string { return "{" + root + "}:acct:" + id }
@@ -101,6 +108,9 @@ func tombsKey(cluster bool, root string) string {
 	return "tombs"
 }
 
+// slotsKey returns the key of an account's concurrency slots.
+func slotsKey(root, id string) string { return "{" + root + "}:slots:" + id }
+
 // ledgerKey returns the key of the index of ledger records where id is a side.
 func ledgerKey(root, id string) string { return "{" + root + "}:ledger:" + id }
 
@@ -124,6 +134,9 @@ func numIndexKey(number string) string { return "num:" + number }
 
 // mainsKey is the set of every main account.
 const mainsKey = "mains"
+
+// slotsKeyOf is the slots key of the account at accountKey k.
+func slotsKeyOf(k string) string { return strings.Replace(k, "}:acct:", "}:slots:", 1) }
 
 // accountIDOfKey is the account id of an accountKey (the key itself if it is not one).
 func accountIDOfKey(k string) string {

@@ -50,8 +50,20 @@ var (
 	numberMoveLua string
 	//go:embed lua/number_remove.lua
 	numberRemoveLua string
+	//go:embed lua/tariff.lua
+	tariffLua string
+	//go:embed lua/call.lua
+	callLua string
+	//go:embed lua/hold.lua
+	holdLua string
+	//go:embed lua/hold_end.lua
+	holdEndLua string
+	//go:embed lua/hold_extend.lua
+	holdExtendLua string
+	//go:embed lua/hold_reap.lua
+	holdReapLua string
 
-	admitSrc  = prelude + admitLua // the hot path: no money helpers
+	admitSrc  = prelude + tariffLua + callLua + admitLua // the hot path: no money helpers
 	refundSrc = prelude + money + refundLua
 	settleSrc = prelude + money + settleLua
 
@@ -69,6 +81,10 @@ var (
 	numberAddScript    = newScript(numbersLua + numberAddLua)
 	numberMoveScript   = newScript(numbersLua + numberMoveLua)
 	numberRemoveScript = newScript(numbersLua + numberRemoveLua)
+	// the hold scripts share hold.lua, which needs the money helpers and the tariff
+	holdEndScript    = newScript(tariffLua + holdLua + holdEndLua)
+	holdExtendScript = newScript(tariffLua + holdLua + holdExtendLua)
+	holdReapScript   = newScript(tariffLua + holdLua + holdReapLua)
 )
 
 // creditTransferScript shares the checks of a transfer (movement.lua).

@@ -49,6 +49,17 @@ const (
 	DefaultRefundMarkerTTL       = time.Hour
 	DefaultUsageRetention        = 2160 * time.Hour
 	MinUsageRetention            = 31 * 24 * time.Hour
+	DefaultHoldRetention         = 24 * time.Hour
+
+	DefaultCallIncrement   = "60/60"
+	DefaultCallConnectFee  = "0"
+	DefaultCallGrant       = 10 * time.Minute
+	DefaultCallMinDuration = time.Minute
+	DefaultCallMaxDuration = 4 * time.Hour
+	MaxCallDuration        = 24 * time.Hour
+	DefaultCallRingTimeout = 60 * time.Second
+	DefaultCallExpiryGrace = 60 * time.Second
+	DefaultCallOnExpiry    = "commit"
 
 	DefaultUpstreamTimeout  = 10 * time.Second
 	DefaultConnectTimeout   = 2 * time.Second
@@ -94,6 +105,7 @@ func base() Config {
 			NegativeCacheTTL:      Duration(DefaultNegativeCacheTTL),
 			RefundMarkerTTL:       Duration(DefaultRefundMarkerTTL),
 			UsageRetention:        Duration(DefaultUsageRetention),
+			HoldRetention:         Duration(DefaultHoldRetention),
 		},
 		Log: Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
 	}
@@ -107,6 +119,20 @@ func DefaultUpstream() Upstream {
 		MaxConns:         DefaultMaxConns,
 		PipelineDelay:    Duration(DefaultPipelineDelay),
 		MaxResponseBytes: DefaultMaxResponseBytes,
+	}
+}
+
+// DefaultCall returns a call block with every default and no rate.
+func DefaultCall() Call {
+	return Call{
+		Increment:   DefaultCallIncrement,
+		ConnectFee:  DefaultCallConnectFee,
+		Grant:       Duration(DefaultCallGrant),
+		MinDuration: Duration(DefaultCallMinDuration),
+		MaxDuration: Duration(DefaultCallMaxDuration),
+		RingTimeout: Duration(DefaultCallRingTimeout),
+		ExpiryGrace: Duration(DefaultCallExpiryGrace),
+		OnExpiry:    DefaultCallOnExpiry,
 	}
 }
 

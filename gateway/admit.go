@@ -16,7 +16,7 @@ import (
 // admits in flight) that checks the chain and debits the charge into st.dec. It answers
 // OutcomeOK and no error when the request is admitted, else the refusal or store failure to
 // answer with (nothing charged).
-func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, route *policy.Route, caller, path *facts, pos int) (Outcome, *wire.APIError) {
+func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, idx int, route *policy.Route, caller, path *facts, pos int) (Outcome, *wire.APIError) {
 	st.hex = st.hash.AppendHex(st.hex[:0])
 	var cid []byte
 	if route.CallerID != "" {
@@ -27,6 +27,10 @@ func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, route *policy.Rou
 	}
 	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
 		Permission: route.Permission, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid, CallerID: cid}
+	if spec := g.calls[idx]; spec != nil { // a call route opens a hold (API.md §8)
+		st.call = balance.CallRequest{HoldID: policy.NewHoldID(), Spec: spec}
+		st.req.Call = &st.call
+	}
 	if err := g.store.Admit(context.Background(), &st.req, &st.dec); err != nil {
 		out, apiErr := g.storeFailure(st, err)
 		if balance.MaybeRan(err) {

@@ -30,6 +30,8 @@ const (
 	OutcomeInsufficientBalance = Outcome(balance.ReasonInsufficient)   // 402
 	OutcomeWithdrawn           = Outcome(balance.ReasonWithdrawn)      // 503 STORE_UNAVAILABLE: a refund ran before the admit
 	OutcomeNumberNotOwned      = Outcome(balance.ReasonNumberNotOwned) // 403 NUMBER_NOT_OWNED
+	OutcomeCPSLimited          = Outcome(balance.ReasonCPS)            // 429 CPS_LIMITED (a call route)
+	OutcomeConcurrencyLimited  = Outcome(balance.ReasonConcurrency)    // 429 CONCURRENCY_LIMITED (a call route)
 )
 
 // Outcomes the admit script does not decide, after the table's.

@@ -22,6 +22,8 @@ func TestOutcomeAndRefusalLabels(t *testing.T) {
 		OutcomeRateLimited:         {"rate_limited", "rate_limited"},
 		OutcomeInsufficientBalance: {"insufficient_balance", "insufficient_balance"},
 		OutcomeWithdrawn:           {"withdrawn", "withdrawn"},
+		OutcomeCPSLimited:          {"cps_limited", "cps_limited"},
+		OutcomeConcurrencyLimited:  {"concurrency_limited", "concurrency_limited"},
 		OutcomeStoreUnavailable:    {"store_unavailable", "store_unavailable"},
 		OutcomeUpstreamUnavailable: {"upstream_unavailable", ""},
 		OutcomeUpstreamTimeout:     {"upstream_timeout", ""},

@@ -11,7 +11,8 @@ import (
 type reqState struct {
 	req   balance.AdmitRequest
 	dec   balance.Decision
-	basic []byte // Basic credentials, decoded
+	call  balance.CallRequest // a call route's: req.Call points here
+	basic []byte              // Basic credentials, decoded
 	hash  policy.TokenHash
 	hex   []byte // the token hash in hex, for the admit script
 	rid   []byte // X-Request-ID answered and forwarded
@@ -34,6 +35,7 @@ func (g *Gateway) acquire() *reqState { return g.pool.Get().(*reqState) }
 func (g *Gateway) release(st *reqState) {
 	st.req = balance.AdmitRequest{}
 	st.dec = balance.Decision{}
+	st.call = balance.CallRequest{}
 	st.peer = netip.Addr{}
 	g.pool.Put(st)
 }

@@ -9,7 +9,7 @@
 -- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster, whose call holds one
 -- tree), ARGV[5] the flag that a tombstone may be among them ('tombs', '{ROOT}:tombs'); then
 -- per request
--- either '=' and reqid (the same request as the one before, but for its id) or these 9:
+-- either '=' and reqid (the same request as the one before, but for its id) or these 10:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
 --   pos       position (1-based) of the caller in the chain
@@ -20,6 +20,9 @@
 --   route     route name (usage counters)
 --   reqid     request id (its refund marker is field marker_field(reqid) of marker_key(reqid))
 --   number    the caller-ID number the path account must own ('' = the route checks none)
+--   call      '' for a plain route, else the call of a call route (call.lua): such a request
+--             also passes call.lua's checks and opens a hold; ADMITTED then answers the
+--             granted seconds in place of available
 --
 -- Checks for each request, in this order, and writes nothing for it unless every one passes:
 --   the caller exists, is not closed and the token is live (tok, or tok_prev before
@@ -32,7 +35,7 @@
 --   GCRA of every account's rate (burst = one second's worth)    -> RATE_LIMITED (the one
 --                                                                     that must be waited for longest)
 --   the billing account (nearest own = '1' from the path account up) keeps
---   bal - price >= -credit (only checked when price > 0)         -> INSUFFICIENT_BALANCE
+--   bal - held - price >= -credit (only checked when price > 0; held: open calls' holds)         -> INSUFFICIENT_BALANCE
 -- An admitted request moves every tat, debits the billing account, adds 1 to
 -- '<day>|<route>|n' and price to '|c' of the path account's usage, stamps last_used on the
 -- caller (at most once a second) and writes the marker "a|<billing>|<price>|<day>|<route>".
@@ -48,7 +51,7 @@
 -- remaining, reset, available. who and payer are positions (1-based) in that request's chain
 -- of the account named (0 = none); ADMITTED: charge = price, limit/remaining/reset (ms) of
 -- the tightest rate in the chain; RATE_LIMITED: limit of the offender and reset =
--- retry-after (ms); INSUFFICIENT_BALANCE: available = bal + credit. (Integers rather than
+-- retry-after (ms); INSUFFICIENT_BALANCE: available = bal + credit - held. (Integers rather than
 -- text: Redis writes them out without Lua formatting any number.)
 
 -- The codes (the first integer of an answer): balance.Reason in Go, whose refusal table
@@ -78,7 +81,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 -- Read every account once, before any write: the fields every admit needs, plus the
 -- permission fields this batch's routes need.
-local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
+local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used', 'held'}
 local NF = #F
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
 -- marker_field of its reqid), for the j-th request of the batch.
@@ -93,8 +96,12 @@ do
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
+      if ARGV[i + 9] ~= '' and not seen.call then
+        seen.call = true
+        for _, f in ipairs(CALL_FIELDS) do F[#F + 1] = f end
+      end
       rid = ARGV[i + 7]
-      i = i + 9
+      i = i + 10
     end
     local key, field = markers, rid -- marker_split, inline
     if #rid > 1 then key, field = markers .. sub(rid, 1, -2), sub(rid, -1) end
@@ -108,7 +115,7 @@ for i = 1, a do
     local rate = tonumber(r[3] or '0') or 0
     local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
       own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), kyc_mode = r[8], kyc_status = r[9],
-      tok = r[10], last_used = tonumber(r[11] or '0'), key = KEYS[i], wtat = false, wbal = false, stamp = false}
+      tok = r[10], last_used = tonumber(r[11] or '0'), held = tonumber(r[12] or '0') or 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
     for f = NF + 1, #F do s[F[f]] = r[f] end
     S[i] = s
   else
@@ -255,13 +262,13 @@ local pstr = {} -- istr of each price
 --   passes iff now - (base + t*T - T*rate) >= 0, i.e. t <= cap = floor((now + T*rate - base) / T);
 --   its remaining is cap - t, so the tightest rate (least remaining; ties: the lower rate,
 --   then the first in the chain) is the same account for the whole run.
---   Balance: the t-th passes iff bal - t*price >= -credit (checked by the same subtractions
+--   Balance: the t-th passes iff bal - t*price >= held - credit (checked by the same subtractions
 --   one at a time would make).
 --   The first request that fails is refused with the reason one at a time would give (rates
 --   are checked before the balance), and since a refusal changes nothing, so is every
 --   request after it in the run, with the same answer.
 local caps, bases = {}, {}
-local function run(ch, pos, b, price, route, k, j0)
+local function run(ch, pos, b, price, route, k, j0, cx)
   local n = #ch - 1
   local adm = k -- how many the rates let in
   local tight, tcap = 0, 0
@@ -282,9 +289,22 @@ local function run(ch, pos, b, price, route, k, j0)
   local bs = S[ch[b + 1]]
   local A, bal = adm, bs.bal -- A: how many are admitted
   if price > 0 then
-    local lim = -bs.credit
+    local lim = bs.held - bs.credit
     A = 0
     while A < adm and bal - price >= lim do bal, A = bal - price, A + 1 end
+  end
+  local granted, gcost = 0, 0 -- a call (k = 1): its own checks once the plain ones passed
+  if cx and A > 0 then
+    local refusal
+    refusal, granted, gcost = call_check(cx, S, ch, bs, bal, price, now)
+    if refusal then
+      answer(unpack(refusal))
+      return
+    end
+    if not granted then
+      answer(INSUFFICIENT_BALANCE, b, 0, b, 0, 0, 0, gcost)
+      return
+    end
   end
   if A > 0 then
     -- Apply to the batch's state (written once, at the end).
@@ -296,6 +316,7 @@ local function run(ch, pos, b, price, route, k, j0)
     local c = S[ch[pos + 1]]
     if now - c.last_used >= 1000000 then c.last_used, c.stamp = now, true end
     if price > 0 then bs.bal, bs.wbal = bal, true end
+    if cx then call_apply(cx, S, ch, bs, granted, gcost, now, route, day) end
     local u = pu
     if not (ch == puch and route == puroute) then
       local ur = usage[ch[1]] -- by usage key, then route
@@ -340,15 +361,15 @@ local function run(ch, pos, b, price, route, k, j0)
       mb[#mb + 1] = pmval
       jj = jj + 1
       if tight == 0 then
-        answer(ADMITTED, 0, price, b, 0, 0, 0, 0)
+        answer(ADMITTED, 0, price, b, 0, 0, 0, granted)
       else
-        answer(ADMITTED, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), 0)
+        answer(ADMITTED, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), granted)
       end
     end
   end
   if A == k then return end
   -- The (A+1)th is refused, and so is every one after it, alike.
-  local code, who, payer, limit, reset, avail = INSUFFICIENT_BALANCE, b, b, 0, 0, bal + bs.credit
+  local code, who, payer, limit, reset, avail = INSUFFICIENT_BALANCE, b, b, 0, 0, bal + bs.credit - bs.held
   if A == adm then
     -- a rate: the one that must be waited for longest (ties: the first in the chain)
     local j, worstRetry = A + 1, -1
@@ -369,7 +390,7 @@ local specs = {}
 -- its static checks are done once, the rest in closed form (run). A withdrawn request
 -- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
 local i, j = 6, 1
-local ch, pos, th, perm, kyc, price, route, num
+local ch, pos, th, perm, kyc, price, route, num, cx
 while j <= m do
   if ARGV[i] == '=' then
     i = i + 2
@@ -387,7 +408,9 @@ while j <= m do
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     price, route, num = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 8]
-    i = i + 9
+    cx = false
+    if ARGV[i + 9] ~= '' then cx = call_parse(ARGV[i + 9]) end
+    i = i + 10
   end
   if dead and dead[j] then
     answer(WITHDRAWN, 0, 0, 0, 0, 0, 0, 0)
@@ -403,7 +426,7 @@ while j <= m do
     if refusal then
       for _ = 1, k do answer(unpack(refusal)) end
     else
-      run(ch, pos, b, price, route, k, j)
+      run(ch, pos, b, price, route, k, j, cx)
     end
     j = j + k
   end

@@ -32,7 +32,7 @@
 --   GCRA of every account's rate (burst = one second's worth)    -> 6 RATE_LIMITED (the one
 --                                                                     that must be waited for longest)
 --   the billing account (nearest own = '1' from the path account up) keeps
---   bal - price >= -credit (only checked when price > 0)         -> 7 INSUFFICIENT_BALANCE
+--   bal - held - price >= -credit (only checked when price > 0; held: open calls' holds)         -> 7 INSUFFICIENT_BALANCE
 -- An admitted request moves every tat, debits the billing account, adds 1 to
 -- '<day>|<route>|n' and price to '|c' of the path account's usage, stamps last_used on the
 -- caller (at most once a second) and writes the marker "a|<billing>|<price>|<day>|<route>".
@@ -47,7 +47,7 @@
 -- remaining, reset, available. who and payer are positions (1-based) in that request's chain
 -- of the account named (0 = none); admitted (code 0): charge = price, limit/remaining/reset
 -- (ms) of the tightest rate in the chain; 6: limit of the offender and reset = retry-after
--- (ms); 7: available = bal + credit. (Integers rather than text: Redis writes them out
+-- (ms); 7: available = bal + credit - held. (Integers rather than text: Redis writes them out
 -- without Lua formatting any number.)
 -- Globals and library functions used per admit, as locals (a local is a register; a global
 -- is a table lookup each time).
@@ -62,7 +62,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 -- Read every account once, before any write: the fields every admit needs, plus the
 -- permission fields this batch's routes need.
-local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
+local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used', 'held'}
 local NF = #F
 do
   local seen, i = {}, 6
@@ -72,7 +72,7 @@ do
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
-      i = i + 8
+      i = i + 9
     end
   end
 end
@@ -83,7 +83,7 @@ for i = 1, a do
     local rate = tonumber(r[3] or '0') or 0
     local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
       own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), kyc_mode = r[8], kyc_status = r[9],
-      tok = r[10], last_used = tonumber(r[11] or '0'), key = KEYS[i], wtat = false, wbal = false, stamp = false}
+      tok = r[10], last_used = tonumber(r[11] or '0'), held = tonumber(r[12] or '0') or 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
     for f = NF + 1, #F do s[F[f]] = r[f] end
     S[i] = s
   else
@@ -197,8 +197,8 @@ local function dynamic(ch, pos, b, price, route, reqid)
     return answer(6, worst, 0, 0, S[ch[worst + 1]].rate, 0, ceil(worstRetry / 1000), 0)
   end
   local bs = S[ch[b + 1]]
-  if price > 0 and bs.bal - price < -bs.credit then
-    return answer(7, b, 0, b, 0, 0, 0, bs.bal + bs.credit)
+  if price > 0 and bs.bal - bs.held - price < -bs.credit then
+    return answer(7, b, 0, b, 0, 0, 0, bs.bal + bs.credit - bs.held)
   end
   -- Admitted: apply to the batch's state (written once, at the end).
   for i = 1, n do
@@ -262,7 +262,7 @@ for j = 1, m do
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     price, route, reqid = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
-    i = i + 8
+    i = i + 9 -- the 9th, the call, is not modelled here: plain routes only
     refusal, b = static(ch, pos, th, perm, kyc)
   end
   if refusal then

@@ -96,6 +96,8 @@ func ErrorFor(err error) *APIError {
 		return conflict("main_account_number", "a main account's number is removed by the operator only", nil)
 	case errors.Is(err, balance.ErrIdempotencyReused):
 		return conflict("idempotency_key_reused", err.Error(), nil)
+	case errors.Is(err, balance.ErrHoldEnded):
+		return conflict("hold_ended", "the hold has ended, and not by this request", nil)
 	case errors.Is(err, balance.ErrBalanceRange):
 		return InvalidRequest.Saying(err.Error(), map[string]any{"field": "amount"})
 	}

@@ -39,6 +39,9 @@ var Refusals = [...]Refusal{
 	balance.ReasonWithdrawn: {"withdrawn", http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the store cannot be reached; nothing was charged"},
 	// The route's caller-ID field names a number the path account does not own (API.md §9).
 	balance.ReasonNumberNotOwned: {"number_not_owned", http.StatusForbidden, "NUMBER_NOT_OWNED", "the path account does not own this number"},
+	// A call route's own refusals (API.md §8; balance/lua/call.lua).
+	balance.ReasonCPS:         {"cps_limited", http.StatusTooManyRequests, "CPS_LIMITED", "over calls_per_second in the chain"},
+	balance.ReasonConcurrency: {"concurrency_limited", http.StatusTooManyRequests, "CONCURRENCY_LIMITED", "an account in the chain has max_concurrent_calls calls open"},
 }
 
 // The rows of Refusals by name, for answers made without the store (the listeners decide
@@ -110,8 +113,10 @@ func Refused(d *balance.Decision, permission, currency string) *APIError {
 		return row.Answer(nil)
 	case balance.ReasonPermission:
 		return ErrorFor(&policy.PermissionError{Permission: permission, AuthID: d.AuthID})
-	case balance.ReasonRateLimited:
+	case balance.ReasonRateLimited, balance.ReasonCPS:
 		return row.Answer(map[string]any{"auth_id": d.AuthID, "limit": d.Limit})
+	case balance.ReasonConcurrency:
+		return row.Answer(map[string]any{"auth_id": d.AuthID, "limit": d.Limit, "active": d.Remaining})
 	case balance.ReasonInsufficient:
 		e := insufficient(d.AuthID, d.Price, d.Available)
 		e.Details["currency"] = currency
