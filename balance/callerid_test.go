@@ -62,22 +62,31 @@ func TestAdmitCallerID(t *testing.T) {
 		if d := admDo(t, s, onMain); d.Reason != balance.ReasonNumberNotOwned {
 			t.Fatalf("main account with sub's number: %+v", d)
 		}
-		// in one batch: owned, not owned, no check, owned again
-		reqs := []*balance.AdmitRequest{req(mine), req(parents), admReq(sub, sub, model.PermCalls, false, "0.01"), req(mine)}
+		// in one batch: owned, not owned, no check, owned again; and requests of another
+		// tree, whose owners the script keeps apart from this tree's (its own number
+		// admitted, this tree's refused, on a single server in the same script call)
+		onOther := func(n string) *balance.AdmitRequest {
+			r := admReq(other, other, model.PermCalls, false, "0.01")
+			r.CallerID = []byte(n)
+			return r
+		}
+		reqs := []*balance.AdmitRequest{req(mine), onOther(foreign), req(parents), onOther(mine),
+			admReq(sub, sub, model.PermCalls, false, "0.01"), req(foreign), req(mine), onOther(foreign)}
+		refused := map[int]bool{2: true, 3: true, 5: true}
 		decs := make([]balance.Decision, len(reqs))
 		for i, err := range balance.AdmitBatch(s, reqs, decs) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := i != 1; decs[i].Admitted != want {
+			if decs[i].Admitted == refused[i] || refused[i] && decs[i].Reason != balance.ReasonNumberNotOwned {
 				t.Fatalf("batch request %d: %+v", i, decs[i])
 			}
 		}
-		if d := decs[1]; d.Reason != balance.ReasonNumberNotOwned {
-			t.Fatalf("batch request 1: %+v", d)
-		}
 		if got := testkit.Balance(t, s, m); got != testkit.Amt("9.96") {
 			t.Fatalf("balance %v after four admitted requests of 0.01", got)
+		}
+		if got := testkit.Balance(t, s, other); got != testkit.Amt("9.98") {
+			t.Fatalf("other's balance %v after two admitted requests of 0.01", got)
 		}
 	})
 }

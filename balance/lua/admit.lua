@@ -197,18 +197,24 @@ local function live(s, th)
 end
 
 -- owner_of answers the owner of a number in the tree of the path account of ch (false for
--- none), read once per batch.
+-- none), read once per batch. The owners are kept per tree (NUMS, by the tree's key) and
+-- each chain remembers its tree's key and owners (ch.nk, ch.nums), so a request pays a few
+-- table lookups.
 local NUMS = {}
 local function owner_of(ch, num)
-  local key = string.match(KEYS[ch[2]], '^(.-}:)') .. 'nums'
-  local t = NUMS[key]
+  local t = ch.nums
   if not t then
-    t = {}
-    NUMS[key] = t
+    local key = string.match(KEYS[ch[2]], '^(.-}:)') .. 'nums'
+    t = NUMS[key]
+    if not t then
+      t = {}
+      NUMS[key] = t
+    end
+    ch.nk, ch.nums = key, t
   end
   local o = t[num]
   if o == nil then
-    local v = redis.call('HGET', key, num)
+    local v = redis.call('HGET', ch.nk, num)
     o = v and string.match(v, '^[^|]*') or false
     t[num] = o
   end
