@@ -22,3 +22,10 @@ func (s *Store) MarkerKey(root, id string) (key, field string) {
 
 // RootOf returns the root of an account id, or ErrNotFound.
 func (s *Store) RootOf(ctx context.Context, id string) (string, error) { return s.rootOf(ctx, id) }
+
+// The number layout (keys.go): a tree's number hash, an account's list, the number index.
+var (
+	NumsKey     = numsKey
+	OwnedKey    = ownedKey
+	NumIndexKey = numIndexKey
+)
