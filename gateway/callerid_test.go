@@ -12,17 +12,31 @@ import (
 // body and the admit refuses (403 NUMBER_NOT_OWNED naming number and field, nothing charged,
 // nothing forwarded) a number the path account does not own; a body without the field, or
 // with a bad one, is 400 naming it; an owned number goes through. Refusals are counted under
-// their reasons.
+// their reasons. On a real Redis and on a real 3-node Redis Cluster.
 func TestCallerID(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	gm, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
+	for _, store := range []string{"redis", "cluster"} {
+		t.Run(store, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			gm, err := NewMetrics(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			routes := append([]policyRouteSpec(nil), testRoutes...)
+			routes[0].CallerID = "from"
+			routes[2].CallerID = "src"
+			edit := func(o *Options) { o.Routes = routes; o.Metrics = gm }
+			var f *fixture
+			if store == "cluster" {
+				f = clusterFixtures(t, 1, false, edit)[0]
+			} else {
+				f = newFixture(t, edit)
+			}
+			testCallerID(t, f, reg)
+		})
 	}
-	routes := append([]policyRouteSpec(nil), testRoutes...)
-	routes[0].CallerID = "from"
-	routes[2].CallerID = "src"
-	f := newFixture(t, func(o *Options) { o.Routes = routes; o.Metrics = gm })
+}
+
+func testCallerID(t *testing.T, f *fixture, reg *prometheus.Registry) {
 	ctx := context.Background()
 	m := f.mk(nil, "1")
 	k := f.mk(m, "")
