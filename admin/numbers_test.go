@@ -94,10 +94,12 @@ func (nt *numberTrees) owners(t *testing.T) map[string]string {
 }
 
 // TestNumbersCrossTenantMatrix: every account's credentials against every account's number,
-// on every path the credentials name (their own account and every other): read, move and
-// give back answer 200/204 only when the path account is within the caller's reach and the
-// number within the path account's subtree; everything else is the same 403 FORBIDDEN that
-// an unknown number gets, and changes nothing. Lists show the subtree's numbers only.
+// on every path the credentials name (their own account and every other), the number written
+// with + and with %2B: read, move and give back answer 200/204 only when the path account
+// is within the caller's reach and the number within the path account's subtree; everything
+// else is the same 403 FORBIDDEN that an unknown number gets, and changes nothing. A number
+// within reach moved to any account outside the path account's subtree is that 403 too.
+// Lists, own and with include_subaccounts, show the path account's and its subtree's only.
 func TestNumbersCrossTenantMatrix(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st *balance.Store) {
 		e := newEnv(t, st, nil)
@@ -113,25 +115,41 @@ func TestNumbersCrossTenantMatrix(t *testing.T) {
 			cred := c.cred()
 			for _, p := range nt.accts {
 				pathOK := nt.reaches(c.id, p.id)
-				for i, owner := range append(nt.accts, account{id: "nobody"}) {
+				for _, owner := range append(nt.accts, account{id: "nobody"}) {
 					n := nt.numberOf[owner.id]
 					if n == "" {
 						n = "+14155559999"
 					}
-					path := "/v1/Account/" + p.id + "/Number/" + pathNumber(n, i%2 == 1) + "/"
-					what := c.id + " on " + p.id + " for " + n
-					ok := pathOK && owner.id != "nobody" && nt.reaches(p.id, owner.id)
-					get := e.do(testkit.Request{Method: "GET", Path: path, Cred: &cred})
-					if ok {
-						if get.Status != 200 || get.JSON(t)["auth_id"] != owner.id {
-							t.Errorf("GET %s: %d %s", what, get.Status, get.Body)
+					for _, encoded := range []bool{false, true} { // + and %2B
+						path := "/v1/Account/" + p.id + "/Number/" + pathNumber(n, encoded) + "/"
+						what := c.id + " on " + p.id + " for " + pathNumber(n, encoded)
+						ok := pathOK && owner.id != "nobody" && nt.reaches(p.id, owner.id)
+						get := e.do(testkit.Request{Method: "GET", Path: path, Cred: &cred})
+						if ok {
+							if get.Status != 200 || get.JSON(t)["auth_id"] != owner.id {
+								t.Errorf("GET %s: %d %s", what, get.Status, get.Body)
+							}
+							// a reachable number, moved to any account outside the path
+							// account's subtree: refused as if that account did not exist
+							for _, d := range nt.accts {
+								if !nt.reaches(p.id, d.id) {
+									forbidden("POST "+what+" to "+d.id, e.do(testkit.Request{Method: "POST", Path: path, Cred: &cred, Body: `{"auth_id":"` + d.id + `"}`}))
+								}
+							}
+							continue
 						}
-						continue
+						forbidden("GET "+what, get)
+						// A move to the caller itself and a give-back: refused alike.
+						forbidden("POST "+what, e.do(testkit.Request{Method: "POST", Path: path, Cred: &cred, Body: `{"auth_id":"` + c.id + `"}`}))
+						forbidden("DELETE "+what, e.do(testkit.Request{Method: "DELETE", Path: path, Cred: &cred}))
 					}
-					forbidden("GET "+what, get)
-					// A move to the caller itself and a give-back: refused alike.
-					forbidden("POST "+what, e.do(testkit.Request{Method: "POST", Path: path, Cred: &cred, Body: `{"auth_id":"` + c.id + `"}`}))
-					forbidden("DELETE "+what, e.do(testkit.Request{Method: "DELETE", Path: path, Cred: &cred}))
+				}
+				// the path account's own list, and the subtree's
+				own := e.do(testkit.Request{Method: "GET", Path: "/v1/Account/" + p.id + "/Number/", Cred: &cred})
+				if !pathOK {
+					forbidden("own list "+c.id+" on "+p.id, own)
+				} else if objs := own.JSON(t)["objects"].([]any); len(objs) != 1 || objs[0].(map[string]any)["number"] != nt.numberOf[p.id] {
+					t.Errorf("own list %s on %s: %s", c.id, p.id, own.Body)
 				}
 				// the list
 				list := e.do(testkit.Request{Method: "GET", Path: "/v1/Account/" + p.id + "/Number/?include_subaccounts=true&limit=100", Cred: &cred})
