@@ -40,7 +40,9 @@ func numberOf(root, number, v string) *Number {
 // AddNumber adds number to the inventory of the main account main: ErrNumberTaken when any
 // tree has it, ErrNotFound when main is no main account, ErrAccountClosed when it is closed.
 // The index entry is claimed first (SET NX) and given up again when the tree refuses it, so
-// two operators adding one number to two trees cannot both succeed.
+// two operators adding one number to two trees cannot both succeed. A store failure keeps the
+// claim: the script may have run (its answer lost), and a released claim would let a second
+// tree take a number this one has.
 func (s *Store) AddNumber(ctx context.Context, main, number string) (*Number, error) {
 	ok, err := s.rdb.SetNX(ctx, numIndexKey(number), main, 0).Result()
 	if err != nil {
@@ -52,7 +54,7 @@ func (s *Store) AddNumber(ctx context.Context, main, number string) (*Number, er
 	keys := []string{accountKey(main, main), numsKey(main), ownedKey(main, main)}
 	out, err := result(numberAddScript.Run(ctx, s.rdb, keys, number, main).Result())
 	if err != nil {
-		if !errors.Is(err, ErrNumberTaken) { // the tree has it: the claim is its own
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrAccountClosed) { // refused: nothing written
 			s.rdb.Del(context.WithoutCancel(ctx), numIndexKey(number))
 		}
 		return nil, err
