@@ -48,7 +48,7 @@ func newID(prefix string) string {
 		digits[i] = byte('0' + n%10)
 		n /= 10
 	}
-	return id + "T" + string(digits[1:])
+	return id + "U" + string(digits[1:]) // "U": testkit.NewAccount's ids are "T" and a counter of their own
 }
 
 func mainAcct(t *testing.T, s *balance.Store) *model.Account {

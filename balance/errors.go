@@ -28,7 +28,7 @@ var (
 type InsufficientError struct {
 	AuthID    string       // the account whose balance is too low
 	Required  model.Amount // what the operation needed
-	Available model.Amount // balance + credit_limit at the time
+	Available model.Amount // balance + credit_limit - held at the time
 }
 
 func (e *InsufficientError) Error() string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -307,6 +308,12 @@ func TestHoldEndsOnce(t *testing.T) {
 			mm := account(t, s, m)
 			if mm.Held != 0 || mm.Balance != testkit.Amt("9.99")-h.Charged {
 				t.Fatalf("round %d: balance %v held %v, hold %+v", round, mm.Balance, mm.Held, h)
+			}
+			if u, want := admUsage(t, s, m)[admToday()+"|voice.call|c"], strconv.FormatInt(int64(testkit.Amt("0.01")+h.Charged), 10); u != want {
+				t.Fatalf("round %d: usage charged %s, want the price and the hold's charge once, %s", round, u, want)
+			}
+			if n := account(t, s, m).ActiveCalls; n != 0 {
+				t.Fatalf("round %d: %d slots left", round, n)
 			}
 		}
 	})

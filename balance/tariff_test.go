@@ -44,6 +44,9 @@ func TestTariffLuaMatchesGo(t *testing.T) {
 				tf := model.Tariff{Rate: rate, First: i, Next: f, ConnectFee: fee}
 				for _, d := range []int64{0, 1, i - 1, i, i + 1, i + f - 1, i + f, i + f + 1, 14_400, rng.Int64N(20_000)} {
 					limit := 1 + rng.Int64N(14_400)
+					if d > 0 && rng.IntN(3) == 0 {
+						limit = d // a boundary as the limit too
+					}
 					if !tf.Covers(d) || !tf.Covers(limit) {
 						continue // config never uses a tariff there
 					}

@@ -53,7 +53,8 @@ func refLongest(t Tariff, budget Amount, limit int64) int64 {
 }
 
 // TestTariffAgainstReference holds Cost and Longest to the brute-force reference at the
-// boundaries 0, 1, i, i+1, i+f and around them, and at random durations and budgets.
+// boundaries 0, 1, i, i+1, i+f and around them (as durations, as budgets — their costs and
+// a micro-unit less — and as limits), and at random durations and budgets.
 func TestTariffAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, inc := range testIncrements {
@@ -73,8 +74,12 @@ func TestTariffAgainstReference(t *testing.T) {
 						t.Fatalf("%+v Billed(%d) = %d, want %d", tf, d, got, want)
 					}
 				}
-				for n := 0; n < 40; n++ {
+				limits := []int64{1, 2, i, i + 1, i + f - 1, i + f, i + f + 1, i + 2*f}
+				for n := 0; n < 40+len(limits); n++ {
 					limit := 1 + rng.Int64N(700)
+					if n >= 40 {
+						limit = max(limits[n-40], 1) // the boundaries as limits too
+					}
 					budget := Amount(rng.Int64N(int64(tf.Cost(limit)) + 2))
 					if n < len(ds) && ds[n] > 0 { // budgets exactly at the cost of a boundary
 						budget = tf.Cost(ds[n])
