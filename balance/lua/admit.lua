@@ -79,13 +79,30 @@ local markers, tombs = ARGV[4], ARGV[5]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
--- Read every account once, before any write: the fields every admit needs, plus the
--- permission fields this batch's routes need.
-local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used', 'held'}
-local NF = #F
+-- Read every account once, before any write: the fields every admit needs of every account
+-- of its chain (FB), the permission and KYC fields only when a request of the batch needs
+-- them, and the token and last_used only of the accounts that call (FC): each field read
+-- costs Redis a search of the account's hash and Lua a string, so a batch whose requests
+-- come from different accounts reads no more than it uses.
+local FB = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'held'}
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
 -- marker_field of its reqid), for the j-th request of the batch.
 local MK, MF = {}, {}
+local specs = {} -- spec -> the chain as KEYS indexes (usage key first), parsed once
+local function chain_of(spec)
+  local ch = specs[spec]
+  if not ch then
+    ch = {}
+    local n = 0
+    for x in gmatch(spec, '%d+') do
+      n = n + 1
+      ch[n] = tonumber(x)
+    end
+    specs[spec] = ch
+  end
+  return ch
+end
+local caller = {} -- KEYS index -> true for an account that calls in a request of the batch
 do
   local seen, i = {}, 6
   for j = 1, m do
@@ -94,11 +111,16 @@ do
       rid = ARGV[i + 1]
       i = i + 2
     else
+      caller[chain_of(ARGV[i])[tonumber(ARGV[i + 1]) + 1]] = true
       local p = ARGV[i + 3]
-      if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
+      if p ~= '' and not seen[p] then seen[p] = true FB[#FB + 1] = p end
+      if ARGV[i + 4] == '1' and not seen.kyc then
+        seen.kyc = true
+        FB[#FB + 1], FB[#FB + 2] = 'kyc_mode', 'kyc_status'
+      end
       if ARGV[i + 9] ~= '' and not seen.call then
         seen.call = true
-        for _, f in ipairs(CALL_FIELDS) do F[#F + 1] = f end
+        for _, f in ipairs(CALL_FIELDS) do FB[#FB + 1] = f end
       end
       rid = ARGV[i + 7]
       i = i + 10
@@ -108,15 +130,20 @@ do
     MK[j], MF[j] = key, field
   end
 end
+local NB = #FB
+local FC = {unpack(FB)}
+FC[NB + 1], FC[NB + 2] = 'tok', 'last_used'
 local S = {}
 for i = 1, a do
+  local F = caller[i] and FC or FB
   local r = redis.call('HMGET', KEYS[i], unpack(F))
   if r[1] then
     local rate = tonumber(r[3] or '0') or 0
     local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
-      own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), kyc_mode = r[8], kyc_status = r[9],
-      tok = r[10], last_used = tonumber(r[11] or '0'), held = tonumber(r[12] or '0') or 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
-    for f = NF + 1, #F do s[F[f]] = r[f] end
+      own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), held = tonumber(r[8] or '0') or 0,
+      last_used = 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
+    for f = 9, NB do s[F[f]] = r[f] end
+    if F == FC then s.tok, s.last_used = r[NB + 1], tonumber(r[NB + 2] or '0') end
     S[i] = s
   else
     S[i] = false
@@ -391,7 +418,6 @@ local function run(ch, pos, b, price, route, k, j0, cx)
   for _ = A + 1, k do answer(code, who, 0, payer, limit, 0, reset, avail) end
 end
 
-local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, the rest in closed form (run). A withdrawn request
 -- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
@@ -401,17 +427,7 @@ while j <= m do
   if ARGV[i] == '=' then
     i = i + 2
   else
-    local spec = ARGV[i]
-    ch = specs[spec]
-    if not ch then
-      ch = {}
-      local n = 0
-      for x in gmatch(spec, '%d+') do
-        n = n + 1
-        ch[n] = tonumber(x)
-      end
-      specs[spec] = ch
-    end
+    ch = chain_of(ARGV[i])
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     price, route, num = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 8]
     cx = false
