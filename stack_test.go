@@ -57,9 +57,10 @@ func startStack(t *testing.T, routes []policy.RouteSpec, ups map[string]gateway.
 
 // stackOptions are what tests vary in a stack; the zero value is startStack's.
 type stackOptions struct {
-	level     slog.Level     // what stack.logs keeps; default INFO and up
-	authLimit int            // auth failures per minute on each listener, as serve wires them; 0: one no test reaches
-	trusted   []netip.Prefix // limits.trusted_proxies
+	level     slog.Level          // what stack.logs keeps; default INFO and up
+	authLimit int                 // auth failures per minute on each listener, as serve wires them; 0: one no test reaches
+	trusted   []netip.Prefix      // limits.trusted_proxies
+	calls     []*balance.CallSpec // the routes' call blocks, by index
 }
 
 // startStackWith is startStack with o.
@@ -109,7 +110,7 @@ func startStackWith(t *testing.T, routes []policy.RouteSpec, ups map[string]gate
 	s.api = admin.New(ao)
 	gwo := gatewayOptions(config.Default())
 	gwo.Store, gwo.Fallback, gwo.Logger, gwo.Metrics, gwo.AuthLimiter = store, s.api.Public, log, gm, pubLimit
-	gwo.Routes, gwo.Upstreams = routes, ups
+	gwo.Routes, gwo.Upstreams, gwo.Calls = routes, ups, o.calls
 	s.gw, err = gateway.New(gwo)
 	if err != nil {
 		t.Fatal(err)

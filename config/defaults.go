@@ -60,6 +60,7 @@ const (
 	DefaultCallRingTimeout = 60 * time.Second
 	DefaultCallExpiryGrace = 60 * time.Second
 	DefaultCallOnExpiry    = "commit"
+	DefaultSandboxTalk     = 5 * time.Second
 
 	DefaultUpstreamTimeout  = 10 * time.Second
 	DefaultConnectTimeout   = 2 * time.Second
@@ -107,7 +108,8 @@ func base() Config {
 			UsageRetention:        Duration(DefaultUsageRetention),
 			HoldRetention:         Duration(DefaultHoldRetention),
 		},
-		Log: Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
+		Log:         Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
+		SandboxTalk: Duration(DefaultSandboxTalk),
 	}
 }
 

@@ -166,6 +166,25 @@ func TestLoadSandboxPipeline(t *testing.T) {
 	}
 }
 
+// TestLoadSandboxTalk: sandbox_talk defaults to DefaultSandboxTalk; the file and the
+// environment set it.
+func TestLoadSandboxTalk(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SandboxTalk.Std() != DefaultSandboxTalk {
+		t.Errorf("default sandbox_talk %v, want %v", c.SandboxTalk.Std(), DefaultSandboxTalk)
+	}
+	c, err = Load(writeConfig(t, "sandbox_talk: 3s\n"), []string{"GATEWAY_SANDBOX_TALK=2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SandboxTalk.Std() != 2*time.Second {
+		t.Errorf("GATEWAY_SANDBOX_TALK=2s over a file's 3s: %v", c.SandboxTalk.Std())
+	}
+}
+
 func TestLoadAPIExample(t *testing.T) {
 	c, err := Load(writeConfig(t, apiExample), nil)
 	if err != nil {
@@ -283,6 +302,8 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown route key", "routes: [{method: GET, prise: 1}]\n", []string{"routes[0].prise: unknown setting"}, ""},
 		{"sandbox is not a setting", "sandbox: true\n", []string{"sandbox: unknown setting"}, ""},
 		{"sandbox_pipeline negative", "sandbox_pipeline: -1\n", []string{"sandbox_pipeline: must be between 0 and 512, got -1"}, ""},
+		{"sandbox_talk under a second", "sandbox_talk: 500ms\n", []string{"sandbox_talk: must be at least 1s"}, ""},
+		{"sandbox_talk zero", "sandbox_talk: 0s\n", []string{"sandbox_talk: must be at least 1s"}, ""},
 		{"key set twice", "listen: \":1\"\nlisten: \":2\"\n", []string{"listen: set twice (first on line 1)"}, ""},
 
 		// wrong types
