@@ -99,10 +99,15 @@ func TestLoadSandboxDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.Upstreams, want) {
 		t.Errorf("Upstreams = %+v, want %+v", c.Upstreams, want)
 	}
+	// Placing a call is a call route at 0.0120 a minute, every other call setting its default;
+	// calls and messages need a caller-ID number the path account owns.
+	call := Call{Rate: "0.0120", Increment: "60/60", ConnectFee: "0", Grant: Duration(10 * time.Minute), MinDuration: Duration(time.Minute),
+		MaxDuration: Duration(4 * time.Hour), RingTimeout: Duration(60 * time.Second), ExpiryGrace: Duration(60 * time.Second), OnExpiry: "commit"}
 	wantRoutes := []Route{
-		{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100"},
+		{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100",
+			CallerID: "from", Call: &call},
 		{Name: "call.list", Method: "GET", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "cdr", Price: "0"},
-		{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050"},
+		{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050", CallerID: "src"},
 	}
 	if !reflect.DeepEqual(c.Routes, wantRoutes) {
 		t.Errorf("Routes = %+v\nwant %+v", c.Routes, wantRoutes)
