@@ -107,8 +107,9 @@ func (in *scInstance) exited() bool {
 }
 
 // scStart starts `gateway serve` with the GATEWAY_* settings in env (listeners on free
-// loopback ports are added), waits until /readyz answers 200, and stops it in t.Cleanup
-// (SIGTERM, then SIGKILL after 10s). A -race binary that reported a data race fails the test.
+// loopback ports are added; a value "" leaves a setting unset), waits until /readyz answers
+// 200, and stops it in t.Cleanup (SIGTERM, then SIGKILL after 10s). A -race binary that
+// reported a data race fails the test. It runs in a directory of its own, the log's.
 func scStart(t testing.TB, bin, name string, env map[string]string) *scInstance {
 	t.Helper()
 	dir := t.TempDir()
@@ -135,7 +136,9 @@ func scStart(t testing.TB, bin, name string, env map[string]string) *scInstance 
 		}
 	}
 	for k, v := range vars {
-		environ = append(environ, k+"="+v)
+		if v != "" {
+			environ = append(environ, k+"="+v)
+		}
 	}
 	logf, err := os.Create(in.logPath)
 	if err != nil {
