@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/bench"
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/gateway"
 	"github.com/tenantgw/gateway/policy"
 )
@@ -217,4 +218,64 @@ func TestBenchSeedOnlyMemory(t *testing.T) {
 	if err != nil || len(mains) != 2 {
 		t.Fatalf("mains %v, %v", mains, err)
 	}
+}
+
+// TestBenchDefaultRoutesCallsAndNumbers: `gateway bench` against the default routes (placing
+// a call is a call route that needs a caller-ID number) and the sandbox voice backend, which
+// settles each call a second after it answered. The seeding gives each of the 2 × 3
+// subaccounts a number of its own and each sends it as "from" (else 403 NUMBER_NOT_OWNED),
+// and the money is exact once the calls have ended: 0.0100 at admit and one minute (0.0120)
+// at the settle, 0.0220 a call.
+func TestBenchDefaultRoutesCallsAndNumbers(t *testing.T) {
+	sb, err := gateway.StartSandboxCalls(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Stop)
+	routes := config.DefaultRoutes()
+	stk := startStackWith(t, routeSpecs(routes), map[string]gateway.Upstream{"voice": {URL: sb.VoiceURL}, "sms": {URL: sb.SMSURL}},
+		stackOptions{calls: callSpecs(routes)})
+	sb.SandboxCalls("http://"+stk.ops.Addr, stk.opToken)
+
+	rep, err := bench.Run(context.Background(), bench.Options{
+		Target: "http://" + stk.pub.Addr, Operator: "http://" + stk.ops.Addr, OperatorToken: stk.opToken,
+		Tenants: 2, Subs: 3, Requests: 60, Concurrency: 6, Price: "0.022", Body: []byte(bench.DefaultBody),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := rep.Gateway; g.Requests != 60 || g.Success != 60 || g.Status[201] != 60 {
+		t.Fatalf("gateway phase: requests %d, 2xx %d, status %v (first error %q)", g.Requests, g.Success, g.Status, g.FirstError)
+	}
+	if m := rep.Money; m == nil || m.Exact == nil || !*m.Exact || m.Charged != "1.32" || m.BillingAccounts != 2 {
+		t.Fatalf("money %+v; notes %v", rep.Money, rep.Notes)
+	}
+	if len(rep.Notes) != 0 {
+		t.Errorf("notes %v", rep.Notes)
+	}
+	ctx := context.Background()
+	mains, err := stk.store.Mains(ctx)
+	if err != nil || len(mains) != 2 {
+		t.Fatalf("mains %v, %v", mains, err)
+	}
+	// Every subaccount owns exactly one number, and its main account none left over.
+	for _, ma := range mains {
+		kids, err := stk.store.Children(ctx, ma, ma)
+		if err != nil || len(kids) != 3 {
+			t.Fatalf("children of %s: %v, %v", ma, kids, err)
+		}
+		for _, id := range append(kids, ma) {
+			ns, err := stk.store.NumbersOf(ctx, ma, []string{id})
+			if want := 1 - btoi(id == ma); err != nil || len(ns) != want {
+				t.Errorf("%s owns %d numbers (%v), want %d", id, len(ns), err, want)
+			}
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -55,8 +55,9 @@ func TestSentinelFailover(t *testing.T) {
 	const credit = "1000.00"
 	m := scNewMain(t, gw, 1000000, credit)
 	sub := scNewSub(t, gw, m, 1000000)
+	src := scNumber(t, gw, m, sub)
 	initial := scBalance(t, gw, m)
-	price, _ := model.ParseAmount("0.01")
+	price, _ := model.ParseAmount("0.005") // a message (a call's money moves again when it ends)
 
 	type tally struct {
 		ok, unavailable int
@@ -81,7 +82,7 @@ func TestSentinelFailover(t *testing.T) {
 					return
 				default:
 				}
-				r, err := scSend(t, "POST", scCallURL(gw, sub.id), sub, "", map[string]string{"to": "+15550100"})
+				r, err := scSend(t, "POST", scSMSURL(gw, sub.id), sub, "", scSMS(src))
 				now := time.Now()
 				mu.Lock()
 				dead := !killedAt.IsZero() && firstOK.IsZero()
@@ -140,7 +141,7 @@ func TestSentinelFailover(t *testing.T) {
 	// While there is no primary (Sentinel needs down-after-milliseconds, 1 s, before it even
 	// starts a failover), a request is refused with 503 and charges nothing. Probe it
 	// directly, so the check does not depend on how the load's requests happen to fall.
-	if r, err := scSend(t, "POST", scCallURL(gw, sub.id), sub, "", map[string]string{"to": "+15550100"}); err != nil ||
+	if r, err := scSend(t, "POST", scSMSURL(gw, sub.id), sub, "", scSMS(src)); err != nil ||
 		r.status != 503 || r.code != "STORE_UNAVAILABLE" {
 		t.Fatalf("a request right after the primary died: %v %+v; want 503 STORE_UNAVAILABLE", err, r)
 	}

@@ -129,15 +129,16 @@ func serve(file string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	var sandbox *gateway.Sandbox
 	if cfg.Sandbox {
-		voice, sms, stopSandbox, err := gateway.StartSandbox()
+		sandbox, err = gateway.StartSandboxCalls(cfg.SandboxTalk.Std())
 		if err != nil {
 			return err
 		}
-		defer stopSandbox()
-		setURL(&cfg, "voice", voice)
-		setURL(&cfg, "sms", sms)
-		log.Info("sandbox upstreams started", "voice", voice, "sms", sms)
+		defer sandbox.Stop()
+		setURL(&cfg, "voice", sandbox.VoiceURL)
+		setURL(&cfg, "sms", sandbox.SMSURL)
+		log.Info("sandbox upstreams started", "voice", sandbox.VoiceURL, "sms", sandbox.SMSURL)
 	}
 
 	// The auth-failure limit: one for the public listener (proxied routes and management
@@ -154,6 +155,10 @@ func serve(file string, stdout, stderr io.Writer) error {
 	ao.Store, ao.OperatorToken, ao.Logger, ao.AuthLimiter, ao.OperatorAuthLimiter = store, opToken, log, pubLimit, opLimit
 	if ao.UpstreamTokens, err = upstreamTokens(cfg); err != nil {
 		return err
+	}
+	if sandbox != nil && ao.UpstreamTokens[config.SandboxVoice] == "" {
+		// the sandbox voice backend settles its calls with a token of its own, as a real one would
+		ao.UpstreamTokens[config.SandboxVoice] = policy.NewToken()
 	}
 	ao.Invalidate = func(id string) { // this instance at once, the others through the store
 		gw.Invalidate(id)
@@ -207,6 +212,9 @@ func serve(file string, stdout, stderr io.Writer) error {
 	if store.Embedded() {
 		storeKind = "embedded (" + cfg.Store.DataDir + ")"
 	}
+	if sandbox != nil {
+		sandbox.SandboxCalls("http://"+dialable(opl.Addr()), ao.UpstreamTokens[config.SandboxVoice])
+	}
 	log.Info("gateway serving", "version", version, "public", pub.Addr().String(), "operator", opl.Addr().String(), "store", storeKind)
 
 	errc := make(chan error, 2)
@@ -227,6 +235,16 @@ func serve(file string, stdout, stderr io.Writer) error {
 		log.Warn("operator listener shutdown", "err", e)
 	}
 	return err
+}
+
+// dialable is a listener's address as a client on this host reaches it (an unspecified
+// address, such as ":8081" listens on, is dialed on loopback).
+func dialable(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); err == nil && (host == "" || ip != nil && ip.IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return a.String()
 }
 
 func setURL(cfg *config.Config, name, url string) {

@@ -21,7 +21,7 @@ func TestRefundMarkerTTLSetting(t *testing.T) {
 		"GATEWAY_LIMITS_REFUND_MARKER_TTL": "3h",
 	})
 	main := scNewMain(t, in, 100, "1.00")
-	scMust(t, 202, "POST", in.public+"/v1/Account/"+main.id+"/Message/", main, "", map[string]any{"src": "1", "dst": "2", "text": "x"})
+	scMust(t, 202, "POST", in.public+"/v1/Account/"+main.id+"/Message/", main, "", scSMS(scNumber(t, in, main, main)))
 
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()

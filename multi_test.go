@@ -107,8 +107,9 @@ func (in *scInstance) exited() bool {
 }
 
 // scStart starts `gateway serve` with the GATEWAY_* settings in env (listeners on free
-// loopback ports are added), waits until /readyz answers 200, and stops it in t.Cleanup
-// (SIGTERM, then SIGKILL after 10s). A -race binary that reported a data race fails the test.
+// loopback ports are added; a value "" leaves a setting unset), waits until /readyz answers
+// 200, and stops it in t.Cleanup (SIGTERM, then SIGKILL after 10s). A -race binary that
+// reported a data race fails the test. It runs in a directory of its own, the log's.
 func scStart(t testing.TB, bin, name string, env map[string]string) *scInstance {
 	t.Helper()
 	dir := t.TempDir()
@@ -135,7 +136,9 @@ func scStart(t testing.TB, bin, name string, env map[string]string) *scInstance 
 		}
 	}
 	for k, v := range vars {
-		environ = append(environ, k+"="+v)
+		if v != "" {
+			environ = append(environ, k+"="+v)
+		}
 	}
 	logf, err := os.Create(in.logPath)
 	if err != nil {
@@ -303,8 +306,29 @@ func scBalance(t testing.TB, in *scInstance, c scCreds) model.Amount {
 	return a
 }
 
-func scCallURL(in *scInstance, id string) string { return in.public + "/v1/Account/" + id + "/Call/" }
-func scSMSURL(in *scInstance, id string) string  { return in.public + "/v1/Account/" + id + "/Message/" }
+// scNumbers numbers the phone numbers scNumber hands out: unique in the test process.
+var scNumbers atomic.Int64
+
+// scNumber gives owner a phone number of its own: the operator adds a new number to main's
+// inventory through in, and main moves it to owner when owner is below it. It returns the
+// number, for a route's caller-ID field (the default routes': "from" of a call, "src" of a
+// message).
+func scNumber(t testing.TB, in *scInstance, main, owner scCreds) string {
+	t.Helper()
+	n := fmt.Sprintf("+1555%07d", scNumbers.Add(1))
+	scMust(t, 201, "POST", in.operator+"/admin/v1/Account/"+main.id+"/Number/", scCreds{}, in.opToken, map[string]any{"number": n})
+	if owner.id != main.id {
+		scMust(t, 200, "POST", in.public+"/v1/Account/"+main.id+"/Number/"+n+"/", main, "", map[string]any{"auth_id": owner.id})
+	}
+	return n
+}
+
+// scSMS is the body of a message from src, the default message route's caller-ID field.
+func scSMS(src string) map[string]string {
+	return map[string]string{"src": src, "dst": "+15550100", "text": "hi"}
+}
+
+func scSMSURL(in *scInstance, id string) string { return in.public + "/v1/Account/" + id + "/Message/" }
 
 // scCharge reads X-Charge of an answer.
 func scCharge(t testing.TB, r scReply) model.Amount {
@@ -340,6 +364,7 @@ func TestMultiInstance(t *testing.T) {
 		T := time.Duration(math.Ceil(1e6/N)) * time.Microsecond
 		m := scNewMain(t, a, 1000, "100.00")
 		sub := scNewSub(t, a, m, N)
+		src := scNumber(t, a, m, sub)
 		before := scBalance(t, a, m)
 		var admitted, limited atomic.Int64
 		var wg sync.WaitGroup
@@ -349,7 +374,7 @@ func TestMultiInstance(t *testing.T) {
 			for range workersPer {
 				wg.Go(func() {
 					for time.Now().Before(stop) {
-						r, err := scSend(t, "POST", scSMSURL(in, sub.id), sub, "", map[string]string{"to": "+15550100"})
+						r, err := scSend(t, "POST", scSMSURL(in, sub.id), sub, "", scSMS(src))
 						if err != nil {
 							t.Error(err)
 							return
@@ -387,9 +412,10 @@ func TestMultiInstance(t *testing.T) {
 	})
 
 	t.Run("money is never overspent", func(t *testing.T) {
-		const K = 25 // the balance covers exactly K calls at 0.01
+		const K = 50 // the balance covers exactly K messages at 0.005
 		m := scNewMain(t, a, 1000000, "0.25")
 		sub := scNewSub(t, a, m, 1000000)
+		src := scNumber(t, a, m, sub)
 		var admitted atomic.Int64
 		var charged atomic.Int64
 		var wg sync.WaitGroup
@@ -397,8 +423,8 @@ func TestMultiInstance(t *testing.T) {
 			for range 6 {
 				wg.Go(func() {
 					refusals := 0
-					for range 30 {
-						r, err := scSend(t, "POST", scCallURL(in, sub.id), sub, "", map[string]string{"to": "+15550100"})
+					for range 60 {
+						r, err := scSend(t, "POST", scSMSURL(in, sub.id), sub, "", scSMS(src))
 						if err != nil {
 							t.Error(err)
 							return
@@ -430,31 +456,33 @@ func TestMultiInstance(t *testing.T) {
 	t.Run("suspension through A is enforced by B on the next request", func(t *testing.T) {
 		m := scNewMain(t, a, 1000, "10.00")
 		sub := scNewSub(t, a, m, 1000)
+		src := scNumber(t, a, m, sub)
 		for _, in := range ins { // every scInstance has the account cached
-			scMust(t, 201, "POST", scCallURL(in, sub.id), sub, "", map[string]string{})
+			scMust(t, 202, "POST", scSMSURL(in, sub.id), sub, "", scSMS(src))
 		}
 		scMust(t, 200, "POST", a.public+"/v1/Account/"+m.id+"/Subaccount/"+sub.id+"/", m, "", map[string]any{"status": "suspended"})
 		for _, in := range ins[1:] {
-			r, err := scSend(t, "POST", scCallURL(in, sub.id), sub, "", map[string]string{})
+			r, err := scSend(t, "POST", scSMSURL(in, sub.id), sub, "", scSMS(src))
 			if err != nil || r.status != 403 || r.code != "ACCOUNT_SUSPENDED" {
 				t.Fatalf("%s right after the suspension: %d %s %v", in.name, r.status, r.body, err)
 			}
 		}
 		scMust(t, 200, "POST", a.public+"/v1/Account/"+m.id+"/Subaccount/"+sub.id+"/", m, "", map[string]any{"status": "active"})
-		scMust(t, 201, "POST", scCallURL(b, sub.id), sub, "", map[string]string{})
+		scMust(t, 202, "POST", scSMSURL(b, sub.id), sub, "", scSMS(src))
 	})
 
 	t.Run("rotation with grace 0 through A is enforced by B on the next request", func(t *testing.T) {
 		m := scNewMain(t, a, 1000, "10.00")
 		sub := scNewSub(t, a, m, 1000)
+		src := scNumber(t, a, m, sub)
 		for _, in := range ins {
-			scMust(t, 201, "POST", scCallURL(in, sub.id), sub, "", map[string]string{})
+			scMust(t, 202, "POST", scSMSURL(in, sub.id), sub, "", scSMS(src))
 		}
 		before := scBalance(t, a, m)
 		rot := scMust(t, 201, "POST", a.public+"/v1/Account/"+m.id+"/Subaccount/"+sub.id+"/Token/", m, "", map[string]any{"grace_seconds": 0})
 		rotated := time.Now()
 		for _, in := range ins[1:] {
-			r, err := scSend(t, "POST", scCallURL(in, sub.id), sub, "", map[string]string{})
+			r, err := scSend(t, "POST", scSMSURL(in, sub.id), sub, "", scSMS(src))
 			if err != nil || r.status != 401 || r.code != "INVALID_CREDENTIALS" {
 				t.Fatalf("%s: the revoked token right after the rotation: %d %s %v", in.name, r.status, r.body, err)
 			}
@@ -466,11 +494,11 @@ func TestMultiInstance(t *testing.T) {
 		fresh := scCreds{id: sub.id, tok: rot["auth_token"].(string)}
 		for _, in := range ins[1:] {
 			for {
-				r, err := scSend(t, "POST", scCallURL(in, sub.id), fresh, "", map[string]string{})
+				r, err := scSend(t, "POST", scSMSURL(in, sub.id), fresh, "", scSMS(src))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.status == 201 {
+				if r.status == 202 {
 					break
 				}
 				if time.Since(rotated) > time.Second {
@@ -486,8 +514,9 @@ func TestMultiInstance(t *testing.T) {
 		m := scNewMain(t, a, 1000, "10.00")
 		for range 3 {
 			sub := scNewSub(t, ins[2], m, 1000)
+			src := scNumber(t, a, m, sub)
 			for _, in := range ins {
-				scMust(t, 201, "POST", scCallURL(in, sub.id), sub, "", map[string]string{})
+				scMust(t, 202, "POST", scSMSURL(in, sub.id), sub, "", scSMS(src))
 			}
 		}
 	})

@@ -106,9 +106,16 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("rotate: %d %v", s, rot)
 	}
 	newTok := rot["auth_token"].(string)
-	s, call := restartDo(t, "POST", "http://"+pub+"/v1/Account/"+sid+"/Call/", sid, newTok, "", `{}`)
-	if s != 201 {
-		t.Fatalf("paid call: %d %v", s, call)
+	// A paid message from a number the subaccount owns (added by the operator, moved by the main).
+	if s, n := restartDo(t, "POST", "http://"+ops+"/admin/v1/Account/"+mid+"/Number/", "", "", "restart-op", `{"number":"+14155550100"}`); s != 201 {
+		t.Fatalf("add a number: %d %v", s, n)
+	}
+	if s, n := restartDo(t, "POST", "http://"+pub+"/v1/Account/"+mid+"/Number/+14155550100/", mid, mtok, "", `{"auth_id":"`+sid+`"}`); s != 200 {
+		t.Fatalf("move the number: %d %v", s, n)
+	}
+	s, msg := restartDo(t, "POST", "http://"+pub+"/v1/Account/"+sid+"/Message/", sid, newTok, "", `{"src":"+14155550100","dst":"+14155550111","text":"hi"}`)
+	if s != 202 {
+		t.Fatalf("paid message: %d %v", s, msg)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -135,8 +142,11 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("a wrong token after restart: %d", s)
 	}
 	s, bal := restartDo(t, "GET", "http://"+pub+"/v1/Account/"+sid+"/Balance/", sid, newTok, "", "")
-	if s != 200 || bal["balance"] != "7.24" || bal["billing_auth_id"] != mid {
+	if s != 200 || bal["balance"] != "7.245" || bal["billing_auth_id"] != mid {
 		t.Fatalf("balance after restart: %d %v", s, bal)
+	}
+	if s, n := restartDo(t, "GET", "http://"+pub+"/v1/Account/"+sid+"/Number/+14155550100/", sid, newTok, "", ""); s != 200 || n["auth_id"] != sid {
+		t.Fatalf("the subaccount's number after restart: %d %v", s, n)
 	}
 	s, led := restartDo(t, "GET", "http://"+pub+"/v1/Account/"+mid+"/Transfer/", mid, mtok, "", "")
 	if s != 200 || fmt.Sprint(led["meta"].(map[string]any)["total_count"]) != "1" {

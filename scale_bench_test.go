@@ -57,7 +57,8 @@ func BenchmarkScaleOut(b *testing.B) {
 				wg.Go(func() {
 					rep, err := bench.Run(context.Background(), bench.Options{
 						Target: in.public, Operator: in.operator, OperatorToken: in.opToken,
-						Concurrency: conc / n, Duration: dur, Price: "0.0100",
+						Concurrency: conc / n, Duration: dur, Body: []byte(bench.DefaultBody),
+						Price: "0.0220", // the default call route: 0.0100 at admit, a minute at 0.0120 when the sandbox settles
 					})
 					if err != nil {
 						b.Error(err)

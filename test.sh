@@ -38,6 +38,18 @@ if [[ $need_redis == 1 ]]; then
 fi
 redis-server --version
 
+# --- curl and bash: the README tour's test (tour_test.go) runs the tour's curl lines. ---------
+if ! command -v curl >/dev/null 2>&1; then
+	step "installing curl"
+	command -v apt-get >/dev/null 2>&1 || die "curl is needed and apt-get is not available: install curl yourself"
+	SUDO=()
+	if [[ $(id -u) != 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: install curl yourself"
+		SUDO=(sudo)
+	fi
+	DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y curl
+fi
+
 # --- Formatting, vet, tests. ------------------------------------------------------------------
 step "gofmt -l ."
 unformatted=$(gofmt -l .)

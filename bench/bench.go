@@ -6,7 +6,11 @@
 //     the operator API (Bearer token) it creates Options.Tenants main accounts named "bench"
 //     with Options.RateLimit, crediting each Options.Credit, then through the public API (HTTP
 //     Basic as each main account) Options.Subs subaccounts "bench-sub" under each, with the same
-//     rate limit; Options.SeedConcurrency calls at a time, a progress line a second. The load
+//     rate limit; Options.SeedConcurrency calls at a time, a progress line a second. Each
+//     subaccount is given a phone number of its own (the operator adds a random +999… number
+//     to the main account, which moves it to the subaccount), which replaces NumberPlaceholder
+//     in its requests' body — the caller-ID number of a route with caller_id; given
+//     credentials use the account's first number (none: an error). The load
 //     runs as the subaccounts (X-Auth-ID/X-Auth-Token headers), each on its own path, so every
 //     request gets full enforcement: two rate limits in the chain, permission and KYC checks, a
 //     debit. Seeded accounts are left in place, so the money can be inspected afterwards.
@@ -21,7 +25,9 @@
 //     errors are counted by kind and have no latency.
 //   - Money. The balances of the billing accounts (each seeded main account, or the given
 //     account's billing account; GET /v1/Account/{auth_id}/Balance/) are read and summed before
-//     and after the gateway phases; charged = before − after. With Options.Price it is checked
+//     and after the gateway phases; charged = before − after. A call route's calls move
+//     money again when they end: each read waits (at most HoldWait) until the billing
+//     accounts hold nothing, and a note says what is still held after that. With Options.Price it is checked
 //     against admitted (2xx) × price to the micro-unit; without, the price is inferred as
 //     charged ÷ admitted. With given credentials, other traffic on the same billing account
 //     disturbs this figure.
@@ -46,6 +52,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -64,7 +71,7 @@ const (
 	DefaultOperator    = "http://" + config.DefaultOperatorListen
 	DefaultPath        = "/v1/Account/{auth_id}/Call/"
 	DefaultMethod      = "POST"
-	DefaultBody        = `{"from":"14155550100","to":"14155550123","answer_url":"https://example.com/answer","answer_method":"POST"}`
+	DefaultBody        = `{"from":"` + NumberPlaceholder + `","to":"+14155550123","answer_url":"https://example.com/answer","answer_method":"POST"}`
 	DefaultConcurrency = 64
 	DefaultDuration    = 10 * time.Second
 	DefaultRateLimit   = 1000000
@@ -72,6 +79,13 @@ const (
 	DefaultTimeout     = 10 * time.Second
 
 	DefaultSeedConcurrency = 16
+
+	// NumberPlaceholder in a request body is replaced by the load account's phone number: the
+	// caller-ID number a route with caller_id needs the path account to own (API.md §9).
+	NumberPlaceholder = "{number}"
+	// HoldWait bounds how long Run waits, after the last gateway phase, for the calls a call
+	// route opened to end (the billing accounts' held back to zero) before it reads the money.
+	HoldWait = time.Minute
 )
 
 // Options describe one bench run. Zero fields take the Default… values above, except Body
@@ -86,7 +100,7 @@ type Options struct {
 	AuthToken     string        //
 	Path          string        // request path; "{auth_id}" is replaced by the load account
 	Method        string        // request method
-	Body          []byte        // request body, sent as application/json
+	Body          []byte        // request body, sent as application/json; NumberPlaceholder is replaced by the load account's number
 	Concurrency   int           // workers = connections
 	Duration      time.Duration // time bound of each phase; 0 with Requests > 0: none
 	Requests      int64         // count bound of each phase; 0: none
@@ -223,15 +237,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, nil
 	}
 
-	before, berr := readBalances(ctx, cl, o.Target, payers)
+	if o.AuthID != "" && bytes.Contains(o.Body, []byte(NumberPlaceholder)) {
+		if load[0].Number, err = accountNumber(ctx, cl, o.Target, load[0]); err != nil {
+			return nil, err
+		}
+	}
+
+	before, beforeNote, berr := settledBalances(ctx, cl, o.Target, payers, HoldWait)
+	if beforeNote != "" {
+		rep.Notes = append(rep.Notes, "before the run: "+beforeNote)
+	}
 	spec := phaseSpec{
-		name: "gateway", base: o.Target, method: o.Method, body: o.Body, meters: m,
+		name: "gateway", base: o.Target, method: o.Method, meters: m,
 		concurrency: o.Concurrency, duration: o.Duration, requests: o.Requests,
 		timeout: o.Timeout, progress: o.Progress,
 	}
 	for _, c := range load {
 		spec.paths = append(spec.paths, strings.ReplaceAll(o.Path, "{auth_id}", c.AuthID))
 		spec.headers = append(spec.headers, [][2]string{{"X-Auth-ID", c.AuthID}, {"X-Auth-Token", c.AuthToken}})
+		spec.bodies = append(spec.bodies, bytes.ReplaceAll(o.Body, []byte(NumberPlaceholder), []byte(c.Number)))
 	}
 	others := []phaseSpec{} // after the gateway in each round: bare, direct
 	if o.Bare != "" {
@@ -250,7 +274,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var aerr, oerr error
 	readAfter := func() {
 		if after == nil && aerr == nil {
-			after, aerr = readBalances(context.WithoutCancel(ctx), cl, o.Target, payers)
+			var note string
+			after, note, aerr = settledBalances(context.WithoutCancel(ctx), cl, o.Target, payers, HoldWait)
+			if note != "" {
+				rep.Notes = append(rep.Notes, note)
+			}
 		}
 	}
 rounds:

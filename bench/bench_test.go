@@ -124,6 +124,7 @@ func TestMainTextGivenCredentialsInferredPrice(t *testing.T) {
 	fg.balances[ma] = 5_000_000
 	sa, tok := fg.newID("SA_")
 	fg.parent[sa] = ma
+	fg.numbers["+14155550100"] = sa // the given account's number, found for the default body
 	fg.mu.Unlock()
 	var up directUpstream
 	direct := serve(t, up.handle)
@@ -348,5 +349,26 @@ func TestRounds(t *testing.T) {
 		if code := Main(append([]string{"--target", gw, "--operator", gw, "--operator-token", fg.token, "-n", "5"}, args...), &stdout, &stderr); code == 0 {
 			t.Errorf("%v: exit 0", args)
 		}
+	}
+}
+
+// TestGivenCredentialsWithoutANumber: with given credentials, a body naming NumberPlaceholder
+// takes the account's own number; an account that owns none stops the run before any load,
+// saying so.
+func TestGivenCredentialsWithoutANumber(t *testing.T) {
+	fg := newFakeGateway(t)
+	gw := serve(t, fg.handle)
+	fg.mu.Lock()
+	ma, _ := fg.newID("MA_")
+	sa, tok := fg.newID("SA_")
+	fg.parent[sa] = ma
+	fg.mu.Unlock()
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"--target", gw, "--auth-id", sa, "--auth-token", tok, "-n", "10", "--quiet"}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), sa+" owns no phone number") {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if fg.calls != 0 {
+		t.Errorf("%d calls sent without a number", fg.calls)
 	}
 }

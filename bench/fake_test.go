@@ -14,8 +14,10 @@ import (
 )
 
 // fakeGateway implements just what bench calls: operator create and credit, subaccount
-// create, balance, and the call path, which answers 201 and debits price — except every
-// refuseEvery-th call, which gets 429 and is not charged.
+// create, balance, adding a number (operator), moving and listing numbers, and the call
+// path, which refuses a "from" the path account does not own (403 NUMBER_NOT_OWNED), and
+// otherwise answers 201 and debits price — except every refuseEvery-th call, which gets 429
+// and is not charged.
 type fakeGateway struct {
 	t           testing.TB
 	token       string // operator token
@@ -28,14 +30,15 @@ type fakeGateway struct {
 	tokens   map[string]string // auth_id → auth_token
 	parent   map[string]string // SA → MA
 	balances map[string]micros // MA → balance
+	numbers  map[string]string // number → owner
 	calls    int
-	bodies   int // calls that carried the expected JSON body
+	bodies   int // calls that carried the default JSON body with the account's own number
 	lastBody string
 }
 
 func newFakeGateway(t testing.TB) *fakeGateway {
 	return &fakeGateway{t: t, token: "optoken", price: 10000, tokens: map[string]string{},
-		parent: map[string]string{}, balances: map[string]micros{}}
+		parent: map[string]string{}, balances: map[string]micros{}, numbers: map[string]string{}}
 }
 
 func (f *fakeGateway) newID(prefix string) (string, string) {
@@ -108,6 +111,23 @@ func (f *fakeGateway) handle(ctx *fasthttp.RequestCtx) {
 		f.balances[parts[3]] += amt
 		ctx.SetStatusCode(201)
 		fmt.Fprintf(ctx, `{"transfer_id":"TR_1","kind":"credit","amount":%q}`, amt.String())
+	case method == "POST" && len(parts) == 5 && parts[0] == "admin" && parts[4] == "Number":
+		num := fmt.Sprint(in["number"])
+		if _, taken := f.numbers[num]; taken {
+			fail(ctx, 409, "number_taken")
+			break
+		}
+		f.numbers[num] = parts[3]
+		ctx.SetStatusCode(201)
+		fmt.Fprintf(ctx, `{"number":%q,"auth_id":%q}`, num, parts[3])
+	case method == "POST" && len(parts) == 5 && parts[0] == "v1" && parts[3] == "Number":
+		who, num, to := f.caller(ctx), parts[4], fmt.Sprint(in["auth_id"])
+		if who == "" || who != parts[2] || f.numbers[num] != who || f.parent[to] != who {
+			fail(ctx, 403, "FORBIDDEN")
+			break
+		}
+		f.numbers[num] = to
+		fmt.Fprintf(ctx, `{"number":%q,"auth_id":%q}`, num, to)
 	case len(parts) == 4 && parts[0] == "v1":
 		who := f.caller(ctx)
 		acct := parts[2]
@@ -131,11 +151,24 @@ func (f *fakeGateway) handle(ctx *fasthttp.RequestCtx) {
 		case method == "GET" && parts[3] == "Balance":
 			b := f.billing(acct)
 			fmt.Fprintf(ctx, `{"auth_id":%q,"billing_auth_id":%q,"balance":%q,"currency":"USD"}`, acct, b, f.balances[b].String())
+		case method == "GET" && parts[3] == "Number":
+			var objs []string
+			for n, owner := range f.numbers {
+				if owner == acct {
+					objs = append(objs, fmt.Sprintf(`{"number":%q,"auth_id":%q}`, n, acct))
+				}
+			}
+			fmt.Fprintf(ctx, `{"meta":{"total_count":%d},"objects":[%s]}`, len(objs), strings.Join(objs, ","))
 		case method == "POST" && parts[3] == "Call":
 			f.calls++
 			n = f.calls
 			f.lastBody = string(ctx.PostBody())
-			if f.lastBody == DefaultBody {
+			from := fmt.Sprint(in["from"])
+			if f.numbers[from] != acct {
+				fail(ctx, 403, "NUMBER_NOT_OWNED")
+				break
+			}
+			if f.lastBody == strings.ReplaceAll(DefaultBody, NumberPlaceholder, from) {
 				f.bodies++
 			}
 			if f.refuseEvery > 0 && n%f.refuseEvery == 0 {

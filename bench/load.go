@@ -23,8 +23,8 @@ type phaseSpec struct {
 	paths       []string      // one per account, {auth_id} filled in
 	headers     [][][2]string // one per account (same length as paths)
 	method      string
-	body        []byte
-	meters      *meters // CPU of processes and of Redis during the phase; nil: none
+	bodies      [][]byte // one per account (same length as paths); empty: no body
+	meters      *meters  // CPU of processes and of Redis during the phase; nil: none
 	concurrency int
 	duration    time.Duration // 0: no time bound
 	requests    int64         // 0: no count bound
@@ -185,11 +185,13 @@ func (w *worker) run(hc *fasthttp.HostClient, s phaseSpec, uris []string, stop *
 		for _, h := range s.headers[i] {
 			req.Header.Set(h[0], h[1])
 		}
+		if len(s.bodies[i]) > 0 {
+			req.SetBody(s.bodies[i])
+		}
 	}
 	account(0)
-	if len(s.body) > 0 {
+	if len(s.bodies[0]) > 0 {
 		req.Header.SetContentType("application/json")
-		req.SetBody(s.body)
 	}
 	for !stop.Load() {
 		if s.requests > 0 && issued.Add(1) > s.requests {

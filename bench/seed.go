@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +19,8 @@ import (
 // Credentials of one account. The token is kept for library callers but never reported (no JSON).
 type Credentials struct {
 	AuthID    string `json:"auth_id"`
-	AuthToken string `json:"-"` // never reported
+	AuthToken string `json:"-"`                // never reported
+	Number    string `json:"number,omitempty"` // a phone number the account owns (load accounts)
 }
 
 // Seeded names the accounts Run created: Tenants main accounts, each credited Credited and
@@ -157,7 +160,7 @@ func seed(ctx context.Context, a *apiClient, o Options) (*seeding, error) {
 		if err != nil {
 			return err
 		}
-		sd.mains[i] = Credentials(ma)
+		sd.mains[i] = Credentials{AuthID: ma.AuthID, AuthToken: ma.AuthToken}
 		done.Add(1)
 		return nil
 	})
@@ -176,7 +179,11 @@ func seed(ctx context.Context, a *apiClient, o Options) (*seeding, error) {
 		if !sa.valid() {
 			return fmt.Errorf("creating a subaccount: the answer lacks auth_id or auth_token")
 		}
-		sd.subs[j] = Credentials(sa)
+		number, err := seedNumber(ctx, a, o, bearer, ma, sa.AuthID)
+		if err != nil {
+			return err
+		}
+		sd.subs[j] = Credentials{AuthID: sa.AuthID, AuthToken: sa.AuthToken, Number: number}
 		done.Add(1)
 		return nil
 	})
@@ -188,6 +195,47 @@ func seed(ctx context.Context, a *apiClient, o Options) (*seeding, error) {
 		Credited: o.Credit, RateLimit: o.RateLimit, Seconds: time.Since(start).Seconds(),
 	}
 	return sd, nil
+}
+
+// seedNumber gives the subaccount sub of main a phone number of its own, as a platform does:
+// the operator adds a new number to main's inventory, and main moves it to sub. Numbers are
+// drawn at random (+999 and 12 digits), since the accounts of earlier runs keep theirs; one
+// that is taken is drawn again.
+func seedNumber(ctx context.Context, a *apiClient, o Options, bearer [][2]string, main Credentials, sub string) (string, error) {
+	for try := 0; ; try++ {
+		var r [8]byte
+		_, _ = rand.Read(r[:])
+		number := fmt.Sprintf("+999%012d", binary.BigEndian.Uint64(r[:])%1_000_000_000_000)
+		err := a.call(ctx, "POST", join(o.Operator, "/admin/v1/Account/"+main.AuthID+"/Number/"), bearer,
+			map[string]any{"number": number}, nil, 201)
+		if err != nil && strings.Contains(err.Error(), "status 409") && try < 3 {
+			continue // taken
+		}
+		if err != nil {
+			return "", err
+		}
+		return number, a.call(ctx, "POST", join(o.Target, "/v1/Account/"+main.AuthID+"/Number/"+number+"/"),
+			[][2]string{{"Authorization", basic(main.AuthID, main.AuthToken)}}, map[string]any{"auth_id": sub}, nil, 200)
+	}
+}
+
+// accountNumber is the first phone number the account c owns (for a body that names
+// NumberPlaceholder when the credentials were given).
+func accountNumber(ctx context.Context, a *apiClient, target string, c Credentials) (string, error) {
+	var out struct {
+		Objects []struct {
+			Number string `json:"number"`
+		} `json:"objects"`
+	}
+	err := a.call(ctx, "GET", join(target, "/v1/Account/"+c.AuthID+"/Number/?limit=1"),
+		[][2]string{{"X-Auth-ID", c.AuthID}, {"X-Auth-Token", c.AuthToken}}, nil, &out, 200)
+	if err != nil {
+		return "", err
+	}
+	if len(out.Objects) == 0 {
+		return "", fmt.Errorf("the body names %s, and %s owns no phone number: give it one, or pass a --body without it", NumberPlaceholder, c.AuthID)
+	}
+	return out.Objects[0].Number, nil
 }
 
 // inParallel runs fn(ctx, i) for i in [0, n) on at most workers goroutines and returns the
@@ -250,6 +298,7 @@ type balanceRead struct {
 	Accounts      int    // billing accounts read
 	Currency      string
 	Balance       micros
+	Held          micros // held for open calls (API.md §8)
 }
 
 // readBalances reads the balances of accounts (each as itself) and sums them: the money of
@@ -268,6 +317,7 @@ func readBalances(ctx context.Context, a *apiClient, target string, accounts []C
 	sum := *reads[0]
 	for _, r := range reads[1:] {
 		sum.Balance += r.Balance
+		sum.Held += r.Held
 		sum.Accounts++
 		if r.Currency != sum.Currency {
 			return nil, fmt.Errorf("billing accounts in different currencies (%s, %s): no one sum", sum.Currency, r.Currency)
@@ -283,6 +333,7 @@ func readBalance(ctx context.Context, a *apiClient, target string, c Credentials
 	var out struct {
 		BillingAuthID string          `json:"billing_auth_id"`
 		Balance       json.RawMessage `json:"balance"`
+		Held          json.RawMessage `json:"held"`
 		Currency      string          `json:"currency"`
 	}
 	err := a.call(ctx, "GET", join(target, "/v1/Account/"+c.AuthID+"/Balance/"),
@@ -294,5 +345,33 @@ func readBalance(ctx context.Context, a *apiClient, target string, c Credentials
 	if err != nil {
 		return nil, fmt.Errorf("balance of %s: %w", c.AuthID, err)
 	}
-	return &balanceRead{BillingAuthID: out.BillingAuthID, Accounts: 1, Currency: out.Currency, Balance: b}, nil
+	var held micros
+	if len(out.Held) > 0 {
+		if held, err = jsonAmount(out.Held); err != nil {
+			return nil, fmt.Errorf("held of %s: %w", c.AuthID, err)
+		}
+	}
+	return &balanceRead{BillingAuthID: out.BillingAuthID, Accounts: 1, Currency: out.Currency, Balance: b, Held: held}, nil
+}
+
+// settledBalances is readBalances once nothing is held any more: the calls a call route
+// opened end later than their requests (the backend settles them), and only then has each
+// moved all of its money. It polls for at most wait; a note says when something is still
+// held after it.
+func settledBalances(ctx context.Context, a *apiClient, target string, accounts []Credentials, wait time.Duration) (*balanceRead, string, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		r, err := readBalances(ctx, a, target, accounts)
+		if err != nil || r.Held == 0 {
+			return r, "", err
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Sprintf("%s still held for open calls after waiting %v: their money is not counted", r.Held, wait), nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

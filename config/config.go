@@ -62,6 +62,12 @@ type Config struct {
 	// default 2; at most 512 (the sandbox upstreams' max_conns).
 	SandboxPipeline int `yaml:"sandbox_pipeline"`
 
+	// SandboxTalk is how long at most the sandbox voice backend "talks" on a call of a call
+	// route before it settles the call through the operator API (a random whole number of
+	// seconds from 1 to this). Only used in the sandbox. YAML "sandbox_talk"; default 5s;
+	// at least 1s.
+	SandboxTalk Duration `yaml:"sandbox_talk"`
+
 	// Sandbox is not a setting: Load sets it when no upstreams are
 	// configured. Upstreams then holds "voice" and "sms" with empty URLs,
 	// which main fills in after it starts the built-in sandbox backends.

@@ -60,6 +60,7 @@ const (
 	DefaultCallRingTimeout = 60 * time.Second
 	DefaultCallExpiryGrace = 60 * time.Second
 	DefaultCallOnExpiry    = "commit"
+	DefaultSandboxTalk     = 5 * time.Second
 
 	DefaultUpstreamTimeout  = 10 * time.Second
 	DefaultConnectTimeout   = 2 * time.Second
@@ -107,7 +108,8 @@ func base() Config {
 			UsageRetention:        Duration(DefaultUsageRetention),
 			HoldRetention:         Duration(DefaultHoldRetention),
 		},
-		Log: Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
+		Log:         Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
+		SandboxTalk: Duration(DefaultSandboxTalk),
 	}
 }
 
@@ -148,12 +150,28 @@ const (
 // upstreams answer in order and at once, so pipelining them costs nothing.
 const DefaultSandboxPipeline = 2
 
-// DefaultRoutes returns the routes used when none are configured (API.md §7).
+// The default call route's per-minute rate, and the caller-ID fields of the default routes:
+// a call comes from "from" and a message from "src", as in the telephony APIs the sandbox
+// answers like (API.md §7).
+const (
+	DefaultCallRate       = "0.0120"
+	DefaultCallCallerID   = "from"
+	DefaultSMSCallerID    = "src"
+	defaultCallRoutePrice = "0.0100"
+)
+
+// DefaultRoutes returns the routes used when none are configured (API.md §7): placing a call
+// is a call route (a 0.0100 fee per call, then 0.0120 a minute held and settled, §8) and,
+// like sending a message, needs a caller-ID number the path account owns (§9).
 func DefaultRoutes() []Route {
+	call := DefaultCall()
+	call.Rate = DefaultCallRate
 	return []Route{
-		{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: SandboxVoice, Permission: "calls", KYC: true, Price: "0.0100"},
+		{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: SandboxVoice, Permission: "calls", KYC: true,
+			Price: defaultCallRoutePrice, CallerID: DefaultCallCallerID, Call: &call},
 		{Name: "call.list", Method: "GET", Path: "/v1/Account/{auth_id}/Call/", Upstream: SandboxVoice, Permission: "cdr", Price: "0"},
-		{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: SandboxSMS, Permission: "sms", Price: "0.0050"},
+		{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: SandboxSMS, Permission: "sms", Price: "0.0050",
+			CallerID: DefaultSMSCallerID},
 	}
 }
 

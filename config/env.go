@@ -51,6 +51,7 @@ var envSettings = []struct {
 	{"limits.refund_marker_ttl", func(c *Config) any { return &c.Limits.RefundMarkerTTL }},
 	{"limits.usage_retention", func(c *Config) any { return &c.Limits.UsageRetention }},
 	{"limits.hold_retention", func(c *Config) any { return &c.Limits.HoldRetention }},
+	{"sandbox_talk", func(c *Config) any { return &c.SandboxTalk }},
 	{"log.format", func(c *Config) any { return &c.Log.Format }},
 	{"log.level", func(c *Config) any { return &c.Log.Level }},
 }

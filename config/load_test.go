@@ -99,10 +99,15 @@ func TestLoadSandboxDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.Upstreams, want) {
 		t.Errorf("Upstreams = %+v, want %+v", c.Upstreams, want)
 	}
+	// Placing a call is a call route at 0.0120 a minute, every other call setting its default;
+	// calls and messages need a caller-ID number the path account owns.
+	call := Call{Rate: "0.0120", Increment: "60/60", ConnectFee: "0", Grant: Duration(10 * time.Minute), MinDuration: Duration(time.Minute),
+		MaxDuration: Duration(4 * time.Hour), RingTimeout: Duration(60 * time.Second), ExpiryGrace: Duration(60 * time.Second), OnExpiry: "commit"}
 	wantRoutes := []Route{
-		{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100"},
+		{Name: "call.create", Method: "POST", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "calls", KYC: true, Price: "0.0100",
+			CallerID: "from", Call: &call},
 		{Name: "call.list", Method: "GET", Path: "/v1/Account/{auth_id}/Call/", Upstream: "voice", Permission: "cdr", Price: "0"},
-		{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050"},
+		{Name: "message.create", Method: "POST", Path: "/v1/Account/{auth_id}/Message/", Upstream: "sms", Permission: "sms", Price: "0.0050", CallerID: "src"},
 	}
 	if !reflect.DeepEqual(c.Routes, wantRoutes) {
 		t.Errorf("Routes = %+v\nwant %+v", c.Routes, wantRoutes)
@@ -163,6 +168,25 @@ func TestLoadSandboxPipeline(t *testing.T) {
 	}
 	if c.Sandbox || c.Upstreams["voice"].Pipeline != 0 {
 		t.Errorf("configured upstreams: sandbox %v, voice %+v", c.Sandbox, c.Upstreams["voice"])
+	}
+}
+
+// TestLoadSandboxTalk: sandbox_talk defaults to DefaultSandboxTalk; the file and the
+// environment set it.
+func TestLoadSandboxTalk(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SandboxTalk.Std() != DefaultSandboxTalk {
+		t.Errorf("default sandbox_talk %v, want %v", c.SandboxTalk.Std(), DefaultSandboxTalk)
+	}
+	c, err = Load(writeConfig(t, "sandbox_talk: 3s\n"), []string{"GATEWAY_SANDBOX_TALK=2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SandboxTalk.Std() != 2*time.Second {
+		t.Errorf("GATEWAY_SANDBOX_TALK=2s over a file's 3s: %v", c.SandboxTalk.Std())
 	}
 }
 
@@ -283,6 +307,8 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown route key", "routes: [{method: GET, prise: 1}]\n", []string{"routes[0].prise: unknown setting"}, ""},
 		{"sandbox is not a setting", "sandbox: true\n", []string{"sandbox: unknown setting"}, ""},
 		{"sandbox_pipeline negative", "sandbox_pipeline: -1\n", []string{"sandbox_pipeline: must be between 0 and 512, got -1"}, ""},
+		{"sandbox_talk under a second", "sandbox_talk: 500ms\n", []string{"sandbox_talk: must be at least 1s"}, ""},
+		{"sandbox_talk zero", "sandbox_talk: 0s\n", []string{"sandbox_talk: must be at least 1s"}, ""},
 		{"key set twice", "listen: \":1\"\nlisten: \":2\"\n", []string{"listen: set twice (first on line 1)"}, ""},
 
 		// wrong types

@@ -39,6 +39,9 @@ func (c *Config) problems() []*Error {
 	v.upstreams(c.Upstreams, c.Sandbox)
 	v.routes(c.Routes, c.Upstreams)
 	v.markerTTL(c.Limits.RefundMarkerTTL, c.Upstreams)
+	if c.SandboxTalk.Std() < time.Second {
+		v.add("sandbox_talk", "must be at least 1s")
+	}
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	return v.errs
