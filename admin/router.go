@@ -23,6 +23,7 @@ import (
 //	          /admin/v1/Account/{id}/Credit/                 POST
 //	          /admin/v1/Account/{id}/Kyc/                    POST
 //	          /admin/v1/Account/{id}/Token/                  POST (rotate any account's token)
+//	both:     /openapi.json                                  GET, HEAD, no credentials (static.go)
 
 type routeKind int
 
@@ -166,6 +167,9 @@ func (c *call) accept(r route, authenticate func() error) bool {
 func (a *API) Public(rc *fasthttp.RequestCtx) {
 	c, cancel := a.begin(rc, false)
 	defer cancel()
+	if c.static() {
+		return
+	}
 	r := parsePublic(string(rc.Path()))
 	if !c.accept(r, c.authenticate) {
 		return
@@ -220,6 +224,9 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 func (a *API) Operator(rc *fasthttp.RequestCtx) {
 	c, cancel := a.begin(rc, true)
 	defer cancel()
+	if c.static() {
+		return
+	}
 	r := parseOperator(string(rc.Path()))
 	if !c.accept(r, c.authenticateOperator) {
 		return
