@@ -23,7 +23,7 @@ import (
 //	          /admin/v1/Account/{id}/Credit/                 POST
 //	          /admin/v1/Account/{id}/Kyc/                    POST
 //	          /admin/v1/Account/{id}/Token/                  POST (rotate any account's token)
-//	both:     /openapi.json                                  GET, HEAD, no credentials (static.go)
+//	both:     /openapi.json, /console/…                      GET, HEAD, no credentials (static.go)
 
 type routeKind int
 

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/tenantgw/gateway/admin/console"
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/bench/testkit"
 )
@@ -89,4 +90,43 @@ func keys(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestConsoleIsServed: the console's page and files answer on both listeners without
+// credentials, with the security headers; the operator listener's page signs in with the
+// operator token; /console redirects; an unknown file is 404; a write is 405.
+func TestConsoleIsServed(t *testing.T) {
+	t.Parallel()
+	pub, op := listeners(t)
+	for _, tc := range []struct {
+		hc                    *fasthttp.HostClient
+		path, ctype, contains string
+	}{
+		{pub, "/console/", "text/html", `data-listener="public"`},
+		{op, "/console/", "text/html", `data-listener="operator"`},
+		{pub, "/console/app.js", "text/javascript", "use strict"},
+		{pub, "/console/style.css", "text/css", "body"},
+		{op, "/console/vendor/uplot/uPlot.iife.min.js", "text/javascript", "uPlot"},
+	} {
+		r := must(t, tc.hc, 200, testkit.Request{Method: "GET", Path: tc.path})
+		if !strings.HasPrefix(r.Header["Content-Type"], tc.ctype) || !strings.Contains(string(r.Body), tc.contains) {
+			t.Errorf("%s: %q, body without %q", tc.path, r.Header["Content-Type"], tc.contains)
+		}
+		for h, want := range map[string]string{"Content-Security-Policy": console.CSP, "X-Content-Type-Options": "nosniff",
+			"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"} {
+			if r.Header[h] != want {
+				t.Errorf("%s: %s %q, want %q", tc.path, h, r.Header[h], want)
+			}
+		}
+	}
+	if !strings.Contains(console.CSP, "script-src 'self';") || strings.Contains(console.CSP, "unsafe") {
+		t.Errorf("CSP %q", console.CSP)
+	}
+	if r := must(t, pub, 301, testkit.Request{Method: "GET", Path: "/console"}); !strings.HasSuffix(r.Header["Location"], "/console/") {
+		t.Errorf("redirect to %q", r.Header["Location"])
+	}
+	must(t, pub, 404, testkit.Request{Method: "GET", Path: "/console/nothing.js"})
+	must(t, op, 404, testkit.Request{Method: "GET", Path: "/console/vendor/"})
+	must(t, pub, 405, testkit.Request{Method: "POST", Path: "/console/", Body: "{}"})
+	must(t, op, 405, testkit.Request{Method: "DELETE", Path: "/openapi.json"})
 }
