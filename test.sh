@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's single test command: installs Redis if it is missing, then checks formatting,
+# The project's single test command: installs Redis and Chromium if they are missing, then checks formatting,
 # vets (go vet and staticcheck), runs every test with the race detector, and gives every fuzz
 # target a brief run.
 #
@@ -37,6 +37,27 @@ if [[ $need_redis == 1 ]]; then
 	done
 fi
 redis-server --version
+
+# --- Chromium: the console's browser tests (console_test.go) drive a real headless one. ---------
+# They fail, not skip, without it.
+have_chromium() {
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+		command -v google-chrome >/dev/null 2>&1
+}
+if ! have_chromium; then
+	step "installing chromium (the console's browser tests)"
+	command -v apt-get >/dev/null 2>&1 ||
+		die "chromium is needed by the console's browser tests and apt-get is not available: install Chromium yourself"
+	SUDO=()
+	if [[ $(id -u) != 0 ]]; then
+		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: install chromium yourself"
+		SUDO=(sudo)
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update
+	"${SUDO[@]}" apt-get install -y chromium fonts-dejavu-core
+	have_chromium || die "chromium is still missing after apt-get install"
+fi
 
 # --- Formatting, vet, tests. ------------------------------------------------------------------
 step "gofmt -l ."
