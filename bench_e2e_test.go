@@ -2,8 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/bench"
 	"github.com/tenantgw/gateway/gateway"
@@ -64,5 +73,148 @@ func TestBenchAgainstRealGateway(t *testing.T) {
 	}
 	if rep.Direct == nil || rep.Direct.Requests != 300 || rep.Direct.Success != 300 || rep.Ratio == nil || rep.Ratio.Throughput <= 0 {
 		t.Fatalf("direct phase / ratio: %+v %+v", rep.Direct, rep.Ratio)
+	}
+}
+
+// TestBenchTenantsRoundRobin seeds 3 main accounts × 4 subaccounts through the operator and
+// public APIs of a real gateway (real Redis, the sandbox voice upstream as a plain keep-alive
+// backend, as most backends are), spreads 120 requests round robin over the 12 subaccounts —
+// each one's own usage counters must say 10 — and checks the money summed over the three
+// billing accounts, the bare proxy and direct phases, and the CPU figures: the gateway's
+// process (this one, found by its listening port) and Redis's script calls, present in the
+// gateway phase and absent from the others.
+func TestBenchTenantsRoundRobin(t *testing.T) {
+	voice, sms, stopSandbox, err := gateway.StartSandbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopSandbox)
+	// gateway.Upstream's zero Pipeline: plain keep-alive.
+	stk := startStack(t, []policy.RouteSpec{{Name: "voice.call", Method: "POST", Path: "/v1/Account/{auth_id}/Call/",
+		Upstream: "voice", Permission: "calls", Price: "0.0100"}},
+		map[string]gateway.Upstream{"voice": {URL: voice}, "sms": {URL: sms}})
+	h, err := bench.BareProxy(voice, 64, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := "http://" + serveOn(t, &fasthttp.Server{Handler: h}).Addr
+	redisAddr := stk.store.Client().(*redis.Client).Options().Addr
+
+	rep, err := bench.Run(context.Background(), bench.Options{
+		Target: "http://" + stk.pub.Addr, Operator: "http://" + stk.ops.Addr, OperatorToken: stk.opToken,
+		Tenants: 3, Subs: 4, Requests: 120, Concurrency: 8, Price: "0.01",
+		Bare: bare, Direct: voice, Redis: "redis://" + redisAddr + "/0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Seeded; s == nil || s.Tenants != 3 || s.Subs != 4 || s.Accounts != 12 {
+		t.Fatalf("seeded %+v", rep.Seeded)
+	}
+	if g := rep.Gateway; g.Requests != 120 || g.Success != 120 || g.Status[201] != 120 {
+		t.Fatalf("gateway phase: requests %d, 2xx %d, status %v (first error %q)", g.Requests, g.Success, g.Status, g.FirstError)
+	}
+	if m := rep.Money; m == nil || m.Exact == nil || !*m.Exact || m.Admitted != 120 || m.Charged != "1.20" ||
+		m.BillingAuthID != "" || m.BillingAccounts != 3 || m.BalanceBefore != "3000000.00" {
+		t.Fatalf("money %+v; notes %v", rep.Money, rep.Notes)
+	}
+
+	ctx := context.Background()
+	mains, err := stk.store.Mains(ctx)
+	if err != nil || len(mains) != 3 {
+		t.Fatalf("mains %v, %v", mains, err)
+	}
+	today := time.Now().UTC().Format("2006-01-02")
+	subs := 0
+	for _, ma := range mains {
+		kids, err := stk.store.Children(ctx, ma, ma)
+		if err != nil || len(kids) != 4 {
+			t.Fatalf("children of %s: %v, %v", ma, kids, err)
+		}
+		for _, sa := range kids {
+			us, err := stk.store.UsageOf(ctx, ma, []string{sa}, today, today)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int64
+			for _, u := range us {
+				n += u.Count
+			}
+			if n != 10 {
+				t.Errorf("subaccount %s of %s: %d requests, want 10 (120 round robin over 12)", sa, ma, n)
+			}
+			subs++
+		}
+	}
+	if subs != 12 {
+		t.Errorf("%d subaccounts, want 12", subs)
+	}
+
+	for _, p := range []*bench.Phase{rep.Bare, rep.Direct} {
+		if p == nil || p.Requests != 120 || p.Status[201] != 120 {
+			t.Fatalf("bare or direct phase: %+v", p)
+		}
+		if p.Redis == nil || p.Redis.ScriptCalls != 0 {
+			t.Errorf("%s phase: Redis %+v, want no script calls", p.Name, p.Redis)
+		}
+	}
+	if rep.BareRatio == nil || rep.BareRatio.Throughput <= 0 || rep.Ratio == nil || rep.Ratio.Throughput <= 0 {
+		t.Errorf("ratios: bare %+v, direct %+v", rep.BareRatio, rep.Ratio)
+	}
+	r := rep.Gateway.Redis
+	if r == nil || r.ScriptCalls < 1 || r.ScriptsPerRequest <= 0 || r.ScriptMicrosPerCall <= 0 || r.Seconds < 0 {
+		t.Errorf("gateway phase: Redis %+v, want script calls", r)
+	}
+	if runtime.GOOS == "linux" {
+		// The gateway listens in this process; the bare proxy too, on another port.
+		var names []string
+		for _, pc := range rep.Gateway.Processes {
+			names = append(names, pc.Name)
+			if pc.PID != os.Getpid() || pc.Seconds < 0 {
+				t.Errorf("process %+v, want pid %d", pc, os.Getpid())
+			}
+		}
+		if !slices.Equal(names, []string{"gateway", "bare proxy"}) {
+			t.Errorf("metered processes %v", names)
+		}
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3 main accounts", "× 4 subaccounts = 12 load accounts", "gateway/bare", "gateway/direct",
+		"cpu/req Redis", "script µs/call", "summed over 3 billing accounts", "EXACT"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+// TestBenchSeedOnlyMemory: --seed-only seeds 2 × 3 accounts, sends no load, and reports how
+// much Redis's used_memory grew per account.
+func TestBenchSeedOnlyMemory(t *testing.T) {
+	stk := startSandboxStack(t, stackOptions{})
+	redisAddr := stk.store.Client().(*redis.Client).Options().Addr
+	var out bytes.Buffer
+	code := bench.Main([]string{"--target", "http://" + stk.pub.Addr, "--operator", "http://" + stk.ops.Addr,
+		"--operator-token", stk.opToken, "--tenants", "2", "--subs", "3", "--seed-only",
+		"--redis", "redis://" + redisAddr + "/0", "--json", "--quiet"}, &out, &out)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	m := rep.Memory
+	if m == nil || m.Accounts != 8 || m.Subaccounts != 6 || m.After <= m.Before || m.PerAccount != float64(m.After-m.Before)/8 {
+		t.Fatalf("memory %+v", m)
+	}
+	if rep.Gateway.Requests != 0 || rep.Money != nil {
+		t.Errorf("--seed-only sent load: %+v, money %+v", rep.Gateway, rep.Money)
+	}
+	mains, err := stk.store.Mains(context.Background())
+	if err != nil || len(mains) != 2 {
+		t.Fatalf("mains %v, %v", mains, err)
 	}
 }

@@ -44,7 +44,9 @@ Usage:
                                   operator token.
   gateway bench [flags]           drive a running gateway with load and report throughput,
                                   latency percentiles and the money charged; --direct URL
-                                  measures an upstream in the same run (gateway bench -h)
+                                  measures an upstream in the same run, --tenants N --subs M
+                                  spreads the load over N × M seeded subaccounts; "gateway
+                                  bench proxy" is a bare proxy to compare with (gateway bench -h)
   gateway version                 print the version
   gateway help                    this text (also --help, -h)
 
@@ -150,6 +152,9 @@ func serve(file string, stdout, stderr io.Writer) error {
 	var gw *gateway.Gateway
 	ao := adminOptions(cfg)
 	ao.Store, ao.OperatorToken, ao.Logger, ao.AuthLimiter, ao.OperatorAuthLimiter = store, opToken, log, pubLimit, opLimit
+	if ao.UpstreamTokens, err = upstreamTokens(cfg); err != nil {
+		return err
+	}
 	ao.Invalidate = func(id string) { // this instance at once, the others through the store
 		gw.Invalidate(id)
 		if err := store.PublishInvalidation(context.Background(), id); err != nil {
@@ -179,6 +184,13 @@ func serve(file string, stdout, stderr io.Writer) error {
 		balance.NewCompactor(store, cfg.Limits.UsageRetention.Std(), nil).Run(cctx, log)
 	}()
 	defer func() { stopCompactor(); <-compacted }()
+	// Call holds whose lifetime ended are resolved by a reaper on every instance.
+	reaped := make(chan struct{})
+	go func() {
+		defer close(reaped)
+		balance.NewReaper(store).Run(cctx, log)
+	}()
+	defer func() { stopCompactor(); <-reaped }()
 
 	ops := newOperatorServer(api, store, reg, log, cfg.Limits.MaxBodyBytes)
 
@@ -221,6 +233,31 @@ func setURL(cfg *config.Config, name, url string) {
 	u := cfg.Upstreams[name]
 	u.URL = url
 	cfg.Upstreams[name] = u
+}
+
+// upstreamTokens are the backends' own tokens (API.md §6): GATEWAY_UPSTREAMS_<NAME>_TOKEN,
+// else the upstream's token_file, else its token; an upstream with none has no token.
+func upstreamTokens(cfg config.Config) (map[string]string, error) {
+	out := make(map[string]string)
+	for name, u := range cfg.Upstreams {
+		t := strings.TrimSpace(os.Getenv(config.UpstreamTokenEnv(name)))
+		if t == "" && u.TokenFile != "" {
+			b, err := os.ReadFile(u.TokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("upstreams.%s.token_file: %w", name, err)
+			}
+			if t = strings.TrimSpace(string(b)); t == "" {
+				return nil, fmt.Errorf("upstreams.%s.token_file: %s is empty", name, u.TokenFile)
+			}
+		}
+		if t == "" {
+			t = u.Token
+		}
+		if t != "" {
+			out[name] = t
+		}
+	}
+	return out, nil
 }
 
 // operatorToken: GATEWAY_OPERATOR_TOKEN, else operator_token_file, else one is generated and

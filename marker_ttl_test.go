@@ -26,7 +26,7 @@ func TestRefundMarkerTTLSetting(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "{"+main.id+"}:rf:*").Result()
+	keys, err := rdb.Keys(ctx, "rf:*").Result()
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("marker hashes %v %v", keys, err)
 	}

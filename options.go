@@ -23,6 +23,7 @@ func storeOptions(c config.Config) balance.Options {
 		DataDir:     c.Store.DataDir,
 		DialTimeout: c.Store.DialTimeout.Std(), ReadTimeout: c.Store.ReadTimeout.Std(), WriteTimeout: c.Store.WriteTimeout.Std(),
 		PoolSize: c.Store.PoolSize, MarkerTTL: c.Limits.RefundMarkerTTL.Std(),
+		HoldRetention: c.Limits.HoldRetention.Std(),
 	}
 }
 
@@ -40,7 +41,7 @@ func adminOptions(c config.Config) admin.Options {
 // auth-failure limit is authLimitOptions'.
 func gatewayOptions(c config.Config) gateway.Options {
 	return gateway.Options{
-		Routes: routeSpecs(c.Routes), Upstreams: gatewayUpstreams(c.Upstreams),
+		Routes: routeSpecs(c.Routes), Calls: callSpecs(c.Routes), Upstreams: gatewayUpstreams(c.Upstreams),
 		MaxBodyBytes: c.Limits.MaxBodyBytes,
 		CacheBytes:   int64(c.Limits.CacheBytes), NegativeCacheTTL: c.Limits.NegativeCacheTTL.Std(),
 	}
@@ -64,7 +65,16 @@ func routeSpecs(rs []config.Route) []policy.RouteSpec {
 	specs := make([]policy.RouteSpec, len(rs))
 	for i, r := range rs {
 		specs[i] = policy.RouteSpec{Name: r.Name, Method: r.Method, Path: r.Path, Upstream: r.Upstream,
-			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price)}
+			Permission: r.Permission, KYC: r.KYC, Price: string(r.Price), CallerID: r.CallerID}
+	}
+	return specs
+}
+
+// callSpecs are the call blocks of the routes, by index (nil for a plain route).
+func callSpecs(rs []config.Route) []*balance.CallSpec {
+	specs := make([]*balance.CallSpec, len(rs))
+	for i, r := range rs {
+		specs[i] = balance.CallSpecOf(r.Call, r.Upstream)
 	}
 	return specs
 }

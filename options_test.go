@@ -41,7 +41,7 @@ routes:
 		t.Fatal(err)
 	}
 	if got, want := storeOptions(c), (balance.Options{DataDir: dir, DialTimeout: 3 * time.Second, ReadTimeout: 4 * time.Second,
-		WriteTimeout: 5 * time.Second, MarkerTTL: 2 * time.Hour}); !reflect.DeepEqual(got, want) {
+		WriteTimeout: 5 * time.Second, MarkerTTL: 2 * time.Hour, HoldRetention: config.DefaultHoldRetention}); !reflect.DeepEqual(got, want) {
 		t.Errorf("store options %+v, want %+v", got, want)
 	}
 	if got, want := adminOptions(c), (admin.Options{RateLimit: 7, MaxSubaccounts: 8, MaxDepth: 5, ClosedRetention: time.Hour,

@@ -11,16 +11,26 @@ import (
 )
 
 // TestGatewayUpstreams: every upstream setting reaches the gateway, pipelining and its delay
-// included (an explicit 0 stays 0), and the sandbox upstreams are pipelined by default.
+// included (an explicit 0 stays 0), and the sandbox upstreams are pipelined by default, plain
+// keep-alive with sandbox_pipeline 0.
 func TestGatewayUpstreams(t *testing.T) {
 	sb, err := config.Load("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"voice", "sms"} {
-		if got := gatewayUpstreams(sb.Upstreams)[name]; got.Pipeline != config.SandboxPipeline || got.MaxConns != 512 ||
+		if got := gatewayUpstreams(sb.Upstreams)[name]; got.Pipeline != config.DefaultSandboxPipeline || got.MaxConns != 512 ||
 			got.PipelineDelay != config.DefaultPipelineDelay {
-			t.Errorf("sandbox %s: %+v, want pipeline %d", name, got, config.SandboxPipeline)
+			t.Errorf("sandbox %s: %+v, want pipeline %d", name, got, config.DefaultSandboxPipeline)
+		}
+	}
+	plain, err := config.Load("", []string{"GATEWAY_SANDBOX_PIPELINE=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"voice", "sms"} {
+		if got := gatewayUpstreams(plain.Upstreams)[name]; got.Pipeline != 0 || got.MaxConns != 512 {
+			t.Errorf("sandbox_pipeline 0: %s %+v, want a plain keep-alive upstream (pipeline 0)", name, got)
 		}
 	}
 	file := filepath.Join(t.TempDir(), "gateway.yaml")

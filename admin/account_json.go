@@ -35,6 +35,9 @@ type accountJSON struct {
 	Currency         string        `json:"currency"`
 	SubaccountCount  int           `json:"subaccount_count"`
 	MaxSubaccounts   int           `json:"max_subaccounts"`
+	MaxCalls         int           `json:"max_concurrent_calls"`
+	CPS              int           `json:"calls_per_second"`
+	ActiveCalls      int           `json:"active_calls"`
 	CreatedAt        string        `json:"created_at"`
 	UpdatedAt        string        `json:"updated_at"`
 	LastUsed         *string       `json:"last_used"`
@@ -74,6 +77,7 @@ func accountView(a *model.Account, ancestors []*model.Account, token string) acc
 		KYCCallsBlocked:  policy.KYCCallsBlocked(a, ancestors),
 		UseParentBalance: !a.Own, CreditLimit: a.CreditLimit, Currency: a.Currency,
 		SubaccountCount: a.Kids, MaxSubaccounts: a.MaxSub,
+		MaxCalls: a.MaxCalls, CPS: a.CPS, ActiveCalls: a.ActiveCalls,
 		CreatedAt: formatMicros(a.Created), UpdatedAt: formatMicros(a.Updated), LastUsed: optMicros(a.LastUsed),
 		ResourceURI: resourceURI(a),
 	}

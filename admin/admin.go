@@ -43,6 +43,9 @@
 //     POST /v1/Account/{auth_id}/CreditTransfer/.
 //   - The operator's KYC decision (/Kyc/) applies to customer_use accounts only; for a
 //     personal_use account it is 400 (field status).
+//   - Phone numbers (API.md §9, numbers.go): for a tenant, a number that is malformed,
+//     unknown or outside {auth_id}'s subtree is 403 FORBIDDEN alike; {number} may be written
+//     with '+' or %2B. Moves and give-backs are writes, decided by one store script each.
 //
 // Rules: depth (a main account is depth 0; a new account at depth ≥ MaxDepth is 409
 // max_depth) and the subaccounts permission (effective over the parent's chain, 403
@@ -73,6 +76,9 @@ import (
 type Options struct {
 	Store         *balance.Store
 	OperatorToken string // Bearer token for /admin/v1/; "" refuses every operator request
+	// UpstreamTokens are the backends' own tokens by upstream name (API.md §6): a backend's
+	// token opens the hold endpoints for its own routes' holds and nothing else.
+	UpstreamTokens map[string]string
 
 	RateLimit      int // rate_limit of new accounts, requests per second
 	MaxSubaccounts int // max_subaccounts of new accounts
@@ -119,6 +125,13 @@ type API struct {
 	now      func() time.Time
 	opHash   [32]byte
 	opTokSet bool
+	upHashes []upstreamHash
+}
+
+// upstreamHash is a backend's token, hashed as the operator token is.
+type upstreamHash struct {
+	name string
+	hash [32]byte
 }
 
 // New returns an API for o, an option left zero taking config's default (see Options).
@@ -140,6 +153,11 @@ func New(o Options) *API {
 		a.opHash = sha256Sum(o.OperatorToken)
 		a.opTokSet = true
 	}
+	for name, tok := range o.UpstreamTokens {
+		if tok != "" {
+			a.upHashes = append(a.upHashes, upstreamHash{name: name, hash: sha256Sum(tok)})
+		}
+	}
 	return a
 }
 
@@ -152,6 +170,10 @@ type call struct {
 	caller *model.Account // nil on the operator listener
 	// operator is set on the operator listener (401s then ask for Bearer, not Basic).
 	operator bool
+	// upstream names the backend whose own token authenticated an operator-listener
+	// request ("" for the operator token): it may use the hold endpoints for its own
+	// routes' holds only (API.md §6).
+	upstream string
 }
 
 func (a *API) begin(rc *fasthttp.RequestCtx, operator bool) (*call, context.CancelFunc) {

@@ -14,6 +14,7 @@ type balanceJSON struct {
 	AuthID           string       `json:"auth_id"`
 	BillingAuthID    string       `json:"billing_auth_id"`
 	Balance          model.Amount `json:"balance"`
+	Held             model.Amount `json:"held"`
 	CreditLimit      model.Amount `json:"credit_limit"`
 	Available        model.Amount `json:"available"`
 	Currency         string       `json:"currency"`
@@ -39,8 +40,8 @@ func (c *call) readBalance(a *model.Account) {
 	}
 	out := balanceJSON{AuthID: a.ID, BillingAuthID: bill.ID, Currency: a.Currency, UseParentBalance: !a.Own}
 	if bill.Own {
-		out.Balance, out.CreditLimit = bill.Balance, bill.CreditLimit
-		out.Available = bill.Balance + bill.CreditLimit
+		out.Balance, out.Held, out.CreditLimit = bill.Balance, bill.Held, bill.CreditLimit
+		out.Available = bill.Balance + bill.CreditLimit - bill.Held
 	}
 	c.reply(http.StatusOK, out)
 }

@@ -52,6 +52,14 @@ func (c *call) changeFor(a *model.Account, in *accountInput) (balance.Change, er
 		m := int(*in.maxSub)
 		ch.MaxSub = &m
 	}
+	if in.maxCalls != nil {
+		m := int(*in.maxCalls)
+		ch.MaxCalls = &m
+	}
+	if in.cps != nil {
+		m := int(*in.cps)
+		ch.CPS = &m
+	}
 	ch.CreditLimit = in.credit
 	if in.useParent != nil {
 		own := !*in.useParent
@@ -108,6 +116,12 @@ func (c *call) newAccount(id string, in *accountInput) *model.Account {
 	}
 	if in.maxSub != nil {
 		a.MaxSub = int(*in.maxSub)
+	}
+	if in.maxCalls != nil {
+		a.MaxCalls = int(*in.maxCalls)
+	}
+	if in.cps != nil {
+		a.CPS = int(*in.cps)
 	}
 	if in.kycMode != nil && *in.kycMode == model.KYCCustomer {
 		a.KYCMode, a.KYCStatus = model.KYCCustomer, model.KYCPending

@@ -14,12 +14,13 @@ import (
 var (
 	// publicFields are what a create or update on the public listener may say (API.md §4).
 	publicFields = []string{"name", "description", "email", "status", "enabled", "permissions",
-		"rate_limit", "kyc_mode", "business_type", "use_parent_balance", "credit_limit"}
+		"rate_limit", "kyc_mode", "business_type", "use_parent_balance", "credit_limit",
+		"max_concurrent_calls", "calls_per_second"}
 	// operatorUpdateFields adds max_subaccounts, which only the operator sets.
 	operatorUpdateFields = append(append([]string(nil), publicFields...), "max_subaccounts")
 	// mainCreateFields are what POST /admin/v1/Account/ takes (API.md §6, and description).
 	mainCreateFields = []string{"name", "description", "email", "currency", "rate_limit",
-		"credit_limit", "max_subaccounts"}
+		"credit_limit", "max_subaccounts", "max_concurrent_calls", "calls_per_second"}
 )
 
 // Bounds of account fields.
@@ -30,6 +31,7 @@ const (
 	maxBusinessType = 100
 	maxRateLimit    = 1_000_000
 	maxMaxSub       = 1_000_000
+	maxCallLimit    = 1_000_000 // max_concurrent_calls and calls_per_second (0 = none)
 )
 
 // accountInput is what a body says about an account's fields; nil or unset = not given.
@@ -39,6 +41,7 @@ type accountInput struct {
 	status               *string          // after the enabled alias
 	calls, sms, cdr, sub *bool
 	rate, maxSub         *int64
+	maxCalls, cps        *int64
 	kycMode              *string
 	useParent            *bool
 	credit               *model.Amount
@@ -89,6 +92,12 @@ func parseAccountInput(b *body, allowed []string) (*accountInput, error) {
 		return nil, err
 	}
 	if in.maxSub, err = optInt(b, "max_subaccounts", 0, maxMaxSub); err != nil {
+		return nil, err
+	}
+	if in.maxCalls, err = optInt(b, "max_concurrent_calls", 0, maxCallLimit); err != nil {
+		return nil, err
+	}
+	if in.cps, err = optInt(b, "calls_per_second", 0, maxCallLimit); err != nil {
 		return nil, err
 	}
 	if raw, ok := b.m["kyc_mode"]; ok {

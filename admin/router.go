@@ -18,11 +18,18 @@ import (
 //	          /v1/Account/{id}/Subaccount/                   GET, POST
 //	          /v1/Account/{id}/Subaccount/{sub}/             GET, POST, PATCH, DELETE
 //	          /v1/Account/{id}/Subaccount/{sub}/Token/       POST
+//	          /v1/Account/{id}/Number/                       GET
+//	          /v1/Account/{id}/Number/{number}/              GET, POST, DELETE ({number}: '+' or %2B)
 //	operator: /admin/v1/Account/                             GET, POST
 //	          /admin/v1/Account/{id}/                        GET, POST, PATCH
 //	          /admin/v1/Account/{id}/Credit/                 POST
 //	          /admin/v1/Account/{id}/Kyc/                    POST
 //	          /admin/v1/Account/{id}/Token/                  POST (rotate any account's token)
+//	          /admin/v1/Account/{id}/Number/                 POST (add to a main account's inventory)
+//	          /admin/v1/Number/{number}/                     GET, DELETE
+//	          /admin/v1/Hold/{hold}/                         GET
+//	          /admin/v1/Hold/{hold}/Extend/, Settle/, Void/  POST
+//	public:   /v1/Account/{id}/Hold/                         GET (open holds of the subtree)
 //	both:     /openapi.json, /console/…                      GET, HEAD, no credentials (static.go)
 
 type routeKind int
@@ -38,19 +45,30 @@ const (
 	rTransfer
 	rCreditTransfer
 	rUsage
+	rNumbers
+	rNumber
+	rHolds
 	// operator
 	rMains
 	rAny
 	rCredit
 	rKyc
 	rAnyToken
+	rMainNumber
+	rAnyNumber
+	rHold
+	rHoldExtend
+	rHoldSettle
+	rHoldVoid
 )
 
 // allowed lists the methods of each kind, as the Allow header says them.
 var allowed = map[routeKind]string{
 	rSelf: "GET", rBalance: "GET", rSubs: "GET, POST", rSub: "GET, POST, PATCH, DELETE", rToken: "POST",
-	rTransfer: "GET, POST", rCreditTransfer: "POST", rUsage: "GET",
+	rTransfer: "GET, POST", rCreditTransfer: "POST", rUsage: "GET", rNumbers: "GET", rNumber: "GET, POST, DELETE",
 	rMains: "GET, POST", rAny: "GET, POST, PATCH", rCredit: "POST", rKyc: "POST", rAnyToken: "POST",
+	rMainNumber: "POST", rAnyNumber: "GET, DELETE",
+	rHolds: "GET", rHold: "GET", rHoldExtend: "POST", rHoldSettle: "POST", rHoldVoid: "POST",
 }
 
 type route struct {
@@ -92,6 +110,12 @@ func parsePublic(path string) route {
 		return route{kind: rCreditTransfer, id: s[0]}
 	case len(s) == 2 && s[1] == "Usage":
 		return route{kind: rUsage, id: s[0]}
+	case len(s) == 2 && s[1] == "Number":
+		return route{kind: rNumbers, id: s[0]}
+	case len(s) == 3 && s[1] == "Number" && s[2] != "":
+		return route{kind: rNumber, id: s[0], sub: s[2]}
+	case len(s) == 2 && s[1] == "Hold":
+		return route{kind: rHolds, id: s[0]}
 	case len(s) == 3 && s[1] == "Subaccount" && s[2] != "":
 		return route{kind: rSub, id: s[0], sub: s[2]}
 	case len(s) == 4 && s[1] == "Subaccount" && s[2] != "" && s[3] == "Token":
@@ -103,6 +127,25 @@ func parsePublic(path string) route {
 func parseOperator(path string) route {
 	if path == "/admin/v1/Account" {
 		return route{kind: rMains}
+	}
+	if n, ok := segments(path, "/admin/v1/Number/"); ok {
+		if len(n) == 1 && n[0] != "" {
+			return route{kind: rAnyNumber, sub: n[0]}
+		}
+		return route{}
+	}
+	if s, ok := segments(path, "/admin/v1/Hold/"); ok && len(s) > 0 && s[0] != "" {
+		switch {
+		case len(s) == 1:
+			return route{kind: rHold, id: s[0]}
+		case len(s) == 2 && s[1] == "Extend":
+			return route{kind: rHoldExtend, id: s[0]}
+		case len(s) == 2 && s[1] == "Settle":
+			return route{kind: rHoldSettle, id: s[0]}
+		case len(s) == 2 && s[1] == "Void":
+			return route{kind: rHoldVoid, id: s[0]}
+		}
+		return route{}
 	}
 	s, ok := segments(path, "/admin/v1/Account/")
 	if !ok || len(s) > 0 && s[0] == "" {
@@ -119,6 +162,8 @@ func parseOperator(path string) route {
 		return route{kind: rKyc, id: s[0]}
 	case len(s) == 2 && s[1] == "Token":
 		return route{kind: rAnyToken, id: s[0]}
+	case len(s) == 2 && s[1] == "Number":
+		return route{kind: rMainNumber, id: s[0]}
 	}
 	return route{}
 }
@@ -194,6 +239,19 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 		c.creditTransfer(target)
 	case rUsage:
 		c.usage(target)
+	case rNumbers:
+		c.listNumbers(target)
+	case rNumber:
+		switch {
+		case rc.IsGet():
+			c.readNumber(target, r.sub)
+		case rc.IsDelete():
+			c.giveBackNumber(target, r.sub)
+		default:
+			c.moveNumber(target, r.sub)
+		}
+	case rHolds:
+		c.listHolds(target)
 	case rSubs:
 		if rc.IsGet() {
 			c.listChildren(target)
@@ -231,12 +289,24 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 	if !c.accept(r, c.authenticateOperator) {
 		return
 	}
+	if r.kind >= rHold {
+		c.holdEndpoint(r)
+		return
+	}
+	if c.upstream != "" { // a backend's token opens the hold endpoints only
+		c.fail(policy.ErrForbidden)
+		return
+	}
 	if r.kind == rMains {
 		if rc.IsGet() {
 			c.listMains()
 		} else {
 			c.createMain()
 		}
+		return
+	}
+	if r.kind == rAnyNumber {
+		c.operatorNumber(r.sub)
 		return
 	}
 	target, err := c.anyAccount(r.id)
@@ -251,6 +321,8 @@ func (a *API) Operator(rc *fasthttp.RequestCtx) {
 		c.setKYC(target)
 	case r.kind == rAnyToken:
 		c.rotate(target)
+	case r.kind == rMainNumber:
+		c.addNumber(target)
 	case rc.IsGet():
 		c.readAccount(target)
 	default:
@@ -269,6 +341,10 @@ func (a *API) RequireOperator(h fasthttp.RequestHandler) fasthttp.RequestHandler
 		defer cancel()
 		if err := c.limited(c.authenticateOperator); err != nil {
 			c.fail(err)
+			return
+		}
+		if c.upstream != "" { // a backend's token opens the hold endpoints only
+			c.fail(policy.ErrForbidden)
 			return
 		}
 		h(rc)

@@ -40,7 +40,7 @@ func TestAccountObject(t *testing.T) {
 	want := []string{"auth_id", "auth_token", "name", "description", "email", "parent_auth_id", "root_auth_id", "depth",
 		"status", "enabled", "is_active", "permissions", "rate_limit", "kyc_mode", "business_type", "kyc_status",
 		"kyc_calls_blocked", "use_parent_balance", "balance", "credit_limit", "currency", "subaccount_count",
-		"max_subaccounts", "created_at", "updated_at", "last_used", "resource_uri"}
+		"max_subaccounts", "max_concurrent_calls", "calls_per_second", "active_calls", "created_at", "updated_at", "last_used", "resource_uri"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("fields\n got %v\nwant %v", keys, want)
 	}

@@ -39,6 +39,7 @@ func accountFields(a *model.Account) []interface{} {
 		"chain", strings.Join(a.Chain, ","), "name", a.Name,
 		"currency", a.Currency, "max_sub", itoa(int64(a.MaxSub)), "kids", itoa(int64(a.Kids)),
 		"created", itoa(a.Created), "updated", itoa(a.Updated),
+		"mcc", itoa(int64(a.MaxCalls)), "cps", itoa(int64(a.CPS)), "held", itoa(int64(a.Held)),
 	}
 	for _, o := range []struct {
 		k string
@@ -78,6 +79,7 @@ func accountFromHash(m map[string]string) *model.Account {
 		Currency: m["currency"], MaxSub: int(atoi(m["max_sub"])), Kids: int(atoi(m["kids"])),
 		Created: atoi(m["created"]), Updated: atoi(m["updated"]), LastUsed: atoi(m["last_used"]), Closed: atoi(m["closed"]),
 		Tok: m["tok"], TokPrev: m["tok_prev"], TokPrevExp: atoi(m["tok_prev_exp"]),
+		MaxCalls: int(atoi(m["mcc"])), CPS: int(atoi(m["cps"])), Held: model.Amount(atoi(m["held"])),
 	}
 	if c := m["chain"]; c != "" {
 		a.Chain = strings.Split(c, ",")

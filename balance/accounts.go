@@ -108,7 +108,14 @@ func (s *Store) Account(ctx context.Context, id string) (*model.Account, error) 
 
 // AccountIn reads an account of a known tree.
 func (s *Store) AccountIn(ctx context.Context, root, id string) (*model.Account, error) {
-	return hashRecord(ctx, s, accountKey(root, id), accountFromHash)
+	as, err := s.accountsAt(ctx, []string{accountKey(root, id)})
+	if err != nil {
+		return nil, err
+	}
+	if len(as) == 0 {
+		return nil, ErrNotFound
+	}
+	return as[0], nil
 }
 
 // hashRecord reads the hash at key into its record with decode, which answers nil for a
@@ -146,16 +153,28 @@ func (s *Store) hashes(ctx context.Context, keys []string) ([]map[string]string,
 	return out, nil
 }
 
-// accountsAt reads the accounts at keys in one round trip, in order; missing ones are left
-// out.
+// accountsAt reads the accounts at keys in one round trip, in order, each with its
+// ActiveCalls (the live members of its slots); missing ones are left out.
 func (s *Store) accountsAt(ctx context.Context, keys []string) ([]*model.Account, error) {
-	maps, err := s.hashes(ctx, keys)
-	if err != nil {
-		return nil, err
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	out := make([]*model.Account, 0, len(maps))
-	for _, m := range maps {
-		if a := accountFromHash(m); a != nil {
+	hs := make([]*redis.MapStringStringCmd, len(keys))
+	zs := make([]*redis.IntCmd, len(keys))
+	now := "(" + itoa(time.Now().UnixMicro())
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			hs[i] = p.HGetAll(ctx, k)
+			zs[i] = p.ZCount(ctx, slotsKeyOf(k), now, "+inf")
+		}
+		return nil
+	}); err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]*model.Account, 0, len(keys))
+	for i := range keys {
+		if a := accountFromHash(hs[i].Val()); a != nil {
+			a.ActiveCalls = int(zs[i].Val())
 			out = append(out, a)
 		}
 	}

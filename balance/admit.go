@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tenantgw/gateway/config"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -32,6 +33,13 @@ const (
 	// and left a tombstone (the gateway gave the request up as a 503 and checked it for a
 	// charge), or the id was admitted before. Nothing was taken; the gateway answers 503.
 	ReasonWithdrawn
+	ReasonNumberNotOwned // the route's caller-ID number is not the path account's (403 NUMBER_NOT_OWNED)
+	// ReasonCPS: a call route, over calls_per_second of an account of the chain; AuthID,
+	// Limit, Reset (the retry-after).
+	ReasonCPS
+	// ReasonConcurrency: a call route, an account of the chain has max_concurrent_calls
+	// calls open; AuthID, Limit, Remaining (its open calls).
+	ReasonConcurrency
 	reasonCount // codes from here on are not the script's: an unexpected answer
 )
 
@@ -58,7 +66,52 @@ type AdmitRequest struct {
 	Route string
 	// RequestID keys the refund marker; unique per request within the tree.
 	RequestID []byte
+	// CallerID is the number (E.164) the request comes from, read from the route's caller-ID
+	// field: the path account must own it (ReasonNumberNotOwned otherwise). Empty: the
+	// route checks no caller-ID.
+	CallerID []byte
+	// Call is set for a call route (API.md §8): the admit then also opens the call's hold.
+	Call *CallRequest
 }
+
+// CallRequest is the call part of the admit of a call route. The gateway makes one per call
+// (HoldID is new each time); Spec is the route's, built once.
+type CallRequest struct {
+	HoldID string // "HL_" + 20 characters of [A-Z0-9]
+	Spec   *CallSpec
+	arg    string // the script's argument, built by args
+}
+
+// CallSpec is a call route's call block (config.Call) in the store's terms, built once per
+// route at start-up by NewCallSpec: durations in whole seconds. Read-only once built.
+type CallSpec struct {
+	Tariff             model.Tariff
+	Grant, Max, Min    int64 // seconds
+	RingTimeout, Grace int64 // seconds
+	Commit             bool  // on_expiry: commit (else release)
+	Upstream           string
+	argTail            string // the spec part of the script's call argument
+}
+
+// lifetime is the longest a hold of the route can live: ring_timeout, max_duration and
+// expiry_grace.
+func (s *CallSpec) lifetime() time.Duration {
+	return time.Duration(s.RingTimeout+s.Max+s.Grace) * time.Second
+}
+
+// NewCallSpec returns s ready for use by any number of admits.
+func NewCallSpec(s CallSpec) *CallSpec {
+	t, onexp := s.Tariff, "r"
+	if s.Commit {
+		onexp = "c"
+	}
+	s.argTail = fmt.Sprintf(" %d %d %d %d %d %d %d %d %d %s %s", t.Rate, t.First, t.Next, t.ConnectFee,
+		s.Grant, s.Max, s.Min, s.RingTimeout, s.Grace, onexp, s.Upstream)
+	return &s
+}
+
+// callArg is the admit script's call argument (call.lua): the hold id, then the spec.
+func (c *CallRequest) callArg() string { return c.HoldID + c.Spec.argTail }
 
 // Decision is the admit script's answer, a value type the caller owns and may reuse.
 type Decision struct {
@@ -80,8 +133,11 @@ type Decision struct {
 	Reset time.Duration
 	// Available is balance + credit_limit of the billing account (ReasonInsufficient).
 	Available model.Amount
-	// Price echoes the price asked for (for ReasonInsufficient's "required").
+	// Price echoes the price asked for (for ReasonInsufficient's "required"); for a call
+	// route, the price plus the cost of its min_duration.
 	Price model.Amount
+	// Granted is, for an admitted call, the seconds its hold grants (X-Call-Max-Duration).
+	Granted int64
 }
 
 // Admitter is the seam of the admit call: one request in, one decision out. The Store batches
@@ -117,6 +173,13 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 	if len(req.Keys) < 2 || req.CallerPos < 0 || req.CallerPos >= len(req.Keys)-1 || !req.Permission.Valid() {
 		return fmt.Errorf("admit: bad request (keys %d, caller %d, permission %d)", len(req.Keys), req.CallerPos, req.Permission)
 	}
+	if req.Call != nil {
+		defer func() {
+			if dec.Admitted {
+				s.holdEvent(req.Route, "opened")
+			}
+		}()
+	}
 	if s.batch != nil {
 		return s.batch.admit(req, dec)
 	}
@@ -125,14 +188,22 @@ func (s *Store) Admit(ctx context.Context, req *AdmitRequest, dec *Decision) err
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	return admitOne(ctx, s.rdb, s.markerTTL, req, dec)
+	return admitOne(ctx, s.rdb, s.markerTTL, s.holdRetention, s.cluster, req, dec)
 }
 
 // admitOne runs the admit script for one request in its own round trip.
-func admitOne(ctx context.Context, rdb redis.Scripter, ttl time.Duration, req *AdmitRequest, dec *Decision) error {
+func admitOne(ctx context.Context, rdb redis.UniversalClient, ttl, retention time.Duration, cluster bool, req *AdmitRequest, dec *Decision) error {
 	c := admitCall{req: req, dec: dec}
-	g := admitGroup{ttl: ttl}
+	tag := hashTag(req.Keys[0])
+	g := admitGroup{ttl: ttl, markers: markerHashPrefix(cluster, tag), tombs: tombsKey(cluster, tag)}
 	g.add(&c)
+	if req.Call != nil {
+		pipe := rdb.Pipeline()
+		noteHolds(ctx, pipe, []*admitCall{&c}, retention)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return admitErr(unavailable(err))
+		}
+	}
 	v, err := admitScript.Run(ctx, rdb, g.keys, g.args()...).Result()
 	g.answer(v, err)
 	return c.err
@@ -162,7 +233,9 @@ func (s *Store) Refund(ctx context.Context, req *AdmitRequest) (amount model.Amo
 	if len(req.Keys) < 2 {
 		return 0, false, fmt.Errorf("refund: bad request (keys %d)", len(req.Keys))
 	}
-	return s.markerScript(ctx, "refund", refundScript, req.Keys, req.RequestID, s.markerTTL.Milliseconds())
+	root := hashTag(req.Keys[0])
+	return s.markerScript(ctx, "refund", refundScript, req.Keys, req.RequestID, s.markerTTL.Milliseconds(),
+		markerHashPrefix(s.cluster, root), tombsKey(s.cluster, root))
 }
 
 // Settle makes the charge of an admitted request cost (what the upstream reported), exactly
@@ -174,7 +247,7 @@ func (s *Store) Settle(ctx context.Context, req *AdmitRequest, cost model.Amount
 	if len(req.Keys) < 2 || cost < 0 || cost > model.MaxAmount {
 		return 0, false, fmt.Errorf("settle: bad request (keys %d, cost %d)", len(req.Keys), cost)
 	}
-	return s.markerScript(ctx, "settle", settleScript, req.Keys, req.RequestID, int64(cost))
+	return s.markerScript(ctx, "settle", settleScript, req.Keys, req.RequestID, int64(cost), markerHashPrefix(s.cluster, hashTag(req.Keys[0])))
 }
 
 // markerScript runs refund.lua or settle.lua (op names it in errors), which answer {1 when
@@ -206,7 +279,7 @@ type Marker struct {
 
 // RefundMarker reads the marker of a request (tests and tools); ErrNotFound when absent.
 func (s *Store) RefundMarker(ctx context.Context, root string, requestID string) (*Marker, error) {
-	key, field := markerKey(root, requestID)
+	key, field := markerKey(markerHashPrefix(s.cluster, root), requestID)
 	v, err := s.rdb.HGet(ctx, key, field).Result()
 	if err == redis.Nil {
 		return nil, ErrNotFound
@@ -219,4 +292,19 @@ func (s *Store) RefundMarker(ctx context.Context, root string, requestID string)
 		return nil, fmt.Errorf("refund marker %q is malformed", v)
 	}
 	return &Marker{State: parts[0][0], BillingID: parts[1], Price: model.Amount(atoi(parts[2])), Day: parts[3], Route: parts[4]}, nil
+}
+
+// CallSpecOf is the CallSpec of a valid route's call block (config.Call) for a route that
+// forwards to upstream; nil for a route without one.
+func CallSpecOf(c *config.Call, upstream string) *CallSpec {
+	if c == nil {
+		return nil
+	}
+	t := model.Tariff{}
+	t.Rate, _ = model.ParseAmount(string(c.Rate))
+	t.ConnectFee, _ = model.ParseAmount(string(c.ConnectFee))
+	t.First, t.Next, _ = model.ParseIncrement(c.Increment)
+	sec := func(d config.Duration) int64 { return int64(d.Std() / time.Second) }
+	return NewCallSpec(CallSpec{Tariff: t, Grant: sec(c.Grant), Max: sec(c.MaxDuration), Min: sec(c.MinDuration),
+		RingTimeout: sec(c.RingTimeout), Grace: sec(c.ExpiryGrace), Commit: c.OnExpiry == "commit", Upstream: upstream})
 }

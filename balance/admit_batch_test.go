@@ -158,7 +158,7 @@ func TestAdmitBatchSameAsOneByOne(t *testing.T) {
 				if !got[i].Admitted {
 					continue
 				}
-				key, _ := balance.MarkerKey(batched[treeOf[i]].m.Root, string(r.RequestID))
+				key, _ := s.MarkerKey(batched[treeOf[i]].m.Root, string(r.RequestID))
 				if ttl := s.Client().PTTL(ctx, key).Val(); ttl <= ttlWant-time.Minute || ttl > ttlWant {
 					t.Errorf("%s: %s expires in %v, want about %v", when, key, ttl, ttlWant)
 				}

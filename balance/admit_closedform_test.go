@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,7 +118,7 @@ func cfRandomSteps(rng *rand.Rand, trees int, desc []cfAcct) []cfStep {
 
 // requests builds the steps' requests on forest f: each run shares its keys, so that the
 // batcher sends it as one request and '=' for the rest.
-func cfRequests(f []*cfTree, desc []cfAcct, steps []cfStep, ids *int) []*balance.AdmitRequest {
+func cfRequests(f []*cfTree, desc []cfAcct, steps []cfStep, idPrefix string, ids *int) []*balance.AdmitRequest {
 	var out []*balance.AdmitRequest
 	for _, st := range steps {
 		tr := f[st.tree]
@@ -132,7 +133,7 @@ func cfRequests(f []*cfTree, desc []cfAcct, steps []cfStep, ids *int) []*balance
 		for range st.n {
 			r := *first
 			*ids++
-			r.RequestID = fmt.Appendf(nil, "cf-%05d", *ids)
+			r.RequestID = fmt.Appendf(nil, "%s-%05d", idPrefix, *ids)
 			out = append(out, &r)
 		}
 	}
@@ -157,6 +158,9 @@ type cfTally struct {
 // request in four is withdrawn before its round (refunded before its admit, which leaves a
 // tombstone): the batch must refuse it (ReasonWithdrawn) and decide the others as the
 // reference decides the round without it.
+// cfCalls numbers the calls of cfCompare, whose request ids it keeps apart.
+var cfCalls atomic.Int64
+
 func cfCompare(t *testing.T, s *balance.Store, ref, label string, desc []cfAcct, rounds []cfRound, tally *cfTally, tomb *rand.Rand) {
 	ctx := context.Background()
 	forests := [2][]*cfTree{} // [0] for the reference, [1] for the closed form
@@ -167,12 +171,16 @@ func cfCompare(t *testing.T, s *balance.Store, ref, label string, desc []cfAcct,
 	}
 	start := time.Now()
 	ids := 0
+	// The same ids in both forests but for a prefix of each call and forest: markers of
+	// every tree share hashes on one server, so ids must be unique across trees.
+	n := cfCalls.Add(1)
+	prefix := [2]string{fmt.Sprintf("cf%da", n), fmt.Sprintf("cf%db", n)}
 	for _, rd := range rounds {
 		at, dt, steps := start.Add(rd.dt), rd.dt, rd.steps
 		base := ids
-		reqs := [2][]*balance.AdmitRequest{cfRequests(forests[0], desc, steps, &ids), nil}
-		ids = base // the same request ids in both forests (their trees differ)
-		reqs[1] = cfRequests(forests[1], desc, steps, &ids)
+		reqs := [2][]*balance.AdmitRequest{cfRequests(forests[0], desc, steps, prefix[0], &ids), nil}
+		ids = base // the same counters in both forests
+		reqs[1] = cfRequests(forests[1], desc, steps, prefix[1], &ids)
 		refOf := make([]int, len(reqs[1])) // index in reqs[0] of each request; -1 = withdrawn
 		if tomb != nil {
 			kept := reqs[0][:0]

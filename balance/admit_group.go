@@ -12,14 +12,16 @@ import (
 // may share a call (one tree in a Redis Cluster, any on one server), their keys deduplicated.
 // A batch worker keeps its groups and reuses them; reset keeps the memory.
 type admitGroup struct {
-	calls []*admitCall
-	keys  []string       // account keys first, then usage keys
-	nacct int            // len of the account part of keys
-	index map[string]int // key -> 1-based index in keys
-	usage []string       // usage keys in order of first use, before they join keys
-	argv  []interface{}
-	spec  []byte
-	ttl   time.Duration // lifetime of the refund markers
+	calls   []*admitCall
+	keys    []string       // account keys first, then usage keys
+	nacct   int            // len of the account part of keys
+	index   map[string]int // key -> 1-based index in keys
+	usage   []string       // usage keys in order of first use, before they join keys
+	argv    []interface{}
+	spec    []byte
+	ttl     time.Duration // lifetime of the refund markers
+	markers string        // where they go: markerHashPrefix of the group's tree(s)
+	tombs   string        // their tombstone flag: tombsKey of the group's tree(s)
 }
 
 func (g *admitGroup) reset() {
@@ -59,11 +61,11 @@ func (g *admitGroup) args() []interface{} {
 	g.nacct = len(g.keys)
 	g.keys = append(g.keys, g.usage...)
 	a := g.argv[:0]
-	a = append(a, g.ttl.Milliseconds(), g.nacct, len(g.calls))
+	a = append(a, g.ttl.Milliseconds(), g.nacct, len(g.calls), g.markers, g.tombs)
 	var prev *AdmitRequest
 	for _, c := range g.calls {
 		r := c.req
-		if prev != nil && sameButID(prev, r) {
+		if prev != nil && r.Call == nil && prev.Call == nil && sameButID(prev, r) {
 			a = append(a, "=", r.RequestID)
 			continue
 		}
@@ -80,7 +82,11 @@ func (g *admitGroup) args() []interface{} {
 		if r.KYC {
 			kyc = "1"
 		}
-		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID)
+		var call interface{} = ""
+		if r.Call != nil {
+			call = r.Call.callArg()
+		}
+		a = append(a, string(s), r.CallerPos+1, r.TokenHash, permArgs[r.Permission], kyc, int64(r.Price), r.Route, r.RequestID, r.CallerID, call)
 	}
 	g.argv = a
 	return a
@@ -127,7 +133,16 @@ func decodeAnswer(raw []interface{}, req *AdmitRequest, dec *Decision) error {
 	if f[0] < 0 || f[0] >= int64(reasonCount) || f[1] < 0 || f[1] > n || f[3] < 0 || f[3] > n {
 		return fmt.Errorf("admit: unexpected answer %v", raw)
 	}
+	price := req.Price
+	var granted int64
+	if req.Call != nil {
+		price += req.Call.Spec.Tariff.Cost(req.Call.Spec.Min)
+		if f[0] == 0 {
+			granted, f[7] = f[7], 0
+		}
+	}
 	*dec = Decision{
+		Granted:   granted,
 		Admitted:  f[0] == 0,
 		Reason:    Reason(f[0]),
 		AuthID:    chainID(req, f[1]),
@@ -137,7 +152,7 @@ func decodeAnswer(raw []interface{}, req *AdmitRequest, dec *Decision) error {
 		Remaining: int(f[5]),
 		Reset:     time.Duration(f[6]) * time.Millisecond,
 		Available: model.Amount(f[7]),
-		Price:     req.Price,
+		Price:     price,
 	}
 	return nil
 }
@@ -155,5 +170,5 @@ func chainID(req *AdmitRequest, pos int64) string {
 func sameButID(a, b *AdmitRequest) bool {
 	return len(a.Keys) == len(b.Keys) && &a.Keys[0] == &b.Keys[0] && a.CallerPos == b.CallerPos &&
 		a.Permission == b.Permission && a.KYC == b.KYC && a.Price == b.Price && a.Route == b.Route &&
-		string(a.TokenHash) == string(b.TokenHash)
+		string(a.TokenHash) == string(b.TokenHash) && string(a.CallerID) == string(b.CallerID)
 }

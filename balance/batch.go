@@ -73,15 +73,17 @@ type admitBatcher struct {
 	wg        sync.WaitGroup
 	timeout   time.Duration // each admit's wait, from when it is queued
 	markerTTL time.Duration
-	cluster   bool                // group admits by tree: a script's keys must share a slot
-	script    *redis.Script       // the admit script (admitScript; tests may run another)
-	sizes     prometheus.Observer // admits per script call; set by Instrument before use
+	// holdRetention: how long an ended hold is kept, part of its index entry's lifetime
+	holdRetention time.Duration
+	cluster       bool                // group admits by tree: a script's keys must share a slot
+	script        *redis.Script       // the admit script (admitScript; tests may run another)
+	sizes         prometheus.Observer // admits per script call; set by Instrument before use
 }
 
-func newAdmitBatcher(rdb redis.UniversalClient, timeout, markerTTL time.Duration) *admitBatcher {
+func newAdmitBatcher(rdb redis.UniversalClient, timeout, markerTTL, holdRetention time.Duration) *admitBatcher {
 	_, cluster := rdb.(*redis.ClusterClient)
 	b := &admitBatcher{rdb: rdb, in: make(chan *admitCall, 4096), stop: make(chan struct{}), exited: make(chan struct{}),
-		timeout: timeout, markerTTL: markerTTL, cluster: cluster, script: admitScript}
+		timeout: timeout, markerTTL: markerTTL, holdRetention: holdRetention, cluster: cluster, script: admitScript}
 	workers := workersServer
 	if cluster {
 		workers = workersCluster
@@ -213,6 +215,7 @@ func (w *batchWork) group(c *admitCall, cluster bool) *admitGroup {
 		w.groups = append(w.groups, &admitGroup{ttl: w.ttl})
 	}
 	g := w.groups[n]
+	g.markers, g.tombs = markerHashPrefix(cluster, tag), tombsKey(cluster, tag)
 	w.byTag[tag] = g
 	return g
 }
@@ -240,12 +243,16 @@ func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	groups := w.groups[:len(w.byTag)]
+	calls := false // a call opens a hold: its index entry travels with the batch
+	for _, c := range batch {
+		calls = calls || c.req.Call != nil && c.err == nil
+	}
 	if b.sizes != nil {
 		for _, g := range groups {
 			b.sizes.Observe(float64(len(g.calls)))
 		}
 	}
-	if len(groups) == 1 {
+	if len(groups) == 1 && !calls {
 		g := groups[0]
 		v, err := b.rdb.EvalSha(ctx, b.script.Hash(), g.keys, g.args()...).Result()
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
@@ -258,6 +265,9 @@ func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
 		cmds := w.cmds[:0]
 		for _, g := range groups {
 			cmds = append(cmds, pipe.EvalSha(ctx, b.script.Hash(), g.keys, g.args()...))
+		}
+		if calls { // in the same round trip: done before any caller forwards a hold id
+			noteHolds(ctx, pipe, batch, b.holdRetention)
 		}
 		_, _ = pipe.Exec(ctx) // errors are per command
 		for i, g := range groups {
@@ -277,6 +287,21 @@ func (b *admitBatcher) run(batch []*admitCall, w *batchWork) {
 		g.reset()
 	}
 	clear(w.byTag)
+}
+
+// noteHolds queues, for every call of batch not answered yet, its hold's index entry (the
+// hold id → the tree, written before the admit so that it exists once the hold does; an
+// admit refused leaves an entry that expires) and its tree in the reapers' hint.
+func noteHolds(ctx context.Context, pipe redis.Pipeliner, batch []*admitCall, retention time.Duration) {
+	now := float64(time.Now().UnixMicro())
+	for _, c := range batch {
+		if c.req.Call == nil || c.err != nil {
+			continue
+		}
+		root := hashTag(c.req.Keys[0])
+		pipe.Set(ctx, holdIndexKey(c.req.Call.HoldID), root, c.req.Call.Spec.lifetime()+retention)
+		pipe.ZAdd(ctx, holdRootsKey, redis.Z{Score: now, Member: root})
+	}
 }
 
 // hashTag is the {…} part of a key ("" when it has none).

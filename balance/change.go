@@ -18,6 +18,7 @@ type Change struct {
 	KYCMode, KYCStatus        *string
 	Perms                     map[model.Permission]bool // flags to switch on or off
 	RateLimit, MaxSub         *int
+	MaxCalls, CPS             *int // max_concurrent_calls, calls_per_second
 	CreditLimit               *model.Amount
 
 	Status    string        // new status, or ""
@@ -37,7 +38,7 @@ type Nullable struct {
 func (ch *Change) Empty() bool {
 	return ch.Name == nil && !ch.Desc.Set && !ch.Email.Set && !ch.BusinessType.Set &&
 		ch.KYCMode == nil && ch.KYCStatus == nil && len(ch.Perms) == 0 && ch.RateLimit == nil &&
-		ch.MaxSub == nil && ch.CreditLimit == nil && ch.Status == "" && ch.WantOwn == nil
+		ch.MaxSub == nil && ch.MaxCalls == nil && ch.CPS == nil && ch.CreditLimit == nil && ch.Status == "" && ch.WantOwn == nil
 }
 
 // fields returns the hash fields ch sets, as field, value, … for HSET, in a fixed order, and
@@ -75,6 +76,12 @@ func (ch *Change) fields() (set []interface{}, del string) {
 	}
 	if ch.MaxSub != nil {
 		set = append(set, "max_sub", strconv.Itoa(*ch.MaxSub))
+	}
+	if ch.MaxCalls != nil {
+		set = append(set, "mcc", strconv.Itoa(*ch.MaxCalls))
+	}
+	if ch.CPS != nil {
+		set = append(set, "cps", strconv.Itoa(*ch.CPS))
 	}
 	if ch.CreditLimit != nil {
 		set = append(set, "credit", itoa(int64(*ch.CreditLimit)))

@@ -56,7 +56,7 @@ func TestClusterConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{balance.KidsKey(m.Root, "x"), func() string { k, _ := balance.MarkerKey(m.Root, "r-0001"); return k }(), balance.IdemKey(m.Root, "a:{b}"), balance.LedgerKey(m.Root, "y")} {
+			for _, k := range []string{balance.KidsKey(m.Root, "x"), func() string { k, _ := s.MarkerKey(m.Root, "r-0001"); return k }(), balance.IdemKey(m.Root, "a:{b}"), balance.LedgerKey(m.Root, "y")} {
 				if s2 := cc.ClusterKeySlot(ctx, k).Val(); s2 != slot {
 					t.Fatalf("%s in slot %d, the tree's in %d", k, s2, slot)
 				}

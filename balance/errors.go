@@ -19,6 +19,9 @@ var (
 	ErrBalanceRange        = errors.New("balance would exceed the largest amount the store holds")
 	ErrIdempotencyReused   = errors.New("idempotency key reused with a different request")
 	ErrBalanceNotZero      = errors.New("a main account closes only with a zero balance")
+	ErrNoSuchNumber        = errors.New("no such phone number")
+	ErrNumberTaken         = errors.New("the number belongs to an account already")
+	ErrMainAccountNumber   = errors.New("a main account's number is removed by the operator only")
 )
 
 // InsufficientError is returned (wrapping ErrInsufficientBalance) when an account cannot pay.
@@ -61,6 +64,12 @@ func scriptError(word string) error {
 		return ErrBalanceNotZero
 	case "RANGE":
 		return ErrBalanceRange
+	case "NO_NUMBER":
+		return ErrNoSuchNumber
+	case "TAKEN":
+		return ErrNumberTaken
+	case "MAIN_NUMBER":
+		return ErrMainAccountNumber
 	}
 	return errors.New("store script answered " + word)
 }

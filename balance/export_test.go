@@ -3,6 +3,7 @@ package balance
 import (
 	"github.com/tenantgw/gateway/config"
 
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -42,8 +43,9 @@ func runAdmits(s *Store, script *redis.Script, reqs []*AdmitRequest, decs []Deci
 	return errs
 }
 
-// AdmitScriptBody is the admit script the store runs, without the prelude.
-func AdmitScriptBody() string { return admitLua }
+// AdmitScriptBody is the admit script the store runs, without the prelude (the tariff and
+// the call part, which it calls, included).
+func AdmitScriptBody() string { return tariffLua + callLua + admitLua }
 
 // ReasonCount is one past the last code of the admit script that the store decodes.
 const ReasonCount = reasonCount
@@ -95,7 +97,8 @@ func AccountHashFields() []string {
 
 // NewFromClient wraps an existing client. Close closes rdb.
 func NewFromClient(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, markerTTL: config.DefaultRefundMarkerTTL}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Store{rdb: rdb, cluster: cluster, markerTTL: config.DefaultRefundMarkerTTL}
 }
 
 // MarkerTTL is how long the refund markers of admitted requests live.
@@ -114,4 +117,28 @@ func (sub *Subscription) Subscribes() int {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	return sub.resubs
+}
+
+// TariffLua is the tariff functions as the scripts get them (after the prelude).
+func TariffLua() string { return prelude + tariffLua }
+
+// ExpireHoldNow makes open hold id due now, as if its lifetime had ended: its record, its
+// slots and its place among the tree's open holds say it expired a microsecond ago (tests
+// do not wait for a real lifetime to end).
+func ExpireHoldNow(t testing.TB, s *Store, id string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.Hold(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := s.holdRoot(ctx, id)
+	past := time.Now().Add(-time.Second).UnixMicro()
+	hk := holdKey(root, id)
+	chain, _ := s.rdb.HGet(ctx, hk, "chain").Result()
+	s.rdb.HSet(ctx, hk, "expires", past)
+	s.rdb.ZAdd(ctx, holdsKey(root), redis.Z{Score: float64(past), Member: id})
+	for _, a := range strings.Split(chain, ",") {
+		s.rdb.ZAdd(ctx, slotsKey(root, a), redis.Z{Score: float64(past), Member: id})
+	}
 }

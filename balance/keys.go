@@ -10,15 +10,26 @@ import "strings"
 //	{ROOT}:usage:ID   hash   usage of ID: field "YYYY-MM-DD|route|n" = count, "…|c" = charged µ,
 //	                         "…|s" = settlements; "…|dn", "…|dc", "…|ds" the same folded into
 //	                         ID from descendants it deleted (only subtree sums count them)
-//	{ROOT}:rf:BUCKET  hash   refund / settlement markers of up to 16 proxied requests (expires;
-//	                         see markerKey)
-//	{ROOT}:tombs      string "1" while a tombstone may exist in the tree's marker hashes (set
-//	                         by a refund that found no marker, for the marker lifetime); the
-//	                         admit script reads markers only while it is up
+//	rf:BUCKET         hash   refund / settlement markers of up to 16 proxied requests, of any
+//	                         trees (expires; see markerKey); on a Redis Cluster each tree has its
+//	                         own, {ROOT}:rf:BUCKET
+//	tombs             string "1" while a tombstone may exist in the marker hashes (set by a
+//	                         refund that found no marker, for the marker lifetime); the admit
+//	                         script reads markers only while it is up. On a Redis Cluster each
+//	                         tree has its own, {ROOT}:tombs, beside its markers
+//	{ROOT}:slots:ID   zset   the open calls of ID's subtree (its concurrency slots): member =
+//	                         hold id, score = the hold's expiry (µs); members scored at or
+//	                         before now are dead and are purged before counting (holds.go)
 //	{ROOT}:ledger:ID  zset   ledger record ids where ID is a side; score = created_at (µs)
 //	{ROOT}:tr:TRID    hash   one ledger record
 //	{ROOT}:idem:K     string idempotency record (expires)
+//	{ROOT}:nums       hash   the tree's phone numbers: field = number (E.164), value =
+//	                         "<owner id>|<created µs>|<updated µs>"; the admit script's
+//	                         caller-ID check is one HGET of it
+//	{ROOT}:onum:ID    zset   the numbers ID owns, score 0 (so in the numbers' order)
 //	id:ID             string ID → ROOT; never changes once written (its own slot)
+//	num:NUMBER        string NUMBER → ROOT while the number is in a tree (its own slot): at
+//	                         most one tree has a number; written before the tree's entry, removed after
 //	mains             zset   every main account; member = id, score = created_at (µs)
 //
 // Fields of an account hash. Integers are decimal strings; times are Unix microseconds;
@@ -43,6 +54,10 @@ import "strings"
 //	tok_prev        SHA-256 hex of the previous token during a rotation grace period
 //	tok_prev_exp    when tok_prev stops working (µs)
 //	tat             GCRA theoretical arrival time of the account's rate limit (µs)
+//	mcc             max_concurrent_calls (0 = none), over the subtree
+//	cps             calls_per_second (0 = none), over the subtree; burst one second's worth
+//	ctat            GCRA theoretical arrival time of cps (µs; absent until a call)
+//	held            what open holds billed to the account reserve (µ; own balances only)
 
 // accountKey returns the key of an account's hash.
 func accountKey(root, id string) string { return "{" + root + "}:acct:" + id }
@@ -54,22 +69,47 @@ func kidsKey(root, id string) string { return "{" + root + "}:kids:" + id }
 func UsageKey(root, id string) string { return "{" + root + "}:usage:" + id }
 
 // markerKey returns where the refund / settlement marker of a proxied request lives: field
-// of hash key. Markers are grouped by request id without its last character, so one hash
-// holds up to 16 consecutive gateway request ids (they end in a hex counter): the admit of a
-// batch writes a few hashes instead of a key per request, and hashes that small stay in
-// Redis's compact encoding (about 60 bytes a marker, keys and expiry included). An id of one
-// character is field id of "{ROOT}:rf:". The hash expires the store's MarkerTTL after its
-// last admit, so every marker lives at least that long. A refund that finds no marker
-// writes a tombstone there (and restarts the hash's lifetime), which the admit script
-// refuses to admit over (see Store.Refund). (The scripts' marker_key and marker_field, in
-// prelude.lua.)
-func markerKey(root, requestID string) (key, field string) {
+// of hash key, whose name starts with prefix (markerHashPrefix). Markers are grouped by request
+// id without its last character, so one hash holds up to 16 consecutive gateway request ids
+// (they end in a hex counter): the admit of a batch writes a few hashes instead of a key per
+// request, and hashes that small stay in Redis's compact encoding (about 60 bytes a marker,
+// keys and expiry included). An id of one character is field id of prefix itself. The hash
+// expires the store's MarkerTTL after its last admit, so every marker lives at least that
+// long. A refund that finds no marker writes a tombstone there (and restarts the hash's
+// lifetime), which the admit script refuses to admit over (see Store.Refund). (The scripts'
+// marker_key and marker_field, in prelude.lua.)
+func markerKey(prefix, requestID string) (key, field string) {
 	if len(requestID) <= 1 {
-		return "{" + root + "}:rf:", requestID
+		return prefix, requestID
 	}
 	n := len(requestID) - 1
-	return "{" + root + "}:rf:" + requestID[:n], requestID[n:]
+	return prefix + requestID[:n], requestID[n:]
 }
+
+// markerHashPrefix is where the marker hashes of tree root's requests are: on a Redis Cluster
+// the tree's own, "{ROOT}:rf:" (a script's keys share one slot, and an admit call holds one
+// tree there); on one server (Sentinel and the embedded store too) one set for every tree,
+// "rf:", so that a batch of admits from many trees, whose ids are consecutive, writes its
+// markers in a few hashes rather than one per tree — one write and one expiry per request
+// fewer, and a sixteenth of the keys.
+func markerHashPrefix(cluster bool, root string) string {
+	if cluster {
+		return "{" + root + "}:rf:"
+	}
+	return "rf:"
+}
+
+// tombsKey is the flag that a tombstone may be in the marker hashes of tree root's
+// requests: beside them, one for every tree on one server, the tree's own on a cluster.
+func tombsKey(cluster bool, root string) string {
+	if cluster {
+		return "{" + root + "}:tombs"
+	}
+	return "tombs"
+}
+
+// slotsKey returns the key of an account's concurrency slots.
+func slotsKey(root, id string) string { return "{" + root + "}:slots:" + id }
 
 // ledgerKey returns the key of the index of ledger records where id is a side.
 func ledgerKey(root, id string) string { return "{" + root + "}:ledger:" + id }
@@ -83,8 +123,20 @@ func idemKey(root, key string) string { return "{" + root + "}:idem:" + key }
 // indexKey returns the key of the id → root index entry.
 func indexKey(id string) string { return "id:" + id }
 
+// numsKey returns the key of a tree's numbers.
+func numsKey(root string) string { return "{" + root + "}:nums" }
+
+// ownedKey returns the key of the numbers an account owns.
+func ownedKey(root, id string) string { return "{" + root + "}:onum:" + id }
+
+// numIndexKey returns the key of the number → root index entry.
+func numIndexKey(number string) string { return "num:" + number }
+
 // mainsKey is the set of every main account.
 const mainsKey = "mains"
+
+// slotsKeyOf is the slots key of the account at accountKey k.
+func slotsKeyOf(k string) string { return strings.Replace(k, "}:acct:", "}:slots:", 1) }
 
 // accountIDOfKey is the account id of an accountKey (the key itself if it is not one).
 func accountIDOfKey(k string) string {

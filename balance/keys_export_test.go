@@ -10,8 +10,15 @@ var (
 	LedgerKey  = ledgerKey
 	IdemKey    = idemKey
 	IndexKey   = indexKey
-	MarkerKey  = markerKey
 )
+
+// TombsKey is the tombstone flag of the markers of tree root's requests in s.
+func (s *Store) TombsKey(root string) string { return tombsKey(s.cluster, root) }
+
+// MarkerKey is where s keeps the refund marker of request id of tree root (key, field).
+func (s *Store) MarkerKey(root, id string) (key, field string) {
+	return markerKey(markerHashPrefix(s.cluster, root), id)
+}
 
 // RootOf returns the root of an account id, or ErrNotFound.
 func (s *Store) RootOf(ctx context.Context, id string) (string, error) { return s.rootOf(ctx, id) }

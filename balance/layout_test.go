@@ -14,7 +14,8 @@ import (
 // status) or a common word, which the search below cannot tell apart from the field.
 var apiWords = map[string]bool{"id": true, "parent": true, "root": true, "depth": true, "name": true,
 	"desc": true, "email": true, "status": true, "kyc_mode": true, "kyc_status": true, "own": true,
-	"credit": true, "currency": true, "created": true, "updated": true, "last_used": true, "tok": true}
+	"credit": true, "currency": true, "created": true, "updated": true, "last_used": true, "tok": true,
+	"held": true, "rate": true}
 
 // TestLayoutStaysInBalance checks that no Go file outside package balance spells a field
 // name of the account hash as a string: the Redis layout is balance's alone (others say

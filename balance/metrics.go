@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Store operations: the label values of the store's metrics {operation}.
@@ -33,6 +35,9 @@ var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025,
 //	gateway_store_errors_total{operation}        counter    round trips that failed (unreachable, timeout, script error)
 //	gateway_store_pipeline_commands              histogram  commands per pipelined round trip (a batch on a cluster)
 //	gateway_store_admit_batch_size               histogram  admits decided by one admit script call
+//	gateway_holds_total{route,event}             counter    call holds opened, settled, voided, expired
+//	gateway_hold_overruns_total{route}           counter    settles that charged more than their hold
+//	gateway_hold_overrun_micros_total{route}     counter    by how much, in micro-units
 //
 // operation is admit, refund or settle for those scripts (a pipeline is named by its first
 // command) and other for everything else (account reads, management scripts, PING). A
@@ -52,7 +57,46 @@ func (s *Store) Instrument(reg prometheus.Registerer) error {
 	if s.batch != nil {
 		s.batch.sizes = h.batch
 	}
+	s.holdMetrics = newHoldMetrics()
+	if reg != nil {
+		for _, c := range []prometheus.Collector{s.holdMetrics.events, s.holdMetrics.overruns, s.holdMetrics.excess} {
+			if err := reg.Register(c); err != nil {
+				return fmt.Errorf("store metrics: %w", err)
+			}
+		}
+	}
 	return nil
+}
+
+// holdMetrics count the call holds' events by route (a bounded label: the configured routes).
+type holdMetrics struct {
+	events, overruns, excess *prometheus.CounterVec
+}
+
+func newHoldMetrics() *holdMetrics {
+	return &holdMetrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_holds_total",
+			Help: "Call holds by route and event: opened, settled, voided, expired."}, []string{"route", "event"}),
+		overruns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_hold_overruns_total",
+			Help: "Settles that charged more than the call's hold (the backend ended the call late)."}, []string{"route"}),
+		excess: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_hold_overrun_micros_total",
+			Help: "What settles charged beyond their holds, in micro-units of the currency."}, []string{"route"}),
+	}
+}
+
+// holdEvent counts one event of a hold of route (no-op before Instrument).
+func (s *Store) holdEvent(route, event string) {
+	if s.holdMetrics != nil {
+		s.holdMetrics.events.WithLabelValues(route, event).Inc()
+	}
+}
+
+// holdOverrun counts a settle that charged excess beyond its hold.
+func (s *Store) holdOverrun(route string, excess model.Amount) {
+	if s.holdMetrics != nil {
+		s.holdMetrics.overruns.WithLabelValues(route).Inc()
+		s.holdMetrics.excess.WithLabelValues(route).Add(float64(excess))
+	}
 }
 
 // storeHook is a go-redis hook timing round trips by operation.

@@ -52,7 +52,7 @@ func TestRefundSettleErrorWritesNothing(t *testing.T) {
 				if err := s.Client().HSet(ctx, uk, f+c.field, c.value).Err(); err != nil {
 					t.Fatal(err)
 				}
-				mk, _ := balance.MarkerKey(m.Root, string(req.RequestID))
+				mk, _ := s.MarkerKey(m.Root, string(req.RequestID))
 				keys := []string{balance.AccountKey(m.Root, m.ID), balance.AccountKey(k.Root, k.ID), uk, mk}
 				before := hashesOf(t, s, keys...)
 				var err error

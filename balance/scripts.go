@@ -42,21 +42,49 @@ var (
 	settleLua string
 	//go:embed lua/compact.lua
 	compactLua string
+	//go:embed lua/numbers.lua
+	numbersLua string
+	//go:embed lua/number_add.lua
+	numberAddLua string
+	//go:embed lua/number_move.lua
+	numberMoveLua string
+	//go:embed lua/number_remove.lua
+	numberRemoveLua string
+	//go:embed lua/tariff.lua
+	tariffLua string
+	//go:embed lua/call.lua
+	callLua string
+	//go:embed lua/hold.lua
+	holdLua string
+	//go:embed lua/hold_end.lua
+	holdEndLua string
+	//go:embed lua/hold_extend.lua
+	holdExtendLua string
+	//go:embed lua/hold_reap.lua
+	holdReapLua string
 
-	admitSrc  = prelude + admitLua // the hot path: no money helpers
+	admitSrc  = prelude + tariffLua + callLua + admitLua // the hot path: no money helpers
 	refundSrc = prelude + money + refundLua
 	settleSrc = prelude + money + settleLua
 
 	createScript   = newScript(createLua)
-	updateScript   = newScript(updateLua)
+	updateScript   = newScript(numbersLua + updateLua) // closing gives the numbers to the parent
 	rotateScript   = newScript(rotateLua)
 	creditScript   = newScript(creditLua)
-	deleteScript   = newScript(deleteLua)
+	deleteScript   = newScript(numbersLua + deleteLua) // so does deleting
 	transferScript = newScript(movementLua + transferLua)
 	admitScript    = redis.NewScript(admitSrc)
 	refundScript   = redis.NewScript(refundSrc)
 	settleScript   = redis.NewScript(settleSrc)
 	compactScript  = newScript(compactLua)
+
+	numberAddScript    = newScript(numbersLua + numberAddLua)
+	numberMoveScript   = newScript(numbersLua + numberMoveLua)
+	numberRemoveScript = newScript(numbersLua + numberRemoveLua)
+	// the hold scripts share hold.lua, which needs the money helpers and the tariff
+	holdEndScript    = newScript(tariffLua + holdLua + holdEndLua)
+	holdExtendScript = newScript(tariffLua + holdLua + holdExtendLua)
+	holdReapScript   = newScript(tariffLua + holdLua + holdReapLua)
 )
 
 // creditTransferScript shares the checks of a transfer (movement.lua).

@@ -55,6 +55,9 @@ type Options struct {
 	// seconds; the rest is for reconciling by hand). Markers cost about 60 bytes of store
 	// memory each for that long.
 	MarkerTTL time.Duration
+	// HoldRetention is how long an ended hold stays readable and its Settle replayable
+	// (limits.hold_retention; 0 = config.DefaultHoldRetention).
+	HoldRetention time.Duration
 }
 
 // Store is the gateway's handle on Redis (or the embedded store).
@@ -62,8 +65,12 @@ type Store struct {
 	rdb       redis.UniversalClient
 	emb       *embedded     // nil unless embedded
 	batch     *admitBatcher // nil when admit batching is off
+	cluster   bool          // a Redis Cluster: markers live in each tree's slot (markerHashPrefix)
 	markerTTL time.Duration
-	timeout   time.Duration // an admit's wait (ReadTimeout); 0 = the client's socket timeouts only
+	// holdRetention: how long an ended hold is kept (Options.HoldRetention)
+	holdRetention time.Duration
+	holdMetrics   *holdMetrics  // nil until Instrument
+	timeout       time.Duration // an admit's wait (ReadTimeout); 0 = the client's socket timeouts only
 }
 
 // Open connects to the store the options select. For the embedded store it loads the last
@@ -80,6 +87,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	s := &Store{markerTTL: o.MarkerTTL, timeout: o.ReadTimeout}
 	s.markerTTL = config.Or(s.markerTTL, config.DefaultRefundMarkerTTL)
+	s.holdRetention = config.Or(o.HoldRetention, config.DefaultHoldRetention)
 	uo := &redis.UniversalOptions{
 		DialTimeout:  o.DialTimeout,
 		ReadTimeout:  o.ReadTimeout,
@@ -123,12 +131,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		uo.Protocol = 2
 	}
 	s.rdb = redis.NewUniversalClient(uo)
+	_, s.cluster = s.rdb.(*redis.ClusterClient)
 	if err := s.Ping(ctx); err != nil && s.emb != nil {
 		s.Close()
 		return nil, err
 	}
 	if !o.NoAdmitBatching {
-		s.batch = newAdmitBatcher(s.rdb, s.timeout, s.markerTTL)
+		s.batch = newAdmitBatcher(s.rdb, s.timeout, s.markerTTL, s.holdRetention)
 	}
 	return s, nil
 }

@@ -17,7 +17,7 @@ import (
 func tombState(t testing.TB, s *balance.Store, root string, req *balance.AdmitRequest) map[string]map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	mk, _ := balance.MarkerKey(root, string(req.RequestID))
+	mk, _ := s.MarkerKey(root, string(req.RequestID))
 	out := map[string]map[string]string{}
 	for _, k := range append(append([]string(nil), req.Keys...), mk) {
 		v, err := s.Client().HGetAll(ctx, k).Result()
@@ -50,7 +50,7 @@ func TestRefundBeforeAdmitTakesNothing(t *testing.T) {
 		if err != nil || mk.State != 'x' || mk.Price != 0 {
 			t.Errorf("marker after a refund that found none: %+v %v, want a tombstone", mk, err)
 		} else {
-			key, _ := balance.MarkerKey(m.Root, string(req.RequestID))
+			key, _ := s.MarkerKey(m.Root, string(req.RequestID))
 			if ttl := s.Client().PTTL(ctx, key).Val(); ttl <= s.MarkerTTL()-time.Minute || ttl > s.MarkerTTL() {
 				t.Errorf("the tombstone's hash expires in %v, want about %v", ttl, s.MarkerTTL())
 			}
@@ -105,19 +105,19 @@ func TestAdmitThenRefundStillOnce(t *testing.T) {
 		if b := testkit.Balance(t, s, m); b != testkit.Amt("1.00") {
 			t.Errorf("balance %v, want 1.00", b)
 		}
-		// No tombstone in the tree, so its flag is down and admits read no marker (the cost
+		// No tombstone yet, so the flag is down and admits read no marker (the cost
 		// of the check is one EXISTS per batch).
-		if n := s.Client().Exists(ctx, "{"+m.Root+"}:tombs").Val(); n != 0 {
-			t.Errorf("the tree's tombstone flag is up after an admit and its refund")
+		if n := s.Client().Exists(ctx, s.TombsKey(m.Root)).Val(); n != 0 {
+			t.Errorf("the tombstone flag is up after an admit and its refund")
 		}
-		// Once a tombstone is left in the tree, an id that has a marker (here, refunded) is
+		// Once a tombstone is left, an id that has a marker (here, refunded) is
 		// not admitted again either.
 		other := *req
 		other.RequestID = []byte(string(req.RequestID) + "-never-admitted")
 		if _, ok, err := s.Refund(ctx, &other); ok || err != nil {
 			t.Fatalf("refund of an id never admitted: %v %v", ok, err)
 		}
-		if ttl := s.Client().PTTL(ctx, "{"+m.Root+"}:tombs").Val(); ttl <= s.MarkerTTL()-time.Minute || ttl > s.MarkerTTL() {
+		if ttl := s.Client().PTTL(ctx, s.TombsKey(m.Root)).Val(); ttl <= s.MarkerTTL()-time.Minute || ttl > s.MarkerTTL() {
 			t.Errorf("the tombstone flag expires in %v, want about %v", ttl, s.MarkerTTL())
 		}
 		if d := admDo(t, s, req); d.Admitted || d.Reason != balance.ReasonWithdrawn {

@@ -3,30 +3,43 @@
 //
 // Contract:
 //   - Accounts. Unless credentials are given (Options.AuthID/AuthToken), Run seeds them: through
-//     the operator API (Bearer token) it creates a main account named "bench" with
-//     Options.RateLimit and credits it Options.Credit, then through the public API (HTTP Basic as
-//     that main account) it creates the subaccount "bench-sub" with the same rate limit. The load
-//     runs as the subaccount (X-Auth-ID/X-Auth-Token headers) on its own path, so every request
-//     gets full enforcement: two rate limits in the chain, permission and KYC checks, a debit.
-//     Seeded accounts are left in place, so the money can be inspected afterwards.
+//     the operator API (Bearer token) it creates Options.Tenants main accounts named "bench"
+//     with Options.RateLimit, crediting each Options.Credit, then through the public API (HTTP
+//     Basic as each main account) Options.Subs subaccounts "bench-sub" under each, with the same
+//     rate limit; Options.SeedConcurrency calls at a time, a progress line a second. The load
+//     runs as the subaccounts (X-Auth-ID/X-Auth-Token headers), each on its own path, so every
+//     request gets full enforcement: two rate limits in the chain, permission and KYC checks, a
+//     debit. Seeded accounts are left in place, so the money can be inspected afterwards.
+//     With Options.SeedOnly Run stops after seeding.
 //   - Load. Options.Concurrency workers share one fasthttp.HostClient (at most one connection
-//     each, explicit timeouts) and send the same request back to back, until Options.Duration
-//     has passed or Options.Requests have been sent, whichever comes first, or ctx is cancelled
-//     (no new request is sent; those in flight finish within Options.Timeout). Each worker keeps
-//     its own latency Histogram (µs resolution, <1% error) and counts by status code; transport
+//     each, explicit timeouts) and send the same request back to back, the k-th request of a
+//     phase (counted over all workers) as load account k mod accounts — round robin, so each
+//     account gets within one request of the others — until Options.Duration has passed or
+//     Options.Requests have been sent, whichever comes first, or ctx is cancelled (no new
+//     request is sent; those in flight finish within Options.Timeout). Each worker keeps its
+//     own latency Histogram (µs resolution, <1% error) and counts by status code; transport
 //     errors are counted by kind and have no latency.
-//   - Money. The billing balance of the load account (GET /v1/Account/{auth_id}/Balance/) is read
-//     before and after the gateway phase; charged = before − after. With Options.Price it is
-//     checked against admitted (2xx) × price to the micro-unit; without, the price is inferred as
+//   - Money. The balances of the billing accounts (each seeded main account, or the given
+//     account's billing account; GET /v1/Account/{auth_id}/Balance/) are read and summed before
+//     and after the gateway phases; charged = before − after. With Options.Price it is checked
+//     against admitted (2xx) × price to the micro-unit; without, the price is inferred as
 //     charged ÷ admitted. With given credentials, other traffic on the same billing account
 //     disturbs this figure.
-//   - Direct. With Options.Direct, the same method, path, headers and body are sent to that
-//     upstream base URL in a second phase, after the gateway phase and its balance read, and the
-//     Report carries the ratios gateway/direct of throughput and of p99 latency.
+//   - Bare and direct. With Options.Bare (a bare proxy, `gateway bench proxy`, forwarding to the
+//     upstream) and Options.Direct (the upstream itself), the same requests go to each in a
+//     phase of its own, after the gateway phase and its balance read, and the Report carries
+//     the ratios gateway/bare and gateway/direct of throughput and of p99 latency.
 //   - Machine. On Linux each phase (and each round) also carries what the whole machine's CPU
 //     did meanwhile, from /proc/stat: busy, idle and steal, in per cent. On a shared virtual
 //     machine steal is one drift that moves every figure (not the only one); a round whose
 //     two phases saw very different steal compared two different machines.
+//   - Processes and Redis. On Linux each phase carries the CPU time per completed request of
+//     the gateway's and the bare proxy's processes (/proc/PID/stat; the processes given by pid
+//     or found listening on the target's and the bare proxy's ports on this machine), and with
+//     Options.Redis what Redis says of itself: its CPU per request (INFO cpu, user + sys) and
+//     its script calls (INFO commandstats, EVALSHA + EVAL: mostly the batched admit) per request
+//     and their µs per call. Redis's used_memory is read around seeding too (Report.Memory).
+//     These figures are Redis's and the processes' whole use, whoever caused it.
 //
 // Nothing in the package is timing-sensitive in tests: it measures, it does not assert speed.
 // Run may be called from several goroutines with different Options; a Report is a plain value.
@@ -39,6 +52,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantgw/gateway/config"
 )
@@ -55,6 +70,8 @@ const (
 	DefaultRateLimit   = 1000000
 	DefaultCredit      = "1000000.00"
 	DefaultTimeout     = 10 * time.Second
+
+	DefaultSeedConcurrency = 16
 )
 
 // Options describe one bench run. Zero fields take the Default… values above, except Body
@@ -84,6 +101,22 @@ type Options struct {
 	// 0 or 1: one of each. More than one needs Direct.
 	Rounds   int
 	Progress io.Writer // once-a-second progress lines; nil for none
+
+	// Tenants main accounts with Subs subaccounts each are seeded (in parallel,
+	// SeedConcurrency calls at a time) and the load goes round robin over all the
+	// subaccounts; 0 means 1. Only when seeding.
+	Tenants, Subs   int
+	SeedConcurrency int  // 0: DefaultSeedConcurrency
+	SeedOnly        bool // seed (and measure Redis's memory with Redis), send no load
+	// Bare is the base URL of a bare proxy (`gateway bench proxy`) forwarding to the same
+	// upstream as the gateway: each round then drives it after the gateway.
+	Bare string
+	// Redis is the URL of the gateway's Redis (redis://… or unix://…), read with INFO around
+	// each phase (CPU, script calls) and around seeding (memory). "": none.
+	Redis string
+	// GatewayPID and BarePID name the processes whose CPU time each phase reports; 0: the
+	// process listening on Target's (Bare's) port, when it is on this machine (Linux).
+	GatewayPID, BarePID int
 }
 
 func (o *Options) setDefaults() error {
@@ -116,8 +149,18 @@ func (o *Options) setDefaults() error {
 	if o.Rounds == 0 {
 		o.Rounds = 1
 	}
-	if o.Rounds > 1 && o.Direct == "" {
-		return errors.New("--rounds alternates the gateway and --direct: give --direct")
+	if o.Rounds > 1 && o.Direct == "" && o.Bare == "" {
+		return errors.New("--rounds alternates the gateway and --direct or --bare: give one")
+	}
+	if o.Tenants < 0 || o.Subs < 0 || o.SeedConcurrency < 0 {
+		return errors.New("tenants, subs and seed concurrency must not be negative")
+	}
+	o.Tenants, o.Subs = max(o.Tenants, 1), max(o.Subs, 1)
+	if o.SeedConcurrency == 0 {
+		o.SeedConcurrency = DefaultSeedConcurrency
+	}
+	if o.AuthID != "" && (o.Tenants > 1 || o.Subs > 1 || o.SeedOnly) {
+		return errors.New("--tenants, --subs and --seed-only seed accounts: not with --auth-id")
 	}
 	if o.Duration == 0 && o.Requests == 0 {
 		o.Duration = DefaultDuration
@@ -140,8 +183,9 @@ func (o *Options) setDefaults() error {
 }
 
 // Run seeds (or takes) the accounts, drives the gateway, reads the money, then drives the
-// direct upstream if asked. If ctx is cancelled during a phase it returns the partial Report
-// together with ctx's error; other errors (seeding, bad options) come with a nil Report.
+// bare proxy and the direct upstream if asked. If ctx is cancelled during a phase it returns
+// the partial Report together with ctx's error; other errors (seeding, bad options) come with
+// a nil Report.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
@@ -150,31 +194,66 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Target: o.Target, Method: o.Method, Concurrency: o.Concurrency,
 		DurationLimit: o.Duration.Seconds(), RequestLimit: o.Requests,
 	}
+	m, err := o.meters()
+	if err != nil {
+		return nil, err
+	}
+	if m.redis != nil {
+		defer m.redis.Close()
+	}
 	cl := newAPIClient(o.Timeout)
-	creds := Credentials{AuthID: o.AuthID, AuthToken: o.AuthToken}
-	if creds.AuthID == "" {
-		acc, err := seed(ctx, cl, o)
+	load := []Credentials{{AuthID: o.AuthID, AuthToken: o.AuthToken}}
+	payers := load // whose balances pay for the load
+	if o.AuthID == "" {
+		memBefore := m.read(ctx).redis
+		sd, err := seed(ctx, cl, o)
 		if err != nil {
 			return nil, fmt.Errorf("seeding accounts: %w", err)
 		}
-		rep.Seeded = acc
-		creds = acc.Sub
+		rep.Seeded = sd.info
+		load, payers = sd.subs, sd.mains
+		if memAfter := m.read(ctx).redis; memBefore.ok && memAfter.ok {
+			rep.Memory = memoryUse(memBefore.memory, memAfter.memory, o.Tenants, len(sd.subs))
+		}
 	}
-	rep.AuthID = creds.AuthID
-	rep.Path = strings.ReplaceAll(o.Path, "{auth_id}", creds.AuthID)
+	rep.AuthID = load[0].AuthID
+	rep.Path = strings.ReplaceAll(o.Path, "{auth_id}", load[0].AuthID)
+	rep.Meters = m.names()
+	if o.SeedOnly {
+		return rep, nil
+	}
 
-	before, berr := readBalance(ctx, cl, o.Target, creds)
+	before, berr := readBalances(ctx, cl, o.Target, payers)
 	spec := phaseSpec{
-		name: "gateway", base: o.Target, path: rep.Path, method: o.Method, body: o.Body,
-		headers:     [][2]string{{"X-Auth-ID", creds.AuthID}, {"X-Auth-Token", creds.AuthToken}},
+		name: "gateway", base: o.Target, method: o.Method, body: o.Body, meters: m,
 		concurrency: o.Concurrency, duration: o.Duration, requests: o.Requests,
 		timeout: o.Timeout, progress: o.Progress,
 	}
-	direct := spec
-	direct.name, direct.base = "direct", o.Direct
-	var gws, ds []*Phase
+	for _, c := range load {
+		spec.paths = append(spec.paths, strings.ReplaceAll(o.Path, "{auth_id}", c.AuthID))
+		spec.headers = append(spec.headers, [][2]string{{"X-Auth-ID", c.AuthID}, {"X-Auth-Token", c.AuthToken}})
+	}
+	others := []phaseSpec{} // after the gateway in each round: bare, direct
+	if o.Bare != "" {
+		b := spec
+		b.name, b.base = "bare", o.Bare
+		others = append(others, b)
+	}
+	if o.Direct != "" {
+		d := spec
+		d.name, d.base = "direct", o.Direct
+		others = append(others, d)
+	}
+	var gws []*Phase
+	byName := map[string][]*Phase{}
 	var after *balanceRead
-	var aerr, derr error
+	var aerr, oerr error
+	readAfter := func() {
+		if after == nil && aerr == nil {
+			after, aerr = readBalances(context.WithoutCancel(ctx), cl, o.Target, payers)
+		}
+	}
+rounds:
 	for round := 1; round <= o.Rounds; round++ {
 		if o.Rounds > 1 && o.Progress != nil {
 			fmt.Fprintf(o.Progress, "round %d of %d\n", round, o.Rounds)
@@ -184,38 +263,47 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("gateway phase: %w", err)
 		}
 		gws = append(gws, gw)
-		// The direct phases move no money, so the balance after the last gateway phase is
+		// The other phases move no money, so the balance after the last gateway phase is
 		// the one to check.
 		if round == o.Rounds || ctx.Err() != nil {
-			after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+			readAfter()
 		}
-		if ctx.Err() != nil || o.Direct == "" {
-			break
-		}
-		d, err := runPhase(ctx, direct)
-		if err != nil {
-			derr = fmt.Errorf("direct phase: %w", err)
-			if round < o.Rounds {
-				after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+		for _, other := range others {
+			if ctx.Err() != nil {
+				break rounds
 			}
-			break
+			p, err := runPhase(ctx, other)
+			if err != nil {
+				oerr = fmt.Errorf("%s phase: %w", other.name, err)
+				break rounds
+			}
+			byName[other.name] = append(byName[other.name], p)
 		}
-		ds = append(ds, d)
-		if ctx.Err() != nil && round < o.Rounds {
-			after, aerr = readBalance(context.WithoutCancel(ctx), cl, o.Target, creds)
+		if ctx.Err() != nil {
 			break
 		}
 	}
+	readAfter()
 	gw := combine(gws)
 	rep.Gateway = *gw
-	if len(ds) > 0 {
-		rep.Direct = combine(ds)
+	if ps := byName["bare"]; len(ps) > 0 {
+		rep.Bare = combine(ps)
+		rep.BareRatio = ratios(gw, rep.Bare)
+	}
+	if ps := byName["direct"]; len(ps) > 0 {
+		rep.Direct = combine(ps)
 		rep.Ratio = ratios(gw, rep.Direct)
 	}
 	if o.Rounds > 1 {
-		for i := range ds {
-			rep.Rounds = append(rep.Rounds, Round{Gateway: gws[i].Throughput, Direct: ds[i].Throughput,
-				Ratio: ratios(gws[i], ds[i]).Throughput, GatewayMachine: gws[i].Machine, DirectMachine: ds[i].Machine})
+		for i, g := range gws {
+			rd := Round{Gateway: g.Throughput, GatewayMachine: g.Machine}
+			if ps := byName["direct"]; i < len(ps) {
+				rd.Direct, rd.Ratio, rd.DirectMachine = ps[i].Throughput, ratios(g, ps[i]).Throughput, ps[i].Machine
+			}
+			if ps := byName["bare"]; i < len(ps) {
+				rd.Bare, rd.BareRatio, rd.BareMachine = ps[i].Throughput, ratios(g, ps[i]).Throughput, ps[i].Machine
+			}
+			rep.Rounds = append(rep.Rounds, rd)
 		}
 	}
 	if err := errors.Join(berr, aerr); err != nil {
@@ -228,10 +316,37 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
-	if derr != nil {
-		return rep, derr // the gateway side and the money are reported all the same
+	if oerr != nil {
+		return rep, oerr // the gateway side and the money are reported all the same
 	}
 	return rep, ctx.Err()
+}
+
+// meters are what Run reads around each phase: the gateway's and the bare proxy's processes
+// (given, or found by their listening ports on this machine) and Redis (Options.Redis).
+func (o *Options) meters() (*meters, error) {
+	m := &meters{}
+	add := func(name string, pid int, base string) {
+		if pid == 0 && base != "" {
+			pid = pidListening(base)
+		}
+		if pid > 0 {
+			m.procs = append(m.procs, meteredProc{name: name, pid: pid})
+		}
+	}
+	add("gateway", o.GatewayPID, o.Target)
+	if o.Bare != "" || o.BarePID > 0 {
+		add("bare proxy", o.BarePID, o.Bare)
+	}
+	if o.Redis != "" {
+		opt, err := redis.ParseURL(o.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		opt.PoolSize, opt.MaxRetries = 1, -1
+		m.redis = redis.NewClient(opt)
+	}
+	return m, nil
 }
 
 // combine is the phases of several rounds as one: counts and latencies pooled, throughput
@@ -244,6 +359,7 @@ func combine(ps []*Phase) *Phase {
 	var elapsed float64
 	for _, p := range ps {
 		c.cpu = c.cpu.plus(p.cpu)
+		c.use = c.use.plus(p.use)
 		c.Requests += p.Requests
 		c.Success += p.Success
 		c.Errors += p.Errors

@@ -16,14 +16,23 @@ import (
 // Usage is the help text of `gateway bench`.
 const Usage = `Usage: gateway bench [flags]
 
+       gateway bench proxy --upstream URL [--listen ADDR]   (a bare proxy to compare with)
+       gateway bench sandbox > upstreams.yaml              (the sandbox upstreams on their own)
+
 Drives a running gateway with concurrent requests and reports throughput, latency
 percentiles, outcomes by status code and the money charged. Unless --auth-id and
---auth-token are given it seeds its own accounts: a main account (operator API) credited
-with --credit, and a subaccount under it (public API); the load runs as the subaccount,
-so every request is fully enforced (two rate limits, permission, KYC, debit). With
---direct it then sends the same load straight to an upstream and prints gateway/direct;
---rounds N alternates the two N times and combines them, which steadies the ratio on a
-machine whose speed drifts.
+--auth-token are given it seeds its own accounts: --tenants main accounts (operator API),
+each credited with --credit, with --subs subaccounts each (public API), in parallel; the
+load runs as the subaccounts, round robin, so every request is fully enforced (two rate
+limits, permission, KYC, debit), and the money is checked over all of them. With --bare
+(a "gateway bench proxy" forwarding to the same upstream) and --direct (the upstream) it
+then sends the same load through the bare proxy and straight to the upstream and prints
+gateway/bare and gateway/direct; --rounds N alternates them N times and combines them,
+which steadies the ratios on a machine whose speed drifts. On Linux each phase reports the
+CPU time per request of the gateway's and the bare proxy's processes (found by their
+listening ports, or --gateway-pid, --bare-pid) and, with --redis, Redis's (INFO cpu) and
+its script calls (INFO commandstats). --seed-only seeds and stops; with --redis it reports
+the memory Redis took per account.
 With no flags it measures a local "gateway serve" (run it from the same directory, so
 the operator token is found in ./data/operator_token).
 
@@ -32,6 +41,10 @@ Examples:
   gateway bench -c 64 -d 30s --direct http://127.0.0.1:9001 --price 0.01
       (serve logs the sandbox upstreams' URLs at start; --direct takes the voice one)
   gateway bench -c 64 -d 10s --rounds 3 --direct http://127.0.0.1:9001 --price 0.01
+  gateway bench proxy --upstream http://127.0.0.1:9001 --listen 127.0.0.1:9100 &
+  gateway bench --tenants 100 --subs 10 -d 8s --bare http://127.0.0.1:9100 \
+      --direct http://127.0.0.1:9001 --redis redis://127.0.0.1:6379/0 --price 0.01
+  gateway bench --tenants 20 --subs 1000 --seed-only --redis redis://127.0.0.1:6379/0
   gateway bench -n 10000 --json > report.json
   gateway bench --auth-id SA_… --auth-token … --method POST --path /v1/Account/{auth_id}/Message/
 
@@ -45,6 +58,12 @@ Flags:
 // to stdout and progress and errors to stderr, and returns the exit code. SIGINT stops the
 // load early and still prints the report of what ran.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "proxy" {
+		return proxyMain(args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "sandbox" {
+		return sandboxMain(args[1:], stdout, stderr)
+	}
 	o, asJSON, quiet, code := parseFlags(args, stderr)
 	if code >= 0 {
 		return code
@@ -118,7 +137,15 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, quiet bool,
 	fs.StringVar(&o.Credit, "credit", DefaultCredit, "`amount` credited to the seeded main account")
 	fs.StringVar(&o.Price, "price", "", "expected price per admitted request: check charged = admitted × price (default: infer it)")
 	fs.StringVar(&o.Direct, "direct", "", "upstream base `URL` to drive directly after the gateway, for the gateway/direct ratio")
-	fs.IntVar(&o.Rounds, "rounds", 1, "with --direct: alternate gateway and direct phases this many times and combine them (steadier on a shared machine)")
+	fs.IntVar(&o.Rounds, "rounds", 1, "with --direct or --bare: alternate the gateway with them this many times and combine the rounds (steadier on a shared machine)")
+	fs.IntVar(&o.Tenants, "tenants", 1, "seed this many main accounts")
+	fs.IntVar(&o.Subs, "subs", 1, "seed this many subaccounts under each main account; the load goes round robin over all of them")
+	fs.IntVar(&o.SeedConcurrency, "seed-concurrency", DefaultSeedConcurrency, "management calls in flight while seeding")
+	fs.BoolVar(&o.SeedOnly, "seed-only", false, "seed the accounts and stop (with --redis: report Redis's memory per account)")
+	fs.StringVar(&o.Bare, "bare", "", "base `URL` of a bare proxy (gateway bench proxy) to the same upstream, driven after the gateway")
+	fs.StringVar(&o.Redis, "redis", "", "`URL` of the gateway's Redis (redis://host:port/db, unix:///path): report its CPU and script calls per request")
+	fs.IntVar(&o.GatewayPID, "gateway-pid", 0, "process id of the gateway, for its CPU per request (default: the process listening on --target's port, on Linux)")
+	fs.IntVar(&o.BarePID, "bare-pid", 0, "process id of the bare proxy (default: the process listening on --bare's port, on Linux)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (no progress)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
@@ -153,8 +180,12 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, quiet bool,
 		fmt.Fprintln(stderr, "gateway bench: give a duration (-d) or a request count (-n)")
 		return o, false, false, 2
 	}
-	if o.Rounds < 1 || (o.Rounds > 1 && o.Direct == "") {
-		fmt.Fprintln(stderr, "gateway bench: --rounds must be at least 1, and more than 1 needs --direct")
+	if o.Rounds < 1 || (o.Rounds > 1 && o.Direct == "" && o.Bare == "") {
+		fmt.Fprintln(stderr, "gateway bench: --rounds must be at least 1, and more than 1 needs --direct or --bare")
+		return o, false, false, 2
+	}
+	if o.Tenants < 1 || o.Subs < 1 || o.SeedConcurrency < 1 || o.GatewayPID < 0 || o.BarePID < 0 {
+		fmt.Fprintln(stderr, "gateway bench: --tenants, --subs and --seed-concurrency must be positive")
 		return o, false, false, 2
 	}
 	return o, asJSON, quiet, -1

@@ -15,14 +15,16 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// phaseSpec is one phase of load: the same request, over and over, from many workers.
+// phaseSpec is one phase of load: the same request, over and over, from many workers, for
+// each account in turn (round robin over paths and headers).
 type phaseSpec struct {
-	name        string // "gateway" or "direct"
-	base        string // base URL; its path, if any, prefixes path
-	path        string
+	name        string        // "gateway", "bare" or "direct"
+	base        string        // base URL; its path, if any, prefixes each path
+	paths       []string      // one per account, {auth_id} filled in
+	headers     [][][2]string // one per account (same length as paths)
 	method      string
 	body        []byte
-	headers     [][2]string
+	meters      *meters // CPU of processes and of Redis during the phase; nil: none
 	concurrency int
 	duration    time.Duration // 0: no time bound
 	requests    int64         // 0: no count bound
@@ -79,13 +81,17 @@ func runPhase(ctx context.Context, s phaseSpec) (*Phase, error) {
 		return nil, err
 	}
 	defer hc.CloseIdleConnections()
-	uri := base + s.path
+	uris := make([]string, len(s.paths))
+	for i, p := range s.paths {
+		uris[i] = base + p
+	}
 
 	var stop atomic.Bool
-	var issued atomic.Int64
+	var issued, next atomic.Int64
 	workers := make([]*worker, s.concurrency)
 	var wg sync.WaitGroup
 	ticks := readTicks()
+	before := s.meters.read(ctx)
 	start := time.Now()
 	for i := range workers {
 		w := &worker{errKinds: map[string]int64{}}
@@ -93,7 +99,7 @@ func runPhase(ctx context.Context, s phaseSpec) (*Phase, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(hc, s, uri, &stop, &issued)
+			w.run(hc, s, uris, &stop, &issued, &next)
 		}()
 	}
 	allDone := make(chan struct{})
@@ -134,8 +140,9 @@ wait:
 		}
 	}
 	elapsed := time.Since(start)
+	use := s.meters.read(context.WithoutCancel(ctx)).since(before, s.meters)
 
-	p := &Phase{Name: s.name, URL: uri, Status: map[int]int64{}, Hist: &Histogram{}, cpu: readTicks().since(ticks)}
+	p := &Phase{Name: s.name, URL: uris[0], Status: map[int]int64{}, Hist: &Histogram{}, cpu: readTicks().since(ticks), use: use}
 	kinds := map[string]int64{}
 	for _, w := range workers {
 		p.Hist.Merge(&w.hist)
@@ -164,16 +171,22 @@ wait:
 	return p, nil
 }
 
-func (w *worker) run(hc *fasthttp.HostClient, s phaseSpec, uri string, stop *atomic.Bool, issued *atomic.Int64) {
+// run sends requests until stop or the count bound. With one account the request is built
+// once; with several, each request takes the next account of the phase (next counts them for
+// all workers), so the accounts are used round robin, each within one of the others' count.
+func (w *worker) run(hc *fasthttp.HostClient, s phaseSpec, uris []string, stop *atomic.Bool, issued, next *atomic.Int64) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.Header.DisableNormalizing()
 	req.Header.SetMethod(s.method)
-	req.SetRequestURI(uri)
-	for _, h := range s.headers {
-		req.Header.Set(h[0], h[1])
+	account := func(i int) {
+		req.SetRequestURI(uris[i])
+		for _, h := range s.headers[i] {
+			req.Header.Set(h[0], h[1])
+		}
 	}
+	account(0)
 	if len(s.body) > 0 {
 		req.Header.SetContentType("application/json")
 		req.SetBody(s.body)
@@ -181,6 +194,9 @@ func (w *worker) run(hc *fasthttp.HostClient, s phaseSpec, uri string, stop *ato
 	for !stop.Load() {
 		if s.requests > 0 && issued.Add(1) > s.requests {
 			return
+		}
+		if len(uris) > 1 {
+			account(int((next.Add(1) - 1) % int64(len(uris))))
 		}
 		t0 := time.Now()
 		err := hc.Do(req, resp)

@@ -55,6 +55,13 @@ type Config struct {
 	Routes    []Route             `yaml:"routes"`    // proxied routes; YAML "routes"; default: DefaultRoutes
 	Log       Log                 `yaml:"log"`       // logging; YAML "log"
 
+	// SandboxPipeline is the pipeline setting (see Upstream.Pipeline) of the
+	// built-in sandbox upstreams, used only when no upstreams are configured:
+	// 0 makes them plain keep-alive backends, as most real backends are, for
+	// measuring against one (README, "Measuring"). YAML "sandbox_pipeline";
+	// default 2; at most 512 (the sandbox upstreams' max_conns).
+	SandboxPipeline int `yaml:"sandbox_pipeline"`
+
 	// Sandbox is not a setting: Load sets it when no upstreams are
 	// configured. Upstreams then holds "voice" and "sms" with empty URLs,
 	// which main fills in after it starts the built-in sandbox backends.
@@ -160,6 +167,10 @@ type Limits struct {
 	// one field set a month per route. YAML "usage_retention"; default 2160h
 	// (90 days); at least 744h (31 days).
 	UsageRetention Duration `yaml:"usage_retention"`
+	// HoldRetention is how long a finished call hold (API.md §8) stays readable, and its
+	// Settle replayable or, after an expiry, able to correct the charge once.
+	// YAML "hold_retention"; default 24h.
+	HoldRetention Duration `yaml:"hold_retention"`
 }
 
 // Upstream is one backend that routes forward to. Fields the file leaves
@@ -197,6 +208,13 @@ type Upstream struct {
 	// at once. Only used with pipeline > 0. YAML "pipeline_delay"; default
 	// 50µs; at most 1ms.
 	PipelineDelay Duration `yaml:"pipeline_delay"`
+	// Token is the backend's own token for the operator listener: with it the backend may
+	// use the hold endpoints for holds of its own routes (API.md §6, §8) and nothing else.
+	// The environment variable GATEWAY_UPSTREAMS_<NAME>_TOKEN (UpstreamTokenEnv) wins over
+	// token_file, which wins over token. YAML "token"; default "" (none).
+	Token string `yaml:"token"`
+	// TokenFile is a file holding Token. YAML "token_file"; default "" (none).
+	TokenFile string `yaml:"token_file"`
 }
 
 // Route is one proxied telephony route (API.md §5).
@@ -222,6 +240,45 @@ type Route struct {
 	// Price is debited per request, in the root account's currency, e.g.
 	// "0.0100". YAML "price"; required ("0" for a free route).
 	Price Money `yaml:"price"`
+	// CallerID names the field of the request body (JSON or form) that carries the number
+	// the call or message comes from, e.g. "from"; the path account must own that number
+	// (API.md §5, §9). Letters, digits, '_', '-' and '.', at most 64. YAML "caller_id";
+	// default "" (no caller-ID check).
+	CallerID string `yaml:"caller_id"`
+	// Call makes the route a call route (API.md §8): its admit also opens a hold for the
+	// call. YAML "call"; default none. Settings the block leaves out take DefaultCall's.
+	Call *Call `yaml:"call"`
+}
+
+// Call is the call block of a call route (API.md §7, §8): what a call costs by its
+// duration and how its hold lives. Every duration is whole seconds.
+type Call struct {
+	// Rate is the price of a minute, e.g. "0.0120". YAML "rate"; required.
+	Rate Money `yaml:"rate"`
+	// Increment is the billing increment "first/next": the first billed block and each
+	// later block, in seconds from 1 to 3600 ("1/1", "6/6", "30/6", "60/1", "60/60").
+	// YAML "increment"; default "60/60".
+	Increment string `yaml:"increment"`
+	// ConnectFee is charged once for an answered call. YAML "connect_fee"; default "0".
+	ConnectFee Money `yaml:"connect_fee"`
+	// Grant is how many seconds one grant reserves (at open and per Extend).
+	// YAML "grant"; default 10m; at least min_duration.
+	Grant Duration `yaml:"grant"`
+	// MinDuration: a call is refused (402) when less than this is affordable.
+	// YAML "min_duration"; default 1m; at least 1s, at most grant and max_duration.
+	MinDuration Duration `yaml:"min_duration"`
+	// MaxDuration is the longest a call may be granted in all. YAML "max_duration";
+	// default 4h; at most 24h, and its cost at rate must stay within 2^53−1 micro-units.
+	MaxDuration Duration `yaml:"max_duration"`
+	// RingTimeout is how long a call may ring before it is answered; part of its hold's
+	// lifetime. YAML "ring_timeout"; default 60s.
+	RingTimeout Duration `yaml:"ring_timeout"`
+	// ExpiryGrace is added to a hold's lifetime after its granted seconds.
+	// YAML "expiry_grace"; default 60s.
+	ExpiryGrace Duration `yaml:"expiry_grace"`
+	// OnExpiry is what an unsettled hold costs at the end of its lifetime: "commit" (the
+	// cost of its granted seconds) or "release" (nothing). YAML "on_expiry"; default "commit".
+	OnExpiry string `yaml:"on_expiry"`
 }
 
 // Log configures the process log.

@@ -104,6 +104,14 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 		return nil
 	}
 	switch v.Kind() {
+	case reflect.Pointer: // an optional block (a route's call): its defaults, then the file
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+			if c, ok := v.Interface().(*Call); ok {
+				*c = DefaultCall()
+			}
+		}
+		return d.structure(n, v.Elem(), path)
 	case reflect.Struct:
 		return d.structure(n, v, path)
 	case reflect.Map:

@@ -49,6 +49,17 @@ const (
 	DefaultRefundMarkerTTL       = time.Hour
 	DefaultUsageRetention        = 2160 * time.Hour
 	MinUsageRetention            = 31 * 24 * time.Hour
+	DefaultHoldRetention         = 24 * time.Hour
+
+	DefaultCallIncrement   = "60/60"
+	DefaultCallConnectFee  = "0"
+	DefaultCallGrant       = 10 * time.Minute
+	DefaultCallMinDuration = time.Minute
+	DefaultCallMaxDuration = 4 * time.Hour
+	MaxCallDuration        = 24 * time.Hour
+	DefaultCallRingTimeout = 60 * time.Second
+	DefaultCallExpiryGrace = 60 * time.Second
+	DefaultCallOnExpiry    = "commit"
 
 	DefaultUpstreamTimeout  = 10 * time.Second
 	DefaultConnectTimeout   = 2 * time.Second
@@ -71,8 +82,9 @@ func Or[T ~int | ~int64](v, def T) T {
 // base returns the defaults of every setting, with no upstreams and no routes.
 func base() Config {
 	return Config{
-		Listen:         DefaultListen,
-		OperatorListen: DefaultOperatorListen,
+		Listen:          DefaultListen,
+		OperatorListen:  DefaultOperatorListen,
+		SandboxPipeline: DefaultSandboxPipeline,
 		Store: Store{
 			DataDir:      DefaultDataDir,
 			DialTimeout:  Duration(DefaultDialTimeout),
@@ -93,6 +105,7 @@ func base() Config {
 			NegativeCacheTTL:      Duration(DefaultNegativeCacheTTL),
 			RefundMarkerTTL:       Duration(DefaultRefundMarkerTTL),
 			UsageRetention:        Duration(DefaultUsageRetention),
+			HoldRetention:         Duration(DefaultHoldRetention),
 		},
 		Log: Log{Format: DefaultLogFormat, Level: DefaultLogLevel},
 	}
@@ -109,6 +122,20 @@ func DefaultUpstream() Upstream {
 	}
 }
 
+// DefaultCall returns a call block with every default and no rate.
+func DefaultCall() Call {
+	return Call{
+		Increment:   DefaultCallIncrement,
+		ConnectFee:  DefaultCallConnectFee,
+		Grant:       Duration(DefaultCallGrant),
+		MinDuration: Duration(DefaultCallMinDuration),
+		MaxDuration: Duration(DefaultCallMaxDuration),
+		RingTimeout: Duration(DefaultCallRingTimeout),
+		ExpiryGrace: Duration(DefaultCallExpiryGrace),
+		OnExpiry:    DefaultCallOnExpiry,
+	}
+}
+
 // DefaultPipelineDelay is the default pipeline_delay, and MaxPipelineDelay
 // the largest accepted: a delay is worth it only while it is small next to
 // the time a request spends in the backend.
@@ -117,9 +144,9 @@ const (
 	MaxPipelineDelay     = time.Millisecond
 )
 
-// SandboxPipeline is the pipeline setting of the sandbox upstreams: they
-// answer in order and at once, so pipelining them costs nothing.
-const SandboxPipeline = 2
+// DefaultSandboxPipeline is the default sandbox_pipeline: the sandbox
+// upstreams answer in order and at once, so pipelining them costs nothing.
+const DefaultSandboxPipeline = 2
 
 // DefaultRoutes returns the routes used when none are configured (API.md §7).
 func DefaultRoutes() []Route {
@@ -137,7 +164,7 @@ func (c *Config) complete() error {
 	if len(c.Upstreams) == 0 {
 		c.Sandbox = true
 		u := DefaultUpstream()
-		u.Pipeline = SandboxPipeline
+		u.Pipeline = c.SandboxPipeline
 		c.Upstreams = map[string]Upstream{SandboxVoice: u, SandboxSMS: u}
 	}
 	if len(c.Routes) == 0 {

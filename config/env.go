@@ -28,6 +28,7 @@ var envSettings = []struct {
 	{"listen", func(c *Config) any { return &c.Listen }},
 	{"operator_listen", func(c *Config) any { return &c.OperatorListen }},
 	{"operator_token_file", func(c *Config) any { return &c.OperatorTokenFile }},
+	{"sandbox_pipeline", func(c *Config) any { return &c.SandboxPipeline }},
 	{"store.redis", func(c *Config) any { return &c.Store.Redis }},
 	{"store.cluster", func(c *Config) any { return &c.Store.Cluster }},
 	{"store.sentinel.master", func(c *Config) any { return &c.Store.Sentinel.Master }},
@@ -49,8 +50,40 @@ var envSettings = []struct {
 	{"limits.trusted_proxies", func(c *Config) any { return &c.Limits.TrustedProxies }},
 	{"limits.refund_marker_ttl", func(c *Config) any { return &c.Limits.RefundMarkerTTL }},
 	{"limits.usage_retention", func(c *Config) any { return &c.Limits.UsageRetention }},
+	{"limits.hold_retention", func(c *Config) any { return &c.Limits.HoldRetention }},
 	{"log.format", func(c *Config) any { return &c.Log.Format }},
 	{"log.level", func(c *Config) any { return &c.Log.Level }},
+}
+
+// UpstreamTokenEnv returns the environment variable that holds the token of the upstream
+// name (API.md §6): "voice" → "GATEWAY_UPSTREAMS_VOICE_TOKEN" ('-' is written '_'). Like
+// GATEWAY_OPERATOR_TOKEN it is a secret, not a setting: Load only checks that each such
+// variable names a configured upstream, and main reads it.
+func UpstreamTokenEnv(name string) string {
+	return EnvPrefix + "UPSTREAMS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_TOKEN"
+}
+
+// isUpstreamTokenEnv reports whether a variable's name has the form of UpstreamTokenEnv's.
+func isUpstreamTokenEnv(name string) bool {
+	const pre, suf = EnvPrefix + "UPSTREAMS_", "_TOKEN"
+	return len(name) > len(pre)+len(suf) && strings.HasPrefix(name, pre) && strings.HasSuffix(name, suf)
+}
+
+// checkUpstreamTokenEnv reports every upstream token variable in env that names no upstream
+// of c.
+func checkUpstreamTokenEnv(c *Config, env []string) error {
+	known := make(map[string]bool, len(c.Upstreams))
+	for name := range c.Upstreams {
+		known[UpstreamTokenEnv(name)] = true
+	}
+	var errs []error
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if isUpstreamTokenEnv(name) && !known[name] {
+			errs = append(errs, &Error{Setting: name, Reason: "names no configured upstream"})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // EnvName returns the environment variable that overrides a setting:
@@ -76,7 +109,7 @@ func applyEnv(c *Config, env []string, where map[string]string) error {
 	var errs []error
 	for _, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) || envIgnored[name] {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || envIgnored[name] || isUpstreamTokenEnv(name) {
 			continue
 		}
 		i, known := envIndex[name]

@@ -18,7 +18,9 @@ import (
 //     the setting's path upper-cased with dots as underscores, such as
 //     GATEWAY_STORE_DIAL_TIMEOUT; lists are comma-separated. Every scalar
 //     setting has one; upstreams and routes have none. GATEWAY_OPERATOR_TOKEN
-//     is ignored; any other unknown GATEWAY_ variable is an error;
+//     is ignored, and so is GATEWAY_UPSTREAMS_<NAME>_TOKEN once step 4 is done if
+//     it names an upstream (UpstreamTokenEnv); any other unknown GATEWAY_
+//     variable is an error;
 //  4. completed: with no upstreams, Sandbox is set and Upstreams holds
 //     "voice" and "sms" with empty URLs and default limits; with no routes,
 //     DefaultRoutes; methods are upper-cased and missing route names derived;
@@ -42,6 +44,9 @@ func Load(path string, env []string) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.complete(); err != nil {
+		return Config{}, err
+	}
+	if err := checkUpstreamTokenEnv(&c, env); err != nil {
 		return Config{}, err
 	}
 	if problems := c.problems(); len(problems) > 0 {

@@ -138,6 +138,34 @@ routes:
 	}
 }
 
+// TestLoadSandboxPipeline: sandbox_pipeline (file or environment) sets the sandbox upstreams'
+// pipeline, 0 making them plain keep-alive backends; configured upstreams ignore it.
+func TestLoadSandboxPipeline(t *testing.T) {
+	c, err := Load(writeConfig(t, "sandbox_pipeline: 0\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, u := range c.Upstreams {
+		if u.Pipeline != 0 {
+			t.Errorf("sandbox_pipeline 0: upstream %s pipeline %d, want 0", name, u.Pipeline)
+		}
+	}
+	c, err = Load("", []string{"GATEWAY_SANDBOX_PIPELINE=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SandboxPipeline != 7 || c.Upstreams["voice"].Pipeline != 7 || c.Upstreams["sms"].Pipeline != 7 {
+		t.Errorf("GATEWAY_SANDBOX_PIPELINE=7: %d, upstreams %+v", c.SandboxPipeline, c.Upstreams)
+	}
+	c, err = Load(writeConfig(t, apiExample+"sandbox_pipeline: 0\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sandbox || c.Upstreams["voice"].Pipeline != 0 {
+		t.Errorf("configured upstreams: sandbox %v, voice %+v", c.Sandbox, c.Upstreams["voice"])
+	}
+}
+
 func TestLoadAPIExample(t *testing.T) {
 	c, err := Load(writeConfig(t, apiExample), nil)
 	if err != nil {
@@ -254,6 +282,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown upstream key", "upstreams: {voice: {url: \"http://v\", tiemout: 1s}}\n", []string{"upstreams.voice.tiemout: unknown setting"}, ""},
 		{"unknown route key", "routes: [{method: GET, prise: 1}]\n", []string{"routes[0].prise: unknown setting"}, ""},
 		{"sandbox is not a setting", "sandbox: true\n", []string{"sandbox: unknown setting"}, ""},
+		{"sandbox_pipeline negative", "sandbox_pipeline: -1\n", []string{"sandbox_pipeline: must be between 0 and 512, got -1"}, ""},
 		{"key set twice", "listen: \":1\"\nlisten: \":2\"\n", []string{"listen: set twice (first on line 1)"}, ""},
 
 		// wrong types

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 // Validate reports every problem with c, one *Error per problem, each
@@ -33,6 +35,7 @@ func (c *Config) problems() []*Error {
 	v.store(&c.Store)
 	v.defaults(&c.Defaults)
 	v.limits(&c.Limits)
+	v.between("sandbox_pipeline", c.SandboxPipeline, 0, DefaultMaxConns)
 	v.upstreams(c.Upstreams, c.Sandbox)
 	v.routes(c.Routes, c.Upstreams)
 	v.markerTTL(c.Limits.RefundMarkerTTL, c.Upstreams)
@@ -157,6 +160,53 @@ func (v *validator) limits(l *Limits) {
 	if l.UsageRetention.Std() < MinUsageRetention {
 		v.add("limits.usage_retention", "%v is too short: at least %v (31 days)", l.UsageRetention.Std(), MinUsageRetention)
 	}
+	v.positive("limits.hold_retention", int64(l.HoldRetention))
+}
+
+// call checks a route's call block (p is its setting, "routes[0].call").
+func (v *validator) call(p string, c *Call) {
+	var tf model.Tariff
+	switch {
+	case c.Rate == "":
+		v.add(p+".rate", `required (the price of a minute, such as "0.0120")`)
+	case c.Rate.check() != nil:
+		v.add(p+".rate", "%s", c.Rate.check())
+	default:
+		tf.Rate, _ = model.ParseAmount(string(c.Rate))
+	}
+	if err := c.ConnectFee.check(); c.ConnectFee == "" || err != nil {
+		v.add(p+".connect_fee", "%q is not a decimal amount with at most 6 fraction digits", string(c.ConnectFee))
+	} else {
+		tf.ConnectFee, _ = model.ParseAmount(string(c.ConnectFee))
+	}
+	var err error
+	if tf.First, tf.Next, err = model.ParseIncrement(c.Increment); err != nil {
+		v.add(p+".increment", "%q is %s", c.Increment, err)
+	}
+	for _, d := range []struct {
+		name string
+		d    Duration
+		min  time.Duration
+	}{{"grant", c.Grant, time.Second}, {"min_duration", c.MinDuration, time.Second},
+		{"max_duration", c.MaxDuration, time.Second}, {"ring_timeout", c.RingTimeout, 0}, {"expiry_grace", c.ExpiryGrace, 0}} {
+		switch {
+		case d.d.Std()%time.Second != 0:
+			v.add(p+"."+d.name, "%v is not a whole number of seconds", d.d)
+		case d.d.Std() < d.min:
+			v.add(p+"."+d.name, "must be at least %v", d.min)
+		}
+	}
+	switch {
+	case c.MaxDuration.Std() > MaxCallDuration:
+		v.add(p+".max_duration", "%v is too long: at most %v", c.MaxDuration, MaxCallDuration)
+	case c.MinDuration > c.MaxDuration:
+		v.add(p+".min_duration", "%v is longer than max_duration (%v)", c.MinDuration, c.MaxDuration)
+	case c.MinDuration > c.Grant:
+		v.add(p+".min_duration", "%v is longer than grant (%v): every call would be refused", c.MinDuration, c.Grant)
+	case tf.First > 0 && !tf.Covers(int64(c.MaxDuration.Std()/time.Second)):
+		v.add(p+".rate", "%s for max_duration (%v) costs more than 9,007,199,254.740991", c.Rate, c.MaxDuration)
+	}
+	v.oneOf(p+".on_expiry", c.OnExpiry, "commit", "release")
 }
 
 // markerTTL checks that refund markers outlive every exchange with an upstream by a margin:
@@ -276,6 +326,12 @@ func (v *validator) routes(routes []Route, ups map[string]Upstream) {
 		} else if err := r.Price.check(); err != nil {
 			v.add(p+".price", "%s", err)
 		}
+		if r.CallerID != "" && !validFieldName(r.CallerID) {
+			v.add(p+".caller_id", "%q is not a field name (letters, digits, '_', '-', '.'; at most 64)", r.CallerID)
+		}
+		if r.Call != nil {
+			v.call(p+".call", r.Call)
+		}
 		key := r.Method + " " + r.Path
 		if j, dup := byMethodPath[key]; dup {
 			v.add(p, "same method and path as routes[%d] (%s)", j, key)
@@ -293,6 +349,19 @@ func (v *validator) routes(routes []Route, ups map[string]Upstream) {
 			byName[r.Name] = i
 		}
 	}
+}
+
+// validFieldName reports whether s may name a route's caller-ID field.
+func validFieldName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkPath returns why p is not a valid route path template, or "".
@@ -328,7 +397,7 @@ func checkPath(p string) string {
 	case authIDs > 1:
 		return fmt.Sprintf("%q holds {auth_id} more than once", p)
 	case shadowsManagement(p):
-		return fmt.Sprintf("%q collides with the account-management paths /v1/Account/{auth_id}/ and its Subaccount/, Balance/, Transfer/, CreditTransfer/ and Usage/", p)
+		return fmt.Sprintf("%q collides with the account-management paths /v1/Account/{auth_id}/ and its Subaccount/, Balance/, Transfer/, CreditTransfer/, Usage/ and Hold/", p)
 	}
 	return ""
 }
@@ -341,7 +410,7 @@ func shadowsManagement(p string) bool {
 	if p == account {
 		return true
 	}
-	for _, sub := range []string{"subaccount", "balance", "transfer", "credittransfer", "usage"} {
+	for _, sub := range []string{"subaccount", "balance", "transfer", "credittransfer", "usage", "hold"} {
 		if q := account + "/" + sub; p == q || strings.HasPrefix(p, q+"/") {
 			return true
 		}

@@ -35,6 +35,8 @@ func TestValidate(t *testing.T) {
 			"upstreams: none configured\nroutes[0].upstream: no upstream named \"voice\"\nroutes[1].upstream: no upstream named \"voice\"\nroutes[2].upstream: no upstream named \"sms\""},
 		{"no routes", func(c *Config) { c.Routes = nil }, "routes: none configured"},
 		{"unnamed route", func(c *Config) { c.Routes[0].Name = "" }, "routes[0].name: required"},
+		{"caller_id", func(c *Config) { c.Routes[0].CallerID = "from&to" },
+			`routes[0].caller_id: "from&to" is not a field name (letters, digits, '_', '-', '.'; at most 64)`},
 		{"negative grace", func(c *Config) { c.Defaults.TokenGrace = Duration(-time.Second) }, "defaults.token_grace: must not be negative"},
 		{"store timeouts", func(c *Config) { c.Store.ReadTimeout = 0 }, "store.read_timeout: must be > 0"},
 		{"sentinel", func(c *Config) { c.Store.Sentinel = Sentinel{Master: "m", Addrs: []string{"s:0"}} },

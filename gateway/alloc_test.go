@@ -10,11 +10,12 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/balance"
+	"github.com/tenantgw/gateway/policy"
 )
 
 // TestCacheHitPathAllocs: the gateway's own code on the cache-hit path — the checks before
 // routing, credential parsing, route match, cache lookup and token verification, the
-// access rule, the upstream request's headers (X-Forwarded-For from a trusted proxy and the
+// access rule, reading the caller-ID field of the body, the upstream request's headers (X-Forwarded-For from a trusted proxy and the
 // HTTP version included) and the answer's headers — allocates nothing. (The store call and
 // fasthttp's forwarding are measured by the benchmarks.)
 func TestCacheHitPathAllocs(t *testing.T) {
@@ -43,7 +44,8 @@ func TestCacheHitPathAllocs(t *testing.T) {
 		tmpl.Header.Set("X-Account-ID", "spoofed")
 		tmpl.Header.Set("X-Forwarded-For", "198.51.100.7")
 		tmpl.Header.SetProtocol("HTTP/1.0")
-		tmpl.SetBodyString(`{"to":"1"}`)
+		tmpl.SetBodyString(`{"to":"1","from":"+14155550100"}`)
+		cidRoute := &policy.Route{CallerID: "from"}
 		var rc fasthttp.RequestCtx
 		rc.SetRemoteAddr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4711})
 		st := newReqState()
@@ -56,7 +58,7 @@ func TestCacheHitPathAllocs(t *testing.T) {
 				t.Fatal(e)
 			}
 			idx, pathID, ok := g.routes.Match(rc.Method(), rc.Path())
-			if !ok || idx != 0 {
+			if !ok || idx != 0 || !proxyPath(rc.URI()) {
 				t.Fatal("no match")
 			}
 			g.requestID(&rc, st)
@@ -65,6 +67,9 @@ func TestCacheHitPathAllocs(t *testing.T) {
 				t.Fatalf("resolve: %v", apiErr)
 			}
 			st.hex = st.hash.AppendHex(st.hex[:0])
+			if cid, e := callerID(&rc, st, cidRoute); e != nil || string(cid) != "+14155550100" {
+				t.Fatalf("caller-ID %q %v", cid, e)
+			}
 			g.prepareUpstream(&rc.Request, st, up, caller.id, path.id, dec.BillingID, dec.Charge)
 			stripResponse(&rc.Response.Header)
 			g.responseHeaders(&rc.Response.Header, st, dec.Charge, &dec)

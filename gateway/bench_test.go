@@ -3,6 +3,13 @@ package gateway
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
+	"os"
+	rtmetrics "runtime/metrics"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +17,7 @@ import (
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/bench/testkit"
+	"github.com/tenantgw/gateway/policy/model"
 )
 
 func basicHeader(id, tok string) string {
@@ -118,4 +126,208 @@ func BenchmarkServe(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkServeSpread: the whole handler (admit + forward over keep-alive connections to
+// the sandbox) with 64 requests in flight spread round robin over trees × subaccounts, each
+// a subaccount sending on its own path (consecutive requests from different trees), as
+// with many tenants; the account cache holds them all (account-reads/op says it did). A
+// CPU profile of the timed loop alone (not the seeding), one file per sub-benchmark:
+//
+//	BENCH_CPUPROFILE=/tmp/spread go test -run '^$' -bench ServeSpread -benchtime 60000x ./gateway/
+//	go tool pprof -top /tmp/spread-100x100.pprof
+func BenchmarkServeSpread(b *testing.B) {
+	voice, sms, stop, err := StartSandbox()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(stop)
+	ts := &timedStore{}
+	f := newFixture(b, func(o *Options) {
+		o.Upstreams = map[string]Upstream{"voice": {URL: voice}, "sms": {URL: sms}}
+		ts.Store = o.Store
+		o.Store = ts
+	})
+	g := f.gw
+	for _, sp := range []struct{ trees, subs int }{{1, 1}, {100, 10}, {100, 100}} {
+		b.Run(fmt.Sprintf("%dx%d", sp.trees, sp.subs), func(b *testing.B) {
+			tmpls := make([]*fasthttp.Request, sp.trees*sp.subs)
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 8)
+			for t := 0; t < sp.trees; t++ {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					m := testkit.NewAccount(b, f.store, nil, "1000000000", testkit.Rate(1000000))
+					for s := 0; s < sp.subs; s++ {
+						k := testkit.NewAccount(b, f.store, m, "", testkit.Rate(1000000))
+						r := new(fasthttp.Request)
+						r.Header.SetMethod("POST")
+						r.SetRequestURI(smsPath(k))
+						r.Header.Set("X-Auth-ID", k.ID)
+						r.Header.Set("X-Auth-Token", k.Token)
+						r.SetBodyString(`{"src":"1","dst":"2","text":"hi"}`)
+						tmpls[s*sp.trees+t] = r
+					}
+				})
+			}
+			wg.Wait()
+			once := func(rc *fasthttp.RequestCtx, tmpl *fasthttp.Request) bool {
+				tmpl.CopyTo(&rc.Request)
+				rc.Response.Reset()
+				g.ServeFastHTTP(rc)
+				if rc.Response.StatusCode() != 202 {
+					b.Errorf("%d %s", rc.Response.StatusCode(), rc.Response.Body())
+					return false
+				}
+				return true
+			}
+			for _, t := range tmpls { // fill the account cache
+				if !once(new(fasthttp.RequestCtx), t) {
+					return
+				}
+			}
+			g.cache.c.Wait()
+			// account reads in the timed loop (cache misses): none, when the cache works
+			var reads atomic.Int64
+			load := g.cache.load
+			g.cache.load = func(ctx context.Context, id string) (*model.Account, error) {
+				reads.Add(1)
+				return load(ctx, id)
+			}
+			defer func() { g.cache.load = load }()
+			var next atomic.Uint64
+			var mu sync.Mutex
+			var lat []time.Duration // every request's, in the handler
+			ts.reset()
+			rt0 := runtimeSamples()
+			b.SetParallelism(32) // 64 in flight on the 2 cores
+			b.ReportAllocs()
+			stopProfile := profileTimed(b, fmt.Sprintf("%dx%d", sp.trees, sp.subs))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var rc fasthttp.RequestCtx
+				own := make([]time.Duration, 0, b.N/32+1)
+				for pb.Next() {
+					t0 := time.Now()
+					if !once(&rc, tmpls[int(next.Add(1)-1)%len(tmpls)]) {
+						break
+					}
+					own = append(own, time.Since(t0))
+				}
+				mu.Lock()
+				lat = append(lat, own...)
+				mu.Unlock()
+			})
+			stopProfile()
+			b.StopTimer()
+			reportLatency(b, "", lat)
+			reportLatency(b, "admit-", ts.durations())
+			reportRuntime(b, rt0, runtimeSamples())
+			b.ReportMetric(float64(reads.Load())/float64(b.N), "account-reads/op")
+		})
+	}
+}
+
+// profileTimed starts a CPU profile into $BENCH_CPUPROFILE-name.pprof when that is set, and
+// returns what stops it.
+func profileTimed(b *testing.B, name string) func() {
+	base := os.Getenv("BENCH_CPUPROFILE")
+	if base == "" {
+		return func() {}
+	}
+	out, err := os.Create(base + "-" + name + ".pprof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := out.Close(); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// timedStore records how long each admit took (the wait for its batch and the batch's round
+// trip), for BenchmarkServeSpread's latency figures.
+type timedStore struct {
+	Store
+	mu  sync.Mutex
+	lat []time.Duration
+}
+
+func (s *timedStore) Admit(ctx context.Context, req *balance.AdmitRequest, dec *balance.Decision) error {
+	t0 := time.Now()
+	err := s.Store.Admit(ctx, req, dec)
+	d := time.Since(t0)
+	s.mu.Lock()
+	s.lat = append(s.lat, d)
+	s.mu.Unlock()
+	return err
+}
+
+func (s *timedStore) reset() {
+	s.mu.Lock()
+	s.lat = s.lat[:0]
+	s.mu.Unlock()
+}
+
+func (s *timedStore) durations() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.lat...)
+}
+
+// reportLatency reports the median, 99th percentile and maximum of lat in µs.
+func reportLatency(b *testing.B, prefix string, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(at(0.5), prefix+"p50-µs")
+	b.ReportMetric(at(0.99), prefix+"p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), prefix+"max-µs")
+}
+
+// The Go runtime's own account of waits: how long runnable goroutines waited for a CPU
+// (sched) and how long the world was stopped for the GC (gc-pause), and GC cycles.
+var runtimeNames = []string{"/sched/latencies:seconds", "/sched/pauses/total/gc:seconds", "/gc/cycles/total:gc-cycles"}
+
+func runtimeSamples() []rtmetrics.Sample {
+	ss := make([]rtmetrics.Sample, len(runtimeNames))
+	for i, n := range runtimeNames {
+		ss[i].Name = n
+	}
+	rtmetrics.Read(ss)
+	return ss
+}
+
+// reportRuntime reports the 99th percentile of the scheduling latencies and GC pauses
+// between two readings (µs), and GC cycles per 1,000 requests.
+func reportRuntime(b *testing.B, before, after []rtmetrics.Sample) {
+	for i, label := range []string{"sched-p99-µs", "gc-pause-p99-µs"} {
+		h0, h1 := before[i].Value.Float64Histogram(), after[i].Value.Float64Histogram()
+		var total uint64
+		d := make([]uint64, len(h1.Counts))
+		for j := range h1.Counts {
+			d[j] = h1.Counts[j] - h0.Counts[j]
+			total += d[j]
+		}
+		if total == 0 {
+			continue
+		}
+		var seen uint64
+		for j, c := range d {
+			seen += c
+			if seen*100 >= total*99 {
+				b.ReportMetric(h1.Buckets[j+1]*1e6, label) // the bucket's upper bound
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(after[2].Value.Uint64()-before[2].Value.Uint64())*1000/float64(b.N), "gc/1k-req")
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -69,6 +70,19 @@ func (g *Gateway) settle(st *reqState, idx int, raw []byte, charge model.Amount)
 	return final
 }
 
+// voidHold ends the hold of a call that did not start (API.md §8): the upstream failed (the
+// price was refunded) or answered 4xx (the price stands). Exactly once: a Void of an ended
+// hold changes nothing. It runs with its own deadline, as a refund does; a failure is logged
+// and the hold ends at its expiry instead (its slots never outlive it).
+func (g *Gateway) voidHold(st *reqState, idx int) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.opts.RefundTimeout)
+	defer cancel()
+	if _, _, err := g.store.EndHold(ctx, st.call.HoldID, balance.Void, 0); err != nil && !errors.Is(err, balance.ErrHoldEnded) {
+		g.log.Error("could not void the hold of a call that did not start; it ends at its expiry", "request_id", string(st.rid),
+			"hold_id", st.call.HoldID, "route", g.metrics.routes[idx].name, "err", err)
+	}
+}
+
 // compensate makes "503 STORE_UNAVAILABLE: nothing was charged" true when the admit call
 // failed after it was sent: the script may have run and debited even though its answer was
 // lost (a read timeout, a connection reset, a failover). The refund script is keyed by the
@@ -85,6 +99,10 @@ func (g *Gateway) compensate(req *balance.AdmitRequest) {
 		return
 	}
 	r := balance.AdmitRequest{Keys: req.Keys, RequestID: append([]byte(nil), req.RequestID...), Route: req.Route}
+	hold := ""
+	if req.Call != nil {
+		hold = req.Call.HoldID // a call's admit may have opened its hold: void it too
+	}
 	g.bg.Add(1)
 	go func() {
 		defer func() { <-g.compSlots; g.bg.Done() }()
@@ -92,6 +110,11 @@ func (g *Gateway) compensate(req *balance.AdmitRequest) {
 		for try := 0; try < 8; try++ {
 			ctx, cancel := context.WithTimeout(context.Background(), g.opts.RefundTimeout)
 			_, _, err := g.store.Refund(ctx, &r)
+			if err == nil && hold != "" {
+				if _, _, err = g.store.EndHold(ctx, hold, balance.Void, 0); errors.Is(err, balance.ErrNotFound) || errors.Is(err, balance.ErrHoldEnded) {
+					err = nil
+				}
+			}
 			cancel()
 			if err == nil {
 				return

@@ -17,7 +17,7 @@ func TestDefaultsAreConfigs(t *testing.T) {
 	def, du := config.Default(), config.DefaultUpstream()
 	g, err := New(Options{Store: &countingStore{}, Upstreams: map[string]Upstream{
 		"plain": {URL: "http://127.0.0.1:1"},
-		"piped": {URL: "http://127.0.0.1:2", Pipeline: config.SandboxPipeline, PipelineDelay: du.PipelineDelay.Std()},
+		"piped": {URL: "http://127.0.0.1:2", Pipeline: config.DefaultSandboxPipeline, PipelineDelay: du.PipelineDelay.Std()},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestDefaultsAreConfigs(t *testing.T) {
 			u.timeout, u.hc.MaxConns, u.hc.MaxResponseBodySize, u.hc.MaxConnWaitTimeout, du)
 	}
 	p := g.upByName["piped"].pc
-	if want := (du.MaxConns + config.SandboxPipeline - 1) / config.SandboxPipeline; p.maxPending != want || p.delay != du.PipelineDelay.Std() ||
+	if want := (du.MaxConns + config.DefaultSandboxPipeline - 1) / config.DefaultSandboxPipeline; p.maxPending != want || p.delay != du.PipelineDelay.Std() ||
 		p.timeout != du.Timeout.Std() || p.maxBody != du.MaxResponseBytes {
 		t.Errorf("pipelined upstream: pending %d, delay %v, timeout %v, max response %d; config's %+v", p.maxPending, p.delay, p.timeout, p.maxBody, du)
 	}

@@ -41,6 +41,8 @@ func (g *Gateway) refusal(rc *fasthttp.RequestCtx, route *policy.Route, caller, 
 	case balance.ReasonGone:
 		g.Invalidate(d.AuthID)
 		return OutcomeForbidden, errForbidden
+	case balance.ReasonCPS:
+		setRetryAfter(rc, d.Reset)
 	case balance.ReasonRateLimited:
 		setRetryAfter(rc, d.Reset)
 		var buf [64]byte

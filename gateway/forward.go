@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -73,6 +74,10 @@ func (g *Gateway) prepareUpstream(req *fasthttp.Request, st *reqState, up *upstr
 	st.num = charge.AppendTo(st.num[:0])
 	h.SetBytesV(hCharge, st.num)
 	h.SetBytesV(hRequestID, st.rid)
+	if st.req.Call != nil {
+		h.Set(hCallHoldID, st.call.HoldID)
+		h.SetBytesV(hCallMaxDur, strconv.AppendInt(st.num[:0], st.dec.Granted, 10))
+	}
 	h.SetHost(up.host)
 	u := req.URI()
 	u.SetScheme(up.scheme)

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/tenantgw/gateway/bench/testkit"
+	"github.com/tenantgw/gateway/policy"
 	"github.com/tenantgw/gateway/policy/model"
 )
 
@@ -93,6 +94,24 @@ func TestPathNotInNormalFormRefused(t *testing.T) {
 		if got := f.bal(x); got != before[x.ID] {
 			t.Errorf("balance of %s moved: %v → %v", x.ID, before[x.ID], got)
 		}
+	}
+	// %2B ('+') alone is let through for the management API's phone numbers (API.md §9), but
+	// a proxied route never receives an encoded path, %2B included.
+	plus := newFixture(t, func(o *Options) {
+		o.Routes = append(append([]policy.RouteSpec(nil), testRoutes...), policy.RouteSpec{Name: "plus", Method: "POST",
+			Path: "/v1/Account/{auth_id}/Call+Log/", Upstream: "voice", Permission: "calls", Price: "0"})
+		o.Fallback = func(rc *fasthttp.RequestCtx) { rc.SetStatusCode(299); rc.SetBody(rc.Path()) }
+	})
+	pm := plus.mk(nil, "1.00")
+	if a := plus.raw("POST /v1/Account/" + pm.ID + "/Call%2BLog/ HTTP/1.1\r\nHost: gw\r\n" + authHeaders(pm) + "Content-Length: 2\r\n\r\n{}"); a.Status != 400 {
+		t.Errorf("%%2B on a proxied route: %d %s", a.Status, a.Body)
+	}
+	if a := plus.raw("GET /v1/Account/" + pm.ID + "/Number/%2b14155550100/ HTTP/1.1\r\nHost: gw\r\n\r\n"); a.Status != 299 ||
+		string(a.Body) != "/v1/Account/"+pm.ID+"/Number/+14155550100/" {
+		t.Errorf("%%2B to the management API: %d %s", a.Status, a.Body)
+	}
+	if n := plus.voice.count(); n != 0 {
+		t.Errorf("the upstream received %d requests", n)
 	}
 	// A path in normal form goes through, and the upstream receives it byte for byte, with
 	// the query as sent (percent-encoding in the query is not the path's).

@@ -62,6 +62,8 @@ type Store interface {
 	Account(ctx context.Context, id string) (*model.Account, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+	// EndHold ends a call's hold (the gateway voids the hold of a call that did not start).
+	EndHold(ctx context.Context, id string, op balance.HoldOp, value int64) (*balance.Hold, bool, error)
 }
 
 var _ Store = (*balance.Store)(nil)
@@ -116,6 +118,9 @@ type Options struct {
 	// Routes are the configured proxied routes. Every route's Upstream must be a key of
 	// Upstreams.
 	Routes []policy.RouteSpec
+	// Calls are the call blocks of Routes, by index (balance.CallSpecOf of each route's
+	// call block): a route with one is a call route (API.md §8). Nil or shorter: plain routes.
+	Calls []*balance.CallSpec
 	// Upstreams by name.
 	Upstreams map[string]Upstream
 	// MaxBodyBytes bounds a request body; 0: config.DefaultMaxBodyBytes (NewServer). Larger:
@@ -175,7 +180,8 @@ const maxCompensations = 4096
 type Gateway struct {
 	store    Store
 	routes   *policy.Routes
-	ups      []*upstream // by route index
+	ups      []*upstream         // by route index
+	calls    []*balance.CallSpec // by route index; nil for a plain route
 	upByName map[string]*upstream
 	cache    *factsCache
 	limiter  *AuthLimiter
@@ -224,7 +230,9 @@ func New(o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{store: o.Store, routes: routes, fallback: o.Fallback, log: o.Logger, now: o.Now,
+	calls := make([]*balance.CallSpec, routes.Len())
+	copy(calls, o.Calls)
+	g := &Gateway{store: o.Store, routes: routes, calls: calls, fallback: o.Fallback, log: o.Logger, now: o.Now,
 		compSlots: make(chan struct{}, maxCompensations),
 		opts:      o, upByName: map[string]*upstream{}}
 	if o.Metrics == nil {

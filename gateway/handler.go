@@ -19,6 +19,10 @@ func (g *Gateway) ServeFastHTTP(rc *fasthttp.RequestCtx) {
 		g.refuseUnrouted(rc, errRouteNotFound, refusalRouteNotFound, ReasonRouteNotFound)
 		return
 	}
+	if !proxyPath(rc.URI()) {
+		g.refuseUnrouted(rc, errPathNotNormal, refusalInvalidRequest, ReasonInvalidRequest)
+		return
+	}
 	g.inflight.Add(1)
 	g.metrics.inflight.Inc()
 	defer func() {
@@ -46,7 +50,7 @@ func (g *Gateway) proxy(rc *fasthttp.RequestCtx, st *reqState, idx int, pathID [
 		return out
 	}
 	// Admit: one atomic step in the store (batched with the other admits in flight).
-	if out, apiErr = g.admit(rc, st, route, caller, path, pos); apiErr != nil {
+	if out, apiErr = g.admit(rc, st, idx, route, caller, path, pos); apiErr != nil {
 		g.refuse(rc, st, apiErr)
 		return out
 	}
@@ -55,6 +59,10 @@ func (g *Gateway) proxy(rc *fasthttp.RequestCtx, st *reqState, idx int, pathID [
 	out, apiErr = g.forward(rc, st, idx, route, caller, path)
 	// Upstream failed: refund exactly once; X-Usage-Cost: settle exactly once.
 	charge := g.finalCharge(rc, st, idx, out)
+	// A call that did not start (the upstream failed or refused it) ends its hold.
+	if st.req.Call != nil && (out != OutcomeOK || rc.Response.StatusCode() >= 400) {
+		g.voidHold(st, idx)
+	}
 	g.answer(rc, st, apiErr, charge)
 	return out
 }

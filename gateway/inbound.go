@@ -39,14 +39,36 @@ func inbound(req *fasthttp.Request) *wire.APIError {
 // the upstream acts on. So percent-encoding anywhere in the path (%2F, %2e, %41 alike), "."
 // and ".." segments and "//" are refused; the query is not looked at. A backslash is an
 // ordinary character here: it matches no route's separator, so it cannot move a request
-// to another account either.
+// to another account either. The one exception is %2B ('+'), which the management API takes
+// in a phone number (/v1/Account/{auth_id}/Number/%2B14155550100/, API.md §9): a path whose
+// only encoding is %2B passes here, and proxyPath refuses it on a proxied route.
 func normalPath(u *fasthttp.URI) bool {
 	raw := u.PathOriginal()
 	if len(raw) == 0 {
 		return true // an absolute-form target with no path: "/", as sent on
 	}
-	return bytes.Equal(raw, u.Path())
+	path := u.Path()
+	if bytes.Equal(raw, path) {
+		return true
+	}
+	// equal once each %2B is read as '+'?
+	j := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '%' && i+2 < len(raw) && raw[i+1] == '2' && (raw[i+2] == 'B' || raw[i+2] == 'b') {
+			c, i = '+', i+2
+		}
+		if j >= len(path) || path[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(path)
 }
+
+// proxyPath reports whether a path that passed normalPath may go to an upstream: one with
+// no percent-encoding at all (a %2B is the management API's only).
+func proxyPath(u *fasthttp.URI) bool { return bytes.IndexByte(u.PathOriginal(), '%') < 0 }
 
 // dropTrailers discards the request's trailer section and the announcement of it (RFC 9110
 // §6.5.1 lets a recipient discard trailer fields): fasthttp keeps trailer fields beside the

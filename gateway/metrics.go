@@ -20,15 +20,18 @@ type Outcome uint8
 // their names, answers and refusal labels are the refusal table's rows (wire.Refusals), so
 // a new refusal of the admit script is an outcome without a line here.
 const (
-	OutcomeOK                  = Outcome(balance.Admitted)           // admitted and answered by the upstream (< 500)
-	OutcomeInvalidCredentials  = Outcome(balance.ReasonCredentials)  // 401
-	OutcomeForbidden           = Outcome(balance.ReasonGone)         // 403 FORBIDDEN (access rule, path account gone)
-	OutcomeSuspended           = Outcome(balance.ReasonSuspended)    // 403 ACCOUNT_SUSPENDED
-	OutcomePermissionDenied    = Outcome(balance.ReasonPermission)   // 403 PERMISSION_DENIED
-	OutcomeKYCRequired         = Outcome(balance.ReasonKYC)          // 403 KYC_REQUIRED
-	OutcomeRateLimited         = Outcome(balance.ReasonRateLimited)  // 429 RATE_LIMITED
-	OutcomeInsufficientBalance = Outcome(balance.ReasonInsufficient) // 402
-	OutcomeWithdrawn           = Outcome(balance.ReasonWithdrawn)    // 503 STORE_UNAVAILABLE: a refund ran before the admit
+	OutcomeOK                  = Outcome(balance.Admitted)             // admitted and answered by the upstream (< 500)
+	OutcomeInvalidCredentials  = Outcome(balance.ReasonCredentials)    // 401
+	OutcomeForbidden           = Outcome(balance.ReasonGone)           // 403 FORBIDDEN (access rule, path account gone)
+	OutcomeSuspended           = Outcome(balance.ReasonSuspended)      // 403 ACCOUNT_SUSPENDED
+	OutcomePermissionDenied    = Outcome(balance.ReasonPermission)     // 403 PERMISSION_DENIED
+	OutcomeKYCRequired         = Outcome(balance.ReasonKYC)            // 403 KYC_REQUIRED
+	OutcomeRateLimited         = Outcome(balance.ReasonRateLimited)    // 429 RATE_LIMITED
+	OutcomeInsufficientBalance = Outcome(balance.ReasonInsufficient)   // 402
+	OutcomeWithdrawn           = Outcome(balance.ReasonWithdrawn)      // 503 STORE_UNAVAILABLE: a refund ran before the admit
+	OutcomeNumberNotOwned      = Outcome(balance.ReasonNumberNotOwned) // 403 NUMBER_NOT_OWNED
+	OutcomeCPSLimited          = Outcome(balance.ReasonCPS)            // 429 CPS_LIMITED (a call route)
+	OutcomeConcurrencyLimited  = Outcome(balance.ReasonConcurrency)    // 429 CONCURRENCY_LIMITED (a call route)
 )
 
 // Outcomes the admit script does not decide, after the table's.
@@ -39,6 +42,7 @@ const (
 	OutcomeUpstreamTimeout                                          // 504, refunded
 	OutcomeUpstream5xx                                              // upstream answered 5xx, refunded
 	OutcomeError                                                    // 500
+	OutcomeInvalidRequest                                           // 400: the body has no caller-ID field, or a bad one
 	outcomeCount
 )
 
@@ -48,7 +52,8 @@ func outcomeOf(r balance.Reason) Outcome { return Outcome(r) }
 // outcomeNames are the names of the outcomes that are no row of the refusal table.
 var outcomeNames = [outcomeCount]string{OutcomeOK: "ok", OutcomeAuthThrottled: "auth_throttled",
 	OutcomeStoreUnavailable: "store_unavailable", OutcomeUpstreamUnavailable: "upstream_unavailable",
-	OutcomeUpstreamTimeout: "upstream_timeout", OutcomeUpstream5xx: "upstream_5xx", OutcomeError: "error"}
+	OutcomeUpstreamTimeout: "upstream_timeout", OutcomeUpstream5xx: "upstream_5xx", OutcomeError: "error",
+	OutcomeInvalidRequest: "invalid_request"}
 
 // String returns the outcome's label value: a store refusal's is its row's label.
 func (o Outcome) String() string {
@@ -78,6 +83,7 @@ var refusalRows = func() (rows [refusalCount]*wire.Refusal) {
 	}
 	rows[OutcomeAuthThrottled] = wire.TooManyAuthFailures
 	rows[OutcomeStoreUnavailable] = wire.StoreUnavailable
+	rows[OutcomeInvalidRequest] = wire.InvalidRequest
 	rows[refusalRouteNotFound] = wire.RouteNotFound
 	rows[refusalTooLarge] = wire.PayloadTooLarge
 	rows[refusalInvalidRequest] = wire.InvalidRequest

@@ -22,11 +22,15 @@ func TestOutcomeAndRefusalLabels(t *testing.T) {
 		OutcomeRateLimited:         {"rate_limited", "rate_limited"},
 		OutcomeInsufficientBalance: {"insufficient_balance", "insufficient_balance"},
 		OutcomeWithdrawn:           {"withdrawn", "withdrawn"},
+		OutcomeCPSLimited:          {"cps_limited", "cps_limited"},
+		OutcomeConcurrencyLimited:  {"concurrency_limited", "concurrency_limited"},
 		OutcomeStoreUnavailable:    {"store_unavailable", "store_unavailable"},
 		OutcomeUpstreamUnavailable: {"upstream_unavailable", ""},
 		OutcomeUpstreamTimeout:     {"upstream_timeout", ""},
 		OutcomeUpstream5xx:         {"upstream_5xx", ""},
 		OutcomeError:               {"error", ""},
+		OutcomeNumberNotOwned:      {"number_not_owned", "number_not_owned"},
+		OutcomeInvalidRequest:      {"invalid_request", "invalid_request"},
 	}
 	if len(want) != int(outcomeCount) {
 		t.Fatalf("%d outcomes, want %d", outcomeCount, len(want))

@@ -36,6 +36,10 @@ func (g *Gateway) answer(rc *fasthttp.RequestCtx, st *reqState, apiErr *wire.API
 		rc.Response.Header.SetBytesV(hRequestID, st.rid)
 	}
 	g.responseHeaders(&rc.Response.Header, st, charge, &st.dec)
+	if st.req.Call != nil {
+		rc.Response.Header.Set(hCallHoldID, st.call.HoldID)
+		rc.Response.Header.SetBytesV(hCallMaxDur, strconv.AppendInt(st.num[:0], st.dec.Granted, 10))
+	}
 }
 
 // refuse answers a matched request that was not forwarded: nothing was charged.

@@ -19,11 +19,13 @@ import (
 var requestStrip = []string{hAuthToken, hAuthz, hAuthID,
 	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
 	"TE", "Trailer", "Transfer-Encoding", "Upgrade",
-	hAccountID, hCallerID, hBillingID, hCharge, hRequestID, hForwarded, hForwardedFor, "X-Real-IP"}
+	hAccountID, hCallerID, hBillingID, hCharge, hRequestID, hForwarded, hForwardedFor, "X-Real-IP",
+	hCallHoldID, hCallMaxDur}
 
 // responseStrip are removed from the upstream's answer.
 var responseStrip = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Connection",
-	"Trailer", "Transfer-Encoding", "Upgrade", hRLPolicy, hRL, hCharge, hRequestID, hUsageCost}
+	"Trailer", "Transfer-Encoding", "Upgrade", hRLPolicy, hRL, hCharge, hRequestID, hUsageCost,
+	hCallHoldID, hCallMaxDur}
 
 var requestStripSet, responseStripSet = lowerSet(requestStrip), lowerSet(responseStrip)
 

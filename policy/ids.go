@@ -45,6 +45,9 @@ func NewSubID() string { return randomString("SA_", idChars, 20) }
 // NewTransferID returns a new ledger record id prefix: "TR_" + 20 characters.
 func NewTransferID() string { return randomString("TR_", idChars, 20) }
 
+// NewHoldID returns a new call hold id: "HL_" and 20 characters of [A-Z0-9] (API.md §8).
+func NewHoldID() string { return randomString("HL_", idChars, 20) }
+
 // NewToken returns a new auth_token: 40 characters of [A-Za-z0-9] (about 238 bits).
 func NewToken() string { return randomString("", tokenChars, TokenLen) }
 

@@ -19,6 +19,7 @@ type RouteSpec struct {
 	Permission string // "calls", "sms", "cdr" ("" needs none: only in routes built by hand)
 	KYC        bool   // gated by kyc_calls_blocked
 	Price      string // decimal money, e.g. "0.0100" ("" is free: only in routes built by hand)
+	CallerID   string // the body field whose number the path account must own ("" = none)
 }
 
 // Route is a compiled route. Its fields are read-only after CompileRoutes.
@@ -30,6 +31,7 @@ type Route struct {
 	Permission model.Permission // the flag it needs: PermCalls, PermSMS, PermCDR or PermNone
 	KYC        bool             // KYC-gated
 	Price      model.Amount     // µ, >= 0
+	CallerID   string           // the caller-ID field of the body ("" = no check)
 
 	method, prefix, suffix []byte
 }
@@ -86,7 +88,7 @@ func CompileRoutes(specs []RouteSpec) (*Routes, error) {
 			price = p
 		}
 		rs.routes = append(rs.routes, Route{
-			Name: s.Name, Method: s.Method, Path: s.Path, Upstream: s.Upstream, Permission: perm, KYC: s.KYC, Price: price,
+			Name: s.Name, Method: s.Method, Path: s.Path, Upstream: s.Upstream, Permission: perm, KYC: s.KYC, Price: price, CallerID: s.CallerID,
 			method: []byte(s.Method), prefix: []byte(pre), suffix: []byte(suf),
 		})
 	}

@@ -5,8 +5,11 @@
 -- reads each account once and writes it once per batch instead of once per request.
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
--- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests; then per request
--- either '=' and reqid (the same request as the one before, but for its id) or these 8:
+-- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests, ARGV[4] where the
+-- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster, whose call holds one
+-- tree), ARGV[5] the flag that a tombstone may be among them ('tombs', '{ROOT}:tombs'); then
+-- per request
+-- either '=' and reqid (the same request as the one before, but for its id) or these 10:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
 --   pos       position (1-based) of the caller in the chain
@@ -16,6 +19,10 @@
 --   price     µ, >= 0
 --   route     route name (usage counters)
 --   reqid     request id (its refund marker is field marker_field(reqid) of marker_key(reqid))
+--   number    the caller-ID number the path account must own ('' = the route checks none)
+--   call      '' for a plain route, else the call of a call route (call.lua): such a request
+--             also passes call.lua's checks and opens a hold; ADMITTED then answers the
+--             granted seconds in place of available
 --
 -- Checks for each request, in this order, and writes nothing for it unless every one passes:
 --   the caller exists, is not closed and the token is live (tok, or tok_prev before
@@ -24,10 +31,11 @@
 --   every status is active (topmost offender named)              -> SUSPENDED
 --   the permission flag is '1' everywhere (topmost offender)     -> PERMISSION_DENIED
 --   KYC-gated: no customer_use account that is not verified      -> KYC_REQUIRED
+--   number: the path account owns it ('{ROOT}:nums', one HGET)  -> NUMBER_NOT_OWNED
 --   GCRA of every account's rate (burst = one second's worth)    -> RATE_LIMITED (the one
 --                                                                     that must be waited for longest)
 --   the billing account (nearest own = '1' from the path account up) keeps
---   bal - price >= -credit (only checked when price > 0)         -> INSUFFICIENT_BALANCE
+--   bal - held - price >= -credit (only checked when price > 0; held: open calls' holds)         -> INSUFFICIENT_BALANCE
 -- An admitted request moves every tat, debits the billing account, adds 1 to
 -- '<day>|<route>|n' and price to '|c' of the path account's usage, stamps last_used on the
 -- caller (at most once a second) and writes the marker "a|<billing>|<price>|<day>|<route>".
@@ -43,7 +51,7 @@
 -- remaining, reset, available. who and payer are positions (1-based) in that request's chain
 -- of the account named (0 = none); ADMITTED: charge = price, limit/remaining/reset (ms) of
 -- the tightest rate in the chain; RATE_LIMITED: limit of the offender and reset =
--- retry-after (ms); INSUFFICIENT_BALANCE: available = bal + credit. (Integers rather than
+-- retry-after (ms); INSUFFICIENT_BALANCE: available = bal + credit - held. (Integers rather than
 -- text: Redis writes them out without Lua formatting any number.)
 
 -- The codes (the first integer of an answer): balance.Reason in Go, whose refusal table
@@ -58,27 +66,28 @@ local KYC_REQUIRED = 5
 local RATE_LIMITED = 6
 local INSUFFICIENT_BALANCE = 7
 local WITHDRAWN = 8
+local NUMBER_NOT_OWNED = 9
 
 -- Globals and library functions used per admit, as locals (a local is a register; a global
 -- is a table lookup each time).
 local ARGV, KEYS, tonumber = ARGV, KEYS, tonumber
-local floor, ceil, sub = math.floor, math.ceil, string.sub
-local ttl = tonumber(ARGV[1])
+local floor, ceil, sub, gmatch = math.floor, math.ceil, string.sub, string.gmatch
+local ttl = ARGV[1] -- as PEXPIRE takes it
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
+local markers, tombs = ARGV[4], ARGV[5]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 -- Read every account once, before any write: the fields every admit needs, plus the
 -- permission fields this batch's routes need.
-local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
+local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used', 'held'}
 local NF = #F
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
--- marker_field of its reqid, in its tree), for the j-th request of the batch.
+-- marker_field of its reqid), for the j-th request of the batch.
 local MK, MF = {}, {}
-local TOMBS, seentree = {}, {} -- the tombstone flags of the batch's trees ('{ROOT}:tombs')
 do
-  local seen, i, pspec, prefix = {}, 4, nil, nil
+  local seen, i = {}, 6
   for j = 1, m do
     local rid
     if ARGV[i] == '=' then
@@ -87,21 +96,15 @@ do
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
-      local spec = ARGV[i]
-      if spec ~= pspec then -- the tree's marker prefix, from the path account's key
-        pspec = spec
-        local tree = string.match(KEYS[tonumber(string.match(spec, ' (%d+)'))], '^(.-}:)')
-        prefix = tree .. 'rf:'
-        if not seentree[tree] then
-          seentree[tree] = true
-          TOMBS[#TOMBS + 1] = tree .. 'tombs'
-        end
+      if ARGV[i + 9] ~= '' and not seen.call then
+        seen.call = true
+        for _, f in ipairs(CALL_FIELDS) do F[#F + 1] = f end
       end
       rid = ARGV[i + 7]
-      i = i + 8
+      i = i + 10
     end
-    local key, field = prefix, rid -- marker_split, inline
-    if #rid > 1 then key, field = prefix .. sub(rid, 1, -2), sub(rid, -1) end
+    local key, field = markers, rid -- marker_split, inline
+    if #rid > 1 then key, field = markers .. sub(rid, 1, -2), sub(rid, -1) end
     MK[j], MF[j] = key, field
   end
 end
@@ -112,7 +115,7 @@ for i = 1, a do
     local rate = tonumber(r[3] or '0') or 0
     local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
       own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), kyc_mode = r[8], kyc_status = r[9],
-      tok = r[10], last_used = tonumber(r[11] or '0'), key = KEYS[i], wtat = false, wbal = false, stamp = false}
+      tok = r[10], last_used = tonumber(r[11] or '0'), held = tonumber(r[12] or '0') or 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
     for f = NF + 1, #F do s[F[f]] = r[f] end
     S[i] = s
   else
@@ -125,13 +128,13 @@ end
 -- gave the request up, answered 503 "nothing was charged" and checked it for a charge
 -- before this admit ran: a stalled store, or the admit's bytes still in a socket buffer), or
 -- the id was admitted before. dead[j] is true for such a request j. A refund that leaves a
--- tombstone also sets its tree's flag '{ROOT}:tombs' for the tombstone's lifetime, and
--- tombstones are rare (a lost admit answer whose admit had not run), so the usual batch
--- reads one EXISTS over its trees' flags and nothing else; only when a flag is up are the
--- batch's marker fields read, one HMGET per marker hash. (A marker of an id admitted
--- before, the other case, is never looked for then: ids are made unique per request.)
+-- tombstone also sets the flag beside the marker hashes (ARGV[5]) for the tombstone's
+-- lifetime, and tombstones are rare (a lost admit answer whose admit had not run), so the
+-- usual batch reads that one flag and nothing else; only when it is up are the batch's
+-- marker fields read, one HMGET per marker hash. (A marker of an id admitted before, the
+-- other case, is never looked for then: ids are made unique per request.)
 local dead = false
-if redis.call('EXISTS', unpack(TOMBS)) > 0 then
+if redis.call('EXISTS', tombs) > 0 then
   local mf, mkeys = {}, {} -- per marker hash: its fields and their requests
   for j = 1, m do
     local key = MK[j]
@@ -193,9 +196,29 @@ local function live(s, th)
   return s.tok_prev ~= false and s.tok_prev == th and now < s.tok_prev_exp
 end
 
+-- owner_of answers the owner of a number in the tree of the path account of ch (false for
+-- none), read once per batch.
+local NUMS = {}
+local function owner_of(ch, num)
+  local key = string.match(KEYS[ch[2]], '^(.-}:)') .. 'nums'
+  local t = NUMS[key]
+  if not t then
+    t = {}
+    NUMS[key] = t
+  end
+  local o = t[num]
+  if o == nil then
+    local v = redis.call('HGET', key, num)
+    o = v and string.match(v, '^[^|]*') or false
+    t[num] = o
+  end
+  return o
+end
+
 -- static: the checks that no admit changes the outcome of (credentials, the chain, status,
--- permission, KYC) and who pays. Answers a refusal (8 integers), or nil and the billing position.
-local function static(ch, pos, th, perm, kyc)
+-- permission, KYC, the caller-ID) and who pays. Answers a refusal (8 integers), or nil and
+-- the billing position.
+local function static(ch, pos, th, perm, kyc, num)
   local n = #ch - 1
   local c = S[ch[pos + 1]]
   if not c then return refused(INVALID_CREDENTIALS, 0, 0, 0, 0, 0, 0, 0) end
@@ -218,6 +241,7 @@ local function static(ch, pos, th, perm, kyc)
       if s.kyc_mode == 'customer_use' and s.kyc_status ~= 'verified' then return refused(KYC_REQUIRED, i, 0, 0, 0, 0, 0, 0) end
     end
   end
+  if num ~= '' and owner_of(ch, num) ~= S[ch[2]].id then return refused(NUMBER_NOT_OWNED, 1, 0, 0, 0, 0, 0, 0) end
   for i = 1, n do
     if S[ch[i + 1]].own == '1' then return nil, i end
   end
@@ -228,6 +252,7 @@ local usage, uorder = {}, {}
 local mbk, mbuckets = {}, {} -- the markers to write, per marker hash
 local pmbs, pmprice, pmroute, pmval -- the last marker value built, reused by a run of alike
 local pu, puch, puroute -- the last usage entry, likewise
+local pstr = {} -- istr of each price
 
 -- run: the rate limits and the balance for a run of k identical requests that passed
 -- static, their effects and their answers, in closed form; the t-th one is request
@@ -237,13 +262,13 @@ local pu, puch, puroute -- the last usage entry, likewise
 --   passes iff now - (base + t*T - T*rate) >= 0, i.e. t <= cap = floor((now + T*rate - base) / T);
 --   its remaining is cap - t, so the tightest rate (least remaining; ties: the lower rate,
 --   then the first in the chain) is the same account for the whole run.
---   Balance: the t-th passes iff bal - t*price >= -credit (checked by the same subtractions
+--   Balance: the t-th passes iff bal - t*price >= held - credit (checked by the same subtractions
 --   one at a time would make).
 --   The first request that fails is refused with the reason one at a time would give (rates
 --   are checked before the balance), and since a refusal changes nothing, so is every
 --   request after it in the run, with the same answer.
 local caps, bases = {}, {}
-local function run(ch, pos, b, price, route, k, j0)
+local function run(ch, pos, b, price, route, k, j0, cx)
   local n = #ch - 1
   local adm = k -- how many the rates let in
   local tight, tcap = 0, 0
@@ -264,9 +289,22 @@ local function run(ch, pos, b, price, route, k, j0)
   local bs = S[ch[b + 1]]
   local A, bal = adm, bs.bal -- A: how many are admitted
   if price > 0 then
-    local lim = -bs.credit
+    local lim = bs.held - bs.credit
     A = 0
     while A < adm and bal - price >= lim do bal, A = bal - price, A + 1 end
+  end
+  local granted, gcost = 0, 0 -- a call (k = 1): its own checks once the plain ones passed
+  if cx and A > 0 then
+    local refusal
+    refusal, granted, gcost = call_check(cx, S, ch, bs, bal, price, now)
+    if refusal then
+      answer(unpack(refusal))
+      return
+    end
+    if not granted then
+      answer(INSUFFICIENT_BALANCE, b, 0, b, 0, 0, 0, gcost)
+      return
+    end
   end
   if A > 0 then
     -- Apply to the batch's state (written once, at the end).
@@ -278,13 +316,18 @@ local function run(ch, pos, b, price, route, k, j0)
     local c = S[ch[pos + 1]]
     if now - c.last_used >= 1000000 then c.last_used, c.stamp = now, true end
     if price > 0 then bs.bal, bs.wbal = bal, true end
+    if cx then call_apply(cx, S, ch, bs, granted, gcost, now, route, day) end
     local u = pu
     if not (ch == puch and route == puroute) then
-      local uk = ch[1] .. '|' .. route
-      u = usage[uk]
+      local ur = usage[ch[1]] -- by usage key, then route
+      if not ur then
+        ur = {}
+        usage[ch[1]] = ur
+      end
+      u = ur[route]
       if not u then
         u = {ch[1], route, 0, 0}
-        usage[uk] = u
+        ur[route] = u
         uorder[#uorder + 1] = u
       end
       pu, puch, puroute = u, ch, route
@@ -293,7 +336,12 @@ local function run(ch, pos, b, price, route, k, j0)
     -- the markers, into the batch's list for their marker hash
     if not (bs == pmbs and price == pmprice and route == pmroute) then
       pmbs, pmprice, pmroute = bs, price, route
-      pmval = 'a|' .. bs.id .. '|' .. istr(price) .. '|' .. day .. '|' .. route
+      local ps = pstr[price]
+      if not ps then
+        ps = istr(price)
+        pstr[price] = ps
+      end
+      pmval = 'a|' .. bs.id .. '|' .. ps .. '|' .. day .. '|' .. route
     end
     local rlimit, T, tbase
     if tight > 0 then
@@ -313,15 +361,15 @@ local function run(ch, pos, b, price, route, k, j0)
       mb[#mb + 1] = pmval
       jj = jj + 1
       if tight == 0 then
-        answer(ADMITTED, 0, price, b, 0, 0, 0, 0)
+        answer(ADMITTED, 0, price, b, 0, 0, 0, granted)
       else
-        answer(ADMITTED, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), 0)
+        answer(ADMITTED, 0, price, b, rlimit, tcap - t, ceil((tbase + t * T - now) / 1000), granted)
       end
     end
   end
   if A == k then return end
   -- The (A+1)th is refused, and so is every one after it, alike.
-  local code, who, payer, limit, reset, avail = INSUFFICIENT_BALANCE, b, b, 0, 0, bal + bs.credit
+  local code, who, payer, limit, reset, avail = INSUFFICIENT_BALANCE, b, b, 0, 0, bal + bs.credit - bs.held
   if A == adm then
     -- a rate: the one that must be waited for longest (ties: the first in the chain)
     local j, worstRetry = A + 1, -1
@@ -341,8 +389,8 @@ local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, the rest in closed form (run). A withdrawn request
 -- (dead) is answered alone and ends the run: the requests after it, alike, are a new run.
-local i, j = 4, 1
-local ch, pos, th, perm, kyc, price, route
+local i, j = 6, 1
+local ch, pos, th, perm, kyc, price, route, num, cx
 while j <= m do
   if ARGV[i] == '=' then
     i = i + 2
@@ -351,12 +399,18 @@ while j <= m do
     ch = specs[spec]
     if not ch then
       ch = {}
-      for x in string.gmatch(spec, '%d+') do ch[#ch + 1] = tonumber(x) end
+      local n = 0
+      for x in gmatch(spec, '%d+') do
+        n = n + 1
+        ch[n] = tonumber(x)
+      end
       specs[spec] = ch
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    price, route = tonumber(ARGV[i + 5]), ARGV[i + 6]
-    i = i + 8
+    price, route, num = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 8]
+    cx = false
+    if ARGV[i + 9] ~= '' then cx = call_parse(ARGV[i + 9]) end
+    i = i + 10
   end
   if dead and dead[j] then
     answer(WITHDRAWN, 0, 0, 0, 0, 0, 0, 0)
@@ -368,11 +422,11 @@ while j <= m do
     else
       while j + k <= m and ARGV[i] == '=' do k, i = k + 1, i + 2 end
     end
-    local refusal, b = static(ch, pos, th, perm, kyc)
+    local refusal, b = static(ch, pos, th, perm, kyc, num)
     if refusal then
       for _ = 1, k do answer(unpack(refusal)) end
     else
-      run(ch, pos, b, price, route, k, j)
+      run(ch, pos, b, price, route, k, j, cx)
     end
     j = j + k
   end
@@ -391,10 +445,16 @@ for i = 1, a do
     redis.call('HSET', KEYS[i], unpack(w, 1, k))
   end
 end
+local ufields = {} -- per route: its count and charged fields of the day
 for _, u in ipairs(uorder) do
-  local f = day .. '|' .. u[2]
-  redis.call('HINCRBY', KEYS[u[1]], f .. '|n', u[3])
-  redis.call('HINCRBY', KEYS[u[1]], f .. '|c', istr(u[4]))
+  local fs = ufields[u[2]]
+  if not fs then
+    local f = day .. '|' .. u[2]
+    fs = {f .. '|n', f .. '|c'}
+    ufields[u[2]] = fs
+  end
+  redis.call('HINCRBY', KEYS[u[1]], fs[1], istr(u[3]))
+  redis.call('HINCRBY', KEYS[u[1]], fs[2], istr(u[4]))
 end
 for _, mb in ipairs(mbuckets) do
   redis.call('HSET', mb[1], unpack(mb[2]))

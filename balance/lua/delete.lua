@@ -10,7 +10,8 @@
 -- it by earlier deletes, add to the same), so the parent's include_subaccounts sums are what
 -- they were and its own counters stay its own (see Store.SubtreeUsage). The credit_limit of
 -- everything deleted goes to the same billing account as the balances (records of kind
--- credit_transfer), so the credit in a tree changes only by the operator.
+-- credit_transfer), so the credit in a tree changes only by the operator. Its phone numbers
+-- (with cascade, the subtree's) go to the parent, so no number is left without an owner.
 -- The subtree's keys are found through the kids sets; all carry the same hash tag.
 -- Everything is read and checked before the first write: an answer other than 'OK' (or an
 -- error answer, for a counter or balance that is not an integer the store keeps) has
@@ -106,6 +107,7 @@ for j = #ids, 1, -1 do
     local after = redis.call('HINCRBY', b, 'credit', istr(a.credit))
     ledger(P, ARGV[2] .. n, ids[j], bid, a.credit, a.currency, '', 'credit_transfer', now, 0, after)
   end
+  give_numbers(P, ids[j], pid, now) -- its phone numbers go to the parent ({auth_id})
   redis.call('DEL', P .. 'acct:' .. ids[j], P .. 'kids:' .. ids[j], P .. 'usage:' .. ids[j], P .. 'ledger:' .. ids[j])
 end
 redis.call('ZREM', KEYS[3], target[1])

@@ -11,13 +11,14 @@ local function istr(x) return string.format('%d', x) end
 local MAX_AMOUNT = 9007199254740991
 -- Refund markers live in hashes of up to 16 consecutive request ids (the gateway's ids end
 -- in a hex counter): the marker of request id R is field <R's last character> of
--- {ROOT}:rf:<R without it>; an id of one character is field R of {ROOT}:rf:.
--- (Go: MarkerKey.) A marker hash expires MarkerTTL after its last admit.
+-- <markers><R without it>, where markers is 'rf:' on one server and '{ROOT}:rf:' on a
+-- Redis Cluster (the Go side passes it); an id of one character is field R of <markers>.
+-- (Go: markerKey, markerHashPrefix.) A marker hash expires MarkerTTL after its last admit.
 local function marker_split(rid)
   if #rid <= 1 then return '', rid end
   return string.sub(rid, 1, -2), string.sub(rid, -1)
 end
-local function marker_key(prefix, rid) return prefix .. 'rf:' .. (marker_split(rid)) end
+local function marker_key(markers, rid) return markers .. (marker_split(rid)) end
 local function marker_field(rid)
   local _, f = marker_split(rid)
   return f

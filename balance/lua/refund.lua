@@ -1,6 +1,7 @@
 -- refund: returns the charge of one admitted request, exactly once.
 -- KEYS as for admit (the path account's chain, path first, root last, then its usage hash).
--- ARGV[1] request id, ARGV[2] marker lifetime (ms).
+-- ARGV[1] request id, ARGV[2] marker lifetime (ms), ARGV[3] where the markers are (marker_key),
+-- ARGV[4] their tombstone flag.
 -- The marker of the request (see marker_key) written by admit ("a|<billing>|<price>|<day>|<route>") says who
 -- paid what; it is rewritten with state 'r' (the marker hash keeps its expiry), so a second refund finds
 -- nothing to do. The money goes back to the billing account, or, if that account has been
@@ -16,13 +17,13 @@
 -- (the gateway refunds a request whose admit answer was lost, and a stalled store may run
 -- that admit later): the refund then leaves a tombstone "x||0||" in the marker's place (the
 -- marker hash's lifetime restarts, as with an admit's write) and sets the tree's flag
--- '{ROOT}:tombs' for as long, and the admit script refuses
+-- (ARGV[4]) for as long, and the admit script refuses
 -- a request whose marker exists, so that admit takes nothing. Refund and settle find
 -- nothing to do with a tombstone.
 -- Answers {1, price, billing id} when refunded, {0, 0, ''} when there was nothing to refund
 -- (the marker was spent or a tombstone, or there was none and it left one).
 local prefix = string.match(KEYS[1], '^(.-}:)')
-local mk, mf = marker_key(prefix, ARGV[1]), marker_field(ARGV[1])
+local mk, mf = marker_key(ARGV[3], ARGV[1]), marker_field(ARGV[1])
 local m = redis.call('HGET', mk, mf)
 if not m then
   local ttl = tonumber(ARGV[2])
@@ -31,8 +32,8 @@ if not m then
   end
   redis.call('HSET', mk, mf, 'x||0||')
   redis.call('PEXPIRE', mk, istr(ttl))
-  -- the tree's flag that a tombstone may exist (see admit.lua): it outlives every tombstone
-  redis.call('SET', prefix .. 'tombs', '1', 'PX', istr(ttl))
+  -- the flag that a tombstone may exist (see admit.lua): it outlives every tombstone
+  redis.call('SET', ARGV[4], '1', 'PX', istr(ttl))
   return {0, 0, ''}
 end
 local state, bid, price, day, route = string.match(m, '^(%a)|([^|]*)|(%-?%d+)|([^|]*)|([^|]*)')

@@ -1,6 +1,6 @@
 -- settle: makes the charge of one admitted request what the upstream says it really cost.
 -- KEYS as for admit (the path account's chain, path first, root last, then its usage hash).
--- ARGV[1] request id, ARGV[2] the real cost (µ, >= 0).
+-- ARGV[1] request id, ARGV[2] the real cost (µ, >= 0), ARGV[3] where the markers are (marker_key).
 -- Only a request in state 'a' (admitted, neither refunded nor settled) is settled, so a
 -- settlement happens at most once and never after a refund. The difference cost - price is
 -- debited from (or, when negative, returned to) the billing account without a floor check:
@@ -11,7 +11,7 @@
 -- first write, as in refund: an error answer has written nothing.
 -- Answers {1, cost, balance_after} when settled, {0, price, 0} when there was nothing to do.
 local prefix = string.match(KEYS[1], '^(.-}:)')
-local mk, mf = marker_key(prefix, ARGV[1]), marker_field(ARGV[1])
+local mk, mf = marker_key(ARGV[3], ARGV[1]), marker_field(ARGV[1])
 local m = redis.call('HGET', mk, mf)
 if not m then return {0, 0, 0} end
 local state, bid, price, day, route = string.match(m, '^(%a)|([^|]*)|(%-?%d+)|([^|]*)|([^|]*)')

@@ -2,6 +2,7 @@
 -- ARGV[1] new status or '', ARGV[2] own balance wanted '1' / '0' / '', ARGV[3] transfer id
 -- for the balance returned on close, ARGV[4] closed retention (ms), ARGV[5] key prefix
 -- '{ROOT}:', ARGV[6] comma-separated fields to delete, ARGV[7..] field, value, ... to set.
+-- Closing a subaccount gives its balance, its credit_limit and its phone numbers to the parent.
 -- Answers {'OK'} or {word, detail}.
 local a = KEYS[1]
 local cur = redis.call('HMGET', a, 'status', 'own', 'kids', 'bal', 'currency', 'id', 'parent')
@@ -61,6 +62,8 @@ if newst == 'closed' and cur[1] ~= 'closed' then
     ledger(ARGV[5], ARGV[3] .. 'C', cur[6], redis.call('HGET', cbill, 'id'), ccredit, cur[5], '', 'credit_transfer', now, 0, to_after)
   end
   if #KEYS >= 2 then redis.call('HINCRBY', KEYS[2], 'kids', -1) end
+  -- its phone numbers go to the parent (a main account keeps its own: the operator removes them)
+  if closing then give_numbers(ARGV[5], cur[6], cur[7], now) end
   redis.call('HSET', a, 'closed', istr(now))
   redis.call('PEXPIRE', a, ARGV[4])
 end

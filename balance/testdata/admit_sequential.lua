@@ -8,7 +8,9 @@
 -- reads each account once and writes it once per batch instead of once per request.
 --
 -- KEYS[1..a] = the account hashes the batch touches, KEYS[a+1..] = their usage hashes.
--- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests; then per request
+-- ARGV[1] marker lifetime (ms), ARGV[2] a, ARGV[3] m = number of requests, ARGV[4] where the
+-- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster), ARGV[5] their
+-- tombstone flag (not read here); then per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 8:
 --   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
@@ -30,7 +32,7 @@
 --   GCRA of every account's rate (burst = one second's worth)    -> 6 RATE_LIMITED (the one
 --                                                                     that must be waited for longest)
 --   the billing account (nearest own = '1' from the path account up) keeps
---   bal - price >= -credit (only checked when price > 0)         -> 7 INSUFFICIENT_BALANCE
+--   bal - held - price >= -credit (only checked when price > 0; held: open calls' holds)         -> 7 INSUFFICIENT_BALANCE
 -- An admitted request moves every tat, debits the billing account, adds 1 to
 -- '<day>|<route>|n' and price to '|c' of the path account's usage, stamps last_used on the
 -- caller (at most once a second) and writes the marker "a|<billing>|<price>|<day>|<route>".
@@ -45,7 +47,7 @@
 -- remaining, reset, available. who and payer are positions (1-based) in that request's chain
 -- of the account named (0 = none); admitted (code 0): charge = price, limit/remaining/reset
 -- (ms) of the tightest rate in the chain; 6: limit of the offender and reset = retry-after
--- (ms); 7: available = bal + credit. (Integers rather than text: Redis writes them out
+-- (ms); 7: available = bal + credit - held. (Integers rather than text: Redis writes them out
 -- without Lua formatting any number.)
 -- Globals and library functions used per admit, as locals (a local is a register; a global
 -- is a table lookup each time).
@@ -54,22 +56,23 @@ local floor, ceil, sub = math.floor, math.ceil, string.sub
 local ttl = tonumber(ARGV[1])
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
+local markers = ARGV[4] -- where the markers go: marker_key(markers, reqid)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 -- Read every account once, before any write: the fields every admit needs, plus the
 -- permission fields this batch's routes need.
-local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used'}
+local F = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'kyc_mode', 'kyc_status', 'tok', 'last_used', 'held'}
 local NF = #F
 do
-  local seen, i = {}, 4
+  local seen, i = {}, 6
   for _ = 1, m do
     if ARGV[i] == '=' then
       i = i + 2
     else
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true F[#F + 1] = p end
-      i = i + 8
+      i = i + 9
     end
   end
 end
@@ -80,7 +83,7 @@ for i = 1, a do
     local rate = tonumber(r[3] or '0') or 0
     local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
       own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), kyc_mode = r[8], kyc_status = r[9],
-      tok = r[10], last_used = tonumber(r[11] or '0'), key = KEYS[i], wtat = false, wbal = false, stamp = false}
+      tok = r[10], last_used = tonumber(r[11] or '0'), held = tonumber(r[12] or '0') or 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
     for f = NF + 1, #F do s[F[f]] = r[f] end
     S[i] = s
   else
@@ -194,8 +197,8 @@ local function dynamic(ch, pos, b, price, route, reqid)
     return answer(6, worst, 0, 0, S[ch[worst + 1]].rate, 0, ceil(worstRetry / 1000), 0)
   end
   local bs = S[ch[b + 1]]
-  if price > 0 and bs.bal - price < -bs.credit then
-    return answer(7, b, 0, b, 0, 0, 0, bs.bal + bs.credit)
+  if price > 0 and bs.bal - bs.held - price < -bs.credit then
+    return answer(7, b, 0, b, 0, 0, 0, bs.bal + bs.credit - bs.held)
   end
   -- Admitted: apply to the batch's state (written once, at the end).
   for i = 1, n do
@@ -221,18 +224,13 @@ local function dynamic(ch, pos, b, price, route, reqid)
   end
   u[3], u[4] = u[3] + 1, u[4] + price
   -- the marker, into the batch's list for its marker hash
-  if not bs.prefix then
-    bs.prefix = string.match(bs.key, '^(.-}:)')
-    marks[bs.prefix] = marks[bs.prefix] or {}
-  end
   local bucket, field = '', reqid -- marker_split, inline
   if #reqid > 1 then bucket, field = sub(reqid, 1, -2), sub(reqid, -1) end
-  local mt = marks[bs.prefix]
-  local mb = mt[bucket]
+  local mb = marks[bucket]
   if not mb then
     mb = {}
-    mt[bucket] = mb
-    mbuckets[#mbuckets + 1] = {bs.prefix .. 'rf:' .. bucket, mb}
+    marks[bucket] = mb
+    mbuckets[#mbuckets + 1] = {markers .. bucket, mb}
   end
   if not (bs == pmbs and price == pmprice and route == pmroute) then
     pmbs, pmprice, pmroute = bs, price, route
@@ -247,7 +245,7 @@ end
 local specs = {}
 -- A run of identical requests (the common case under load) comes as '=' after the first:
 -- its static checks are done once, its rate and balance checks for each.
-local i = 4
+local i = 6
 local ch, pos, th, perm, kyc, price, route, refusal, b
 for j = 1, m do
   local reqid
@@ -264,7 +262,7 @@ for j = 1, m do
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
     price, route, reqid = tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
-    i = i + 8
+    i = i + 9 -- the 9th, the call, is not modelled here: plain routes only
     refusal, b = static(ch, pos, th, perm, kyc)
   end
   if refusal then

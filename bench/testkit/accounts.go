@@ -95,3 +95,9 @@ func Balance(t testing.TB, s *balance.Store, a *Account) model.Amount {
 	}
 	return x.Balance
 }
+
+// MaxCalls sets the account's max_concurrent_calls (0 = none).
+func MaxCalls(n int) Option { return func(a *model.Account) { a.MaxCalls = n } }
+
+// CPS sets the account's calls_per_second (0 = none).
+func CPS(n int) Option { return func(a *model.Account) { a.CPS = n } }

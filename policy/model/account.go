@@ -24,6 +24,13 @@ type Account struct {
 	LastUsed, Closed int64 // Unix µs; 0 = never
 	Tok, TokPrev     string
 	TokPrevExp       int64 // Unix µs
+	// Telephony limits (API.md §8), each over the account's whole subtree; 0 = none.
+	MaxCalls int // max_concurrent_calls
+	CPS      int // calls_per_second (burst: one second's worth)
+	// Held is what open calls billed to this account have reserved (its own balance only).
+	Held Amount
+	// ActiveCalls is how many calls are open in the subtree now (read, never written).
+	ActiveCalls int
 }
 
 // Perms are the permission flags of an account.

@@ -68,7 +68,7 @@ func ErrorFor(err error) *APIError {
 		return KYCRequired.Answer(nil)
 	case errors.Is(err, policy.ErrRouteNotFound):
 		return RouteNotFound.Answer(nil)
-	case errors.Is(err, policy.ErrResourceNotFound), errors.Is(err, balance.ErrNotFound):
+	case errors.Is(err, policy.ErrResourceNotFound), errors.Is(err, balance.ErrNotFound), errors.Is(err, balance.ErrNoSuchNumber):
 		return &APIError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no such resource"}
 	case errors.Is(err, policy.ErrTooLarge):
 		return PayloadTooLarge.Answer(nil)
@@ -90,8 +90,14 @@ func ErrorFor(err error) *APIError {
 		return conflict("balance_not_zero", "a main account closes only with a zero balance: credit or debit it to 0.00 first", nil)
 	case errors.Is(err, balance.ErrSharedBalance):
 		return conflict("shared_balance", "the account has no own balance", nil)
+	case errors.Is(err, balance.ErrNumberTaken):
+		return conflict("number_taken", "the number belongs to an account already", nil)
+	case errors.Is(err, balance.ErrMainAccountNumber):
+		return conflict("main_account_number", "a main account's number is removed by the operator only", nil)
 	case errors.Is(err, balance.ErrIdempotencyReused):
 		return conflict("idempotency_key_reused", err.Error(), nil)
+	case errors.Is(err, balance.ErrHoldEnded):
+		return conflict("hold_ended", "the hold has ended, and not by this request", nil)
 	case errors.Is(err, balance.ErrBalanceRange):
 		return InvalidRequest.Saying(err.Error(), map[string]any{"field": "amount"})
 	}

@@ -37,6 +37,11 @@ var Refusals = [...]Refusal{
 	// The request was given up (answered 503) and checked for a charge before its admit ran
 	// (see balance.ReasonWithdrawn): answered as the 503 it already was.
 	balance.ReasonWithdrawn: {"withdrawn", http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the store cannot be reached; nothing was charged"},
+	// The route's caller-ID field names a number the path account does not own (API.md §9).
+	balance.ReasonNumberNotOwned: {"number_not_owned", http.StatusForbidden, "NUMBER_NOT_OWNED", "the path account does not own this number"},
+	// A call route's own refusals (API.md §8; balance/lua/call.lua).
+	balance.ReasonCPS:         {"cps_limited", http.StatusTooManyRequests, "CPS_LIMITED", "over calls_per_second in the chain"},
+	balance.ReasonConcurrency: {"concurrency_limited", http.StatusTooManyRequests, "CONCURRENCY_LIMITED", "an account in the chain has max_concurrent_calls calls open"},
 }
 
 // The rows of Refusals by name, for answers made without the store (the listeners decide
@@ -49,6 +54,7 @@ var (
 	KYCRequired         = &Refusals[balance.ReasonKYC]
 	RateLimited         = &Refusals[balance.ReasonRateLimited]
 	InsufficientBalance = &Refusals[balance.ReasonInsufficient]
+	NumberNotOwned      = &Refusals[balance.ReasonNumberNotOwned]
 )
 
 // Refusals decided before, or instead of, the admit script.
@@ -75,6 +81,12 @@ func ForReason(r balance.Reason) (row *Refusal, ok bool) {
 	return &Refusals[r], true
 }
 
+// NumberNotOwnedAnswer is 403 NUMBER_NOT_OWNED naming the number and the route's caller-ID
+// field it came in (the store's decision knows neither: Refused answers the row bare).
+func NumberNotOwnedAnswer(number, field string) *APIError {
+	return NumberNotOwned.Answer(map[string]any{"number": number, "field": field})
+}
+
 // Answer is the row's answer with details (nil for none): a new *APIError.
 func (r *Refusal) Answer(details map[string]any) *APIError {
 	return &APIError{Status: r.Status, Code: r.Code, Message: r.Message, Details: details}
@@ -97,12 +109,14 @@ func Refused(d *balance.Decision, permission, currency string) *APIError {
 		return ErrorFor(nil)
 	}
 	switch d.Reason {
-	case balance.ReasonCredentials, balance.ReasonGone:
+	case balance.ReasonCredentials, balance.ReasonGone, balance.ReasonNumberNotOwned:
 		return row.Answer(nil)
 	case balance.ReasonPermission:
 		return ErrorFor(&policy.PermissionError{Permission: permission, AuthID: d.AuthID})
-	case balance.ReasonRateLimited:
+	case balance.ReasonRateLimited, balance.ReasonCPS:
 		return row.Answer(map[string]any{"auth_id": d.AuthID, "limit": d.Limit})
+	case balance.ReasonConcurrency:
+		return row.Answer(map[string]any{"auth_id": d.AuthID, "limit": d.Limit, "active": d.Remaining})
 	case balance.ReasonInsufficient:
 		e := insufficient(d.AuthID, d.Price, d.Available)
 		e.Details["currency"] = currency
