@@ -213,6 +213,10 @@ func step(t *testing.T, name string, fn func(t *testing.T)) {
 func TestConsoleAccountHolder(t *testing.T) {
 	s := startSandboxStack(t, stackOptions{})
 	ma := testkit.NewMain(t, s.ops, s.opToken, "Acme Telecom", "100.00")
+	if r := testkit.Do(t, s.ops, testkit.Request{Method: "POST", Path: "/admin/v1/Account/" + ma.ID + "/Number/", Bearer: s.opToken,
+		Body: `{"number":"+14155550100"}`}); r.Status != 201 {
+		t.Fatalf("add a number: %d %s", r.Status, r.Body)
+	}
 	b := newBrowser(t, s.pub.Addr)
 
 	step(t, "sign in", func(t *testing.T) {
@@ -223,6 +227,7 @@ func TestConsoleAccountHolder(t *testing.T) {
 		if got := b.text("#balance"); !strings.Contains(got, "100.00 USD") {
 			t.Fatalf("balance card: %q", got)
 		}
+		b.wait(`document.getElementById("numbers").innerText.includes("+14155550100")`)
 		if got := b.text("#who"); !strings.Contains(got, ma.ID) {
 			t.Fatalf("signed in as %q", got)
 		}

@@ -315,9 +315,9 @@
     const own = a.use_parent_balance ? "spends the parent's balance" : "balance " + money(a.balance, a.currency);
     return el("li", { "data-id": a.auth_id },
       el("div", { class: "node" }, toggle,
-        el("span", { class: "name", text: a.name }), badge(a.status),
-        el("code", { class: "id", text: a.auth_id }),
-        el("span", { class: "muted", text: own + (a.subaccount_count ? " · " + a.subaccount_count + " below" : "") }),
+        el("div", { class: "who" },
+          el("div", {}, el("span", { class: "name", text: a.name }), " ", badge(a.status), " ", el("code", { class: "id", text: a.auth_id })),
+          el("div", { class: "muted", text: own + (a.subaccount_count ? " · " + a.subaccount_count + " below" : "") })),
         el("button", { type: "button", class: "quiet manage", "aria-label": "manage " + a.name, text: "Manage", onclick: () => select(a) })),
       kids);
   }
