@@ -208,6 +208,7 @@ func step(t *testing.T, name string, fn func(t *testing.T)) {
 
 // TestConsoleAccountHolder: a main account signs in on the public listener, creates a
 // subaccount and reads its one-time token, moves money to it and sees both balances change,
+// gives it a number,
 // sees the API's message after a bad transfer, suspends it and sees its status, and sees
 // the usage chart drawn after some proxied calls.
 func TestConsoleAccountHolder(t *testing.T) {
@@ -267,6 +268,19 @@ func TestConsoleAccountHolder(t *testing.T) {
 		b.wait(`document.getElementById("detail-facts").innerText.includes("25.00 USD") && document.getElementById("balance").innerText.includes("75.00 USD")`)
 		if !strings.Contains(b.text("#notice"), "Moved 25.00 USD") || !strings.Contains(b.text("#transfers"), "March budget") {
 			t.Fatalf("notice %q, transfers %q", b.text("#notice"), b.text("#transfers"))
+		}
+		b.shot()
+	})
+
+	step(t, "move a number", func(t *testing.T) {
+		b.t = t
+		b.typeIn("#n-number", "+14155550100")
+		b.typeIn("#n-to", sa.ID)
+		b.click("#number-form button[type=submit]")
+		b.wait(`document.getElementById("numbers").innerText.includes("` + sa.ID + `")`)
+		r := testkit.Do(t, s.pub, testkit.Request{Method: "GET", Path: "/v1/Account/" + sa.ID + "/Number/", Cred: &ma})
+		if !strings.Contains(string(r.Body), "+14155550100") {
+			t.Fatalf("the API says %d %s", r.Status, r.Body)
 		}
 		b.shot()
 	})
