@@ -208,9 +208,8 @@ func step(t *testing.T, name string, fn func(t *testing.T)) {
 
 // TestConsoleAccountHolder: a main account signs in on the public listener, creates a
 // subaccount and reads its one-time token, moves money to it and sees both balances change,
-// gives it a number,
-// sees the API's message after a bad transfer, suspends it and sees its status, and sees
-// the usage chart drawn after some proxied calls.
+// gives it a number, sees the API's message after a bad transfer, suspends it and sees its
+// status, and sees the usage chart drawn after some proxied calls.
 func TestConsoleAccountHolder(t *testing.T) {
 	s := startSandboxStack(t, stackOptions{})
 	ma := testkit.NewMain(t, s.ops, s.opToken, "Acme Telecom", "100.00")
