@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's single test command: installs Redis if it is missing, then checks formatting,
+# The project's single test command: installs what the tests need (Redis, curl, Chromium) if it is
+# missing, then checks formatting,
 # vets (go vet and staticcheck), runs every test with the race detector, and gives every fuzz
 # target a brief run.
 #
@@ -15,40 +16,36 @@ die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
 command -v go >/dev/null 2>&1 || die "go is not on PATH"
 
-# --- Redis: the tests start real redis-server processes (balance/redistest). ---------------
-need_redis=0
-for bin in redis-server redis-cli redis-sentinel; do
-	command -v "$bin" >/dev/null 2>&1 || need_redis=1
-done
-if [[ $need_redis == 1 ]]; then
-	step "installing Redis (redis-server, redis-tools, redis-sentinel)"
-	command -v apt-get >/dev/null 2>&1 ||
-		die "redis-server, redis-cli and redis-sentinel are needed and apt-get is not available: install Redis yourself"
+# --- What the tests need from the system, installed from Debian's packages when missing. ------
+#   redis-server, redis-cli, redis-sentinel  real Redis servers the tests start (balance/redistest)
+#   curl                                     the README tour's test (tour_test.go) runs its curl lines
+#   chromium                                 the console's browser tests (console_test.go); they
+#                                            fail, not skip, without it
+have() { command -v "$1" >/dev/null 2>&1; }
+have_chromium() { have chromium || have chromium-browser || have google-chrome; }
+packages=()
+if ! have redis-server || ! have redis-cli || ! have redis-sentinel; then
+	packages+=(redis-server redis-tools redis-sentinel)
+fi
+have curl || packages+=(curl)
+have_chromium || packages+=(chromium fonts-dejavu-core)
+if ((${#packages[@]} > 0)); then
+	step "installing ${packages[*]}"
+	have apt-get || die "${packages[*]} are needed and apt-get is not available: install them yourself"
 	SUDO=()
 	if [[ $(id -u) != 0 ]]; then
-		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: install redis-server redis-tools redis-sentinel yourself"
+		have sudo || die "not root and no sudo: install ${packages[*]} yourself"
 		SUDO=(sudo)
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	"${SUDO[@]}" apt-get update
-	"${SUDO[@]}" apt-get install -y redis-server redis-tools redis-sentinel
-	for bin in redis-server redis-cli redis-sentinel; do
-		command -v "$bin" >/dev/null 2>&1 || die "$bin is still missing after apt-get install"
+	"${SUDO[@]}" apt-get install -y "${packages[@]}"
+	for bin in redis-server redis-cli redis-sentinel curl; do
+		have "$bin" || die "$bin is still missing after apt-get install"
 	done
+	have_chromium || die "chromium is still missing after apt-get install"
 fi
 redis-server --version
-
-# --- curl and bash: the README tour's test (tour_test.go) runs the tour's curl lines. ---------
-if ! command -v curl >/dev/null 2>&1; then
-	step "installing curl"
-	command -v apt-get >/dev/null 2>&1 || die "curl is needed and apt-get is not available: install curl yourself"
-	SUDO=()
-	if [[ $(id -u) != 0 ]]; then
-		command -v sudo >/dev/null 2>&1 || die "not root and no sudo: install curl yourself"
-		SUDO=(sudo)
-	fi
-	DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y curl
-fi
 
 # --- Formatting, vet, tests. ------------------------------------------------------------------
 step "gofmt -l ."

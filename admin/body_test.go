@@ -67,7 +67,7 @@ func TestBodies(t *testing.T) {
 			}
 			for _, k := range cases {
 				t.Run(map[bool]string{false: "headers/", true: "basic/"}[basic]+k.name, func(t *testing.T) {
-					r := e.do(testkit.Request{Method: k.method, Path: k.path, Cred: &mc, ContentType: k.ctype, Body: k.body})
+					r := e.do(testkit.Request{Method: k.method, Path: k.path, Cred: &mc, ContentType: k.ctype, Body: k.body, Invalid: true})
 					if r.Status != k.want {
 						t.Fatalf("status %d, want %d: %s", r.Status, k.want, r.Body)
 					}

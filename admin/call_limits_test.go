@@ -37,7 +37,7 @@ func TestCallLimitFields(t *testing.T) {
 			t.Fatalf("operator update: %d %s", r.Status, r.Body)
 		}
 		for _, body := range []string{`{"calls_per_second":-1}`, `{"calls_per_second":"many"}`, `{"max_concurrent_calls":1000001}`, `{"max_concurrent_calls":1.5}`} {
-			r := e.do(testkit.Request{Method: "PATCH", Path: path, Cred: &mc, Body: body})
+			r := e.do(testkit.Request{Method: "PATCH", Path: path, Cred: &mc, Body: body, Invalid: true})
 			if _, d := r.ErrCode(t); r.Status != 400 || (d["field"] != "calls_per_second" && d["field"] != "max_concurrent_calls") {
 				t.Fatalf("%s: %d %s", body, r.Status, r.Body)
 			}

@@ -151,7 +151,7 @@ func TestCreditTransfers(t *testing.T) {
 			{`{"to":"` + c.id + `","amount":"-0.500001"}`, 402, "INSUFFICIENT_BALANCE", ""},
 			{`{"to":"` + c.id + `","amount":"7.500001"}`, 402, "INSUFFICIENT_BALANCE", ""},
 		} {
-			r := e.do(testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: tc.body})
+			r := e.do(testkit.Request{Method: "POST", Path: path, Cred: &mc, Body: tc.body, Invalid: tc.status == 400})
 			code, d := r.ErrCode(t)
 			if r.Status != tc.status || code != tc.code || (tc.field != "" && d["field"] != tc.field) {
 				t.Errorf("%s: %d %s", tc.body, r.Status, r.Body)

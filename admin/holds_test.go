@@ -74,7 +74,7 @@ func TestHoldEndpoints(t *testing.T) {
 		}
 		for body, field := range map[string]string{`{}`: "duration", `{"duration":-1}`: "duration", `{"duration":10,"cost":"1"}`: "cost",
 			`{"cost":"-0.01"}`: "cost", `{"cost":"1e2"}`: "cost", `{"seconds":3}`: "seconds"} {
-			r := voice("POST", "/admin/v1/Hold/"+id+"/Settle/", body)
+			r := e.do(testkit.Request{Method: "POST", Path: "/admin/v1/Hold/" + id + "/Settle/", Bearer: "voice-secret", Body: body, Invalid: true})
 			if _, d := r.ErrCode(t); r.Status != 400 || d["field"] != field {
 				t.Fatalf("settle %s: %d %s", body, r.Status, r.Body)
 			}

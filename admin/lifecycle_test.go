@@ -292,7 +292,7 @@ func TestKYC(t *testing.T) {
 				t.Fatalf("customer_use again %v", p)
 			}
 			for _, body := range []string{`{"status":"approved"}`, `{}`, `{"status":"verified","x":1}`} {
-				e.must(400, testkit.Request{Method: "POST", Path: "/admin/v1/Account/" + c.id + "/Kyc/", Bearer: testOperatorToken, Body: body})
+				e.must(400, testkit.Request{Method: "POST", Path: "/admin/v1/Account/" + c.id + "/Kyc/", Bearer: testOperatorToken, Body: body, Invalid: true})
 			}
 			// An account cannot set its own KYC status or mode through the public API.
 			e.must(403, testkit.Request{Method: "PATCH", Path: subPath(m.id, c.id), Cred: &cc, Body: `{"kyc_mode":"personal_use"}`})

@@ -44,7 +44,7 @@ func TestOperatorAccounts(t *testing.T) {
 			`{"name":"x","parent":"MA_X"}`:           "parent",
 			`{"name":"x","kyc_mode":"customer_use"}`: "kyc_mode",
 		} {
-			r := e.op("POST", "/admin/v1/Account/", body)
+			r := e.do(testkit.Request{Method: "POST", Path: "/admin/v1/Account/", Bearer: testOperatorToken, Body: body, Invalid: true})
 			if r.Status != 400 {
 				t.Fatalf("%s: %d", body, r.Status)
 			}
@@ -131,7 +131,7 @@ func TestCreditAndBalance(t *testing.T) {
 			`{"amount":"9007199254.740992"}`: "amount", `{"amount":null}`: "amount", `{}`: "amount", `{"amount":"1","memo":"x"}`: "memo",
 			`{"amount":"1","reference":7}`: "reference",
 		} {
-			r := e.op("POST", credit, body)
+			r := e.do(testkit.Request{Method: "POST", Path: credit, Bearer: testOperatorToken, Body: body, Invalid: true})
 			if _, d := r.ErrCode(t); r.Status != 400 || d["field"] != field {
 				t.Fatalf("%s: %d %s", body, r.Status, r.Body)
 			}

@@ -30,6 +30,7 @@ import (
 //	          /admin/v1/Hold/{hold}/                         GET
 //	          /admin/v1/Hold/{hold}/Extend/, Settle/, Void/  POST
 //	public:   /v1/Account/{id}/Hold/                         GET (open holds of the subtree)
+//	both:     /openapi.json, /console/…                      GET, HEAD, no credentials (static.go)
 
 type routeKind int
 
@@ -211,6 +212,9 @@ func (c *call) accept(r route, authenticate func() error) bool {
 func (a *API) Public(rc *fasthttp.RequestCtx) {
 	c, cancel := a.begin(rc, false)
 	defer cancel()
+	if c.static() {
+		return
+	}
 	r := parsePublic(string(rc.Path()))
 	if !c.accept(r, c.authenticate) {
 		return
@@ -278,6 +282,9 @@ func (a *API) Public(rc *fasthttp.RequestCtx) {
 func (a *API) Operator(rc *fasthttp.RequestCtx) {
 	c, cancel := a.begin(rc, true)
 	defer cancel()
+	if c.static() {
+		return
+	}
 	r := parseOperator(string(rc.Path()))
 	if !c.accept(r, c.authenticateOperator) {
 		return

@@ -192,7 +192,7 @@ func TestPaging(t *testing.T) {
 			t.Fatal("offset past the end")
 		}
 		for q, field := range map[string]string{"limit=0": "limit", "limit=101": "limit", "limit=abc": "limit", "offset=-1": "offset", "status=gone": "status"} {
-			r := e.must(400, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/?" + q, Cred: &cr})
+			r := e.must(400, testkit.Request{Method: "GET", Path: "/v1/Account/" + m.id + "/Subaccount/?" + q, Cred: &cr, Invalid: true})
 			if _, d := r.ErrCode(t); d["field"] != field {
 				t.Fatalf("%s: details %v", q, d)
 			}
@@ -263,7 +263,7 @@ func TestRotation(t *testing.T) {
 
 			// Bad bodies.
 			for body, field := range map[string]string{`{"grace_seconds":-1}`: "grace_seconds", `{"grace_seconds":"x"}`: "grace_seconds", `{"grace":1}`: "grace"} {
-				r := e.must(400, testkit.Request{Method: "POST", Path: tokPath, Cred: &mc, Body: body})
+				r := e.must(400, testkit.Request{Method: "POST", Path: tokPath, Cred: &mc, Body: body, Invalid: true})
 				if _, d := r.ErrCode(t); d["field"] != field {
 					t.Fatalf("%s: %v", body, d)
 				}

@@ -37,6 +37,12 @@ type Request struct {
 	ContentType  string // sent with a Body; "": no Content-Type of its own
 	Header       map[string]string
 	Body         string // "": no body
+	// Invalid: the test sends an invalid request on purpose; Do does not validate the request
+	// against the OpenAPI document (its answer still is).
+	Invalid bool
+	// Unchecked: the listener is not the gateway's API (a test's stand-in handler); Do
+	// validates neither the request nor the answer.
+	Unchecked bool
 }
 
 // ErrorBody is the error body of API.md §3.
@@ -59,7 +65,8 @@ type Answer struct {
 }
 
 // Do sends r to hc's listener (the URL's host is hc.Addr) and returns the answer; a transport
-// error fails the test.
+// error fails the test, and so does a request (unless r.Invalid) or an answer (unless
+// r.Unchecked) that does not match the listener's OpenAPI document (openapi.go).
 func Do(t testing.TB, hc *fasthttp.HostClient, r Request) Answer {
 	t.Helper()
 	q, p := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -90,6 +97,7 @@ func Do(t testing.TB, hc *fasthttp.HostClient, r Request) Answer {
 	if err := hc.Do(q, p); err != nil {
 		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}
+	checkOpenAPI(t, r, q, p)
 	return AnswerOf(p)
 }
 
