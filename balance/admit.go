@@ -79,7 +79,6 @@ type AdmitRequest struct {
 type CallRequest struct {
 	HoldID string // "HL_" + 20 characters of [A-Z0-9]
 	Spec   *CallSpec
-	arg    string // the script's argument, built by args
 }
 
 // CallSpec is a call route's call block (config.Call) in the store's terms, built once per

@@ -28,17 +28,13 @@ func (ct *callTree) requests() []*balance.AdmitRequest {
 	call := func(x *testkit.Account) *balance.AdmitRequest { return callReq(x, x, "0.01", testCallSpec) }
 	free := func(x *testkit.Account) *balance.AdmitRequest { return callReq(x, x, "0", testCallSpec) }
 	plain := func(x *testkit.Account) *balance.AdmitRequest { return admReq(x, x, model.PermCalls, false, "0.05") }
-	var out []*balance.AdmitRequest
-	for _, r := range []*balance.AdmitRequest{
+	return []*balance.AdmitRequest{
 		call(ct.a), call(ct.a), call(ct.a), // 2 in (0.60 held each), then a's cap
 		plain(ct.c), plain(ct.c), // plain ones in between (alike: a run of two)
 		free(ct.b), free(ct.b), free(ct.b), // the second is granted 58 s (money), the third b's CPS
 		plain(ct.c),             // nothing left once held counts
 		call(ct.c), plain(ct.m), // nothing left
-	} {
-		out = append(out, r)
 	}
-	return out
 }
 
 // TestCallAdmitBatchSameAsOneByOne: call admits in a batch, mixed with plain ones, decide

@@ -281,6 +281,9 @@ func TestHoldEndsOnce(t *testing.T) {
 					case 3:
 						var n int
 						n, _, err = s.ReapHolds(ctx, m.Root, 10)
+						if err != nil {
+							t.Error(err)
+						}
 						mu.Lock()
 						firsts += n
 						mu.Unlock()
