@@ -592,7 +592,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestPayloadTooLarge(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.MaxBodyBytes = 1024 })
 	m := f.mk(nil, "1")
-	a := f.do(call{path: smsPath(m), as: m, body: strings.Repeat("x", 4096)})
+	a := f.do(call{path: smsPath(m), as: m, body: strings.Repeat("x", 4096), invalid: true})
 	if a.Status != 413 || a.Err.Error.Code != "PAYLOAD_TOO_LARGE" {
 		t.Fatalf("%d %s", a.Status, a.Body)
 	}

@@ -197,11 +197,12 @@ type call struct {
 	tok          string           // overrides as.Token
 	header       map[string]string
 	body         string
+	invalid      bool // an invalid request on purpose: the OpenAPI check skips the request
 }
 
 func (f *fixture) do(c call) testkit.Answer {
 	f.t.Helper()
-	r := testkit.Request{Method: c.method, Path: c.path, Header: c.header, Body: c.body}
+	r := testkit.Request{Method: c.method, Path: c.path, Header: c.header, Body: c.body, Invalid: c.invalid}
 	if r.Method == "" {
 		r.Method = "POST"
 	}

@@ -248,7 +248,7 @@ func TestMetricsRefusalsWithoutRoute(t *testing.T) {
 	if a := f.do(call{method: "GET", path: "/nowhere"}); a.Status != 404 || a.Err.Error.Code != "ROUTE_NOT_FOUND" {
 		t.Fatalf("%d %s", a.Status, a.Body)
 	}
-	if a := f.do(call{path: callPath(m), as: m, body: strings.Repeat("x", 1000)}); a.Status != 413 {
+	if a := f.do(call{path: callPath(m), as: m, body: strings.Repeat("x", 1000), invalid: true}); a.Status != 413 {
 		t.Fatalf("%d %s", a.Status, a.Body)
 	}
 	got := scrape(t, reg)
