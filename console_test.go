@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -136,6 +138,47 @@ func (b *browser) typeIn(css, s string) {
 }
 
 func quote(s string) string { q, _ := json.Marshal(s); return string(q) }
+
+// answer makes the page's requests whose URL matches pattern (the wildcards of the DevTools
+// protocol's Fetch.enable) get status and the JSON body instead of the listener's answer,
+// until the returned func is called.
+func (b *browser) answer(pattern string, status int, body []byte) (stop func()) {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(b.ctx)
+	ready, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			paused := cdp.Events(ctx, tg, fetch.RequestPaused)
+			_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}})
+			ready <- err
+			if err != nil {
+				return err
+			}
+			for ev, err := range paused {
+				if err != nil {
+					return err
+				}
+				_, _ = cdp.Call(ctx, tg, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: ev.RequestID,
+					ResponseCode: int64(status), Body: body,
+					ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}}})
+			}
+			return nil
+		}))
+	}()
+	if err := <-ready; err != nil {
+		cancel()
+		b.fail("intercepting " + pattern + ": " + err.Error())
+	}
+	return func() {
+		cancel()
+		<-done
+		b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, fetch.Disable, cdp.Empty{})
+			return err
+		}))
+	}
+}
 
 // fail saves a screenshot of the page as it is and fails the test with what the page shows.
 func (b *browser) fail(msg string) {

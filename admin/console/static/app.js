@@ -62,7 +62,7 @@
     box.replaceChildren();
     const head = (what ? what + ": " : "") + e.message;
     box.append(el("strong", { text: e.code ? e.code : "Error" }), " " + head);
-    const extra = Object.entries(e.details || {}).map(([k, v]) => k + " " + v).join(", ");
+    const extra = Object.entries(e.details || {}).map(([k, v]) => k + ": " + v).join(", ");
     if (extra) box.append(el("span", { class: "details", text: " (" + extra + ")" }));
     box.append(el("button", { type: "button", class: "quiet dismiss", text: "Dismiss", onclick: () => { box.hidden = true; } }));
     box.hidden = false;
@@ -251,6 +251,8 @@
     const box = $("chart");
     if (state.chart) { state.chart.destroy(); state.chart = null; }
     box.replaceChildren();
+    $("usage-table").hidden = names.length === 0;
+    box.classList.toggle("none", names.length === 0);
     $("usage-totals").replaceChildren(...names.map((n) => el("tr", {},
       el("td", {}, el("code", { text: n })), el("td", { class: "num", text: String(totals[n].count) }),
       el("td", { class: "num", text: totals[n].charged.toFixed(4) + " " + u.currency }))));
@@ -457,41 +459,23 @@
       state.trPage = page;
       $("transfers").replaceChildren(...l.objects.map((t) => el("tr", {},
         el("td", { class: "when", title: when(t.created_at), text: short(t.created_at) }), el("td", { text: t.kind.replace("_", " ") }),
-        el("td", {}, el("code", { text: t.from || "operator" })), el("td", {}, el("code", { text: t.to })),
+        el("td", {}, t.from ? el("code", { text: t.from }) : "operator"), el("td", {}, el("code", { text: t.to })),
         el("td", { class: "num", text: t.amount + " " + t.currency }), el("td", { text: t.reference || "" }))));
       if (l.objects.length === 0) $("transfers").append(el("tr", {}, el("td", { colspan: "6", class: "empty", text: "No transfers yet." })));
       pager($("transfers-pager"), page, l.meta, loadTransfers);
     });
   }
 
-  // ---- numbers and open calls: shown when the gateway answers them
-  async function optional(what, path, msg, table, render) {
-    try {
-      const l = await api("GET", path);
-      $(msg).hidden = true;
-      $(table).hidden = false;
-      return l;
-    } catch (e) {
-      if (e.status === 404) {
-        $(msg).textContent = what + " are not available on this gateway (the API answered: " + e.message + ").";
-        $(msg).hidden = false;
-        $(table).hidden = true;
-        return null;
-      }
-      showError(e, what);
-      return null;
-    }
-  }
-
+  // ---- numbers and open calls
   async function loadNumbers(page) {
-    const l = await optional("Numbers", base() + "Number/?include_subaccounts=true&limit=" + PAGE + "&offset=" + page * PAGE, "numbers-msg", "numbers-table");
-    $("number-form").hidden = !l;
-    if (!l) return;
-    state.numPage = page;
-    $("numbers").replaceChildren(...l.objects.map((n) => el("tr", {},
-      el("td", {}, el("code", { text: n.number })), el("td", {}, el("code", { text: n.auth_id })), el("td", { text: when(n.updated_at) }))));
-    if (l.objects.length === 0) $("numbers").append(el("tr", {}, el("td", { colspan: "3", class: "empty", text: "No numbers yet." })));
-    pager($("numbers-pager"), page, l.meta, loadNumbers);
+    await run("Numbers", async () => {
+      const l = await api("GET", base() + "Number/?include_subaccounts=true&limit=" + PAGE + "&offset=" + page * PAGE);
+      state.numPage = page;
+      $("numbers").replaceChildren(...l.objects.map((n) => el("tr", {},
+        el("td", {}, el("code", { text: n.number })), el("td", {}, el("code", { text: n.auth_id })), el("td", { class: "when", text: short(n.updated_at) }))));
+      if (l.objects.length === 0) $("numbers").append(el("tr", {}, el("td", { colspan: "3", class: "empty", text: "No numbers yet." })));
+      pager($("numbers-pager"), page, l.meta, loadNumbers);
+    });
   }
 
   on("number-form", "submit", async (ev) => {
@@ -506,15 +490,19 @@
   });
 
   async function loadCalls(page) {
-    const l = await optional("Open calls", base() + "Hold/?status=open&limit=" + PAGE + "&offset=" + page * PAGE, "calls-msg", "calls-table");
-    if (!l) return;
-    state.callPage = page;
-    $("calls").replaceChildren(...l.objects.map((h) => el("tr", {},
-      el("td", {}, el("code", { text: h.hold_id })), el("td", {}, el("code", { text: h.auth_id })),
-      el("td", { class: "num", text: String(h.granted_seconds) }), el("td", { class: "num", text: h.held }), el("td", { text: when(h.expires_at) }))));
-    if (l.objects.length === 0) $("calls").append(el("tr", {}, el("td", { colspan: "5", class: "empty", text: "No open calls." })));
-    pager($("calls-pager"), page, l.meta, loadCalls);
+    await run("Open calls", async () => {
+      const l = await api("GET", base() + "Hold/?status=open&limit=" + PAGE + "&offset=" + page * PAGE);
+      state.callPage = page;
+      const cur = state.me.currency;
+      $("calls").replaceChildren(...l.objects.map((h) => el("tr", { "data-id": h.hold_id },
+        el("td", {}, el("code", { text: h.hold_id }), el("br"), el("code", { class: "muted", text: h.auth_id })),
+        el("td", { class: "when", title: when(h.created_at), text: short(h.created_at) }), el("td", { class: "num", text: String(h.granted_seconds) }),
+        el("td", { class: "num", text: money(h.held, cur) }))));
+      if (l.objects.length === 0) $("calls").append(el("tr", {}, el("td", { colspan: "4", class: "empty", text: "No open calls." })));
+      pager($("calls-pager"), page, l.meta, loadCalls);
+    });
   }
+  on("calls-reload", "click", () => { loadCalls(state.callPage); loadBalance(); loadAccount(); });
 
   // ---------------------------------------------------------------- the operator
   async function loadMains(page) {
