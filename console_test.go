@@ -139,6 +139,22 @@ func (b *browser) typeIn(css, s string) {
 
 func quote(s string) string { q, _ := json.Marshal(s); return string(q) }
 
+// fill replaces the value of the input or select css selects, as a user's edit does (an
+// input event, then a change event).
+func (b *browser) fill(css, v string) {
+	b.t.Helper()
+	b.js(`(() => { const e = document.querySelector(` + quote(css) + `); e.value = ` + quote(v) +
+		`; e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); return "" })()`)
+}
+
+// check clicks the checkbox css selects when it is not already checked (on) or unchecked.
+func (b *browser) check(css string, on bool) {
+	b.t.Helper()
+	if b.js(`String(document.querySelector(`+quote(css)+`).checked)`) != fmt.Sprint(on) {
+		b.click(css)
+	}
+}
+
 // answer makes the page's requests whose URL matches pattern (the wildcards of the DevTools
 // protocol's Fetch.enable) get status and the JSON body instead of the listener's answer,
 // until the returned func is called.

@@ -91,6 +91,12 @@
   const short = (t) => (t ? t.slice(0, 16).replace("T", " ") : "");
   const badge = (s) => el("span", { class: "badge " + s, text: s });
 
+  const perms = (a) => Object.entries(a.permissions).filter(([, on]) => on).map(([k]) => k).join(", ") || "none";
+  const kyc = (a) => a.kyc_mode.replace("_", " ") + ", " + a.kyc_status.replace("_", " ") + (a.kyc_calls_blocked ? " (calls blocked)" : "");
+  const calls = (a) => (a.active_calls ?? 0) + " open now; " + (a.calls_per_second || a.max_concurrent_calls
+    ? [a.calls_per_second ? "at most " + a.calls_per_second + " per second" : "", a.max_concurrent_calls ? "at most " + a.max_concurrent_calls + " at once" : ""].filter(Boolean).join(", ")
+    : "no call limits of its own");
+
   function facts(dl, rows) {
     dl.replaceChildren();
     for (const [k, v] of rows) {
@@ -194,13 +200,11 @@
   async function loadAccount() {
     await run("Account", async () => {
       const a = state.me = await api("GET", base());
-      const perms = Object.entries(a.permissions).filter(([, on]) => on).map(([k]) => k).join(", ") || "none";
       facts($("account"), [
         ["Name", a.name], ["Auth ID", el("code", { text: a.auth_id })], ["Status", badge(a.status)],
         ["Parent", a.parent_auth_id || "none (main account)"], ["Depth", a.depth],
-        ["Rate limit", a.rate_limit + " requests/s"],
-        ["Calls", (a.calls_per_second ?? 0) + " per second, " + (a.max_concurrent_calls ?? 0) + " at once (0: no limit of its own); " + (a.active_calls ?? 0) + " open"],
-        ["Permissions", perms], ["KYC", a.kyc_mode.replace("_", " ") + ", " + a.kyc_status.replace("_", " ") + (a.kyc_calls_blocked ? " (calls blocked)" : "")],
+        ["Rate limit", a.rate_limit + " requests/s"], ["Calls", calls(a)],
+        ["Permissions", perms(a)], ["KYC", kyc(a)],
         ["Subaccounts", a.subaccount_count + " of at most " + a.max_subaccounts], ["Last used", when(a.last_used)],
       ]);
     });
@@ -354,10 +358,13 @@
       ["Auth ID", el("code", { text: a.auth_id })], ["Status", badge(a.status)],
       ["Balance", a.use_parent_balance ? "spends the parent's" : money(a.balance, a.currency)],
       ["Credit limit", money(a.credit_limit, a.currency)], ["Rate limit", a.rate_limit + " requests/s"],
+      ["Calls", calls(a)], ["Permissions", perms(a)], ["KYC", kyc(a)],
       ["Created", when(a.created_at)], ["Last used", when(a.last_used)],
     ]);
     $("d-suspend").hidden = a.status !== "active";
     $("d-reactivate").hidden = a.status !== "suspended";
+    // A closed account is final: only deleting it is left.
+    for (const id of ["move-form", "limits-form", "rotate-form", "x-close"]) $(id).hidden = a.status === "closed";
     $("l-rate").value = a.rate_limit;
     $("l-cps").value = a.calls_per_second ?? 0;
     $("l-conc").value = a.max_concurrent_calls ?? 0;
@@ -405,13 +412,10 @@
     ev.preventDefault();
     const a = state.selected;
     const body = {
-      rate_limit: Number($("l-rate").value), kyc_mode: $("l-kyc").value, email: $("l-email").value.trim() || null,
+      rate_limit: Number($("l-rate").value), calls_per_second: Number($("l-cps").value), max_concurrent_calls: Number($("l-conc").value),
+      kyc_mode: $("l-kyc").value, email: $("l-email").value.trim() || null,
       permissions: { calls: $("p-calls").checked, sms: $("p-sms").checked, cdr: $("p-cdr").checked, subaccounts: $("p-subaccounts").checked },
     };
-    // The telephony limits of API.md §8 are sent only when changed, so the console works
-    // with a gateway that does not know them yet.
-    if (Number($("l-cps").value) !== (a.calls_per_second ?? 0)) body.calls_per_second = Number($("l-cps").value);
-    if (Number($("l-conc").value) !== (a.max_concurrent_calls ?? 0)) body.max_concurrent_calls = Number($("l-conc").value);
     await run("Save " + a.name, async () => {
       await api("PATCH", subPath(a), body);
       notice("Saved the changes to " + a.name + ".");
@@ -426,6 +430,7 @@
     await run("Rotate the token of " + a.name, async () => {
       const r = await api("POST", subPath(a) + "Token/", body);
       $("rotate-form").reset();
+      notice("Rotated the token of " + a.name + ": the new one is shown once, under Subaccounts.");
       reveal("", "New auth token of " + a.name + " (" + r.auth_id + "), shown this once; the old one " +
         (r.previous_token_expires_at ? "works until " + when(r.previous_token_expires_at) : "no longer works") + ":", r.auth_token);
     });
