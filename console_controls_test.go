@@ -12,7 +12,8 @@ import (
 	"github.com/tenantgw/gateway/gateway"
 )
 
-// More of the console's browser tests (see console_test.go for how they run).
+// The console's browser tests of open calls, the subaccount controls and the keyboard (see
+// console_test.go for how they run).
 
 // signIn signs the browser in as c from the sign-in form and waits for the account's cards.
 func signIn(b *browser, c testkit.Cred) {
@@ -402,6 +403,85 @@ func TestConsoleSubaccountControls(t *testing.T) {
 			t.Fatal("the tree still shows the deleted subaccount")
 		}
 		b.shot()
+	})
+	b.t = t
+	b.clean()
+}
+
+// TestConsoleKeyboard: the main flows work from the keyboard alone (Tab to a control, type,
+// Enter): signing in, creating a subaccount, opening it and moving money to it; a refused
+// transfer's message can be dismissed. Every input, select, textarea, button and summary of
+// the signed-in page, with a subaccount open and the error bar, the token box and pagers
+// shown, has an accessible name and stays in the Tab order.
+func TestConsoleKeyboard(t *testing.T) {
+	s := startSandboxStack(t, stackOptions{})
+	ma := testkit.NewMain(t, s.ops, s.opToken, "Acme Telecom", "100.00")
+	b := newBrowser(t, s.pub.Addr)
+	focused := func(id string) {
+		b.t.Helper()
+		if got := b.js(`document.activeElement.id`); got != id {
+			b.fail("the focus is on #" + got + ", want #" + id)
+		}
+	}
+
+	step(t, "sign in with the keyboard", func(t *testing.T) {
+		b.t = t
+		focused("in-id") // the page starts there
+		b.keys(ma.ID)
+		b.keys("\t")
+		focused("in-token")
+		b.keys(ma.Token)
+		b.keys("\r")
+		b.wait(`!document.getElementById("app").hidden && document.getElementById("balance").innerText.includes("100.00 USD")`)
+		b.shot()
+	})
+
+	var sa string
+	step(t, "create a subaccount with the keyboard", func(t *testing.T) {
+		b.t = t
+		b.tabTo("#create-box summary")
+		b.keys("\r") // opens the form
+		b.wait(`document.getElementById("create-box").open`)
+		b.tabTo("#c-name")
+		b.keys("Support Team")
+		b.tabTo("#c-own")
+		b.keys(" ") // ticks the box
+		b.keys("\r")
+		b.wait(`!document.getElementById("token-box").hidden && document.querySelector("#tree li[data-id]")`)
+		focused("token-copy") // the new token's box has the focus
+		sa = b.js(`document.querySelector("#tree li[data-id]").dataset.id`)
+		if r := testkit.Do(t, s.pub, testkit.Request{Path: "/v1/Account/" + sa + "/", Cred: &ma}); r.JSON(t)["use_parent_balance"] != false {
+			t.Fatalf("the API says %s", r.Body)
+		}
+		b.shot()
+	})
+
+	step(t, "move money with the keyboard", func(t *testing.T) {
+		b.t = t
+		b.tabTo(`#tree li[data-id="` + sa + `"] .manage`)
+		b.keys("\r")
+		b.wait(`!document.getElementById("detail").hidden`)
+		focused("detail-h") // the opened subaccount's heading
+		b.tabTo("#m-amount")
+		b.keys("25.00")
+		b.keys("\r")
+		b.wait(`document.getElementById("balance").innerText.includes("75.00 USD")`)
+		if r := testkit.Do(t, s.pub, testkit.Request{Path: "/v1/Account/" + sa + "/Balance/", Cred: &ma}); r.JSON(t)["balance"] != "25.00" {
+			t.Fatalf("the API says %s", r.Body)
+		}
+		// A refused transfer: the error bar's Dismiss is reachable too.
+		b.tabTo("#m-amount")
+		b.keys("500.00\r")
+		b.wait(`!document.getElementById("error").hidden`)
+		b.shot()
+	})
+
+	step(t, "every control has a name", func(t *testing.T) {
+		b.t = t
+		b.named(30)
+		b.tabTo("#error .dismiss")
+		b.keys("\r")
+		b.wait(`document.getElementById("error").hidden`)
 	})
 	b.t = t
 	b.clean()
