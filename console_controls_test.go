@@ -365,7 +365,8 @@ func TestConsoleSubaccountControls(t *testing.T) {
 			t.Fatalf("closed subaccounts: %v", got)
 		}
 		// A closed account is final: its forms are gone but Delete.
-		if b.js(`String(document.getElementById("limits-form").hidden && document.getElementById("x-close").hidden && !document.getElementById("x-delete").hidden)`) != "true" {
+		if b.js(`String(document.getElementById("limits-form").hidden && document.getElementById("x-close").hidden && !document.getElementById("x-delete").hidden)`) != "true" ||
+			b.text("#x-h") != "Delete" {
 			t.Fatal("a closed subaccount still offers its forms")
 		}
 		b.shot()

@@ -365,6 +365,7 @@
     $("d-reactivate").hidden = a.status !== "suspended";
     // A closed account is final: only deleting it is left.
     for (const id of ["move-form", "limits-form", "rotate-form", "x-close"]) $(id).hidden = a.status === "closed";
+    $("x-h").textContent = a.status === "closed" ? "Delete" : "Close or delete";
     $("l-rate").value = a.rate_limit;
     $("l-cps").value = a.calls_per_second ?? 0;
     $("l-conc").value = a.max_concurrent_calls ?? 0;
