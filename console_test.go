@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -136,6 +138,118 @@ func (b *browser) typeIn(css, s string) {
 }
 
 func quote(s string) string { q, _ := json.Marshal(s); return string(q) }
+
+// fill replaces the value of the input or select css selects, as a user's edit does (an
+// input event, then a change event).
+func (b *browser) fill(css, v string) {
+	b.t.Helper()
+	b.js(`(() => { const e = document.querySelector(` + quote(css) + `); e.value = ` + quote(v) +
+		`; e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); return "" })()`)
+}
+
+// check clicks the checkbox css selects when it is not already checked (on) or unchecked.
+func (b *browser) check(css string, on bool) {
+	b.t.Helper()
+	if b.js(`String(document.querySelector(`+quote(css)+`).checked)`) != fmt.Sprint(on) {
+		b.click(css)
+	}
+}
+
+// keys sends key events to the element that has the focus, as typing does ("\t" is Tab,
+// "\r" Enter).
+func (b *browser) keys(s string) { b.t.Helper(); b.do(chromedp.KeyEvent(s)) }
+
+// tabTo presses Tab until the element css selects has the focus (at most 150 times): it
+// fails when the element cannot be reached from the keyboard.
+func (b *browser) tabTo(css string) {
+	b.t.Helper()
+	for range 150 {
+		if b.js(`String(!!document.activeElement && document.activeElement.matches(`+quote(css)+`))`) == "true" {
+			return
+		}
+		b.keys("\t")
+	}
+	b.fail("Tab never reaches " + css)
+}
+
+// named checks, in the page, that every input, select, textarea, button and summary has an
+// accessible name (a label element, aria-labelledby naming elements with text, aria-label, or
+// a button's own text), that none is taken out of the Tab order or put ahead of it (tabindex
+// -1 or above 0), and that at least min of them are shown.
+func (b *browser) named(min int) {
+	b.t.Helper()
+	out := b.js(`(() => {
+		const bad = [];
+		let shown = 0;
+		for (const e of document.querySelectorAll("input, select, textarea, button, summary")) {
+			if (e.getClientRects().length > 0) shown++;
+			let name = "";
+			const by = e.getAttribute("aria-labelledby");
+			if (by) name = by.split(/\s+/).map((id) => (document.getElementById(id) || {}).textContent || "").join(" ");
+			if (!name.trim()) name = e.getAttribute("aria-label") || "";
+			if (!name.trim() && e.labels) name = [...e.labels].map((l) => l.textContent).join(" ");
+			if (!name.trim() && (e.tagName === "BUTTON" || e.tagName === "SUMMARY")) name = e.textContent;
+			if (!name.trim()) bad.push("no accessible name: " + e.outerHTML.slice(0, 160));
+			const ti = e.getAttribute("tabindex");
+			if (ti !== null && Number(ti) !== 0) bad.push("tabindex " + ti + ": " + e.outerHTML.slice(0, 160));
+		}
+		return JSON.stringify({shown, bad});
+	})()`)
+	var r struct {
+		Shown int
+		Bad   []string
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		b.fail(err.Error())
+	}
+	for _, m := range r.Bad {
+		b.t.Error(m)
+	}
+	if r.Shown < min {
+		b.t.Errorf("%d controls shown, want at least %d", r.Shown, min)
+	}
+}
+
+// answer makes the page's requests whose URL matches pattern (the wildcards of the DevTools
+// protocol's Fetch.enable) get status and the JSON body instead of the listener's answer,
+// until the returned func is called.
+func (b *browser) answer(pattern string, status int, body []byte) (stop func()) {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(b.ctx)
+	ready, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			paused := cdp.Events(ctx, tg, fetch.RequestPaused)
+			_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}})
+			ready <- err
+			if err != nil {
+				return err
+			}
+			for ev, err := range paused {
+				if err != nil {
+					return err
+				}
+				_, _ = cdp.Call(ctx, tg, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: ev.RequestID,
+					ResponseCode: int64(status), Body: body,
+					ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}}})
+			}
+			return nil
+		}))
+	}()
+	if err := <-ready; err != nil {
+		cancel()
+		b.fail("intercepting " + pattern + ": " + err.Error())
+	}
+	return func() {
+		cancel()
+		<-done
+		b.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, fetch.Disable, cdp.Empty{})
+			return err
+		}))
+	}
+}
 
 // fail saves a screenshot of the page as it is and fails the test with what the page shows.
 func (b *browser) fail(msg string) {
@@ -337,7 +451,8 @@ func TestConsoleAccountHolder(t *testing.T) {
 }
 
 // TestConsoleOperator: the operator signs in on the operator listener with the operator
-// token, creates a main account (its token shown once) and credits it.
+// token, creates a main account (its token shown once) and credits it; every control of the
+// page has an accessible name (see named).
 func TestConsoleOperator(t *testing.T) {
 	s := startSandboxStack(t, stackOptions{})
 	testkit.NewMain(t, s.ops, s.opToken, "Initech", "12.50")
@@ -369,6 +484,11 @@ func TestConsoleOperator(t *testing.T) {
 			t.Fatalf("the API says %s", r.Body)
 		}
 		b.shot()
+	})
+
+	step(t, "every control has a name", func(t *testing.T) {
+		b.t = t
+		b.named(15)
 	})
 	b.t = t
 	b.clean()

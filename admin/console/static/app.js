@@ -62,7 +62,7 @@
     box.replaceChildren();
     const head = (what ? what + ": " : "") + e.message;
     box.append(el("strong", { text: e.code ? e.code : "Error" }), " " + head);
-    const extra = Object.entries(e.details || {}).map(([k, v]) => k + " " + v).join(", ");
+    const extra = Object.entries(e.details || {}).map(([k, v]) => k + ": " + v).join(", ");
     if (extra) box.append(el("span", { class: "details", text: " (" + extra + ")" }));
     box.append(el("button", { type: "button", class: "quiet dismiss", text: "Dismiss", onclick: () => { box.hidden = true; } }));
     box.hidden = false;
@@ -90,6 +90,12 @@
   const when = (t) => (t ? t.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "never");
   const short = (t) => (t ? t.slice(0, 16).replace("T", " ") : "");
   const badge = (s) => el("span", { class: "badge " + s, text: s });
+
+  const perms = (a) => Object.entries(a.permissions).filter(([, on]) => on).map(([k]) => k).join(", ") || "none";
+  const kyc = (a) => a.kyc_mode.replace("_", " ") + ", " + a.kyc_status.replace("_", " ") + (a.kyc_calls_blocked ? " (calls blocked)" : "");
+  const calls = (a) => (a.active_calls ?? 0) + " open now; " + (a.calls_per_second || a.max_concurrent_calls
+    ? [a.calls_per_second ? "at most " + a.calls_per_second + " per second" : "", a.max_concurrent_calls ? "at most " + a.max_concurrent_calls + " at once" : ""].filter(Boolean).join(", ")
+    : "no call limits of its own");
 
   function facts(dl, rows) {
     dl.replaceChildren();
@@ -194,13 +200,11 @@
   async function loadAccount() {
     await run("Account", async () => {
       const a = state.me = await api("GET", base());
-      const perms = Object.entries(a.permissions).filter(([, on]) => on).map(([k]) => k).join(", ") || "none";
       facts($("account"), [
         ["Name", a.name], ["Auth ID", el("code", { text: a.auth_id })], ["Status", badge(a.status)],
         ["Parent", a.parent_auth_id || "none (main account)"], ["Depth", a.depth],
-        ["Rate limit", a.rate_limit + " requests/s"],
-        ["Calls", (a.calls_per_second ?? 0) + " per second, " + (a.max_concurrent_calls ?? 0) + " at once (0: no limit of its own); " + (a.active_calls ?? 0) + " open"],
-        ["Permissions", perms], ["KYC", a.kyc_mode.replace("_", " ") + ", " + a.kyc_status.replace("_", " ") + (a.kyc_calls_blocked ? " (calls blocked)" : "")],
+        ["Rate limit", a.rate_limit + " requests/s"], ["Calls", calls(a)],
+        ["Permissions", perms(a)], ["KYC", kyc(a)],
         ["Subaccounts", a.subaccount_count + " of at most " + a.max_subaccounts], ["Last used", when(a.last_used)],
       ]);
     });
@@ -251,6 +255,8 @@
     const box = $("chart");
     if (state.chart) { state.chart.destroy(); state.chart = null; }
     box.replaceChildren();
+    $("usage-table").hidden = names.length === 0;
+    box.classList.toggle("none", names.length === 0);
     $("usage-totals").replaceChildren(...names.map((n) => el("tr", {},
       el("td", {}, el("code", { text: n })), el("td", { class: "num", text: String(totals[n].count) }),
       el("td", { class: "num", text: totals[n].charged.toFixed(4) + " " + u.currency }))));
@@ -352,10 +358,14 @@
       ["Auth ID", el("code", { text: a.auth_id })], ["Status", badge(a.status)],
       ["Balance", a.use_parent_balance ? "spends the parent's" : money(a.balance, a.currency)],
       ["Credit limit", money(a.credit_limit, a.currency)], ["Rate limit", a.rate_limit + " requests/s"],
+      ["Calls", calls(a)], ["Permissions", perms(a)], ["KYC", kyc(a)],
       ["Created", when(a.created_at)], ["Last used", when(a.last_used)],
     ]);
     $("d-suspend").hidden = a.status !== "active";
     $("d-reactivate").hidden = a.status !== "suspended";
+    // A closed account is final: only deleting it is left.
+    for (const id of ["move-form", "limits-form", "rotate-form", "x-close"]) $(id).hidden = a.status === "closed";
+    $("x-h").textContent = a.status === "closed" ? "Delete" : "Close or delete";
     $("l-rate").value = a.rate_limit;
     $("l-cps").value = a.calls_per_second ?? 0;
     $("l-conc").value = a.max_concurrent_calls ?? 0;
@@ -403,13 +413,10 @@
     ev.preventDefault();
     const a = state.selected;
     const body = {
-      rate_limit: Number($("l-rate").value), kyc_mode: $("l-kyc").value, email: $("l-email").value.trim() || null,
+      rate_limit: Number($("l-rate").value), calls_per_second: Number($("l-cps").value), max_concurrent_calls: Number($("l-conc").value),
+      kyc_mode: $("l-kyc").value, email: $("l-email").value.trim() || null,
       permissions: { calls: $("p-calls").checked, sms: $("p-sms").checked, cdr: $("p-cdr").checked, subaccounts: $("p-subaccounts").checked },
     };
-    // The telephony limits of API.md §8 are sent only when changed, so the console works
-    // with a gateway that does not know them yet.
-    if (Number($("l-cps").value) !== (a.calls_per_second ?? 0)) body.calls_per_second = Number($("l-cps").value);
-    if (Number($("l-conc").value) !== (a.max_concurrent_calls ?? 0)) body.max_concurrent_calls = Number($("l-conc").value);
     await run("Save " + a.name, async () => {
       await api("PATCH", subPath(a), body);
       notice("Saved the changes to " + a.name + ".");
@@ -424,6 +431,7 @@
     await run("Rotate the token of " + a.name, async () => {
       const r = await api("POST", subPath(a) + "Token/", body);
       $("rotate-form").reset();
+      notice("Rotated the token of " + a.name + ": the new one is shown once, under Subaccounts.");
       reveal("", "New auth token of " + a.name + " (" + r.auth_id + "), shown this once; the old one " +
         (r.previous_token_expires_at ? "works until " + when(r.previous_token_expires_at) : "no longer works") + ":", r.auth_token);
     });
@@ -457,41 +465,23 @@
       state.trPage = page;
       $("transfers").replaceChildren(...l.objects.map((t) => el("tr", {},
         el("td", { class: "when", title: when(t.created_at), text: short(t.created_at) }), el("td", { text: t.kind.replace("_", " ") }),
-        el("td", {}, el("code", { text: t.from || "operator" })), el("td", {}, el("code", { text: t.to })),
+        el("td", {}, t.from ? el("code", { text: t.from }) : "operator"), el("td", {}, el("code", { text: t.to })),
         el("td", { class: "num", text: t.amount + " " + t.currency }), el("td", { text: t.reference || "" }))));
       if (l.objects.length === 0) $("transfers").append(el("tr", {}, el("td", { colspan: "6", class: "empty", text: "No transfers yet." })));
       pager($("transfers-pager"), page, l.meta, loadTransfers);
     });
   }
 
-  // ---- numbers and open calls: shown when the gateway answers them
-  async function optional(what, path, msg, table, render) {
-    try {
-      const l = await api("GET", path);
-      $(msg).hidden = true;
-      $(table).hidden = false;
-      return l;
-    } catch (e) {
-      if (e.status === 404) {
-        $(msg).textContent = what + " are not available on this gateway (the API answered: " + e.message + ").";
-        $(msg).hidden = false;
-        $(table).hidden = true;
-        return null;
-      }
-      showError(e, what);
-      return null;
-    }
-  }
-
+  // ---- numbers and open calls
   async function loadNumbers(page) {
-    const l = await optional("Numbers", base() + "Number/?include_subaccounts=true&limit=" + PAGE + "&offset=" + page * PAGE, "numbers-msg", "numbers-table");
-    $("number-form").hidden = !l;
-    if (!l) return;
-    state.numPage = page;
-    $("numbers").replaceChildren(...l.objects.map((n) => el("tr", {},
-      el("td", {}, el("code", { text: n.number })), el("td", {}, el("code", { text: n.auth_id })), el("td", { text: when(n.updated_at) }))));
-    if (l.objects.length === 0) $("numbers").append(el("tr", {}, el("td", { colspan: "3", class: "empty", text: "No numbers yet." })));
-    pager($("numbers-pager"), page, l.meta, loadNumbers);
+    await run("Numbers", async () => {
+      const l = await api("GET", base() + "Number/?include_subaccounts=true&limit=" + PAGE + "&offset=" + page * PAGE);
+      state.numPage = page;
+      $("numbers").replaceChildren(...l.objects.map((n) => el("tr", {},
+        el("td", {}, el("code", { text: n.number })), el("td", {}, el("code", { text: n.auth_id })), el("td", { class: "when", text: short(n.updated_at) }))));
+      if (l.objects.length === 0) $("numbers").append(el("tr", {}, el("td", { colspan: "3", class: "empty", text: "No numbers yet." })));
+      pager($("numbers-pager"), page, l.meta, loadNumbers);
+    });
   }
 
   on("number-form", "submit", async (ev) => {
@@ -506,15 +496,19 @@
   });
 
   async function loadCalls(page) {
-    const l = await optional("Open calls", base() + "Hold/?status=open&limit=" + PAGE + "&offset=" + page * PAGE, "calls-msg", "calls-table");
-    if (!l) return;
-    state.callPage = page;
-    $("calls").replaceChildren(...l.objects.map((h) => el("tr", {},
-      el("td", {}, el("code", { text: h.hold_id })), el("td", {}, el("code", { text: h.auth_id })),
-      el("td", { class: "num", text: String(h.granted_seconds) }), el("td", { class: "num", text: h.held }), el("td", { text: when(h.expires_at) }))));
-    if (l.objects.length === 0) $("calls").append(el("tr", {}, el("td", { colspan: "5", class: "empty", text: "No open calls." })));
-    pager($("calls-pager"), page, l.meta, loadCalls);
+    await run("Open calls", async () => {
+      const l = await api("GET", base() + "Hold/?status=open&limit=" + PAGE + "&offset=" + page * PAGE);
+      state.callPage = page;
+      const cur = state.me.currency;
+      $("calls").replaceChildren(...l.objects.map((h) => el("tr", { "data-id": h.hold_id },
+        el("td", {}, el("code", { text: h.hold_id }), el("br"), el("code", { class: "muted", text: h.auth_id })),
+        el("td", { class: "when", title: when(h.created_at), text: short(h.created_at) }), el("td", { class: "num", text: String(h.granted_seconds) }),
+        el("td", { class: "num", text: money(h.held, cur) }))));
+      if (l.objects.length === 0) $("calls").append(el("tr", {}, el("td", { colspan: "4", class: "empty", text: "No open calls." })));
+      pager($("calls-pager"), page, l.meta, loadCalls);
+    });
   }
+  on("calls-reload", "click", () => { loadCalls(state.callPage); loadBalance(); loadAccount(); });
 
   // ---------------------------------------------------------------- the operator
   async function loadMains(page) {
