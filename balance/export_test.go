@@ -98,7 +98,15 @@ func AccountHashFields() []string {
 // NewFromClient wraps an existing client. Close closes rdb.
 func NewFromClient(rdb redis.UniversalClient) *Store {
 	_, cluster := rdb.(*redis.ClusterClient)
-	return &Store{rdb: rdb, cluster: cluster, markerTTL: config.DefaultRefundMarkerTTL}
+	return &Store{rdb: rdb, cluster: cluster, markerTTL: config.DefaultRefundMarkerTTL,
+		claimRun: numberClaimRun, claimOrphan: numberClaimOrphan}
+}
+
+// SetNumberClaimBounds sets s's bounds of a claim on a number's index entry: how old it may
+// be when the add's tree script runs, and how old before a remove clears it when its tree does
+// not have the number (numberClaimRun, numberClaimOrphan). Call it while no call of s runs.
+func (s *Store) SetNumberClaimBounds(run, orphan time.Duration) {
+	s.claimRun, s.claimOrphan = run, orphan
 }
 
 // MarkerTTL is how long the refund markers of admitted requests live.

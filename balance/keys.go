@@ -27,9 +27,18 @@ import "strings"
 //	                         "<owner id>|<created µs>|<updated µs>"; the admit script's
 //	                         caller-ID check is one HGET of it
 //	{ROOT}:onum:ID    zset   the numbers ID owns, score 0 (so in the numbers' order)
+//	{ROOT}:nclaim     hash   field = a number of the tree, value = the claim its index entry
+//	                         had when the number came in (absent for a number added before
+//	                         claims existed); written and removed with the number's entry in
+//	                         '{ROOT}:nums', kept by moves
 //	id:ID             string ID → ROOT; never changes once written (its own slot)
-//	num:NUMBER        string NUMBER → ROOT while the number is in a tree (its own slot): at
-//	                         most one tree has a number; written before the tree's entry, removed after
+//	num:NUMBER        string "ROOT|CLAIM" while the number is in the tree ROOT (its own slot): at
+//	                         most one tree has a number. CLAIM is "<µs>.<nonce>", the adder's
+//	                         clock and 16 random hex digits, one per add; an entry written
+//	                         before claims is "ROOT" alone. Claimed (SET NX) before the tree's
+//	                         entry is written, under this claim only, and deleted after the
+//	                         entry is removed, only while it still holds the same claim
+//	                         (numbers.go: AddNumber, RemoveNumber)
 //	mains             zset   every main account; member = id, score = created_at (µs)
 //
 // Fields of an account hash. Integers are decimal strings; times are Unix microseconds;
@@ -131,6 +140,19 @@ func ownedKey(root, id string) string { return "{" + root + "}:onum:" + id }
 
 // numIndexKey returns the key of the number → root index entry.
 func numIndexKey(number string) string { return "num:" + number }
+
+// numClaimsKey returns the key of the claims of a tree's numbers.
+func numClaimsKey(root string) string { return "{" + root + "}:nclaim" }
+
+// numIndexValue is the value of a number's index entry: its tree and its claim.
+func numIndexValue(root, claim string) string { return root + "|" + claim }
+
+// numIndexRoot splits the value of a number's index entry into its tree and its claim (""
+// for an entry written before claims existed).
+func numIndexRoot(v string) (root, claim string) {
+	root, claim, _ = strings.Cut(v, "|")
+	return root, claim
+}
 
 // mainsKey is the set of every main account.
 const mainsKey = "mains"

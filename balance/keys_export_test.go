@@ -23,9 +23,11 @@ func (s *Store) MarkerKey(root, id string) (key, field string) {
 // RootOf returns the root of an account id, or ErrNotFound.
 func (s *Store) RootOf(ctx context.Context, id string) (string, error) { return s.rootOf(ctx, id) }
 
-// The number layout (keys.go): a tree's number hash, an account's list, the number index.
+// The number layout (keys.go): a tree's number hash, an account's list, the number index,
+// the tree's claims.
 var (
-	NumsKey     = numsKey
-	OwnedKey    = ownedKey
-	NumIndexKey = numIndexKey
+	NumsKey      = numsKey
+	OwnedKey     = ownedKey
+	NumIndexKey  = numIndexKey
+	NumClaimsKey = numClaimsKey
 )

@@ -3,7 +3,10 @@ package balance
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +16,11 @@ import (
 // Phone numbers (API.md §9). A number belongs to one account of one tree: the tree's
 // '{ROOT}:nums' hash says who (one HGET, which the admit script's caller-ID check makes), the
 // owner's '{ROOT}:onum:ID' set lists what it owns, and the index 'num:NUMBER' → ROOT (its own
-// slot) finds the tree of a number and keeps a number in at most one tree. Within a tree a
+// slot) finds the tree of a number and keeps a number in at most one tree. The index and the
+// tree are in different slots, so no script writes both: each add claims the index entry
+// with a claim of its own, which the tree records with the number ('{ROOT}:nclaim'), and a
+// remove deletes only the index entry of the claim whose number it removed. So whenever a
+// tree has a number, the index entry names that tree (keys.go has the layout). Within a tree a
 // number moves in one script (number_move.lua); closing or deleting an account gives its
 // numbers to the parent in the close's or delete's own script, so a number always has an owner.
 // Callers validate numbers (model.ValidNumber) before they come here.
@@ -37,25 +44,57 @@ func numberOf(root, number, v string) *Number {
 		Created: time.UnixMicro(atoi(parts[1])).UTC(), Updated: time.UnixMicro(atoi(parts[2])).UTC()}
 }
 
+// The bounds of a claim on a number's index entry (AddNumber, RemoveNumber).
+const (
+	// numberClaimRun: the add's tree script takes the number only while the add's claim is
+	// at most this old by the store's clock; an add that gets there later gives up.
+	numberClaimRun = time.Minute
+	// numberClaimOrphan: how old a claim must be before RemoveNumber deletes an index entry
+	// whose tree does not have the number under it. Longer than numberClaimRun by a margin for
+	// the clocks, so that no add can still land the number under a claim given up.
+	numberClaimOrphan = 2 * time.Minute
+)
+
+// errStaleClaim: an add's tree script ran after its claim had grown too old (numberClaimRun).
+var errStaleClaim = errors.New("the number's claim grew too old before the add reached its tree")
+
+// newNumberClaim returns a claim made at now: "<µs>.<16 random hex digits>" (keys.go).
+func newNumberClaim(now time.Time) string {
+	return strconv.FormatInt(now.UnixMicro(), 10) + "." + fmt.Sprintf("%016x", rand.Uint64())
+}
+
 // AddNumber adds number to the inventory of the main account main: ErrNumberTaken when any
 // tree has it, ErrNotFound when main is no main account, ErrAccountClosed when it is closed.
-// The index entry is claimed first (SET NX) and given up again when the tree refuses it, so
-// two operators adding one number to two trees cannot both succeed. A store failure keeps the
-// claim: the script may have run (its answer lost), and a released claim would let a second
-// tree take a number this one has.
+// The index entry is claimed first (SET NX of "main|claim", a claim of its own per add) and
+// given up again when the tree refuses it, so two operators adding one number to two trees
+// cannot both succeed. The tree's script writes the number only under that claim, and
+// records it, so that a remove deletes the index entry of this add only if it took this
+// add's number (RemoveNumber). A store failure keeps the claim: the script may have run (its
+// answer lost), and a released claim would let a second tree take a number this one has. If
+// the script did not run, the number reads as taken but has no owner until a RemoveNumber
+// clears the claim, once it is older than numberClaimOrphan. The script refuses a claim older
+// than numberClaimRun (ErrUnavailable, the claim given up): by then a remove may have cleared
+// it. The claim's time is this process's clock and the scripts compare it with the store's:
+// a clock behind the store's by more than numberClaimRun fails every add.
 func (s *Store) AddNumber(ctx context.Context, main, number string) (*Number, error) {
-	ok, err := s.rdb.SetNX(ctx, numIndexKey(number), main, 0).Result()
+	claim := newNumberClaim(time.Now())
+	idx := numIndexValue(main, claim)
+	ok, err := s.rdb.SetNX(ctx, numIndexKey(number), idx, 0).Result()
 	if err != nil {
 		return nil, storeErr(err)
 	}
 	if !ok {
 		return nil, ErrNumberTaken
 	}
-	keys := []string{accountKey(main, main), numsKey(main), ownedKey(main, main)}
-	out, err := result(numberAddScript.Run(ctx, s.rdb, keys, number, main).Result())
+	keys := []string{accountKey(main, main), numsKey(main), ownedKey(main, main), numClaimsKey(main)}
+	out, err := result(numberAddScript.Run(ctx, s.rdb, keys, number, main, claim, s.claimRun.Microseconds()).Result())
 	if err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrAccountClosed) { // refused: nothing written
-			s.rdb.Del(context.WithoutCancel(ctx), numIndexKey(number))
+		stale := len(out) > 0 && out[0] == "STALE"
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrAccountClosed) || stale { // refused: nothing written
+			_ = s.releaseNumber(context.WithoutCancel(ctx), number, idx)
+		}
+		if stale {
+			return nil, unavailable(errStaleClaim)
 		}
 		return nil, err
 	}
@@ -63,13 +102,30 @@ func (s *Store) AddNumber(ctx context.Context, main, number string) (*Number, er
 	return &Number{Number: number, AuthID: main, Root: main, Created: t, Updated: t}, nil
 }
 
-// NumberRoot answers the tree that has number, or ErrNoSuchNumber.
+// releaseNumber deletes number's index entry if its value still is idx.
+func (s *Store) releaseNumber(ctx context.Context, number, idx string) error {
+	return storeErr(numberReleaseScript.Run(ctx, s.rdb, []string{numIndexKey(number)}, idx).Err())
+}
+
+// NumberRoot answers the tree that has number (the tree its index entry names), or
+// ErrNoSuchNumber.
 func (s *Store) NumberRoot(ctx context.Context, number string) (string, error) {
-	root, err := s.rdb.Get(ctx, numIndexKey(number)).Result()
+	root, _, err := s.numberIndex(ctx, number)
+	return root, err
+}
+
+// numberIndex reads number's index entry: its value, and the tree it names (ErrNoSuchNumber
+// when there is none).
+func (s *Store) numberIndex(ctx context.Context, number string) (root, idx string, err error) {
+	idx, err = s.rdb.Get(ctx, numIndexKey(number)).Result()
 	if errors.Is(err, redis.Nil) {
-		return "", ErrNoSuchNumber
+		return "", "", ErrNoSuchNumber
 	}
-	return root, storeErr(err)
+	if err != nil {
+		return "", "", storeErr(err)
+	}
+	root, _ = numIndexRoot(idx)
+	return root, idx, nil
 }
 
 // LookupNumber answers who owns number, whatever the tree, or ErrNoSuchNumber.
@@ -97,21 +153,26 @@ func (s *Store) NumberIn(ctx context.Context, root, number string) (*Number, err
 }
 
 // RemoveNumber takes number off the platform, whoever owns it: ErrNoSuchNumber when no tree
-// has it. The tree's entry goes first, then the index entry (an index entry left by a failure
-// between the two is removed by the next RemoveNumber of that number).
+// has it. It reads the index entry (tree and claim), removes the tree's entry if the tree
+// has the number under that claim, and then deletes the index entry if it still holds that
+// claim: a remove that read the entry before another remove and a new add of the number
+// neither takes the new add's number nor deletes its index entry (it answers
+// ErrNoSuchNumber). An index entry whose tree does not have the number under its claim — its
+// add failed in the store before its tree's script ran, or a remove failed between its two
+// steps — is deleted (answer nil) once the claim is older than numberClaimOrphan; before
+// that the answer is ErrNoSuchNumber and the entry stays, since its add may still be on its
+// way. An entry written before claims existed is cleared at once.
 func (s *Store) RemoveNumber(ctx context.Context, number string) error {
-	root, err := s.NumberRoot(ctx, number)
+	root, idx, err := s.numberIndex(ctx, number)
 	if err != nil {
 		return err
 	}
-	_, err = result(numberRemoveScript.Run(ctx, s.rdb, []string{numsKey(root)}, number, tag(root)).Result())
-	if err != nil && !errors.Is(err, ErrNoSuchNumber) {
+	_, claim := numIndexRoot(idx)
+	keys := []string{numsKey(root), numClaimsKey(root)}
+	if _, err := result(numberRemoveScript.Run(ctx, s.rdb, keys, number, tag(root), claim, s.claimOrphan.Microseconds()).Result()); err != nil {
 		return err
 	}
-	if err := s.rdb.Del(ctx, numIndexKey(number)).Err(); err != nil {
-		return storeErr(err)
-	}
-	return nil
+	return s.releaseNumber(ctx, number, idx)
 }
 
 // MoveNumber gives number, owned by scope or an account below it in the tree of root, to

@@ -50,6 +50,8 @@ var (
 	numberMoveLua string
 	//go:embed lua/number_remove.lua
 	numberRemoveLua string
+	//go:embed lua/number_release.lua
+	numberReleaseLua string
 	//go:embed lua/tariff.lua
 	tariffLua string
 	//go:embed lua/call.lua
@@ -78,9 +80,10 @@ var (
 	settleScript   = redis.NewScript(settleSrc)
 	compactScript  = newScript(compactLua)
 
-	numberAddScript    = newScript(numbersLua + numberAddLua)
-	numberMoveScript   = newScript(numbersLua + numberMoveLua)
-	numberRemoveScript = newScript(numbersLua + numberRemoveLua)
+	numberAddScript     = newScript(numbersLua + numberAddLua)
+	numberMoveScript    = newScript(numbersLua + numberMoveLua)
+	numberRemoveScript  = newScript(numbersLua + numberRemoveLua)
+	numberReleaseScript = newScript(numberReleaseLua)
 	// the hold scripts share hold.lua, which needs the money helpers and the tariff
 	holdEndScript    = newScript(tariffLua + holdLua + holdEndLua)
 	holdExtendScript = newScript(tariffLua + holdLua + holdExtendLua)

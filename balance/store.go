@@ -71,6 +71,8 @@ type Store struct {
 	holdRetention time.Duration
 	holdMetrics   *holdMetrics  // nil until Instrument
 	timeout       time.Duration // an admit's wait (ReadTimeout); 0 = the client's socket timeouts only
+	// the bounds of a claim on a number's index entry (numberClaimRun, numberClaimOrphan)
+	claimRun, claimOrphan time.Duration
 }
 
 // Open connects to the store the options select. For the embedded store it loads the last
@@ -85,7 +87,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = config.DefaultWriteTimeout
 	}
-	s := &Store{markerTTL: o.MarkerTTL, timeout: o.ReadTimeout}
+	s := &Store{markerTTL: o.MarkerTTL, timeout: o.ReadTimeout, claimRun: numberClaimRun, claimOrphan: numberClaimOrphan}
 	s.markerTTL = config.Or(s.markerTTL, config.DefaultRefundMarkerTTL)
 	s.holdRetention = config.Or(o.HoldRetention, config.DefaultHoldRetention)
 	uo := &redis.UniversalOptions{

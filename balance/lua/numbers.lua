@@ -1,7 +1,8 @@
--- numbers: the helpers of the scripts that move phone numbers (number_move.lua) or move them
--- with an account that closes or is deleted (update.lua, delete.lua). The layout is
--- balance/keys.go's: '{ROOT}:nums' maps each number of the tree to
--- '<owner>|<created µs>|<updated µs>', '{ROOT}:onum:ID' lists the numbers ID owns.
+-- numbers: the helpers of the scripts that add, move and remove phone numbers (number_*.lua)
+-- or move them with an account that closes or is deleted (update.lua, delete.lua). The layout
+-- is balance/keys.go's: '{ROOT}:nums' maps each number of the tree to
+-- '<owner>|<created µs>|<updated µs>', '{ROOT}:onum:ID' lists the numbers ID owns,
+-- '{ROOT}:nclaim' maps each number of the tree to the claim of its index entry.
 
 -- num_owner splits a value of '{ROOT}:nums' into owner and created (strings).
 local function num_owner(v)
@@ -23,4 +24,11 @@ local function give_numbers(P, from, to, now)
   end
   redis.call('DEL', fk)
   return #ns
+end
+
+-- num_claim_time is the time (µs) of a claim '<µs>.<nonce>', or nil for '' (an index entry
+-- from before claims) or anything else.
+local function num_claim_time(claim)
+  local t = string.match(claim, '^(%d+)%.')
+  return t and tonumber(t)
 end
