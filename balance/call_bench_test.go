@@ -32,6 +32,27 @@ func scriptUsec(b *testing.B, s *balance.Store) int64 {
 	return n
 }
 
+// alternate runs b.N rounds of side(false) and side(true), their order alternating from one
+// round to the next so that the machine's drift falls on both, and answers the total time of
+// each side and the median of the rounds' ratios (true over false).
+func alternate(b *testing.B, side func(bool) time.Duration) (off, on time.Duration, median float64) {
+	ratios := make([]float64, 0, b.N)
+	for i := range b.N {
+		var p, c time.Duration
+		if i%2 == 0 {
+			p = side(false)
+			c = side(true)
+		} else {
+			c = side(true)
+			p = side(false)
+		}
+		off, on = off+p, on+c
+		ratios = append(ratios, float64(c)/float64(p))
+	}
+	sort.Float64s(ratios)
+	return off, on, ratios[len(ratios)/2]
+}
+
 // BenchmarkAdmitCall measures what opening a call costs the store next to a plain admit:
 // batched admits with many in flight (as under load), against a real redis-server, on a
 // subaccount under a main account, both with max_concurrent_calls and calls_per_second set
@@ -113,27 +134,13 @@ func BenchmarkAdmitCall(b *testing.B) {
 	side(false) // warm up: connections, the scripts loaded
 	side(true)
 	redisUsec, endUsec = [2]int64{}, 0
-	var plain, calls time.Duration
-	ratios := make([]float64, 0, b.N)
 	b.ResetTimer()
-	for i := range b.N {
-		var p, c time.Duration
-		if i%2 == 0 {
-			p = side(false)
-			c = side(true)
-		} else {
-			c = side(true)
-			p = side(false)
-		}
-		plain, calls = plain+p, calls+c
-		ratios = append(ratios, float64(c)/float64(p))
-	}
-	sort.Float64s(ratios)
+	plain, calls, median := alternate(b, side)
 	n := float64(b.N * perRound)
 	b.ReportMetric(float64(plain.Nanoseconds())/n, "ns/plain-admit")
 	b.ReportMetric(float64(calls.Nanoseconds())/n, "ns/call-admit")
 	b.ReportMetric(float64(calls)/float64(plain), "call/plain")
-	b.ReportMetric(ratios[len(ratios)/2], "median-round-ratio")
+	b.ReportMetric(median, "median-round-ratio")
 	b.ReportMetric(float64(redisUsec[0])/n, "redis-us/plain-admit")
 	b.ReportMetric(float64(redisUsec[1])/n, "redis-us/call-admit")
 	b.ReportMetric(float64(redisUsec[1])/float64(redisUsec[0]), "redis-script-time-ratio")

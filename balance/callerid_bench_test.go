@@ -2,7 +2,6 @@ package balance_test
 
 import (
 	"context"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,26 +90,12 @@ func BenchmarkAdmitCallerID(b *testing.B) {
 	side(false) // warm up: connections, the script loaded
 	side(true)
 	redisUsec = [2]int64{}
-	var plain, withCID time.Duration
-	ratios := make([]float64, 0, b.N)
 	b.ResetTimer()
-	for i := range b.N {
-		var p, c time.Duration
-		if i%2 == 0 {
-			p = side(false)
-			c = side(true)
-		} else {
-			c = side(true)
-			p = side(false)
-		}
-		plain, withCID = plain+p, withCID+c
-		ratios = append(ratios, float64(c)/float64(p))
-	}
-	sort.Float64s(ratios)
+	plain, withCID, median := alternate(b, side)
 	n := float64(b.N * perRound)
 	b.ReportMetric(float64(plain.Nanoseconds())/n, "ns/plain-admit")
 	b.ReportMetric(float64(withCID.Nanoseconds())/n, "ns/caller_id-admit")
 	b.ReportMetric(float64(withCID)/float64(plain), "caller_id/plain")
-	b.ReportMetric(ratios[len(ratios)/2], "median-round-ratio")
+	b.ReportMetric(median, "median-round-ratio")
 	b.ReportMetric(float64(redisUsec[1])/float64(redisUsec[0]), "redis-script-time-ratio")
 }
