@@ -33,7 +33,7 @@ import "strings"
 //	                         '{ROOT}:nums', kept by moves
 //	id:ID             string ID → ROOT; never changes once written (its own slot)
 //	num:NUMBER        string "ROOT|CLAIM" while the number is in the tree ROOT (its own slot): at
-//	                         most one tree has a number. CLAIM is "<µs>.<nonce>", the adder's
+//	                         most one tree has a number. CLAIM is "<µs>.<nonce>", the store's
 //	                         clock and 16 random hex digits, one per add; an entry written
 //	                         before claims is "ROOT" alone. Claimed (SET NX) before the tree's
 //	                         entry is written, under this claim only, and deleted after the

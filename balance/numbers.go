@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,11 +57,6 @@ const (
 // errStaleClaim: an add's tree script ran after its claim had grown too old (numberClaimRun).
 var errStaleClaim = errors.New("the number's claim grew too old before the add reached its tree")
 
-// newNumberClaim returns a claim made at now: "<µs>.<16 random hex digits>" (keys.go).
-func newNumberClaim(now time.Time) string {
-	return strconv.FormatInt(now.UnixMicro(), 10) + "." + fmt.Sprintf("%016x", rand.Uint64())
-}
-
 // AddNumber adds number to the inventory of the main account main: ErrNumberTaken when any
 // tree has it, ErrNotFound when main is no main account, ErrAccountClosed when it is closed.
 // The index entry is claimed first (SET NX of "main|claim", a claim of its own per add) and
@@ -74,20 +68,18 @@ func newNumberClaim(now time.Time) string {
 // the script did not run, the number reads as taken but has no owner until a RemoveNumber
 // clears the claim, once it is older than numberClaimOrphan. The script refuses a claim older
 // than numberClaimRun (ErrUnavailable, the claim given up): by then a remove may have cleared
-// it. The claim's time is this process's clock and the scripts compare it with the store's:
-// a clock behind the store's by more than numberClaimRun fails every add.
+// it. The claim is made by the store's clock (number_claim.lua) and compared with the store's
+// clock, so with one Redis server no other clock matters; in a Cluster the index entry and
+// the tree may be on two nodes, whose clocks must agree within numberClaimRun.
 func (s *Store) AddNumber(ctx context.Context, main, number string) (*Number, error) {
-	claim := newNumberClaim(time.Now())
-	idx := numIndexValue(main, claim)
-	ok, err := s.rdb.SetNX(ctx, numIndexKey(number), idx, 0).Result()
+	out, err := result(numberClaimScript.Run(ctx, s.rdb, []string{numIndexKey(number)}, main, fmt.Sprintf("%016x", rand.Uint64())).Result())
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, err // ErrNumberTaken; or a store failure, after which an orphaned claim is cleared as below
 	}
-	if !ok {
-		return nil, ErrNumberTaken
-	}
+	claim := out[1]
+	idx := numIndexValue(main, claim)
 	keys := []string{accountKey(main, main), numsKey(main), ownedKey(main, main), numClaimsKey(main)}
-	out, err := result(numberAddScript.Run(ctx, s.rdb, keys, number, main, claim, s.claimRun.Microseconds()).Result())
+	out, err = result(numberAddScript.Run(ctx, s.rdb, keys, number, main, claim, s.claimRun.Microseconds()).Result())
 	if err != nil {
 		stale := len(out) > 0 && out[0] == "STALE"
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrAccountClosed) || stale { // refused: nothing written

@@ -52,6 +52,8 @@ var (
 	numberRemoveLua string
 	//go:embed lua/number_release.lua
 	numberReleaseLua string
+	//go:embed lua/number_claim.lua
+	numberClaimLua string
 	//go:embed lua/tariff.lua
 	tariffLua string
 	//go:embed lua/call.lua
@@ -84,6 +86,7 @@ var (
 	numberMoveScript    = newScript(numbersLua + numberMoveLua)
 	numberRemoveScript  = newScript(numbersLua + numberRemoveLua)
 	numberReleaseScript = newScript(numberReleaseLua)
+	numberClaimScript   = newScript(numberClaimLua)
 	// the hold scripts share hold.lua, which needs the money helpers and the tariff
 	holdEndScript    = newScript(tariffLua + holdLua + holdEndLua)
 	holdExtendScript = newScript(tariffLua + holdLua + holdExtendLua)
