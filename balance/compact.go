@@ -34,7 +34,9 @@ func (s *Store) CompactUsage(ctx context.Context, root string, ids []string, cut
 }
 
 // Compaction defaults: a Compactor compacts CompactTrees main accounts' trees per tick, one
-// tick every CompactEvery, so that a pass over every tree spreads over time.
+// tick every CompactEvery, so that a pass over every tree spreads over time. A pass is made
+// once per cutoff: the cutoff is a day, so after a pass the Compactor only looks at its clock
+// until the next UTC day begins (and each instance makes one pass when it starts).
 const (
 	CompactTrees = 100
 	CompactEvery = 10 * time.Second
@@ -42,14 +44,19 @@ const (
 
 // Compactor walks every account tree in turn and compacts its usage (CompactUsage) with the
 // cutoff of the retention at its clock: bounded work per Step, the whole store once per
-// pass. Each instance of the gateway runs one; the compaction is idempotent, so they may
-// overlap. It is not safe for concurrent use.
+// pass, and one pass per cutoff (day fields only become older than the cutoff when it moves;
+// what is written for an older day later — a refund or settlement of a request admitted on a
+// compacted day, the counters a deleted account folds into its parent — waits for the next
+// day's pass). Each instance of the gateway runs one; the compaction is idempotent, so they
+// may overlap. It is not safe for concurrent use.
 type Compactor struct {
 	st        *Store
 	retention time.Duration
 	now       func() time.Time
 	trees     int64
-	next      int64 // index in mains of the next tree; trees added meanwhile are seen next pass
+	next      int64  // index in mains of the next tree; trees added meanwhile are seen next pass
+	passCut   string // the cutoff the pass under way began with
+	doneCut   string // the cutoff of the last pass finished ("" = none yet)
 }
 
 // NewCompactor returns the Compactor of st for a retention (limits.usage_retention;
@@ -63,12 +70,20 @@ func NewCompactor(st *Store, retention time.Duration, now func() time.Time) *Com
 
 // Step compacts the usage of the next CompactTrees main accounts' trees and answers the day
 // fields it moved and whether it finished a pass (the next Step starts from the first tree).
+// Between passes, while the cutoff is the one the last pass began with, it does nothing and
+// answers (0, true).
 func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err error) {
+	cutoff := UsageCutoff(c.now(), c.retention)
+	if c.next == 0 {
+		if cutoff == c.doneCut {
+			return 0, true, nil
+		}
+		c.passCut = cutoff
+	}
 	mains, err := c.st.rdb.ZRange(ctx, mainsKey, c.next, c.next+c.trees-1).Result()
 	if err != nil {
 		return 0, false, storeErr(err)
 	}
-	cutoff := UsageCutoff(c.now(), c.retention)
 	for _, root := range mains {
 		ids, err := c.st.Subtree(ctx, root, root)
 		if err != nil {
@@ -81,7 +96,7 @@ func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err err
 		}
 	}
 	if int64(len(mains)) < c.trees {
-		c.next = 0
+		c.next, c.doneCut = 0, c.passCut
 		return moved, true, nil
 	}
 	c.next += c.trees

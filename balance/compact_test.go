@@ -211,3 +211,52 @@ func TestCompactUsageRefusesWholly(t *testing.T) {
 		}
 	})
 }
+
+// TestCompactorOncePerCutoff: after a pass the Compactor leaves the store alone until its
+// cutoff moves (the next UTC day): a day field older than the cutoff written after the pass
+// stays until then, and the next day's pass moves it.
+func TestCompactorOncePerCutoff(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		m := testkit.NewAccount(t, s, nil, "1")
+		k := balance.UsageKey(m.Root, m.ID)
+		rdb := s.Client()
+		now := time.Date(2025, 6, 1, 23, 0, 0, 0, time.UTC)
+		comp := balance.NewCompactor(s, config.DefaultUsageRetention, func() time.Time { return now })
+		pass := func() int {
+			t.Helper()
+			moved := 0
+			for done := false; !done; {
+				n, d, err := comp.Step(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				moved, done = moved+n, d
+			}
+			return moved
+		}
+		if err := rdb.HSet(ctx, k, "2025-01-01|sms|n", "3").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if n := pass(); n != 1 {
+			t.Fatalf("the first pass moved %d day fields, want 1", n)
+		}
+		if err := rdb.HSet(ctx, k, "2025-01-02|sms|n", "4").Err(); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(59 * time.Minute) // the same UTC day: the same cutoff
+		if n := pass(); n != 0 {
+			t.Fatalf("a second pass with the same cutoff moved %d day fields, want none", n)
+		}
+		if v := rdb.HGet(ctx, k, "2025-01-02|sms|n").Val(); v != "4" {
+			t.Fatalf("the day field written after the pass = %q, want it kept until the next day", v)
+		}
+		now = now.Add(2 * time.Minute) // the next UTC day
+		if n := pass(); n != 1 {
+			t.Fatalf("the next day's pass moved %d day fields, want 1", n)
+		}
+		if v := rdb.HGet(ctx, k, "2025-01|sms|n").Val(); v != "7" {
+			t.Fatalf("month counter = %q, want 7", v)
+		}
+	})
+}
