@@ -2,7 +2,6 @@ package balance
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tenantgw/gateway/policy/model"
@@ -70,12 +69,10 @@ func (g *admitGroup) args() []interface{} {
 			continue
 		}
 		prev = r
-		s := g.spec[:0]
 		n := len(r.Keys) - 1
-		s = strconv.AppendInt(s, int64(g.nacct-g.index[r.Keys[n]]), 10)
+		s := appendKeyIndex(g.spec[:0], g.nacct-g.index[r.Keys[n]])
 		for _, k := range r.Keys[:n] {
-			s = append(s, ' ')
-			s = strconv.AppendInt(s, int64(g.index[k]), 10)
+			s = appendKeyIndex(s, g.index[k])
 		}
 		g.spec = s
 		kyc := "0"
@@ -91,6 +88,11 @@ func (g *admitGroup) args() []interface{} {
 	g.argv = a
 	return a
 }
+
+// appendKeyIndex appends a KEYS index to a spec as the admit script reads it: two bytes, big
+// endian (the script turns a spec into numbers with one string.byte; decimal text took a
+// pattern match and a tonumber per index). A script call has far fewer than 65,536 keys.
+func appendKeyIndex(s []byte, i int) []byte { return append(s, byte(i>>8), byte(i)) }
 
 // answer gives every call of the group its decision from the script's answer v (or err):
 // 8 integers per call, in order.

@@ -10,8 +10,8 @@
 -- tree), ARGV[5] the flag that a tombstone may be among them ('tombs', '{ROOT}:tombs'); then
 -- per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 10:
---   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
---             (path account first, root last)
+--   spec      u c1 c2 … cn, each two bytes (big endian): index in KEYS of the path account's
+--             usage hash, then of its chain (path account first, root last)
 --   pos       position (1-based) of the caller in the chain
 --   token     SHA-256 hex of the caller's token
 --   perm      permission field the route needs ('p_calls', 'p_sms', 'p_cdr'; '' = none)
@@ -71,7 +71,7 @@ local NUMBER_NOT_OWNED = 9
 -- Globals and library functions used per admit, as locals (a local is a register; a global
 -- is a table lookup each time).
 local ARGV, KEYS, tonumber = ARGV, KEYS, tonumber
-local floor, ceil, sub, gmatch = math.floor, math.ceil, string.sub, string.gmatch
+local floor, ceil, sub, byte = math.floor, math.ceil, string.sub, string.byte
 local ttl = ARGV[1] -- as PEXPIRE takes it
 local a = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
@@ -84,7 +84,9 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- them, and the token and last_used only of the accounts that call (FC): each field read
 -- costs Redis a search of the account's hash and Lua a string, so a batch whose requests
 -- come from different accounts reads no more than it uses.
-local FB = {'id', 'status', 'rate', 'tat', 'own', 'bal', 'credit', 'held'}
+-- (Not the id: it is in the key, and each field read costs about as much as taking it
+-- from there, which only the payer and the path account of a caller-ID check need: sid.)
+local FB = {'status', 'rate', 'tat', 'own', 'bal', 'credit', 'held'}
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
 -- marker_field of its reqid), for the j-th request of the batch.
 local MK, MF = {}, {}
@@ -93,11 +95,8 @@ local function chain_of(spec)
   local ch = specs[spec]
   if not ch then
     ch = {}
-    local n = 0
-    for x in gmatch(spec, '%d+') do
-      n = n + 1
-      ch[n] = tonumber(x)
-    end
+    local b = {byte(spec, 1, -1)}
+    for x = 2, #b, 2 do ch[x / 2] = b[x - 1] * 256 + b[x] end
     specs[spec] = ch
   end
   return ch
@@ -138,11 +137,11 @@ for i = 1, a do
   local F = caller[i] and FC or FB
   local r = redis.call('HMGET', KEYS[i], unpack(F))
   if r[1] then
-    local rate = tonumber(r[3] or '0') or 0
-    local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
-      own = r[5], bal = tonumber(r[6] or '0'), credit = tonumber(r[7] or '0'), held = tonumber(r[8] or '0') or 0,
+    local rate = tonumber(r[2] or '0') or 0
+    local s = {status = r[1], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[3] or '0') or 0,
+      own = r[4], bal = tonumber(r[5] or '0'), credit = tonumber(r[6] or '0'), held = tonumber(r[7] or '0') or 0,
       last_used = 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
-    for f = 9, NB do s[F[f]] = r[f] end
+    for f = 8, NB do s[F[f]] = r[f] end
     if F == FC then s.tok, s.last_used = r[NB + 1], tonumber(r[NB + 2] or '0') end
     S[i] = s
   else
@@ -274,7 +273,7 @@ local function static(ch, pos, th, perm, kyc, num)
       if s.kyc_mode == 'customer_use' and s.kyc_status ~= 'verified' then return refused(KYC_REQUIRED, i, 0, 0, 0, 0, 0, 0) end
     end
   end
-  if num ~= '' and owner_of(ch, num) ~= S[ch[2]].id then return refused(NUMBER_NOT_OWNED, 1, 0, 0, 0, 0, 0, 0) end
+  if num ~= '' and owner_of(ch, num) ~= sid(S[ch[2]]) then return refused(NUMBER_NOT_OWNED, 1, 0, 0, 0, 0, 0, 0) end
   for i = 1, n do
     if S[ch[i + 1]].own == '1' then return nil, i end
   end
@@ -374,7 +373,7 @@ local function run(ch, pos, b, price, route, k, j0, cx)
         ps = istr(price)
         pstr[price] = ps
       end
-      pmval = 'a|' .. bs.id .. '|' .. ps .. '|' .. day .. '|' .. route
+      pmval = 'a|' .. sid(bs) .. '|' .. ps .. '|' .. day .. '|' .. route
     end
     local rlimit, T, tbase
     if tight > 0 then

@@ -10,6 +10,16 @@
 -- The codes of the call's refusals follow admit.lua's (balance.Reason, the refusal table).
 local CPS_LIMITED = 10
 local CONCURRENCY_LIMITED = 11
+-- sid is the id of an account read by admit.lua (s): the tail of its key '{ROOT}:acct:ID',
+-- taken once and kept (the script does not read the id field).
+local function sid(s)
+  local v = s.id
+  if not v then
+    v = string.sub(s.key, (string.find(s.key, '}:acct:', 1, true)) + 7)
+    s.id = v
+  end
+  return v
+end
 -- the account fields a batch with a call reads besides admit.lua's own (keys.go)
 local CALL_FIELDS = {'mcc', 'cps', 'ctat'}
 
@@ -96,7 +106,7 @@ local function call_apply(cx, S, ch, bs, g, cost, now, route, day)
     local sk = slots_key(s.key)
     redis.call('ZREMRANGEBYSCORE', sk, '-inf', istr(now))
     redis.call('ZADD', sk, istr(exp), cx.hid)
-    ids[x] = s.id
+    ids[x] = sid(s)
   end
   bs.held = bs.held + cost
   redis.call('HSET', bs.key, 'held', istr(bs.held))
@@ -105,7 +115,7 @@ local function call_apply(cx, S, ch, bs, g, cost, now, route, day)
   local final = '0'
   if g >= cx.maxd or g < limit then final = '1' end
   local tf = cx.tf
-  redis.call('HSET', prefix .. 'hold:' .. cx.hid, 'id', cx.hid, 'acct', ids[1], 'bill', bs.id, 'route', route,
+  redis.call('HSET', prefix .. 'hold:' .. cx.hid, 'id', cx.hid, 'acct', ids[1], 'bill', sid(bs), 'route', route,
     'up', cx.up, 'status', 'open', 'granted', istr(g), 'held', istr(cost), 'charged', '0', 'created', istr(now),
     'expires', istr(exp), 'ended', '0', 'final', final, 'tf', istr(tf[1]) .. ' ' .. istr(tf[2]) .. ' ' .. istr(tf[3]) .. ' ' .. istr(tf[4]),
     'grant', istr(cx.grant), 'maxd', istr(cx.maxd), 'grace', istr(cx.grace), 'onexp', cx.onexp,

@@ -12,7 +12,7 @@
 -- markers go (marker_key: 'rf:', or '{ROOT}:rf:' on a Redis Cluster), ARGV[5] their
 -- tombstone flag (not read here); then per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 8:
---   spec      "u c1 c2 … cn": index in KEYS of the path account's usage hash, then of its chain
+--   spec      u c1 c2 … cn, two bytes each (big endian): index in KEYS of the path account's usage hash, then of its chain
 --             (path account first, root last)
 --   pos       position (1-based) of the caller in the chain
 --   token     SHA-256 hex of the caller's token
@@ -257,7 +257,7 @@ for j = 1, m do
     ch = specs[spec]
     if not ch then
       ch = {}
-      for x in string.gmatch(spec, '%d+') do ch[#ch + 1] = tonumber(x) end
+      for x = 1, #spec, 2 do ch[#ch + 1] = string.byte(spec, x) * 256 + string.byte(spec, x + 1) end
       specs[spec] = ch
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
