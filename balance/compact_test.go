@@ -66,14 +66,7 @@ func TestCompactUsageYear(t *testing.T) {
 		compact := func() int {
 			t.Helper()
 			before := reads()
-			moved := 0
-			for done := false; !done; {
-				n, d, err := comp.Step(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				moved, done = moved+n, d
-			}
+			moved := compactPass(t, comp)
 			if after := reads(); !reflect.DeepEqual(after, before) {
 				t.Fatalf("%s: the sums changed with the compaction:\nbefore %v\nafter  %v", now.Format(time.DateOnly), before, after)
 			}
@@ -212,6 +205,20 @@ func TestCompactUsageRefusesWholly(t *testing.T) {
 	})
 }
 
+// compactPass runs comp's steps until a pass is done and answers the day fields moved.
+func compactPass(t *testing.T, comp *balance.Compactor) int {
+	t.Helper()
+	moved := 0
+	for done := false; !done; {
+		n, d, err := comp.Step(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved, done = moved+n, d
+	}
+	return moved
+}
+
 // TestCompactorOncePerCutoff: after a pass the Compactor leaves the store alone until its
 // cutoff moves (the next UTC day): a day field older than the cutoff written after the pass
 // stays until then, and the next day's pass moves it.
@@ -223,18 +230,7 @@ func TestCompactorOncePerCutoff(t *testing.T) {
 		rdb := s.Client()
 		now := time.Date(2025, 6, 1, 23, 0, 0, 0, time.UTC)
 		comp := balance.NewCompactor(s, config.DefaultUsageRetention, func() time.Time { return now })
-		pass := func() int {
-			t.Helper()
-			moved := 0
-			for done := false; !done; {
-				n, d, err := comp.Step(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				moved, done = moved+n, d
-			}
-			return moved
-		}
+		pass := func() int { t.Helper(); return compactPass(t, comp) }
 		if err := rdb.HSet(ctx, k, "2025-01-01|sms|n", "3").Err(); err != nil {
 			t.Fatal(err)
 		}
