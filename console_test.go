@@ -379,7 +379,9 @@ func TestConsoleAccountHolder(t *testing.T) {
 		b.typeIn("#m-ref", "March budget")
 		b.click("#m-submit")
 		b.wait(`document.getElementById("detail-facts").innerText.includes("25.00 USD") && document.getElementById("balance").innerText.includes("75.00 USD")`)
-		if !strings.Contains(b.text("#notice"), "Moved 25.00 USD") || !strings.Contains(b.text("#transfers"), "March budget") {
+		// The transfers list is fetched after the balances: wait for it, it is not there at once.
+		b.wait(`document.getElementById("transfers").innerText.includes("March budget")`)
+		if !strings.Contains(b.text("#notice"), "Moved 25.00 USD") {
 			t.Fatalf("notice %q, transfers %q", b.text("#notice"), b.text("#transfers"))
 		}
 		b.shot()
