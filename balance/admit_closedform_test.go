@@ -88,6 +88,7 @@ type cfStep struct {
 	price             string
 	perm              model.Permission
 	kyc, badTok       bool
+	pays              bool // AdmitRequest.PathPays: a hint, right or wrong at random
 }
 
 func cfRandomSteps(rng *rand.Rand, trees int, desc []cfAcct) []cfStep {
@@ -103,6 +104,7 @@ func cfRandomSteps(rng *rand.Rand, trees int, desc []cfAcct) []cfStep {
 		if rng.IntN(3) == 0 {
 			st.up = rng.IntN(depth + 1)
 		}
+		st.pays = rng.IntN(2) == 0
 		switch rng.IntN(12) {
 		case 0:
 			st.perm = model.PermSMS
@@ -130,6 +132,7 @@ func cfRequests(f []*cfTree, desc []cfAcct, steps []cfStep, idPrefix string, ids
 		if st.badTok {
 			first.TokenHash = tr.accts[(caller+1)%len(tr.accts)].TokenHash()
 		}
+		first.PathPays = st.pays
 		for range st.n {
 			r := *first
 			*ids++

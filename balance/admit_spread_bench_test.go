@@ -37,9 +37,16 @@ func BenchmarkAdmitSpread(b *testing.B) {
 	defer s.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	for _, sp := range []struct{ trees, subs int }{{1, 1}, {100, 10}, {100, 100}} {
-		b.Run(fmt.Sprintf("%dx%d", sp.trees, sp.subs), func(b *testing.B) {
-			reqs := spreadRequests(b, s, sp.trees, sp.subs)
+	for _, sp := range []struct {
+		trees, subs int
+		own         bool
+	}{{1, 1, false}, {100, 10, false}, {100, 100, false}, {100, 100, true}} {
+		name := fmt.Sprintf("%dx%d", sp.trees, sp.subs)
+		if sp.own {
+			name += "own"
+		}
+		b.Run(name, func(b *testing.B) {
+			reqs := spreadRequests(b, s, sp.trees, sp.subs, sp.own)
 			var next atomic.Uint64
 			b.SetParallelism(32) // 64 in flight on 2 cores
 			b.ReportAllocs()
@@ -72,7 +79,11 @@ func BenchmarkAdmitSpread(b *testing.B) {
 // spreadRequests seeds trees main accounts with subs subaccounts each (in parallel) and
 // returns one admit request per subaccount, ordered so that consecutive ones are of
 // different trees: request i is subaccount i/trees of tree i%trees.
-func spreadRequests(b *testing.B, s *balance.Store, trees, subs int) []*balance.AdmitRequest {
+// spreadRequests seeds trees main accounts with subs subaccounts each and answers one admit
+// per subaccount, in the order that spreads them over the trees. With own the subaccounts
+// keep their own balance and their requests say so (AdmitRequest.PathPays, as the gateway
+// sets it from its cache); else their main account pays.
+func spreadRequests(b *testing.B, s *balance.Store, trees, subs int, own bool) []*balance.AdmitRequest {
 	b.Helper()
 	reqs := make([]*balance.AdmitRequest, trees*subs)
 	var wg sync.WaitGroup
@@ -83,8 +94,13 @@ func spreadRequests(b *testing.B, s *balance.Store, trees, subs int) []*balance.
 			defer func() { <-sem }()
 			m := testkit.NewAccount(b, s, nil, "1000000000.00", testkit.Rate(1_000_000))
 			for k := 0; k < subs; k++ {
-				sa := testkit.NewAccount(b, s, m, "", testkit.Rate(1_000_000))
+				credit, opts := "", []testkit.Option{testkit.Rate(1_000_000)}
+				if own {
+					credit, opts = "1000000.00", append(opts, testkit.Own())
+				}
+				sa := testkit.NewAccount(b, s, m, credit, opts...)
 				r := admReq(sa, sa, model.PermCalls, false, "0.0001")
+				r.PathPays = own
 				reqs[k*trees+t] = r
 			}
 		})

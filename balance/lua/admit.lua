@@ -11,7 +11,8 @@
 -- per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 10:
 --   spec      u c1 c2 … cn, each two bytes (big endian): index in KEYS of the path account's
---             usage hash, then of its chain (path account first, root last)
+--             usage hash, then of its chain (path account first, root last); c1 + 32768 when
+--             the path account is thought to pay (a hint: its money is read up front)
 --   pos       position (1-based) of the caller in the chain
 --   token     SHA-256 hex of the caller's token
 --   perm      permission field the route needs ('p_calls', 'p_sms', 'p_cdr'; '' = none)
@@ -81,12 +82,17 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 -- Read every account once, before any write: the fields every admit needs of every account
 -- of its chain (FB), the permission and KYC fields only when a request of the batch needs
--- them, and the token and last_used only of the accounts that call (FC): each field read
--- costs Redis a search of the account's hash and Lua a string, so a batch whose requests
--- come from different accounts reads no more than it uses.
+-- them, the money (FM) only of the accounts likely to pay, and the token and last_used only
+-- of the accounts that call: each field read costs Redis a search of the account's hash and
+-- Lua a string, so a batch whose requests come from different accounts reads no more than it
+-- uses. Only the account that pays for a request needs its money: a root pays for itself,
+-- and a path account that keeps its own balance is flagged in its spec, so their money is
+-- read with the rest; any other account found to pay has its money read then (money, from
+-- static), once a batch.
 -- (Not the id: it is in the key, and each field read costs about as much as taking it
 -- from there, which only the payer and the path account of a caller-ID check need: sid.)
-local FB = {'status', 'rate', 'tat', 'own', 'bal', 'credit', 'held'}
+local FB = {'status', 'rate', 'tat', 'own'}
+local FM = {'bal', 'credit', 'held'}
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
 -- marker_field of its reqid), for the j-th request of the batch.
 local MK, MF = {}, {}
@@ -96,12 +102,13 @@ local function chain_of(spec)
   if not ch then
     ch = {}
     local b = {byte(spec, 1, -1)}
-    for x = 2, #b, 2 do ch[x / 2] = b[x - 1] * 256 + b[x] end
+    for x = 2, #b, 2 do ch[x / 2] = b[x - 1] % 128 * 256 + b[x] end -- less the hint's bit
     specs[spec] = ch
   end
   return ch
 end
 local caller = {} -- KEYS index -> true for an account that calls in a request of the batch
+local pays = {} -- KEYS index -> true for an account whose money is read up front
 do
   local seen, i = {}, 6
   for j = 1, m do
@@ -110,7 +117,10 @@ do
       rid = ARGV[i + 1]
       i = i + 2
     else
-      caller[chain_of(ARGV[i])[tonumber(ARGV[i + 1]) + 1]] = true
+      local spec = ARGV[i]
+      local ch = chain_of(spec)
+      caller[ch[tonumber(ARGV[i + 1]) + 1]], pays[ch[#ch]] = true, true
+      if byte(spec, 3) >= 128 then pays[ch[2]] = true end
       local p = ARGV[i + 3]
       if p ~= '' and not seen[p] then seen[p] = true FB[#FB + 1] = p end
       if ARGV[i + 4] == '1' and not seen.kyc then
@@ -130,22 +140,43 @@ do
   end
 end
 local NB = #FB
-local FC = {unpack(FB)}
-FC[NB + 1], FC[NB + 2] = 'tok', 'last_used'
+-- the four field lists: FB, and FB with the money (pays), the caller's fields or both
+local function with(t, more)
+  local r = {unpack(t)}
+  for _, f in ipairs(more) do r[#r + 1] = f end
+  return r
+end
+local CF = {'tok', 'last_used'}
+local FR, FC = with(FB, FM), with(FB, CF)
+local FRC = with(FR, CF)
 local S = {}
 for i = 1, a do
-  local F = caller[i] and FC or FB
+  local F = pays[i] and (caller[i] and FRC or FR) or (caller[i] and FC or FB)
   local r = redis.call('HMGET', KEYS[i], unpack(F))
   if r[1] then
     local rate = tonumber(r[2] or '0') or 0
     local s = {status = r[1], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[3] or '0') or 0,
-      own = r[4], bal = tonumber(r[5] or '0'), credit = tonumber(r[6] or '0'), held = tonumber(r[7] or '0') or 0,
-      last_used = 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
-    for f = 8, NB do s[F[f]] = r[f] end
-    if F == FC then s.tok, s.last_used = r[NB + 1], tonumber(r[NB + 2] or '0') end
+      own = r[4], bal = false, credit = 0, held = 0, last_used = 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
+    for f = 5, NB do s[F[f]] = r[f] end
+    local x = NB
+    if pays[i] then
+      s.bal, s.credit, s.held = tonumber(r[x + 1] or '0'), tonumber(r[x + 2] or '0'), tonumber(r[x + 3] or '0') or 0
+      x = x + 3
+    end
+    if caller[i] then s.tok, s.last_used = r[x + 1], tonumber(r[x + 2] or '0') end
     S[i] = s
   else
     S[i] = false
+  end
+end
+
+-- money makes sure the money of account s is read (bal is false until it is): an account
+-- found to pay for a request that was not thought to. (A read after the batch's first writes,
+-- like live's: an HMGET of an existing hash does not fail.)
+local function money(s)
+  if s.bal == false then
+    local r = redis.call('HMGET', s.key, 'bal', 'credit', 'held')
+    s.bal, s.credit, s.held = tonumber(r[1] or '0'), tonumber(r[2] or '0'), tonumber(r[3] or '0') or 0
   end
 end
 
@@ -275,7 +306,11 @@ local function static(ch, pos, th, perm, kyc, num)
   end
   if num ~= '' and owner_of(ch, num) ~= sid(S[ch[2]]) then return refused(NUMBER_NOT_OWNED, 1, 0, 0, 0, 0, 0, 0) end
   for i = 1, n do
-    if S[ch[i + 1]].own == '1' then return nil, i end
+    local s = S[ch[i + 1]]
+    if s.own == '1' then
+      money(s)
+      return nil, i
+    end
   end
   return refused(INSUFFICIENT_BALANCE, 1, 0, 0, 0, 0, 0, 0)
 end

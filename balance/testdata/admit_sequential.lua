@@ -13,7 +13,7 @@
 -- tombstone flag (not read here); then per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 8:
 --   spec      u c1 c2 … cn, two bytes each (big endian): index in KEYS of the path account's usage hash, then of its chain
---             (path account first, root last)
+--             (path account first, root last); c1 + 32768 flags a hint the reference ignores
 --   pos       position (1-based) of the caller in the chain
 --   token     SHA-256 hex of the caller's token
 --   perm      permission field the route needs ('p_calls', 'p_sms', 'p_cdr'; '' = none)
@@ -258,6 +258,7 @@ for j = 1, m do
     if not ch then
       ch = {}
       for x = 1, #spec, 2 do ch[#ch + 1] = string.byte(spec, x) * 256 + string.byte(spec, x + 1) end
+      if ch[2] >= 32768 then ch[2] = ch[2] - 32768 end -- the hint that the path account pays
       specs[spec] = ch
     end
     pos, th, perm, kyc = tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
