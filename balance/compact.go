@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tenantgw/gateway/config"
 )
 
@@ -71,11 +73,23 @@ func NewCompactor(st *Store, retention time.Duration, now func() time.Time) *Com
 // Step compacts the usage of the next CompactTrees main accounts' trees and answers the day
 // fields it moved and whether it finished a pass (the next Step starts from the first tree).
 // Between passes, while the cutoff is the one the last pass began with, it does nothing and
-// answers (0, true).
+// answers (0, true). A pass is made once per cutoff for the whole store, not per instance: a
+// finished pass records its cutoff in the store (compactedKey), and a Compactor about to
+// begin a pass whose cutoff is recorded there (by any instance: a restart, or another
+// instance of a fleet) skips it. Instances that begin the same pass at once both make it,
+// which changes nothing more.
 func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err error) {
 	cutoff := UsageCutoff(c.now(), c.retention)
 	if c.next == 0 {
 		if cutoff == c.doneCut {
+			return 0, true, nil
+		}
+		done, err := c.st.rdb.Get(ctx, compactedKey).Result()
+		if err != nil && err != redis.Nil {
+			return 0, false, storeErr(err)
+		}
+		if done >= cutoff { // dates compare as strings
+			c.doneCut = cutoff
 			return 0, true, nil
 		}
 		c.passCut = cutoff
@@ -96,6 +110,17 @@ func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err err
 		}
 	}
 	if int64(len(mains)) < c.trees {
+		// Record the pass, unless a later one is recorded already (a read and a write, not
+		// atomic: at worst a later cutoff is overwritten and its pass made once more).
+		done, err := c.st.rdb.Get(ctx, compactedKey).Result()
+		if err != nil && err != redis.Nil {
+			return moved, false, storeErr(err)
+		}
+		if done < c.passCut {
+			if err := c.st.rdb.Set(ctx, compactedKey, c.passCut, 0).Err(); err != nil {
+				return moved, false, storeErr(err)
+			}
+		}
 		c.next, c.doneCut = 0, c.passCut
 		return moved, true, nil
 	}

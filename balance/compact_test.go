@@ -219,39 +219,85 @@ func compactPass(t *testing.T, comp *balance.Compactor) int {
 	return moved
 }
 
+// usageField makes a main account and answers a function that writes a field of its usage
+// hash and one that reads one.
+func usageField(t *testing.T, s *balance.Store) (set func(field, v string), get func(field string) string) {
+	ctx := context.Background()
+	m := testkit.NewAccount(t, s, nil, "1")
+	k := balance.UsageKey(m.Root, m.ID)
+	rdb := s.Client()
+	set = func(field, v string) {
+		t.Helper()
+		if err := rdb.HSet(ctx, k, field, v).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return set, func(field string) string { return rdb.HGet(ctx, k, field).Val() }
+}
+
 // TestCompactorOncePerCutoff: after a pass the Compactor leaves the store alone until its
 // cutoff moves (the next UTC day): a day field older than the cutoff written after the pass
 // stays until then, and the next day's pass moves it.
 func TestCompactorOncePerCutoff(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
-		ctx := context.Background()
-		m := testkit.NewAccount(t, s, nil, "1")
-		k := balance.UsageKey(m.Root, m.ID)
-		rdb := s.Client()
+		set, get := usageField(t, s)
 		now := time.Date(2025, 6, 1, 23, 0, 0, 0, time.UTC)
 		comp := balance.NewCompactor(s, config.DefaultUsageRetention, func() time.Time { return now })
 		pass := func() int { t.Helper(); return compactPass(t, comp) }
-		if err := rdb.HSet(ctx, k, "2025-01-01|sms|n", "3").Err(); err != nil {
-			t.Fatal(err)
-		}
+		set("2025-01-01|sms|n", "3")
 		if n := pass(); n != 1 {
 			t.Fatalf("the first pass moved %d day fields, want 1", n)
 		}
-		if err := rdb.HSet(ctx, k, "2025-01-02|sms|n", "4").Err(); err != nil {
-			t.Fatal(err)
-		}
+		set("2025-01-02|sms|n", "4")
 		now = now.Add(59 * time.Minute) // the same UTC day: the same cutoff
 		if n := pass(); n != 0 {
 			t.Fatalf("a second pass with the same cutoff moved %d day fields, want none", n)
 		}
-		if v := rdb.HGet(ctx, k, "2025-01-02|sms|n").Val(); v != "4" {
+		if v := get("2025-01-02|sms|n"); v != "4" {
 			t.Fatalf("the day field written after the pass = %q, want it kept until the next day", v)
 		}
 		now = now.Add(2 * time.Minute) // the next UTC day
 		if n := pass(); n != 1 {
 			t.Fatalf("the next day's pass moved %d day fields, want 1", n)
 		}
-		if v := rdb.HGet(ctx, k, "2025-01|sms|n").Val(); v != "7" {
+		if v := get("2025-01|sms|n"); v != "7" {
+			t.Fatalf("month counter = %q, want 7", v)
+		}
+	})
+}
+
+// TestCompactorPassOncePerStore: a pass finished by one instance is not made again by
+// another one (or by the same one restarted) at the same cutoff: a day field older than the
+// cutoff written after the first pass stays until the next day, whose pass the first
+// instance to get there makes and the other then skips.
+func TestCompactorPassOncePerStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		set, get := usageField(t, s)
+		now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+		clock := func() time.Time { return now }
+		a := balance.NewCompactor(s, config.DefaultUsageRetention, clock)
+		set("2025-01-01|sms|n", "3")
+		if n := compactPass(t, a); n != 1 {
+			t.Fatalf("the first instance's pass moved %d day fields, want 1", n)
+		}
+		set("2025-01-02|sms|n", "4")
+		b := balance.NewCompactor(s, config.DefaultUsageRetention, clock) // another instance, or a restart
+		if n, done, err := b.Step(ctx); err != nil || n != 0 || !done {
+			t.Fatalf("another instance at the same cutoff: moved %d, pass done %v, %v; want nothing moved and no pass", n, done, err)
+		}
+		if v := get("2025-01-02|sms|n"); v != "4" {
+			t.Fatalf("the day field written after the pass = %q, want it kept until the next day", v)
+		}
+		now = now.Add(24 * time.Hour) // the next day: b gets there first and makes the pass
+		if n := compactPass(t, b); n != 1 {
+			t.Fatalf("the next day's pass moved %d day fields, want 1", n)
+		}
+		set("2025-01-03|sms|n", "5")
+		if n, done, err := a.Step(ctx); err != nil || n != 0 || !done {
+			t.Fatalf("the first instance on the next day: moved %d, pass done %v, %v; want the pass skipped", n, done, err)
+		}
+		if v := get("2025-01|sms|n"); v != "7" {
 			t.Fatalf("month counter = %q, want 7", v)
 		}
 	})

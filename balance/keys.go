@@ -40,6 +40,8 @@ import "strings"
 //	                         entry is removed, only while it still holds the same claim
 //	                         (numbers.go: AddNumber, RemoveNumber)
 //	mains             zset   every main account; member = id, score = created_at (µs)
+//	usage:compacted   string the latest usage cutoff ("YYYY-MM-DD") a Compactor made a whole
+//	                         pass with: the other instances skip that pass (compact.go)
 //
 // Fields of an account hash. Integers are decimal strings; times are Unix microseconds;
 // money is micro-units; a field that is absent reads as JSON null where the API allows null.
@@ -128,6 +130,9 @@ func transferKey(root, transferID string) string { return "{" + root + "}:tr:" +
 
 // idemKey returns the key of an idempotency record.
 func idemKey(root, key string) string { return "{" + root + "}:idem:" + key }
+
+// compactedKey is where the latest cutoff of a finished compaction pass is kept.
+const compactedKey = "usage:compacted"
 
 // indexKey returns the key of the id → root index entry.
 func indexKey(id string) string { return "id:" + id }
