@@ -116,8 +116,11 @@ func TestBenchTenantsRoundRobin(t *testing.T) {
 		t.Fatalf("gateway phase: requests %d, 2xx %d, status %v (first error %q)", g.Requests, g.Success, g.Status, g.FirstError)
 	}
 	if m := rep.Money; m == nil || m.Exact == nil || !*m.Exact || m.Admitted != 120 || m.Charged != "1.20" ||
-		m.BillingAuthID != "" || m.BillingAccounts != 3 || m.BalanceBefore != "3000000.00" {
+		m.BillingAuthID != "" || m.BillingAccounts != 3 || m.BalanceBefore != "2999999.88" { // less the warm-up's 12 × 0.01
 		t.Fatalf("money %+v; notes %v", rep.Money, rep.Notes)
+	}
+	if len(rep.Notes) != 1 || !strings.HasPrefix(rep.Notes[0], "warm-up: 12 requests") {
+		t.Fatalf("notes %v, want the warm-up's", rep.Notes)
 	}
 
 	ctx := context.Background()
@@ -141,8 +144,8 @@ func TestBenchTenantsRoundRobin(t *testing.T) {
 			for _, u := range us {
 				n += u.Count
 			}
-			if n != 10 {
-				t.Errorf("subaccount %s of %s: %d requests, want 10 (120 round robin over 12)", sa, ma, n)
+			if n != 11 {
+				t.Errorf("subaccount %s of %s: %d requests, want 11 (the warm-up's, and 120 round robin over 12)", sa, ma, n)
 			}
 			subs++
 		}
@@ -250,7 +253,7 @@ func TestBenchDefaultRoutesCallsAndNumbers(t *testing.T) {
 	if m := rep.Money; m == nil || m.Exact == nil || !*m.Exact || m.Charged != "1.32" || m.BillingAccounts != 2 {
 		t.Fatalf("money %+v; notes %v", rep.Money, rep.Notes)
 	}
-	if len(rep.Notes) != 0 {
+	if len(rep.Notes) != 1 || !strings.HasPrefix(rep.Notes[0], "warm-up: 6 requests") { // one per subaccount
 		t.Errorf("notes %v", rep.Notes)
 	}
 	ctx := context.Background()

@@ -122,6 +122,12 @@ type Options struct {
 	Tenants, Subs   int
 	SeedConcurrency int  // 0: DefaultSeedConcurrency
 	SeedOnly        bool // seed (and measure Redis's memory with Redis), send no load
+	// NoWarmup skips the warm-up: when the load spans more than one account, one request per
+	// account goes through the gateway before the first phase (not measured; before the
+	// money check's first reading), so that the phases see the gateway's steady state — its
+	// account cache holding every account — rather than a first round that reads each
+	// account from the store.
+	NoWarmup bool
 	// Bare is the base URL of a bare proxy (`gateway bench proxy`) forwarding to the same
 	// upstream as the gateway: each round then drives it after the gateway.
 	Bare string
@@ -243,10 +249,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
-	before, beforeNote, berr := settledBalances(ctx, cl, o.Target, payers, HoldWait)
-	if beforeNote != "" {
-		rep.Notes = append(rep.Notes, "before the run: "+beforeNote)
-	}
 	spec := phaseSpec{
 		name: "gateway", base: o.Target, method: o.Method, meters: m,
 		concurrency: o.Concurrency, duration: o.Duration, requests: o.Requests,
@@ -256,6 +258,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		spec.paths = append(spec.paths, strings.ReplaceAll(o.Path, "{auth_id}", c.AuthID))
 		spec.headers = append(spec.headers, [][2]string{{"X-Auth-ID", c.AuthID}, {"X-Auth-Token", c.AuthToken}})
 		spec.bodies = append(spec.bodies, bytes.ReplaceAll(o.Body, []byte(NumberPlaceholder), []byte(c.Number)))
+	}
+	if len(load) > 1 && !o.NoWarmup {
+		w := spec
+		w.name, w.meters, w.duration, w.requests, w.progress = "warm-up", nil, 0, int64(len(load)), nil
+		p, err := runPhase(ctx, w)
+		if err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("warm-up: %d requests, one per account, before the first phase "+
+			"(not measured; %d answered 2xx, %d transport errors)", p.Requests, p.Success, p.Errors))
+	}
+	before, beforeNote, berr := settledBalances(ctx, cl, o.Target, payers, HoldWait)
+	if beforeNote != "" {
+		rep.Notes = append(rep.Notes, "before the run: "+beforeNote)
 	}
 	others := []phaseSpec{} // after the gateway in each round: bare, direct
 	if o.Bare != "" {

@@ -372,3 +372,37 @@ func TestGivenCredentialsWithoutANumber(t *testing.T) {
 		t.Errorf("%d calls sent without a number", fg.calls)
 	}
 }
+
+// TestWarmup: with more than one account the gateway gets one request per account before the
+// first phase, not counted in it and before the money check's first reading (so the check
+// still holds); --no-warmup sends none.
+func TestWarmup(t *testing.T) {
+	for _, tc := range []struct {
+		flags  []string
+		warmup int
+	}{{nil, 6}, {[]string{"--no-warmup"}, 0}} {
+		fg := newFakeGateway(t)
+		gw := serve(t, fg.handle)
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"--target", gw, "--operator", gw, "--operator-token", fg.token,
+			"--tenants", "2", "--subs", "3", "-n", "60", "-c", "4", "--price", "0.01", "--json"}, tc.flags...)
+		if code := Main(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d; stderr:\n%s", tc.flags, code, stderr.String())
+		}
+		var r Report
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+			t.Fatalf("JSON report does not parse: %v", err)
+		}
+		checkPhase(t, &r.Gateway, 60)
+		if fg.calls != 60+tc.warmup {
+			t.Errorf("%v: the fake gateway saw %d calls, want 60 measured + %d warm-up", tc.flags, fg.calls, tc.warmup)
+		}
+		if m := r.Money; m == nil || m.Exact == nil || !*m.Exact || m.Admitted != 60 {
+			t.Errorf("%v: money %+v", tc.flags, m)
+		}
+		noted := strings.Contains(strings.Join(r.Notes, "\n"), "warm-up: 6 requests")
+		if noted != (tc.warmup > 0) {
+			t.Errorf("%v: notes %q", tc.flags, r.Notes)
+		}
+	}
+}

@@ -142,6 +142,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, quiet bool,
 	fs.IntVar(&o.Subs, "subs", 1, "seed this many subaccounts under each main account; the load goes round robin over all of them")
 	fs.IntVar(&o.SeedConcurrency, "seed-concurrency", DefaultSeedConcurrency, "management calls in flight while seeding")
 	fs.BoolVar(&o.SeedOnly, "seed-only", false, "seed the accounts and stop (with --redis: report Redis's memory per account)")
+	fs.BoolVar(&o.NoWarmup, "no-warmup", false, "with more than one account: no warm-up request per account before the first phase")
 	fs.StringVar(&o.Bare, "bare", "", "base `URL` of a bare proxy (gateway bench proxy) to the same upstream, driven after the gateway")
 	fs.StringVar(&o.Redis, "redis", "", "`URL` of the gateway's Redis (redis://host:port/db, unix:///path): report its CPU and script calls per request")
 	fs.IntVar(&o.GatewayPID, "gateway-pid", 0, "process id of the gateway, for its CPU per request (default: the process listening on --target's port, on Linux)")
