@@ -19,18 +19,26 @@ func UsageCutoff(now time.Time, retention time.Duration) string {
 
 // CompactUsage moves the day counters of ids (accounts of the tree of root) older than
 // cutoff ("YYYY-MM-DD") into month counters ("YYYY-MM|route|kind", kinds kept), one atomic
-// script per usage hash, and answers how many day fields it moved. The sums of UsageOf and
-// SubtreeUsage over any month are what they were; refunds and settlements of requests
-// admitted on a compacted day net into its month. Running it again, or on several
-// instances at once, changes nothing more.
+// script per CompactChunk usage hashes, and answers how many day fields it moved. The sums
+// of UsageOf and SubtreeUsage over any month are what they were; refunds and settlements of
+// requests admitted on a compacted day net into its month. Running it again, or on several
+// instances at once, changes nothing more. A hash it cannot compact (a counter that is not
+// an integer) stops it with an error, its chunk unwritten.
 func (s *Store) CompactUsage(ctx context.Context, root string, ids []string, cutoff string) (int, error) {
 	moved := 0
-	for _, id := range ids { // one call each: background work, and EVALSHA falls back to EVAL
-		n, err := compactScript.Run(ctx, s.rdb, []string{UsageKey(root, id)}, cutoff).Int()
+	keys := make([]string, 0, CompactChunk)
+	for len(ids) > 0 {
+		n := min(len(ids), CompactChunk)
+		keys = keys[:0]
+		for _, id := range ids[:n] {
+			keys = append(keys, UsageKey(root, id))
+		}
+		ids = ids[n:]
+		m, err := compactScript.Run(ctx, s.rdb, keys, cutoff).Int() // EVALSHA, EVAL when not loaded
 		if err != nil {
 			return moved, storeErr(err)
 		}
-		moved += n
+		moved += m
 	}
 	return moved, nil
 }
@@ -38,10 +46,15 @@ func (s *Store) CompactUsage(ctx context.Context, root string, ids []string, cut
 // Compaction defaults: a Compactor compacts CompactTrees main accounts' trees per tick, one
 // tick every CompactEvery, so that a pass over every tree spreads over time. A pass is made
 // once per cutoff: the cutoff is a day, so after a pass the Compactor only looks at its clock
-// until the next UTC day begins (and each instance makes one pass when it starts).
+// until the next UTC day begins (and one that starts makes the day's pass unless an
+// instance has recorded it in the store).
 const (
 	CompactTrees = 100
 	CompactEvery = 10 * time.Second
+	// CompactChunk is how many usage hashes one script call compacts: one call per account
+	// made a pass over 10,000 accounts 10,000 round trips (about 8 s of back-to-back calls
+	// here); a chunk keeps each call short (it reads every retained day of each hash).
+	CompactChunk = 16
 )
 
 // Compactor walks every account tree in turn and compacts its usage (CompactUsage) with the

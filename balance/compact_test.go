@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tenantgw/gateway/balance"
 	"github.com/tenantgw/gateway/bench/testkit"
@@ -301,4 +304,73 @@ func TestCompactorPassOncePerStore(t *testing.T) {
 			t.Fatalf("month counter = %q, want 7", v)
 		}
 	})
+}
+
+// TestCompactUsageChunks: CompactUsage sends the usage hashes of a tree CompactChunk at a
+// time (one script call per chunk, not per account) and compacts every one of them; a chunk
+// with a hash it cannot compact is refused whole and stops it, the chunks before it done.
+func TestCompactUsageChunks(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		rdb := s.Client()
+		m := testkit.NewAccount(t, s, nil, "1")
+		n := 2*balance.CompactChunk + 3
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = testkit.NewAccount(t, s, m, "").ID
+			if err := rdb.HSet(ctx, balance.UsageKey(m.Root, ids[i]), "2025-01-01|sms|n", "2", "2025-01-02|sms|n", "3").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bad := balance.UsageKey(m.Root, ids[n-1]) // in the last chunk
+		rdb.HSet(ctx, bad, "2025-01-03|sms|c", "x")
+		if moved, err := s.CompactUsage(ctx, m.Root, ids[:1], "2024-01-01"); err != nil || moved != 0 { // loads the script
+			t.Fatalf("a cutoff before every day moved %d (%v)", moved, err)
+		}
+		calls := evalCalls(t, s)
+		if moved, err := s.CompactUsage(ctx, m.Root, ids, "2025-02-01"); err == nil || moved != 2*2*balance.CompactChunk {
+			t.Fatalf("moved %d (%v); want the first two chunks' %d day fields moved and an error", moved, err, 2*2*balance.CompactChunk)
+		}
+		if c := evalCalls(t, s); calls >= 0 && c-calls != 3 {
+			t.Fatalf("%d script calls for %d accounts, want 3 (chunks of %d)", c-calls, n, balance.CompactChunk)
+		}
+		for i, id := range ids {
+			got := rdb.HGetAll(ctx, balance.UsageKey(m.Root, id)).Val()
+			if i < 2*balance.CompactChunk && (len(got) != 1 || got["2025-01|sms|n"] != "5") {
+				t.Fatalf("account %d of the compacted chunks: %v", i, got)
+			}
+			if i >= 2*balance.CompactChunk && got["2025-01-01|sms|n"] != "2" {
+				t.Fatalf("account %d of the refused chunk was written: %v", i, got)
+			}
+		}
+		rdb.HSet(ctx, bad, "2025-01-03|sms|c", "1")
+		if moved, err := s.CompactUsage(ctx, m.Root, ids, "2025-02-01"); err != nil || moved != 2*3+1 {
+			t.Fatalf("the second run moved %d (%v), want the last chunk's 7", moved, err)
+		}
+	})
+}
+
+// evalCalls answers how many script calls (EVALSHA + EVAL) Redis has served, or -1 where
+// the store does not say (the embedded store, a cluster's nodes).
+func evalCalls(t *testing.T, s *balance.Store) int64 {
+	t.Helper()
+	rc, ok := s.Client().(*redis.Client)
+	if !ok || strings.HasSuffix(t.Name(), "/embedded") {
+		return -1
+	}
+	stats, err := rc.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, line := range strings.Split(stats, "\n") {
+		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), cmd); ok {
+				v, _, _ := strings.Cut(rest, ",")
+				c, _ := strconv.ParseInt(v, 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
 }
