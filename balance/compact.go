@@ -2,7 +2,10 @@ package balance
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,9 +26,12 @@ func UsageCutoff(now time.Time, retention time.Duration) string {
 // of UsageOf and SubtreeUsage over any month are what they were; refunds and settlements of
 // requests admitted on a compacted day net into its month. Running it again, or on several
 // instances at once, changes nothing more. A hash it cannot compact (a counter that is not
-// an integer) stops it with an error, its chunk unwritten.
+// an integer, a month sum out of range) is left exactly as it is and the others are compacted
+// all the same: it then answers a *SkippedUsageError naming each such hash, once every chunk
+// is done. Any other error (the store's) stops it, the chunks before done.
 func (s *Store) CompactUsage(ctx context.Context, root string, ids []string, cutoff string) (int, error) {
 	moved := 0
+	var skipped []string
 	keys := make([]string, 0, CompactChunk)
 	for len(ids) > 0 {
 		n := min(len(ids), CompactChunk)
@@ -34,13 +40,45 @@ func (s *Store) CompactUsage(ctx context.Context, root string, ids []string, cut
 			keys = append(keys, UsageKey(root, id))
 		}
 		ids = ids[n:]
-		m, err := compactScript.Run(ctx, s.rdb, keys, cutoff).Int() // EVALSHA, EVAL when not loaded
+		v, err := compactScript.Run(ctx, s.rdb, keys, cutoff).Slice() // EVALSHA, EVAL when not loaded
 		if err != nil {
 			return moved, storeErr(err)
 		}
+		m, rest, err := compactAnswer(v)
+		if err != nil {
+			return moved, err
+		}
 		moved += m
+		skipped = append(skipped, rest...)
+	}
+	if len(skipped) > 0 {
+		return moved, &SkippedUsageError{Hashes: skipped}
 	}
 	return moved, nil
+}
+
+// compactAnswer decodes compact.lua's answer {moved, key, why, ...}: the day fields moved
+// and, for each hash left alone, "key: why".
+func compactAnswer(v []interface{}) (int, []string, error) {
+	moved, ok := v[0].(int64)
+	if len(v)%2 != 1 || !ok {
+		return 0, nil, fmt.Errorf("compact: unexpected answer %v", v)
+	}
+	var skipped []string
+	for i := 1; i < len(v); i += 2 {
+		skipped = append(skipped, fmt.Sprintf("%v: %v", v[i], v[i+1]))
+	}
+	return int(moved), skipped, nil
+}
+
+// SkippedUsageError names the usage hashes a compaction left as they were because they
+// cannot be compacted ("key: why" each); everything else it was given it compacted. Such a
+// hash needs an operator (a counter that is not an integer was not written by the gateway);
+// the next day's pass tries it again.
+type SkippedUsageError struct{ Hashes []string }
+
+func (e *SkippedUsageError) Error() string {
+	return fmt.Sprintf("usage compaction left %d hash(es) as they were: %s", len(e.Hashes), strings.Join(e.Hashes, "; "))
 }
 
 // Compaction defaults: a Compactor compacts CompactTrees main accounts' trees per tick, one
@@ -90,7 +128,9 @@ func NewCompactor(st *Store, retention time.Duration, now func() time.Time) *Com
 // finished pass records its cutoff in the store (compactedKey), and a Compactor about to
 // begin a pass whose cutoff is recorded there (by any instance: a restart, or another
 // instance of a fleet) skips it. Instances that begin the same pass at once both make it,
-// which changes nothing more.
+// which changes nothing more. A usage hash that cannot be compacted does not hold the pass
+// up: it is left as it is, the step goes on, and then answers a *SkippedUsageError naming it
+// (its other answers as if it had not been there).
 func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err error) {
 	cutoff := UsageCutoff(c.now(), c.retention)
 	if c.next == 0 {
@@ -111,6 +151,7 @@ func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err err
 	if err != nil {
 		return 0, false, storeErr(err)
 	}
+	var skipped []string
 	for _, root := range mains {
 		ids, err := c.st.Subtree(ctx, root, root)
 		if err != nil {
@@ -118,9 +159,19 @@ func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err err
 		}
 		n, err := c.st.CompactUsage(ctx, root, ids, cutoff)
 		moved += n
-		if err != nil {
+		var sk *SkippedUsageError
+		if errors.As(err, &sk) {
+			skipped = append(skipped, sk.Hashes...)
+		} else if err != nil {
 			return moved, false, err
 		}
+	}
+	// skippedErr reports, after the step's work, the hashes it left alone (nil for none).
+	skippedErr := func() error {
+		if len(skipped) == 0 {
+			return nil
+		}
+		return &SkippedUsageError{Hashes: skipped}
 	}
 	if int64(len(mains)) < c.trees {
 		// Record the pass, unless a later one is recorded already (a read and a write, not
@@ -135,14 +186,15 @@ func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err err
 			}
 		}
 		c.next, c.doneCut = 0, c.passCut
-		return moved, true, nil
+		return moved, true, skippedErr()
 	}
 	c.next += c.trees
-	return moved, false, nil
+	return moved, false, skippedErr()
 }
 
 // Run calls Step every CompactEvery until ctx ends; a failed step is logged at warn and
-// retried on the next tick.
+// retried on the next tick, and so is a step that left usage hashes alone (a
+// *SkippedUsageError: once a pass, as the pass goes on past them).
 func (c *Compactor) Run(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(CompactEvery)
 	defer t.Stop()

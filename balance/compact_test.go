@@ -2,6 +2,7 @@ package balance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -178,7 +179,8 @@ func TestCompactUsageYear(t *testing.T) {
 }
 
 // TestCompactUsageRefusesWholly: a usage hash with a counter that is not an integer is
-// refused whole (nothing moved), and a second run with the same cutoff moves nothing more.
+// left whole (nothing moved) and named in a *SkippedUsageError, and once the counter is
+// fixed, a run compacts it and a second run with the same cutoff moves nothing more.
 func TestCompactUsageRefusesWholly(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
@@ -189,8 +191,10 @@ func TestCompactUsageRefusesWholly(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := rdb.HGetAll(ctx, k).Val()
-		if _, err := s.CompactUsage(ctx, m.Root, []string{m.ID}, "2025-02-01"); err == nil {
-			t.Fatal("compacted a counter that is not an integer")
+		var sk *balance.SkippedUsageError
+		if n, err := s.CompactUsage(ctx, m.Root, []string{m.ID}, "2025-02-01"); !errors.As(err, &sk) || n != 0 ||
+			len(sk.Hashes) != 1 || !strings.HasPrefix(sk.Hashes[0], k+": usage field 2025-01-01|sms|c is not an integer") {
+			t.Fatalf("compacting a counter that is not an integer: moved %d, %v; want nothing moved and the hash named", n, err)
 		}
 		if after := rdb.HGetAll(ctx, k).Val(); !reflect.DeepEqual(after, before) {
 			t.Fatalf("a refused compaction wrote: %v, was %v", after, before)
@@ -307,8 +311,9 @@ func TestCompactorPassOncePerStore(t *testing.T) {
 }
 
 // TestCompactUsageChunks: CompactUsage sends the usage hashes of a tree CompactChunk at a
-// time (one script call per chunk, not per account) and compacts every one of them; a chunk
-// with a hash it cannot compact is refused whole and stops it, the chunks before it done.
+// time (one script call per chunk, not per account) and compacts every one of them; a hash
+// it cannot compact is left as it was and named, and every other hash, of its chunk too, is
+// compacted all the same.
 func TestCompactUsageChunks(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *balance.Store) {
 		ctx := context.Background()
@@ -322,30 +327,74 @@ func TestCompactUsageChunks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		bad := balance.UsageKey(m.Root, ids[n-1]) // in the last chunk
+		badAt := 2*balance.CompactChunk + 1 // in the last chunk, between two good hashes
+		bad := balance.UsageKey(m.Root, ids[badAt])
 		rdb.HSet(ctx, bad, "2025-01-03|sms|c", "x")
 		if moved, err := s.CompactUsage(ctx, m.Root, ids[:1], "2024-01-01"); err != nil || moved != 0 { // loads the script
 			t.Fatalf("a cutoff before every day moved %d (%v)", moved, err)
 		}
 		calls := evalCalls(t, s)
-		if moved, err := s.CompactUsage(ctx, m.Root, ids, "2025-02-01"); err == nil || moved != 2*2*balance.CompactChunk {
-			t.Fatalf("moved %d (%v); want the first two chunks' %d day fields moved and an error", moved, err, 2*2*balance.CompactChunk)
+		var sk *balance.SkippedUsageError
+		moved, err := s.CompactUsage(ctx, m.Root, ids, "2025-02-01")
+		if !errors.As(err, &sk) || len(sk.Hashes) != 1 || !strings.HasPrefix(sk.Hashes[0], bad+": ") || moved != 2*(n-1) {
+			t.Fatalf("moved %d (%v); want every good hash's %d day fields moved and %s named", moved, err, 2*(n-1), bad)
 		}
 		if c := evalCalls(t, s); calls >= 0 && c-calls != 3 {
 			t.Fatalf("%d script calls for %d accounts, want 3 (chunks of %d)", c-calls, n, balance.CompactChunk)
 		}
 		for i, id := range ids {
 			got := rdb.HGetAll(ctx, balance.UsageKey(m.Root, id)).Val()
-			if i < 2*balance.CompactChunk && (len(got) != 1 || got["2025-01|sms|n"] != "5") {
-				t.Fatalf("account %d of the compacted chunks: %v", i, got)
+			if i != badAt && (len(got) != 1 || got["2025-01|sms|n"] != "5") {
+				t.Fatalf("account %d: %v, want compacted", i, got)
 			}
-			if i >= 2*balance.CompactChunk && got["2025-01-01|sms|n"] != "2" {
-				t.Fatalf("account %d of the refused chunk was written: %v", i, got)
+			if i == badAt && (len(got) != 3 || got["2025-01-01|sms|n"] != "2") {
+				t.Fatalf("the hash that cannot be compacted was written: %v", got)
 			}
 		}
 		rdb.HSet(ctx, bad, "2025-01-03|sms|c", "1")
-		if moved, err := s.CompactUsage(ctx, m.Root, ids, "2025-02-01"); err != nil || moved != 2*3+1 {
-			t.Fatalf("the second run moved %d (%v), want the last chunk's 7", moved, err)
+		if moved, err := s.CompactUsage(ctx, m.Root, ids, "2025-02-01"); err != nil || moved != 3 {
+			t.Fatalf("the second run moved %d (%v), want the fixed hash's 3", moved, err)
+		}
+	})
+}
+
+// TestCompactorPassesBadHash: a usage hash that cannot be compacted does not hold a pass
+// up: the Compactor's step compacts the rest of its tree and the trees after it, finishes
+// the pass (recorded, so the next step at that cutoff does nothing) and names the hash.
+func TestCompactorPassesBadHash(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *balance.Store) {
+		ctx := context.Background()
+		rdb := s.Client()
+		now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+		comp := balance.NewCompactor(s, config.DefaultUsageRetention, func() time.Time { return now })
+		var keys []string
+		for range 2 { // the tree with the bad hash first
+			m := testkit.NewAccount(t, s, nil, "1")
+			sa := testkit.NewAccount(t, s, m, "")
+			for _, id := range []string{m.ID, sa.ID} {
+				k := balance.UsageKey(m.Root, id)
+				if err := rdb.HSet(ctx, k, "2025-01-01|sms|n", "2", "2025-01-02|sms|n", "3").Err(); err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, k)
+			}
+		}
+		rdb.HSet(ctx, keys[0], "2025-01-03|sms|c", "x")
+		var sk *balance.SkippedUsageError
+		moved, done, err := comp.Step(ctx)
+		if !errors.As(err, &sk) || len(sk.Hashes) != 1 || !strings.HasPrefix(sk.Hashes[0], keys[0]+": ") || !done || moved != 2*3 {
+			t.Fatalf("step: moved %d, pass done %v, %v; want 6 moved, the pass done and %s named", moved, done, err, keys[0])
+		}
+		for _, k := range keys[1:] {
+			if got := rdb.HGetAll(ctx, k).Val(); len(got) != 1 || got["2025-01|sms|n"] != "5" {
+				t.Fatalf("%s after the pass: %v, want compacted", k, got)
+			}
+		}
+		if got := rdb.HLen(ctx, keys[0]).Val(); got != 3 {
+			t.Fatalf("the bad hash has %d fields after the pass, want its 3 untouched", got)
+		}
+		if moved, done, err := comp.Step(ctx); err != nil || moved != 0 || !done {
+			t.Fatalf("a step after the pass at the same cutoff: moved %d, done %v, %v", moved, done, err)
 		}
 	})
 }
