@@ -37,34 +37,11 @@ func BenchmarkAdmitSpread(b *testing.B) {
 	defer s.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	for _, sp := range []struct {
-		trees, subs int
-		own         bool
-	}{{1, 1, false}, {100, 10, false}, {100, 100, false}, {100, 100, true}} {
-		name := fmt.Sprintf("%dx%d", sp.trees, sp.subs)
-		if sp.own {
-			name += "own"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, sp := range spreadShapes {
+		b.Run(spreadName(sp.trees, sp.subs, sp.own), func(b *testing.B) {
 			reqs := spreadRequests(b, s, sp.trees, sp.subs, sp.own)
-			var next atomic.Uint64
-			b.SetParallelism(32) // 64 in flight on 2 cores
-			b.ReportAllocs()
 			before := redisCounters(b, rdb)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				var d balance.Decision
-				var r balance.AdmitRequest
-				for pb.Next() {
-					r = *reqs[int(next.Add(1)-1)%len(reqs)]
-					r.RequestID = balance.AppendMarkerID(r.RequestID[:0:0])
-					if err := s.Admit(context.Background(), &r, &d); err != nil || !d.Admitted {
-						b.Errorf("admit: %v %+v", err, d)
-						return
-					}
-				}
-			})
-			b.StopTimer()
+			runSpread(b, s, reqs)
 			after := redisCounters(b, rdb)
 			n := float64(b.N)
 			b.ReportMetric((after.scriptUs-before.scriptUs)/n, "script-µs/admit")
@@ -72,6 +49,86 @@ func BenchmarkAdmitSpread(b *testing.B) {
 			if calls := after.calls - before.calls; calls > 0 {
 				b.ReportMetric(n/calls, "admits/call")
 			}
+		})
+	}
+}
+
+// spreadShapes are the loads of BenchmarkAdmitSpread and BenchmarkAdmitPhases: trees main
+// accounts × subs subaccounts, own = the subaccounts keep their own balance.
+var spreadShapes = []struct {
+	trees, subs int
+	own         bool
+}{{1, 1, false}, {100, 10, false}, {100, 100, false}, {100, 100, true}}
+
+func spreadName(trees, subs int, own bool) string {
+	name := fmt.Sprintf("%dx%d", trees, subs)
+	if own {
+		name += "own"
+	}
+	return name
+}
+
+// runSpread times b.N admits of reqs, round robin, 64 in flight.
+func runSpread(b *testing.B, s *balance.Store, reqs []*balance.AdmitRequest) {
+	var next atomic.Uint64
+	b.SetParallelism(32) // 64 in flight on 2 cores
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var d balance.Decision
+		var r balance.AdmitRequest
+		for pb.Next() {
+			r = *reqs[int(next.Add(1)-1)%len(reqs)]
+			r.RequestID = balance.AppendMarkerID(r.RequestID[:0:0])
+			if err := s.Admit(context.Background(), &r, &d); err != nil || !d.Admitted {
+				b.Errorf("admit: %v %+v", err, d)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+}
+
+// BenchmarkAdmitPhases is BenchmarkAdmitSpread with the admit script's phases timed: the
+// store runs the admit script with a probe at each '-- phase: NAME' line (AdmitPhasesBody,
+// Redis TIME and INCRBY; their own cost, two calls a phase per batch, is in the figures), and
+// it reports the µs per admit of each phase, and as other-µs/admit the rest of the script's
+// time in Redis (setting up KEYS and ARGV before the first line, the answer after the last):
+// where an admit's time in Redis goes, by part of the script.
+//
+//	go test -run '^$' -bench AdmitPhases -benchtime 20000x ./balance/
+func BenchmarkAdmitPhases(b *testing.B) {
+	addr := redistest.Start(b)
+	s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	body, phases := balance.AdmitPhasesBody()
+	balance.SetAdmitScript(s, body)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	for _, sp := range spreadShapes {
+		b.Run(spreadName(sp.trees, sp.subs, sp.own), func(b *testing.B) {
+			reqs := spreadRequests(b, s, sp.trees, sp.subs, sp.own)
+			for _, p := range phases {
+				rdb.Del(ctx, "phase:"+p)
+			}
+			before := redisCounters(b, rdb)
+			runSpread(b, s, reqs)
+			after := redisCounters(b, rdb)
+			n := float64(b.N)
+			rest := after.scriptUs - before.scriptUs
+			for _, p := range phases {
+				us, err := rdb.Get(ctx, "phase:"+p).Float64()
+				if err != nil {
+					b.Fatalf("phase %s: %v", p, err)
+				}
+				rest -= us
+				b.ReportMetric(us/n, p+"-µs/admit")
+			}
+			b.ReportMetric(rest/n, "other-µs/admit")
 		})
 	}
 }

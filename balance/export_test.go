@@ -150,3 +150,38 @@ func ExpireHoldNow(t testing.TB, s *Store, id string) {
 		s.rdb.ZAdd(ctx, slotsKey(root, a), redis.Z{Score: float64(past), Member: id})
 	}
 }
+
+// phaseProbe is what AdmitPhasesBody puts in place of each '-- phase: NAME' line: it adds
+// the µs since the probe before it to the key 'phase:NAME' (the first probe only starts the
+// clock).
+const phaseProbe = `local phase_at
+local function phase(k)
+  local x = redis.call('TIME')
+  local v = tonumber(x[1]) * 1000000 + tonumber(x[2])
+  if phase_at then redis.call('INCRBY', 'phase:' .. k, v - phase_at) end
+  phase_at = v
+end
+`
+
+// AdmitPhasesBody answers the admit script body with every line '-- phase: NAME' of
+// admit.lua made a probe (phaseProbe), and the names of the phases timed, in order (the
+// first line only starts the clock). For a standalone Redis (the probes' keys are not in
+// KEYS).
+func AdmitPhasesBody() (string, []string) {
+	var names []string
+	lines := strings.Split(AdmitScriptBody(), "\n")
+	for i, l := range lines {
+		name, ok := strings.CutPrefix(l, "-- phase: ")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		lines[i] = fmt.Sprintf("phase('%s')", name)
+		names = append(names, name)
+	}
+	return phaseProbe + strings.Join(lines, "\n"), names[1:]
+}
+
+// SetAdmitScript makes the store's batcher run body (the prelude prepended) in place of the
+// admit script. Call it before the store's first admit.
+func SetAdmitScript(s *Store, body string) { s.batch.script = redis.NewScript(prelude + body) }

@@ -79,6 +79,8 @@ local m = tonumber(ARGV[3])
 local markers, tombs = ARGV[4], ARGV[5]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- phase: start (a line '-- phase: NAME' ends a phase of the script for BenchmarkAdmitPhases, which
+-- times them; in the store's script they are comments)
 
 -- Read every account once, before any write: the fields every admit needs of every account
 -- of its chain (FB), the permission and KYC fields only when a request of the batch needs
@@ -140,6 +142,7 @@ do
   end
 end
 local NB = #FB
+-- phase: parse
 -- the four field lists: FB, and FB with the money (pays), the caller's fields or both
 local function with(t, more)
   local r = {unpack(t)}
@@ -169,6 +172,7 @@ for i = 1, a do
     S[i] = false
   end
 end
+-- phase: read
 
 -- money makes sure the money of account s is read (bal is false until it is): an account
 -- found to pay for a request that was not thought to. (A read after the batch's first writes,
@@ -229,6 +233,7 @@ if mp >= 10 then mo = mp - 9 end
 local y = yoe + era * 400
 if mo <= 2 then y = y + 1 end
 local day = string.format('%04d-%02d-%02d', y, mo, d)
+-- phase: tombs_day
 
 -- out is the answer: 8 integers per request, appended in order (see the top).
 local out, no = {}, 0
@@ -488,6 +493,8 @@ while j <= m do
   end
 end
 
+-- phase: decide
+
 -- Write: each changed account once, usage once per (account, route), the markers in one
 -- HSET per marker hash (whose lifetime restarts with each write).
 local w = {}
@@ -516,4 +523,5 @@ for _, mb in ipairs(mbuckets) do
   redis.call('HSET', mb[1], unpack(mb[2]))
   redis.call('PEXPIRE', mb[1], ttl)
 end
+-- phase: write
 return out
