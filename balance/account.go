@@ -26,12 +26,13 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 //
 // The order matters for speed: Redis keeps a small hash as a listpack that HMGET and HSET
 // scan from the front, so the fields the admit script reads and writes on every request
-// come first, and the ones it reads that may be unset (tok_prev, last_used, tat) exist from
-// the start (a missing field costs a scan of the whole hash).
+// come first (the money a payer's admit reads, bal, credit and held, together), and the ones
+// it reads that may be unset (tok_prev, last_used, tat) exist from the start (a missing field
+// costs a scan of the whole hash).
 func accountFields(a *model.Account) []interface{} {
 	f := []interface{}{
 		"id", a.ID, "status", a.Status, "tat", "0", "rate", itoa(int64(a.RateLimit)),
-		"own", b01(a.Own), "bal", itoa(int64(a.Balance)), "credit", itoa(int64(a.CreditLimit)),
+		"own", b01(a.Own), "bal", itoa(int64(a.Balance)), "credit", itoa(int64(a.CreditLimit)), "held", itoa(int64(a.Held)),
 		"p_calls", b01(a.Perms.Calls), "p_sms", b01(a.Perms.SMS), "p_cdr", b01(a.Perms.CDR),
 		"kyc_mode", a.KYCMode, "kyc_status", a.KYCStatus,
 		"tok", a.Tok, "tok_prev", a.TokPrev, "tok_prev_exp", itoa(a.TokPrevExp), "last_used", itoa(a.LastUsed),
@@ -39,7 +40,7 @@ func accountFields(a *model.Account) []interface{} {
 		"chain", strings.Join(a.Chain, ","), "name", a.Name,
 		"currency", a.Currency, "max_sub", itoa(int64(a.MaxSub)), "kids", itoa(int64(a.Kids)),
 		"created", itoa(a.Created), "updated", itoa(a.Updated),
-		"mcc", itoa(int64(a.MaxCalls)), "cps", itoa(int64(a.CPS)), "held", itoa(int64(a.Held)),
+		"mcc", itoa(int64(a.MaxCalls)), "cps", itoa(int64(a.CPS)),
 	}
 	for _, o := range []struct {
 		k string
