@@ -7,9 +7,6 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/balance/redistest"
 )
 
 // BenchmarkAdmitLayouts weighs two layouts of the stored state against the store's at 100
@@ -33,15 +30,8 @@ import (
 //
 //	go test -run '^$' -bench AdmitLayouts -benchtime 64000x -count 3 ./balance/
 func BenchmarkAdmitLayouts(b *testing.B) {
-	addr := redistest.Start(b)
 	ctx := context.Background()
-	s, err := balance.Open(ctx, balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+	s, rdb := benchStore(b)
 	const trees, subs = 100, 100
 	b.Run("store", func(b *testing.B) {
 		reqs := spreadRequests(b, s, trees, subs, false)

@@ -29,14 +29,7 @@ import (
 //
 //	go test -run '^$' -bench AdmitSpread -benchtime 20000x -count 5 ./balance/
 func BenchmarkAdmitSpread(b *testing.B) {
-	addr := redistest.Start(b)
-	s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+	s, rdb := benchStore(b)
 	for _, sp := range spreadShapes {
 		b.Run(spreadName(sp.trees, sp.subs, sp.own), func(b *testing.B) {
 			reqs := spreadRequests(b, s, sp.trees, sp.subs, sp.own)
@@ -51,6 +44,21 @@ func BenchmarkAdmitSpread(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchStore starts a redis-server for b and answers a store on it (64 connections: as many
+// as admits in flight) and a plain client of the same server; both close when b ends.
+func benchStore(b *testing.B) (*balance.Store, *redis.Client) {
+	b.Helper()
+	addr := redistest.Start(b)
+	s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	b.Cleanup(func() { rdb.Close() })
+	return s, rdb
 }
 
 // spreadShapes are the loads of BenchmarkAdmitSpread and BenchmarkAdmitPhases: trees main
@@ -98,16 +106,9 @@ func runSpread(b *testing.B, s *balance.Store, reqs []*balance.AdmitRequest) {
 //
 //	go test -run '^$' -bench AdmitPhases -benchtime 20000x ./balance/
 func BenchmarkAdmitPhases(b *testing.B) {
-	addr := redistest.Start(b)
-	s, err := balance.Open(context.Background(), balance.Options{Redis: "redis://" + addr + "/0", PoolSize: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s, rdb := benchStore(b)
 	body, phases := balance.AdmitPhasesBody()
 	balance.SetAdmitScript(s, body)
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
 	ctx := context.Background()
 	for _, sp := range spreadShapes {
 		b.Run(spreadName(sp.trees, sp.subs, sp.own), func(b *testing.B) {

@@ -5,9 +5,6 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/tenantgw/gateway/balance"
-	"github.com/tenantgw/gateway/balance/redistest"
 )
 
 // callCostScript does ARGV[1] to each of its KEYS: nothing ('loop'), or one command.
@@ -33,15 +30,8 @@ return #KEYS`)
 //
 //	go test -run '^$' -bench RedisCallCost -benchtime 256000x ./balance/
 func BenchmarkRedisCallCost(b *testing.B) {
-	addr := redistest.Start(b)
 	ctx := context.Background()
-	s, err := balance.Open(ctx, balance.Options{Redis: "redis://" + addr + "/0"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+	s, rdb := benchStore(b)
 	var keys []string
 	for _, r := range spreadRequests(b, s, 100, 100, false) {
 		keys = append(keys, r.Keys[0])

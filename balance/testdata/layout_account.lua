@@ -16,9 +16,8 @@ for j = 1, n do
     redis.call('HSET', KEYS[k + 2], 'hot', enc(m))
     redis.call('HINCRBY', KEYS[k + 4], day .. '|sms|n', 1)
     redis.call('HINCRBY', KEYS[k + 4], day .. '|sms|c', price)
-    marker(rid, root, price)
   end
-  answer(code, price)
+  done(code, rid, root, price)
 end
 markers()
 return out

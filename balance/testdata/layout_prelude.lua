@@ -54,6 +54,11 @@ local function answer(code, price)
   out[no + 5], out[no + 6], out[no + 7], out[no + 8] = 0, 0, 0, 0
   no = no + 8
 end
+-- done answers a request and, admitted, gives it its refund marker
+local function done(code, rid, root, price)
+  if code == 0 then marker(rid, root, price) end
+  answer(code, price)
+end
 local function markers()
   for _, k in ipairs(mkeys) do
     redis.call('HSET', k, unpack(mk[k]))

@@ -14,9 +14,8 @@ for j = 1, n do
   if code == 0 then
     redis.call('HSET', key, 'h:' .. sid, enc(s), 'h:' .. root, enc(m),
       uf .. 'n', string.format('%d', (tonumber(r[5]) or 0) + 1), uf .. 'c', string.format('%d', (tonumber(r[6]) or 0) + price))
-    marker(rid, root, price)
   end
-  answer(code, price)
+  done(code, rid, root, price)
 end
 markers()
 return out
