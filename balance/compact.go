@@ -60,8 +60,11 @@ func (s *Store) CompactUsage(ctx context.Context, root string, ids []string, cut
 // compactAnswer decodes compact.lua's answer {moved, key, why, ...}: the day fields moved
 // and, for each hash left alone, "key: why".
 func compactAnswer(v []interface{}) (int, []string, error) {
+	if len(v)%2 != 1 {
+		return 0, nil, fmt.Errorf("compact: unexpected answer %v", v)
+	}
 	moved, ok := v[0].(int64)
-	if len(v)%2 != 1 || !ok {
+	if !ok {
 		return 0, nil, fmt.Errorf("compact: unexpected answer %v", v)
 	}
 	var skipped []string
@@ -166,12 +169,9 @@ func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err err
 			return moved, false, err
 		}
 	}
-	// skippedErr reports, after the step's work, the hashes it left alone (nil for none).
-	skippedErr := func() error {
-		if len(skipped) == 0 {
-			return nil
-		}
-		return &SkippedUsageError{Hashes: skipped}
+	var skippedErr error // reported once the step's work is done
+	if len(skipped) > 0 {
+		skippedErr = &SkippedUsageError{Hashes: skipped}
 	}
 	if int64(len(mains)) < c.trees {
 		// Record the pass, unless a later one is recorded already (a read and a write, not
@@ -186,15 +186,15 @@ func (c *Compactor) Step(ctx context.Context) (moved int, passDone bool, err err
 			}
 		}
 		c.next, c.doneCut = 0, c.passCut
-		return moved, true, skippedErr()
+		return moved, true, skippedErr
 	}
 	c.next += c.trees
-	return moved, false, skippedErr()
+	return moved, false, skippedErr
 }
 
 // Run calls Step every CompactEvery until ctx ends; a failed step is logged at warn and
-// retried on the next tick, and so is a step that left usage hashes alone (a
-// *SkippedUsageError: once a pass, as the pass goes on past them).
+// retried on the next tick. A step that left usage hashes alone (a *SkippedUsageError) is
+// logged at warn too, once a pass, since the pass goes on past them.
 func (c *Compactor) Run(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(CompactEvery)
 	defer t.Stop()
