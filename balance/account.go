@@ -22,43 +22,20 @@ func b01(b bool) string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// hotFields are the account fields kept packed in the record's field "hv", in this order,
-// joined by '|' (keys.go; the scripts' HOTF in lua/prelude.lua, which a test pins to this).
-var hotFields = [...]string{"status", "own", "p_calls", "p_sms", "p_cdr", "rate", "tat", "last_used", "bal", "credit", "held"}
-
-// hotValue packs a's hot fields (hotFields) as the record's "hv"; its tat starts at 0.
-func hotValue(a *model.Account) string {
-	return strings.Join([]string{a.Status, b01(a.Own), b01(a.Perms.Calls), b01(a.Perms.SMS), b01(a.Perms.CDR),
-		itoa(int64(a.RateLimit)), "0", itoa(a.LastUsed), itoa(int64(a.Balance)), itoa(int64(a.CreditLimit)), itoa(int64(a.Held))}, "|")
-}
-
-// unpackHot puts the hot fields packed in m["hv"] into m by name, as a record from before
-// "hv" has them; a record without "hv" is left as it is. False when "hv" is malformed.
-func unpackHot(m map[string]string) bool {
-	hv, ok := m["hv"]
-	if !ok {
-		return true
-	}
-	parts := strings.Split(hv, "|")
-	if len(parts) != len(hotFields) {
-		return false
-	}
-	for i, f := range hotFields {
-		m[f] = parts[i]
-	}
-	return true
-}
-
 // accountFields returns the hash fields of a for HSET, absent optional fields omitted.
 //
 // The order matters for speed: Redis keeps a small hash as a listpack that HMGET and HSET
-// scan from the front, so the fields the admit script reads on every request come first
-// (the hot value, then the token), and the ones it may read that may be unset (tok_prev)
-// exist from the start (a missing field costs a scan of the whole hash).
+// scan from the front, so the fields the admit script reads and writes on every request
+// come first (the money a payer's admit reads, bal, credit and held, together), and the ones
+// it reads that may be unset (tok_prev, last_used, tat) exist from the start (a missing field
+// costs a scan of the whole hash).
 func accountFields(a *model.Account) []interface{} {
 	f := []interface{}{
-		"hv", hotValue(a), "tok", a.Tok, "id", a.ID, "tok_prev", a.TokPrev, "tok_prev_exp", itoa(a.TokPrevExp),
+		"id", a.ID, "status", a.Status, "tat", "0", "rate", itoa(int64(a.RateLimit)),
+		"own", b01(a.Own), "bal", itoa(int64(a.Balance)), "credit", itoa(int64(a.CreditLimit)), "held", itoa(int64(a.Held)),
+		"p_calls", b01(a.Perms.Calls), "p_sms", b01(a.Perms.SMS), "p_cdr", b01(a.Perms.CDR),
 		"kyc_mode", a.KYCMode, "kyc_status", a.KYCStatus,
+		"tok", a.Tok, "tok_prev", a.TokPrev, "tok_prev_exp", itoa(a.TokPrevExp), "last_used", itoa(a.LastUsed),
 		"p_sub", b01(a.Perms.Sub), "parent", a.Parent, "root", a.Root, "depth", itoa(int64(a.Depth)),
 		"chain", strings.Join(a.Chain, ","), "name", a.Name,
 		"currency", a.Currency, "max_sub", itoa(int64(a.MaxSub)), "kids", itoa(int64(a.Kids)),
@@ -88,10 +65,9 @@ func atoi(s string) int64 {
 	return n
 }
 
-// accountFromHash decodes a hash read with HGETALL (its hot fields packed in "hv" or, in a
-// record from before "hv", plain); nil when the hash is empty or its "hv" is malformed.
+// accountFromHash decodes a hash read with HGETALL; nil when the hash is empty.
 func accountFromHash(m map[string]string) *model.Account {
-	if len(m) == 0 || m["id"] == "" || !unpackHot(m) {
+	if len(m) == 0 || m["id"] == "" {
 		return nil
 	}
 	a := &model.Account{

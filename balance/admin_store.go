@@ -14,7 +14,7 @@ import (
 var touchScript = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOT_FOUND'} end
 local now = istr(now_us())
-acct_set(KEYS[1], 'last_used', now)
+redis.call('HSET', KEYS[1], 'last_used', now)
 return {'OK', now}`)
 
 // TouchLastUsed records that a's credentials were just accepted (store clock) and sets

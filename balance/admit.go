@@ -72,6 +72,11 @@ type AdmitRequest struct {
 	CallerID []byte
 	// Call is set for a call route (API.md §8): the admit then also opens the call's hold.
 	Call *CallRequest
+	// PathPays is a hint: the path account keeps its own balance (model.Account.Own as the
+	// caller last read it). The script reads the money of the roots and of a hinted path
+	// account with their other fields, and of any other account once it finds that it pays
+	// for a request: a wrong hint costs a read or three fields, never a wrong decision.
+	PathPays bool
 }
 
 // CallRequest is the call part of the admit of a call route. The gateway makes one per call

@@ -71,8 +71,12 @@ func (g *admitGroup) args() []interface{} {
 		prev = r
 		n := len(r.Keys) - 1
 		s := appendKeyIndex(g.spec[:0], g.nacct-g.index[r.Keys[n]])
-		for _, k := range r.Keys[:n] {
-			s = appendKeyIndex(s, g.index[k])
+		for i, k := range r.Keys[:n] {
+			x := g.index[k]
+			if i == 0 && r.PathPays {
+				x |= paysBit
+			}
+			s = appendKeyIndex(s, x)
 		}
 		g.spec = s
 		kyc := "0"
@@ -91,8 +95,11 @@ func (g *admitGroup) args() []interface{} {
 
 // appendKeyIndex appends a KEYS index to a spec as the admit script reads it: two bytes, big
 // endian (the script turns a spec into numbers with one string.byte; decimal text took a
-// pattern match and a tonumber per index). A script call has far fewer than 65,536 keys.
+// pattern match and a tonumber per index). A script call has far fewer than 32,768 keys: the
+// top bit is paysBit, set on the path account's index when AdmitRequest.PathPays.
 func appendKeyIndex(s []byte, i int) []byte { return append(s, byte(i>>8), byte(i)) }
+
+const paysBit = 1 << 15
 
 // answer gives every call of the group its decision from the script's answer v (or err):
 // 8 integers per call, in order.
@@ -170,7 +177,7 @@ func chainID(req *AdmitRequest, pos int64) string {
 // sameButID reports whether a and b differ in their request id only (the script then gets
 // b as '=' and its id). Keys are compared by identity: callers cache them per account.
 func sameButID(a, b *AdmitRequest) bool {
-	return len(a.Keys) == len(b.Keys) && &a.Keys[0] == &b.Keys[0] && a.CallerPos == b.CallerPos &&
+	return len(a.Keys) == len(b.Keys) && &a.Keys[0] == &b.Keys[0] && a.CallerPos == b.CallerPos && a.PathPays == b.PathPays &&
 		a.Permission == b.Permission && a.KYC == b.KYC && a.Price == b.Price && a.Route == b.Route &&
 		string(a.TokenHash) == string(b.TokenHash) && string(a.CallerID) == string(b.CallerID)
 }

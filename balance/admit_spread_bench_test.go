@@ -139,7 +139,8 @@ func BenchmarkAdmitPhases(b *testing.B) {
 // different trees: request i is subaccount i/trees of tree i%trees.
 // spreadRequests seeds trees main accounts with subs subaccounts each and answers one admit
 // per subaccount, in the order that spreads them over the trees. With own the subaccounts
-// keep their own balance; else their main account pays.
+// keep their own balance and their requests say so (AdmitRequest.PathPays, as the gateway
+// sets it from its cache); else their main account pays.
 func spreadRequests(b *testing.B, s *balance.Store, trees, subs int, own bool) []*balance.AdmitRequest {
 	b.Helper()
 	reqs := make([]*balance.AdmitRequest, trees*subs)
@@ -157,6 +158,7 @@ func spreadRequests(b *testing.B, s *balance.Store, trees, subs int, own bool) [
 				}
 				sa := testkit.NewAccount(b, s, m, credit, opts...)
 				r := admReq(sa, sa, model.PermCalls, false, "0.0001")
+				r.PathPays = own
 				reqs[k*trees+t] = r
 			}
 		})

@@ -84,60 +84,15 @@ func RunAdmitBatch(s *Store, reqs []*AdmitRequest, decs []Decision, deadlines []
 }
 
 // AccountHashFields are the names of the fields of an account hash that the store writes
-// when it creates an account (optional ones included), and of the hot fields packed in "hv".
+// when it creates an account (optional ones included).
 func AccountHashFields() []string {
 	x := "x"
 	f := accountFields(&model.Account{Desc: &x, Email: &x, BusinessType: &x})
-	names := make([]string, 0, len(f)/2+len(hotFields))
+	names := make([]string, 0, len(f)/2)
 	for i := 0; i < len(f); i += 2 {
 		names = append(names, f[i].(string))
 	}
-	return append(names, hotFields[:]...)
-}
-
-// HotFields are the account fields packed in "hv", in their order.
-func HotFields() []string { return hotFields[:] }
-
-// ScriptHotFields answers the scripts' list of hot fields (HOTF in lua/prelude.lua).
-func ScriptHotFields(ctx context.Context, s *Store) ([]string, error) {
-	return newScript("return HOTF").Run(ctx, s.rdb, []string{"x"}).StringSlice()
-}
-
-// ToPlainRecord rewrites the account record at key as a store from before "hv" wrote it:
-// its hot fields as plain fields (tests of the upgrade).
-func ToPlainRecord(ctx context.Context, rdb redis.Cmdable, key string) error {
-	m, err := rdb.HGetAll(ctx, key).Result()
-	if err != nil {
-		return err
-	}
-	if _, ok := m["hv"]; !ok || !unpackHot(m) {
-		return fmt.Errorf("%s: no hot value to unpack", key)
-	}
-	args := make([]interface{}, 0, 2*len(hotFields))
-	for _, f := range hotFields {
-		args = append(args, f, m[f])
-	}
-	if err := rdb.HDel(ctx, key, "hv").Err(); err != nil {
-		return err
-	}
-	return rdb.HSet(ctx, key, args...).Err()
-}
-
-// AccountFields reads fields of the account record at key by name, as HMGET would the
-// plain fields: hot ones from "hv" ("" for an absent field or account).
-func AccountFields(ctx context.Context, rdb redis.Cmdable, key string, fields ...string) ([]string, error) {
-	m, err := rdb.HGetAll(ctx, key).Result()
-	if err != nil {
-		return nil, err
-	}
-	if !unpackHot(m) {
-		return nil, fmt.Errorf("%s: malformed hot value %q", key, m["hv"])
-	}
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		out[i] = m[f]
-	}
-	return out, nil
+	return names
 }
 
 // NewFromClient wraps an existing client. Close closes rdb.

@@ -45,17 +45,6 @@ import "strings"
 //
 // Fields of an account hash. Integers are decimal strings; times are Unix microseconds;
 // money is micro-units; a field that is absent reads as JSON null where the API allows null.
-// The hot fields, those every admit reads or writes (status, own, p_calls, p_sms, p_cdr,
-// rate, tat, last_used, bal, credit, held: hotFields in account.go), are not fields of
-// their own but one field, so that an admit reads and writes an account with one field:
-//
-//	hv              "<status>|<own>|<p_calls>|<p_sms>|<p_cdr>|<rate>|<tat>|<last_used>|<bal>|<credit>|<held>"
-//
-// The scripts read and write them by name (acct_get, acct_set, acct_incr in
-// lua/prelude.lua). A record written before "hv" existed has them as plain fields: it is read
-// as it is and packed by its first write, so no migration step is needed; but a store of
-// this version writes records that an older one cannot read, so every gateway instance of a
-// deployment is upgraded together. The fields, hot ones included:
 //
 //	id, parent ("" for a main account), root, depth (0 = main),
 //	chain           ancestors from the parent up to the root, comma-separated ("" for a main)

@@ -38,12 +38,8 @@ func numberLayout(t *testing.T, s *balance.Store, root string, ids []string) map
 		if _, err := rdb.ZScore(ctx, balance.OwnedKey(root, owner), n).Result(); err != nil {
 			t.Fatalf("%s is %s's in the tree's hash but not in its list: %v", n, owner, err)
 		}
-		f, err := balance.AccountFields(ctx, rdb, balance.AccountKey(root, owner), "status")
-		var st string
-		if err == nil {
-			st = f[0]
-		}
-		if err != nil || st == "" || st == string(model.StatusClosed) {
+		st, err := rdb.HGet(ctx, balance.AccountKey(root, owner), "status").Result()
+		if err != nil || st == string(model.StatusClosed) {
 			t.Fatalf("%s is owned by %s, which is gone or closed (%q, %v)", n, owner, st, err)
 		}
 		if idx, err := rdb.Get(ctx, balance.NumIndexKey(n)).Result(); err != nil || indexRoot(idx) != root {

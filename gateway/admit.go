@@ -26,7 +26,8 @@ func (g *Gateway) admit(rc *fasthttp.RequestCtx, st *reqState, idx int, route *p
 		}
 	}
 	st.req = balance.AdmitRequest{Keys: path.keys, CallerPos: pos, TokenHash: st.hex,
-		Permission: route.Permission, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid, CallerID: cid}
+		Permission: route.Permission, KYC: route.KYC, Price: route.Price, Route: route.Name, RequestID: st.mid, CallerID: cid,
+		PathPays: path.own}
 	if spec := g.calls[idx]; spec != nil { // a call route opens a hold (API.md §8)
 		st.call = balance.CallRequest{HoldID: policy.NewHoldID(), Spec: spec}
 		st.req.Call = &st.call

@@ -20,13 +20,16 @@ import (
 // facts are what the gateway caches about an account: only what never changes (id, root,
 // chain, currency) and the token hashes, which change only by rotation (and then the
 // account is invalidated). Status, permissions, limits and money are never cached: the admit
-// script reads them, so the cache cannot admit what the store would refuse.
+// script reads them, so the cache cannot admit what the store would refuse. (own, whether
+// the account keeps its own balance, is kept only as a hint to the admit of which money to
+// read up front; the script decides who pays from the store.)
 type facts struct {
 	id       string
 	root     string
 	chain    []string // ancestors, parent first, root last
 	keys     []string // balance.AdmitKeys(root, id, chain)
 	currency string
+	own      bool // keeps its own balance when read: only a hint to the admit (AdmitRequest.PathPays)
 	tokens   wire.Tokens
 	loaded   int64 // Unix ns when read from the store
 	missing  bool  // negative entry: no such (live) account
@@ -60,7 +63,7 @@ func (f *facts) position(id string) int {
 
 func factsOf(a *model.Account, now time.Time) *facts {
 	f := &facts{id: a.ID, root: a.Root, chain: a.Chain, keys: balance.AdmitKeys(a.Root, a.ID, a.Chain),
-		currency: a.Currency, loaded: now.UnixNano(), tokens: wire.TokensOf(a)}
+		currency: a.Currency, own: a.Own, loaded: now.UnixNano(), tokens: wire.TokensOf(a)}
 	return f
 }
 

@@ -11,7 +11,8 @@
 -- per request
 -- either '=' and reqid (the same request as the one before, but for its id) or these 10:
 --   spec      u c1 c2 … cn, each two bytes (big endian): index in KEYS of the path account's
---             usage hash, then of its chain (path account first, root last)
+--             usage hash, then of its chain (path account first, root last); c1 + 32768 when
+--             the path account is thought to pay (a hint: its money is read up front)
 --   pos       position (1-based) of the caller in the chain
 --   token     SHA-256 hex of the caller's token
 --   perm      permission field the route needs ('p_calls', 'p_sms', 'p_cdr'; '' = none)
@@ -41,8 +42,7 @@
 -- caller (at most once a second) and writes the marker "a|<billing>|<price>|<day>|<route>".
 -- All reads happen before any write, so a store error leaves nothing half done.
 --
--- Cost: each account is read once (HMGET of its hot value 'hv', see the prelude, and of the
--- few other fields the batch needs) and written once (HSET of 'hv') per batch, usage once per
+-- Cost: each account is read once (HMGET) and written once (HSET) per batch, usage once per
 -- (account, route), and the markers of the batch in one HSET per marker hash. The checks
 -- that depend only on fields an admit never changes (tokens, status, permissions, KYC, who
 -- pays) are done once for a run of identical requests, and its rate limits and balance in
@@ -82,14 +82,19 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- phase: start (a line '-- phase: NAME' ends a phase of the script for BenchmarkAdmitPhases, which
 -- times them; in the store's script they are comments)
 
--- Read every account once, before any write: its hot value (status, own, the three route
--- permissions, rate, tat, last_used, bal, credit, held: the prelude's HOTF), and besides it
--- only what a request of the batch needs: the token of the accounts that call, a permission
--- that is not a hot field, the KYC fields, the call fields. Each field read costs Redis a
--- search of the account's hash and Lua a string, so the hot value is one field.
+-- Read every account once, before any write: the fields every admit needs of every account
+-- of its chain (FB), the permission and KYC fields only when a request of the batch needs
+-- them, the money (FM) only of the accounts likely to pay, and the token and last_used only
+-- of the accounts that call: each field read costs Redis a search of the account's hash and
+-- Lua a string, so a batch whose requests come from different accounts reads no more than it
+-- uses. Only the account that pays for a request needs its money: a root pays for itself,
+-- and a path account that keeps its own balance is flagged in its spec, so their money is
+-- read with the rest; any other account found to pay has its money read then (money, from
+-- static), once a batch.
 -- (Not the id: it is in the key, and each field read costs about as much as taking it
 -- from there, which only the payer and the path account of a caller-ID check need: sid.)
-local FB = {'hv'}
+local FB = {'status', 'rate', 'tat', 'own'}
+local FM = {'bal', 'credit', 'held'}
 -- Where each request's refund marker goes: field MF[j] of hash MK[j] (marker_key and
 -- marker_field of its reqid), for the j-th request of the batch.
 local MK, MF = {}, {}
@@ -99,12 +104,13 @@ local function chain_of(spec)
   if not ch then
     ch = {}
     local b = {byte(spec, 1, -1)}
-    for x = 2, #b, 2 do ch[x / 2] = b[x - 1] * 256 + b[x] end
+    for x = 2, #b, 2 do ch[x / 2] = b[x - 1] % 128 * 256 + b[x] end -- less the hint's bit
     specs[spec] = ch
   end
   return ch
 end
 local caller = {} -- KEYS index -> true for an account that calls in a request of the batch
+local pays = {} -- KEYS index -> true for an account whose money is read up front
 do
   local seen, i = {}, 6
   for j = 1, m do
@@ -113,10 +119,12 @@ do
       rid = ARGV[i + 1]
       i = i + 2
     else
-      local ch = chain_of(ARGV[i])
-      caller[ch[tonumber(ARGV[i + 1]) + 1]] = true
+      local spec = ARGV[i]
+      local ch = chain_of(spec)
+      caller[ch[tonumber(ARGV[i + 1]) + 1]], pays[ch[#ch]] = true, true
+      if byte(spec, 3) >= 128 then pays[ch[2]] = true end
       local p = ARGV[i + 3]
-      if p ~= '' and not HOTX[p] and not seen[p] then seen[p] = true FB[#FB + 1] = p end
+      if p ~= '' and not seen[p] then seen[p] = true FB[#FB + 1] = p end
       if ARGV[i + 4] == '1' and not seen.kyc then
         seen.kyc = true
         FB[#FB + 1], FB[#FB + 2] = 'kyc_mode', 'kyc_status'
@@ -135,34 +143,46 @@ do
 end
 local NB = #FB
 -- phase: parse
--- the two field lists: FB, and FB with the caller's token (FC)
-local FC = {unpack(FB)}
-FC[NB + 1] = 'tok'
--- S[i]: the state of the account KEYS[i] (false: no such account), its hot fields h as read
--- (written back packed once changed) and as numbers.
+-- the four field lists: FB, and FB with the money (pays), the caller's fields or both
+local function with(t, more)
+  local r = {unpack(t)}
+  for _, f in ipairs(more) do r[#r + 1] = f end
+  return r
+end
+local CF = {'tok', 'last_used'}
+local FR, FC = with(FB, FM), with(FB, CF)
+local FRC = with(FR, CF)
 local S = {}
 for i = 1, a do
-  local F = caller[i] and FC or FB
+  local F = pays[i] and (caller[i] and FRC or FR) or (caller[i] and FC or FB)
   local r = redis.call('HMGET', KEYS[i], unpack(F))
-  local h, plain = r[1], false
-  if h then
-    h = hot_split(h)
-  else
-    h, plain = acct_hot(KEYS[i]) -- a record from before 'hv', or none
-  end
-  if h then
-    local rate = tonumber(h[6]) or 0
-    local s = {h = h, plain = plain, status = h[1], own = h[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0,
-      tat = tonumber(h[7]) or 0, last_used = tonumber(h[8]) or 0, bal = tonumber(h[9]), credit = tonumber(h[10]) or 0,
-      held = tonumber(h[11]) or 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
-    for f = 2, NB do s[F[f]] = r[f] end
-    if caller[i] then s.tok = r[NB + 1] end
+  if r[1] then
+    local rate = tonumber(r[2] or '0') or 0
+    local s = {status = r[1], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[3] or '0') or 0,
+      own = r[4], bal = false, credit = 0, held = 0, last_used = 0, key = KEYS[i], wtat = false, wbal = false, stamp = false}
+    for f = 5, NB do s[F[f]] = r[f] end
+    local x = NB
+    if pays[i] then
+      s.bal, s.credit, s.held = tonumber(r[x + 1] or '0'), tonumber(r[x + 2] or '0'), tonumber(r[x + 3] or '0') or 0
+      x = x + 3
+    end
+    if caller[i] then s.tok, s.last_used = r[x + 1], tonumber(r[x + 2] or '0') end
     S[i] = s
   else
     S[i] = false
   end
 end
 -- phase: read
+
+-- money makes sure the money of account s is read (bal is false until it is): an account
+-- found to pay for a request that was not thought to. (A read after the batch's first writes,
+-- like live's: an HMGET of an existing hash does not fail.)
+local function money(s)
+  if s.bal == false then
+    local r = redis.call('HMGET', s.key, 'bal', 'credit', 'held')
+    s.bal, s.credit, s.held = tonumber(r[1] or '0'), tonumber(r[2] or '0'), tonumber(r[3] or '0') or 0
+  end
+end
 
 -- A request whose marker already exists is refused first of all, with WITHDRAWN, and changes
 -- nothing: a refund that found no marker for its id left a tombstone there (the gateway
@@ -279,10 +299,8 @@ local function static(ch, pos, th, perm, kyc, num)
     if S[ch[i + 1]].status ~= 'active' then return refused(SUSPENDED, i, 0, 0, 0, 0, 0, 0) end
   end
   if perm ~= '' then
-    local px = HOTX[perm] -- a hot field (its place in h) or one read by name
     for i = n, 1, -1 do
-      local s = S[ch[i + 1]]
-      if (px and s.h[px] or s[perm]) ~= '1' then return refused(PERMISSION_DENIED, i, 0, 0, 0, 0, 0, 0) end
+      if S[ch[i + 1]][perm] ~= '1' then return refused(PERMISSION_DENIED, i, 0, 0, 0, 0, 0, 0) end
     end
   end
   if kyc == '1' then
@@ -294,7 +312,10 @@ local function static(ch, pos, th, perm, kyc, num)
   if num ~= '' and owner_of(ch, num) ~= sid(S[ch[2]]) then return refused(NUMBER_NOT_OWNED, 1, 0, 0, 0, 0, 0, 0) end
   for i = 1, n do
     local s = S[ch[i + 1]]
-    if s.own == '1' then return nil, i end
+    if s.own == '1' then
+      money(s)
+      return nil, i
+    end
   end
   return refused(INSUFFICIENT_BALANCE, 1, 0, 0, 0, 0, 0, 0)
 end
@@ -474,16 +495,17 @@ end
 
 -- phase: decide
 
--- Write: each changed account's hot value once, usage once per (account, route), the
--- markers in one HSET per marker hash (whose lifetime restarts with each write).
+-- Write: each changed account once, usage once per (account, route), the markers in one
+-- HSET per marker hash (whose lifetime restarts with each write).
+local w = {}
 for i = 1, a do
   local s = S[i]
   if s and (s.wtat or s.wbal or s.stamp) then
-    local h = s.h
-    if s.wtat then h[7] = istr(s.tat) end
-    if s.stamp then h[8] = istr(s.last_used) end
-    if s.wbal then h[9], h[11] = istr(s.bal), istr(s.held) end
-    acct_put(KEYS[i], h, s.plain)
+    local k = 0
+    if s.wtat then w[k + 1] = 'tat'; w[k + 2] = istr(s.tat); k = k + 2 end
+    if s.wbal then w[k + 1] = 'bal'; w[k + 2] = istr(s.bal); k = k + 2 end
+    if s.stamp then w[k + 1] = 'last_used'; w[k + 2] = istr(s.last_used); k = k + 2 end
+    redis.call('HSET', KEYS[i], unpack(w, 1, k))
   end
 end
 local ufields = {} -- per route: its count and charged fields of the day

@@ -108,7 +108,8 @@ local function call_apply(cx, S, ch, bs, g, cost, now, route, day)
     redis.call('ZADD', sk, istr(exp), cx.hid)
     ids[x] = sid(s)
   end
-  bs.held, bs.wbal = bs.held + cost, true -- written with the account's hot value (admit.lua)
+  bs.held = bs.held + cost
+  redis.call('HSET', bs.key, 'held', istr(bs.held))
   local limit = cx.grant
   if cx.maxd < limit then limit = cx.maxd end
   local final = '0'

@@ -4,11 +4,11 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'EXISTS'} end
 local now = now_us()
 if #KEYS >= 3 then
-  local p = acct_get(KEYS[3], 'status', 'kids', 'max_sub', 'id')
+  local p = redis.call('HMGET', KEYS[3], 'status', 'kids', 'max_sub', 'id')
   if not p[1] then return {'NOT_FOUND'} end
   if p[1] == 'closed' then return {'CLOSED'} end
   for i = 3, #KEYS do
-    if acct_get(KEYS[i], 'status')[1] ~= 'active' then return {'PARENT_SUSPENDED', redis.call('HGET', KEYS[i], 'id')} end
+    if redis.call('HGET', KEYS[i], 'status') ~= 'active' then return {'PARENT_SUSPENDED', redis.call('HGET', KEYS[i], 'id')} end
   end
   if tonumber(p[2]) >= tonumber(p[3]) then return {'SUB_LIMIT'} end
   redis.call('HINCRBY', KEYS[3], 'kids', 1)

@@ -9,7 +9,7 @@
 if redis.call('EXISTS', ARGV[4] .. 'tr:' .. ARGV[2]) == 1 then return {'IDEM', ARGV[2]} end
 local replay = idem_check(KEYS[2], ARGV[5])
 if replay then return replay end
-local v = acct_get(KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id', 'held')
+local v = redis.call('HMGET', KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id', 'held')
 if not v[1] then return {'NOT_FOUND'} end
 if v[1] == 'closed' then return {'CLOSED'} end
 if v[2] ~= '1' then return {'SHARED'} end
@@ -21,7 +21,7 @@ local held = tonumber(v[7] or 0)
 if amt < 0 and after - held < -credit then return {'INSUFFICIENT', istr(-amt), istr(bal + credit - held)} end
 if after > MAX_AMOUNT then return {'RANGE'} end
 local now = now_us()
-acct_incr(KEYS[1], 'bal', amt)
+redis.call('HINCRBY', KEYS[1], 'bal', istr(amt))
 ledger(ARGV[4], ARGV[2], '', v[6], amt, v[5], ARGV[3], 'credit', now, 0, after)
 idem_store(KEYS[2], ARGV[5], ARGV[2])
 return {'OK', ARGV[2]}

@@ -11,6 +11,6 @@
 local stop, from, to, fk, tk, amt = movement()
 if stop then return stop end
 local fcredit = tonumber(from[4])
-local room = fcredit + math.min(tonumber(from[3]) - tonumber(from[7] or 0), 0)
+local room = fcredit + math.min(tonumber(from[3]) - tonumber(redis.call('HGET', fk, 'held') or 0), 0)
 if amt > room then return {'INSUFFICIENT', istr(amt), istr(math.max(room, 0)), from[6]} end
 return move('credit', 4, 'credit_transfer', from, to, fk, tk, amt)

@@ -18,7 +18,7 @@
 -- written nothing.
 -- Answers {'OK', id, id, ...} (every deleted id) or {word}.
 local P = ARGV[3]
-local target = acct_get(KEYS[1], 'id', 'status')
+local target = redis.call('HMGET', KEYS[1], 'id', 'status')
 if ARGV[4] == '1' then
   -- forget (ARGV[5] = the id): a closed child whose record has expired, still listed in the
   -- parent's kids set, goes the same way (its balance and credit went up when it closed), so
@@ -36,7 +36,7 @@ local i = 1
 while i <= #ids do
   local kids = redis.call('ZRANGE', P .. 'kids:' .. ids[i], 0, -1)
   for _, k in ipairs(kids) do
-    local st = acct_get(P .. 'acct:' .. k, 'status')[1]
+    local st = redis.call('HGET', P .. 'acct:' .. k, 'status')
     if ARGV[1] ~= '1' and i == 1 and st and st ~= 'closed' then return {'HAS_SUB'} end
     ids[#ids + 1] = k
   end
@@ -55,7 +55,7 @@ local accts = {}
 local credit = 0 -- the credit_limit of everything deleted, returned with the balances
 local fold, forder = {}, {}
 for j = 1, #ids do
-  local v = acct_get(P .. 'acct:' .. ids[j], 'own', 'bal', 'currency', 'credit')
+  local v = redis.call('HMGET', P .. 'acct:' .. ids[j], 'own', 'bal', 'currency', 'credit')
   local bal, cr = stored_int(v[2]), stored_int(v[4])
   if not bal then return redis.error_reply(bad .. 'the balance of ' .. ids[j] .. ' is not an amount') end
   if not cr or cr < 0 then return redis.error_reply(bad .. 'the credit_limit of ' .. ids[j] .. ' is not an amount') end
@@ -87,7 +87,7 @@ local bkeys = {KEYS[2]}
 for j = 4, #KEYS do bkeys[#bkeys + 1] = KEYS[j] end
 local b = billing(bkeys, 1)
 if b and credit > 0 then
-  local bc = stored_int(acct_get(b, 'credit')[1])
+  local bc = stored_int(redis.call('HGET', b, 'credit'))
   if not bc or bc + credit > MAX_AMOUNT then return {'RANGE'} end
 end
 -- write
@@ -99,12 +99,12 @@ for j = #ids, 1, -1 do
   local a = accts[j]
   if a.own == '1' and a.bal ~= 0 and b then
     n = n + 1
-    local after = acct_incr(b, 'bal', a.bal)
+    local after = redis.call('HINCRBY', b, 'bal', istr(a.bal))
     ledger(P, ARGV[2] .. n, ids[j], bid, a.bal, a.currency, '', 'delete', now, 0, after)
   end
   if a.credit > 0 and b then
     n = n + 1
-    local after = acct_incr(b, 'credit', a.credit)
+    local after = redis.call('HINCRBY', b, 'credit', istr(a.credit))
     ledger(P, ARGV[2] .. n, ids[j], bid, a.credit, a.currency, '', 'credit_transfer', now, 0, after)
   end
   give_numbers(P, ids[j], pid, now) -- its phone numbers go to the parent ({auth_id})

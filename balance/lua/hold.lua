@@ -42,9 +42,9 @@ local function hold_charge(prefix, h, delta)
   local uk, d = usage_of_path(prefix, keys, n)
   local day = usage_period(uk, h.day, h.route, d)
   local fc = day .. '|' .. h.route .. '|' .. d .. 'c'
-  local bal, chg = stored_int(acct_get(target, 'bal')[1]), stored_int(redis.call('HGET', uk, fc))
+  local bal, chg = stored_int(redis.call('HGET', target, 'bal')), stored_int(redis.call('HGET', uk, fc))
   if not (bal and chg) or math.abs(bal - delta) > MAX_AMOUNT or math.abs(chg + delta) > MAX_AMOUNT then return false end
-  acct_incr(target, 'bal', -delta)
+  redis.call('HINCRBY', target, 'bal', istr(-delta))
   redis.call('HINCRBY', uk, fc, istr(delta))
   return true
 end
@@ -53,7 +53,7 @@ end
 local function hold_release(prefix, h)
   local bk = prefix .. 'acct:' .. h.bill
   if redis.call('EXISTS', bk) == 1 and tonumber(h.held) ~= 0 then
-    acct_incr(bk, 'held', -tonumber(h.held))
+    redis.call('HINCRBY', bk, 'held', istr(-tonumber(h.held)))
   end
 end
 

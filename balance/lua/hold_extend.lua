@@ -11,7 +11,7 @@ local now = now_us()
 if h.status ~= 'open' or now >= tonumber(h.expires) then return {'ENDED', redis.call('HGETALL', hk)} end
 local prefix = string.match(hk, '^(.-}:)')
 local bk = prefix .. 'acct:' .. h.bill
-local r = acct_get(bk, 'bal', 'credit', 'held')
+local r = redis.call('HMGET', bk, 'bal', 'credit', 'held')
 local G, H, maxd = tonumber(h.granted), tonumber(h.held), tonumber(h.maxd)
 local limit = G + tonumber(h.grant)
 if limit > maxd then limit = maxd end
@@ -20,7 +20,7 @@ local avail = (tonumber(r[1] or '0') or 0) + (tonumber(r[2] or '0') or 0) - (ton
 local g = tariff_longest(tf, avail, limit)
 if g < G then g = G end
 local c = tariff_cost(tf, g)
-if c ~= H then acct_incr(bk, 'held', c - H) end
+if c ~= H then redis.call('HINCRBY', bk, 'held', istr(c - H)) end
 local exp = tonumber(h.expires) + (g - G) * 1000000
 if g ~= G then
   for id in string.gmatch(h.chain, '[^,]+') do redis.call('ZADD', prefix .. 'slots:' .. id, 'XX', istr(exp), h.id) end

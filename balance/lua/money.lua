@@ -11,7 +11,7 @@ end
 -- billing returns the first key in keys[from..] whose account has its own balance.
 local function billing(keys, from)
   for i = from, #keys do
-    if acct_get(keys[i], 'own')[1] == '1' then return keys[i] end
+    if redis.call('HGET', keys[i], 'own') == '1' then return keys[i] end
   end
   return nil
 end
@@ -76,11 +76,11 @@ end
 -- the nearest open account with an own balance above it among keys[1..n]; nil if none.
 local function payer_key(prefix, bid, keys, n)
   local target = prefix .. 'acct:' .. bid
-  local st = acct_get(target, 'status')[1]
+  local st = redis.call('HGET', target, 'status')
   if st and st ~= 'closed' then return target end
   local above = false
   for i = 1, n do
-    local r = acct_get(keys[i], 'id', 'own', 'status')
+    local r = redis.call('HMGET', keys[i], 'id', 'own', 'status')
     if above and r[2] == '1' and r[3] and r[3] ~= 'closed' then return keys[i] end
     if keys[i] == target then above = true end -- by key: a deleted account has no id left
   end

@@ -6,16 +6,16 @@
 -- ('' = no key).
 -- movement() returns the answer to give at once — {'IDEM', transfer_id} for a resend of this
 -- very call (its record exists) or a replay of the idempotency key, or a refusal — or nil and
--- the giving side, the receiving side (each acct_get status, own, bal, credit, currency, id, held),
+-- the giving side, the receiving side (each HMGET status, own, bal, credit, currency, id),
 -- their keys and the positive amount. Both sides must be open, with their own balance, and
 -- KEYS[2] must be a child of KEYS[1].
 local function movement()
   if redis.call('EXISTS', ARGV[4] .. 'tr:' .. ARGV[2]) == 1 then return {'IDEM', ARGV[2]} end
   local replay = idem_check(KEYS[3], ARGV[5])
   if replay then return replay end
-  local p = acct_get(KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id', 'held')
-  local c = acct_get(KEYS[2], 'status', 'own', 'bal', 'credit', 'currency', 'id', 'held', 'parent')
-  if not p[1] or not c[1] or c[8] ~= p[6] then return {'NOT_FOUND'} end
+  local p = redis.call('HMGET', KEYS[1], 'status', 'own', 'bal', 'credit', 'currency', 'id')
+  local c = redis.call('HMGET', KEYS[2], 'status', 'own', 'bal', 'credit', 'currency', 'id', 'parent')
+  if not p[1] or not c[1] or c[7] ~= p[6] then return {'NOT_FOUND'} end
   if p[1] == 'closed' or c[1] == 'closed' then return {'CLOSED'} end
   if p[2] ~= '1' then return {'SHARED', p[6]} end
   if c[2] ~= '1' then return {'SHARED', c[6]} end
@@ -31,8 +31,8 @@ end
 local function move(field, i, kind, from, to, fk, tk, amt)
   if tonumber(to[i]) + amt > MAX_AMOUNT then return {'RANGE'} end
   local now = now_us()
-  local fa = acct_incr(fk, field, -amt)
-  local ta = acct_incr(tk, field, amt)
+  local fa = redis.call('HINCRBY', fk, field, istr(-amt))
+  local ta = redis.call('HINCRBY', tk, field, istr(amt))
   ledger(ARGV[4], ARGV[2], from[6], to[6], amt, from[5], ARGV[3], kind, now, fa, ta)
   idem_store(KEYS[3], ARGV[5], ARGV[2])
   return {'OK', ARGV[2]}

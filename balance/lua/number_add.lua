@@ -7,7 +7,7 @@
 -- entry whose index entry was lost, which this claim adopts, so that the index names the tree
 -- again and a remove can take it), STALE (the claim is too old: a remove may have given it up
 -- as orphaned, so the number must not land under it).
-local v = acct_get(KEYS[1], 'id', 'parent', 'status')
+local v = redis.call('HMGET', KEYS[1], 'id', 'parent', 'status')
 if not v[1] or (v[2] and v[2] ~= '') then return {'NOT_FOUND'} end
 if v[3] == 'closed' then return {'CLOSED'} end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then

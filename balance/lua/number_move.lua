@@ -27,7 +27,7 @@ if dest == '' then
 elseif not within(dest) then
   return {'NOT_FOUND'}
 end
-local st = acct_get(P .. 'acct:' .. dest, 'status')[1]
+local st = redis.call('HGET', P .. 'acct:' .. dest, 'status')
 if not st then return {'NOT_FOUND'} end
 if st == 'closed' then return {'CLOSED'} end
 local now = istr(now_us())

@@ -49,12 +49,12 @@ day = usage_period(uk, day, route, d)
 local fn, fc = day .. '|' .. route .. '|' .. d .. 'n', day .. '|' .. route .. '|' .. d .. 'c'
 local u = redis.call('HMGET', uk, fn, fc)
 local cnt, chg, bal = stored_int(u[1]), stored_int(u[2]), 0
-if p ~= 0 then bal = stored_int(acct_get(target, 'bal')[1]) end
+if p ~= 0 then bal = stored_int(redis.call('HGET', target, 'bal')) end
 if p < 0 or p > MAX_AMOUNT or not (cnt and chg and bal) or cnt - 1 < -MAX_AMOUNT or chg - p < -MAX_AMOUNT
     or bal + p > MAX_AMOUNT then
   return redis.error_reply('ERR refund ' .. ARGV[1] .. ': the price, the balance or a usage counter cannot take it')
 end
-if p ~= 0 then acct_incr(target, 'bal', p) end
+if p ~= 0 then redis.call('HINCRBY', target, 'bal', istr(p)) end
 redis.call('HINCRBY', uk, fn, -1)
 redis.call('HINCRBY', uk, fc, istr(-p)) -- istr prints -0 as 0 (HINCRBY refuses "-0")
 redis.call('HSET', mk, mf, 'r' .. string.sub(m, 2)) -- the marker hash keeps its expiry

@@ -1,7 +1,7 @@
 -- rotate: KEYS[1] = account. ARGV[1] = hash of the new token, ARGV[2] = grace (ms).
 -- The current token stays valid for the grace period (0 revokes it now); an older previous
 -- token is dropped, so at most two tokens are live. Answers {'OK', prev_expires_us}.
-local st = acct_get(KEYS[1], 'status')[1]
+local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'NOT_FOUND'} end
 if st == 'closed' then return {'CLOSED'} end
 local now = now_us()

@@ -28,7 +28,7 @@ day = usage_period(uk, day, route, d)
 local fc, fs = day .. '|' .. route .. '|' .. d .. 'c', day .. '|' .. route .. '|' .. d .. 's'
 local u = redis.call('HMGET', uk, fc, fs)
 local chg, cnt, bal = stored_int(u[1]), stored_int(u[2]), 0
-if diff ~= 0 then bal = stored_int(acct_get(target, 'bal')[1]) end
+if diff ~= 0 then bal = stored_int(redis.call('HGET', target, 'bal')) end
 if not cost or cost < 0 or cost > MAX_AMOUNT or cost ~= math.floor(cost) or p < 0 or p > MAX_AMOUNT
     or not (chg and cnt and bal) or math.abs(chg + diff) > MAX_AMOUNT or cnt + 1 > MAX_AMOUNT
     or math.abs(bal - diff) > MAX_AMOUNT then
@@ -36,7 +36,7 @@ if not cost or cost < 0 or cost > MAX_AMOUNT or cost ~= math.floor(cost) or p < 
 end
 local after = 0
 if diff ~= 0 then
-  after = acct_incr(target, 'bal', -diff)
+  after = redis.call('HINCRBY', target, 'bal', istr(-diff))
   redis.call('HINCRBY', uk, fc, istr(diff))
 end
 redis.call('HINCRBY', uk, fs, 1)

@@ -6,7 +6,7 @@
 -- Answers {'OK', transfer_id} / {'IDEM', transfer_id} or {word, ...}.
 local stop, from, to, fk, tk, amt = movement()
 if stop then return stop end
-local fbal = tonumber(from[3]) - tonumber(from[7] or 0)
+local fbal = tonumber(from[3]) - tonumber(redis.call('HGET', fk, 'held') or 0)
 if fbal - amt < -tonumber(from[4]) then
   return {'INSUFFICIENT', istr(amt), istr(fbal + tonumber(from[4])), from[6]}
 end

@@ -78,7 +78,7 @@ do
 end
 local S = {}
 for i = 1, a do
-  local r = acct_get(KEYS[i], unpack(F)) -- the hot fields from 'hv' (the prelude)
+  local r = redis.call('HMGET', KEYS[i], unpack(F))
   if r[1] then
     local rate = tonumber(r[3] or '0') or 0
     local s = {id = r[1], status = r[2], rate = rate, T = rate > 0 and ceil(1000000 / rate) or 0, tat = tonumber(r[4] or '0') or 0,
@@ -283,7 +283,7 @@ for i = 1, a do
     if s.wtat then w[k + 1] = 'tat'; w[k + 2] = istr(s.tat); k = k + 2 end
     if s.wbal then w[k + 1] = 'bal'; w[k + 2] = istr(s.bal); k = k + 2 end
     if s.stamp then w[k + 1] = 'last_used'; w[k + 2] = istr(s.last_used); k = k + 2 end
-    acct_set(KEYS[i], unpack(w, 1, k))
+    redis.call('HSET', KEYS[i], unpack(w, 1, k))
   end
 end
 for _, u in ipairs(uorder) do
