@@ -25,8 +25,10 @@ import (
 // owner, two GCRA limits, the root's balance; both hot values, two usage counters, a
 // refund marker) for 64 requests a call, but not the rest of the store's script (KYC,
 // calls, tombstones, runs of alike requests, a payer below the root, the rolling-upgrade
-// readers every other script would need): they bound what the layouts can save, they are
-// not the store's. Each checks that every request was admitted.
+// readers every other script would need): they are not the store's, and most of their lead
+// is the part of the script they leave out, not the layout (the account layout's packed
+// value, built into the store, saved nothing there: README, and BenchmarkRedisCallCost's
+// fields, text and struct). Each checks that every request was admitted.
 //
 //	go test -run '^$' -bench AdmitLayouts -benchtime 64000x -count 3 ./balance/
 func BenchmarkAdmitLayouts(b *testing.B) {
